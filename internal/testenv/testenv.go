@@ -1,0 +1,91 @@
+// Package testenv finds the servers that integration tests run against.
+//
+// Tests read the same variables as the examples: USERSTREAM_KAFKA_BROKERS,
+// USERSTREAM_CASSANDRA_HOSTS and USERSTREAM_POSTGRES_DSN. When a variable is
+// unset the test is skipped with a message, unless
+// USERSTREAM_REQUIRE_INTEGRATION=1, in which case it fails: CI sets that, so
+// an integration test can never silently skip there.
+//
+// Name gives each test its own topic, keyspace or schema name, so tests run
+// in parallel and re-run cleanly against a long-lived stack.
+package testenv
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// Environment variables read by tests and examples.
+const (
+	KafkaBrokersEnv   = "USERSTREAM_KAFKA_BROKERS"
+	CassandraHostsEnv = "USERSTREAM_CASSANDRA_HOSTS"
+	PostgresDSNEnv    = "USERSTREAM_POSTGRES_DSN"
+	RequireEnv        = "USERSTREAM_REQUIRE_INTEGRATION"
+)
+
+// lookup returns the variable's value, or skips (or fails, when integration
+// is required) the test when it is unset.
+func lookup(tb testing.TB, name string) string {
+	tb.Helper()
+	v := strings.TrimSpace(os.Getenv(name))
+	if v != "" {
+		return v
+	}
+	if os.Getenv(RequireEnv) == "1" {
+		tb.Fatalf("%s is not set and %s=1: start the stack with `make up` and export what it prints", name, RequireEnv)
+	}
+	tb.Skipf("integration test skipped: %s is not set (run `make up` and export what it prints)", name)
+	return ""
+}
+
+// KafkaBrokers returns the seed brokers from USERSTREAM_KAFKA_BROKERS.
+func KafkaBrokers(tb testing.TB) []string {
+	tb.Helper()
+	return splitList(lookup(tb, KafkaBrokersEnv))
+}
+
+// CassandraHosts returns the contact points from USERSTREAM_CASSANDRA_HOSTS.
+func CassandraHosts(tb testing.TB) []string {
+	tb.Helper()
+	return splitList(lookup(tb, CassandraHostsEnv))
+}
+
+// PostgresDSN returns the connection string from USERSTREAM_POSTGRES_DSN.
+func PostgresDSN(tb testing.TB) string {
+	tb.Helper()
+	return lookup(tb, PostgresDSNEnv)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+var nonIdent = regexp.MustCompile(`[^a-z0-9_]+`)
+
+// Name returns a name unique to this test run, usable as a Kafka topic, a
+// Cassandra keyspace or a Postgres schema: lower case letters, digits and
+// underscores, starting with a letter, at most 48 characters (Cassandra's
+// limit on keyspace names).
+func Name(tb testing.TB, prefix string) string {
+	tb.Helper()
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		tb.Fatalf("random name: %v", err)
+	}
+	name := "t_" + nonIdent.ReplaceAllString(strings.ToLower(prefix+"_"+tb.Name()), "_")
+	suffix := "_" + hex.EncodeToString(b[:])
+	if max := 48 - len(suffix); len(name) > max {
+		name = name[:max]
+	}
+	return name + suffix
+}
