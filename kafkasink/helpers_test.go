@@ -1,0 +1,125 @@
+package kafkasink_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/userstream/userstream/internal/testenv"
+	"github.com/userstream/userstream/kafkasink"
+	"github.com/userstream/userstream/transform"
+)
+
+// newUUID returns a random version 4 UUID in canonical form.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// testRows returns n valid rows with fresh ids.
+func testRows(n int) []transform.Row {
+	rows := make([]transform.Row, n)
+	for i := range rows {
+		rows[i] = transform.Row{
+			ID:             newUUID(),
+			FirstName:      "Ada",
+			LastName:       fmt.Sprintf("Lovelace %d", i),
+			Gender:         "female",
+			Address:        "12 Analytical St, London, Greater London, United Kingdom",
+			PostCode:       "N1 9GU",
+			Email:          fmt.Sprintf("ada%d@example.com", i),
+			Username:       fmt.Sprintf("ada%d", i),
+			DOB:            "1815-12-10T08:00:00.000Z",
+			RegisteredDate: "2015-03-08T15:13:16.688Z",
+			Phone:          "020 7946 0000",
+			Picture:        "https://randomuser.me/api/portraits/med/women/1.jpg",
+		}
+	}
+	return rows
+}
+
+// newTopic creates a topic of its own for the test (the broker does not
+// create topics automatically) and deletes it afterwards.
+func newTopic(t testing.TB, brokers []string, partitions int32) string {
+	t.Helper()
+	topic := testenv.Name(t, "topic")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	created, err := kafkasink.EnsureTopic(ctx, cl, kafkasink.TopicSpec{Name: topic, Partitions: partitions, ReplicationFactor: 1})
+	if err != nil || !created {
+		t.Fatalf("EnsureTopic(%s) = %v, %v", topic, created, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = kadm.NewClient(cl).DeleteTopics(ctx, topic)
+		cl.Close()
+	})
+	return topic
+}
+
+// readAll reads every record of topic from the start until it has want
+// records or the deadline passes.
+func readAll(t testing.TB, brokers []string, topic string, want int) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out []*kgo.Record
+	for len(out) < want {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of %d records from %s before the deadline", len(out), want, topic)
+		}
+		out = append(out, fs.Records()...)
+	}
+	return out
+}
+
+// committed returns the group's committed offsets on topic by partition.
+func committed(t testing.TB, brokers []string, group, topic string) map[int32]int64 {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := kadm.NewClient(cl).FetchOffsets(ctx, group)
+	if err != nil {
+		t.Fatalf("fetch offsets: %v", err)
+	}
+	out := map[int32]int64{}
+	resp.Each(func(o kadm.OffsetResponse) {
+		if o.Topic == topic && o.Err == nil {
+			out[o.Partition] = o.At
+		}
+	})
+	return out
+}
+
+func sum(m map[int32]int64) int64 {
+	var s int64
+	for _, v := range m {
+		s += v
+	}
+	return s
+}

@@ -1,0 +1,88 @@
+package kafkasink
+
+import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/userstream/userstream/transform"
+)
+
+// Defaults for topic names.
+const (
+	DefaultTopic    = "users_created"
+	DefaultDLQTopic = "users_created.dlq"
+)
+
+// Record headers written by [NewRecord] and read by [DecodeRecord].
+const (
+	HeaderContentType   = "content-type"
+	HeaderSchemaVersion = "schema-version"
+)
+
+// Record headers added to a dead-lettered record, beside its original ones.
+const (
+	HeaderDLQReason    = "dlq-reason" // "decode", "validate" or "schema-version"
+	HeaderDLQError     = "dlq-error"  // the error's text
+	HeaderDLQTopic     = "dlq-original-topic"
+	HeaderDLQPartition = "dlq-original-partition"
+	HeaderDLQOffset    = "dlq-original-offset"
+)
+
+// Reasons a record is poison, the values of the dlq-reason header.
+const (
+	ReasonDecode        = "decode"
+	ReasonValidate      = "validate"
+	ReasonSchemaVersion = "schema-version"
+)
+
+// PoisonError reports a record that can never be processed: its value does
+// not decode, the row fails validation, or its schema version is unknown.
+// The consumer sends such records to the dead-letter topic.
+type PoisonError struct {
+	Reason string // one of the Reason constants
+	Err    error
+}
+
+func (e *PoisonError) Error() string { return "poison record (" + e.Reason + "): " + e.Err.Error() }
+func (e *PoisonError) Unwrap() error { return e.Err }
+
+// NewRecord returns the users_created record of row for topic: key = id,
+// value = JSON, headers content-type and schema-version. It fails, with a
+// *[transform.ValidationError], when the row is invalid, so an invalid row
+// never reaches the topic.
+func NewRecord(topic string, row transform.Row) (*kgo.Record, error) {
+	value, err := transform.Marshal(row)
+	if err != nil {
+		return nil, fmt.Errorf("encode row %q: %w", row.ID, err)
+	}
+	return &kgo.Record{
+		Topic: topic,
+		Key:   []byte(row.ID),
+		Value: value,
+		Headers: []kgo.RecordHeader{
+			{Key: HeaderContentType, Value: []byte(transform.ContentType)},
+			{Key: HeaderSchemaVersion, Value: []byte(transform.SchemaVersion)},
+		},
+	}, nil
+}
+
+// DecodeRecord decodes and validates the row in rec. Every error it returns
+// is a *[PoisonError]. A record without a schema-version header is read as
+// the current version, as the seed's producer wrote no headers.
+func DecodeRecord(rec *kgo.Record) (transform.Row, error) {
+	for _, h := range rec.Headers {
+		if h.Key == HeaderSchemaVersion && string(h.Value) != transform.SchemaVersion {
+			return transform.Row{}, &PoisonError{Reason: ReasonSchemaVersion,
+				Err: fmt.Errorf("schema version %q, this decoder reads %q", h.Value, transform.SchemaVersion)}
+		}
+	}
+	row, err := transform.Unmarshal(rec.Value)
+	if err != nil {
+		return transform.Row{}, &PoisonError{Reason: ReasonDecode, Err: err}
+	}
+	if err := row.Validate(); err != nil {
+		return transform.Row{}, &PoisonError{Reason: ReasonValidate, Err: err}
+	}
+	return row, nil
+}
