@@ -1,0 +1,458 @@
+package outbox_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/userstream/userstream/internal/testenv"
+	"github.com/userstream/userstream/kafkasink"
+	"github.com/userstream/userstream/kafkasink/outbox"
+	"github.com/userstream/userstream/transform"
+)
+
+func TestNewRelayValidates(t *testing.T) {
+	pool := newPool(t)
+	store, err := outbox.NewStore(pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &fakeProducer{}
+	for name, opts := range map[string][]outbox.RelayOpt{
+		"batch":   {outbox.BatchSize(0)},
+		"poll":    {outbox.PollInterval(0)},
+		"cleanup": {outbox.CleanupInterval(-time.Second)},
+		"keep":    {outbox.Retention(-time.Hour)},
+		"backoff": {outbox.Backoff(time.Second, time.Millisecond)},
+		"commit":  {outbox.CommitTimeout(0)},
+	} {
+		if _, err := outbox.NewRelay(store, p, opts...); err == nil {
+			t.Errorf("%s: NewRelay succeeded, want an error", name)
+		}
+	}
+	if _, err := outbox.NewRelay(nil, p); err == nil {
+		t.Error("NewRelay(nil store) succeeded")
+	}
+	if _, err := outbox.NewRelay(store, nil); err == nil {
+		t.Error("NewRelay(nil producer) succeeded")
+	}
+}
+
+func TestRelayOncePublishesToKafka(t *testing.T) {
+	t.Parallel()
+	brokers := testenv.KafkaBrokers(t)
+	pool := newPool(t)
+	store := newStore(t, pool)
+	topic := newTopic(t, brokers, 3)
+	relay, err := outbox.NewRelay(store, newProducer(t, brokers, topic), outbox.BatchSize(500))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testContext(t, 60*time.Second)
+	rows := testRows(t, 1200)
+	if _, err := store.Stage(ctx, "run", rows); err != nil {
+		t.Fatal(err)
+	}
+
+	var got []int
+	for {
+		n, err := relay.RelayOnce(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, n)
+		if n == 0 {
+			break
+		}
+	}
+	if fmt.Sprint(got) != "[500 500 200 0]" {
+		t.Fatalf("RelayOnce published %v, want [500 500 200 0]", got)
+	}
+	if c := counts(t, store); c != (outbox.Counts{Published: 1200}) {
+		t.Fatalf("Counts = %+v, want 1200 published", c)
+	}
+	if s := relay.Stats(); s.Published != 1200 || s.Batches != 3 || s.Failed != 0 || s.Errors != 0 {
+		t.Fatalf("Stats = %+v", s)
+	}
+
+	keys, total := topicKeys(t, brokers, topic)
+	if total != len(rows) || len(keys) != len(rows) {
+		t.Fatalf("topic has %d records with %d distinct keys, want %d once each", total, len(keys), len(rows))
+	}
+	for _, r := range rows {
+		if keys[r.ID] != 1 {
+			t.Fatalf("row %s is in the topic %d times", r.ID, keys[r.ID])
+		}
+	}
+}
+
+// TestTwoRelaysPublishEveryRowOnce runs two relays at once on one store:
+// SKIP LOCKED gives them disjoint batches, so no row reaches the topic
+// twice.
+func TestTwoRelaysPublishEveryRowOnce(t *testing.T) {
+	t.Parallel()
+	brokers := testenv.KafkaBrokers(t)
+	pool := newPool(t)
+	store := newStore(t, pool)
+	topic := newTopic(t, brokers, 3)
+	ctx := testContext(t, 60*time.Second)
+	const n = 5000
+	rows := testRows(t, n)
+	if _, err := store.Stage(ctx, "run", rows); err != nil {
+		t.Fatal(err)
+	}
+
+	runCtx, stop := context.WithCancel(ctx)
+	var relays []*outbox.Relay
+	var wg sync.WaitGroup
+	for range 2 {
+		// Each relay has its own producer, as separate processes would.
+		r, err := outbox.NewRelay(store, newProducer(t, brokers, topic), outbox.BatchSize(250))
+		if err != nil {
+			t.Fatal(err)
+		}
+		relays = append(relays, r)
+		wg.Go(func() {
+			if err := r.Run(runCtx); err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		})
+	}
+	waitFor(t, 45*time.Second, "every row published", func() bool { return counts(t, store).Pending == 0 })
+	stop()
+	wg.Wait()
+
+	a, b := relays[0].Stats(), relays[1].Stats()
+	t.Logf("relay A: %+v; relay B: %+v", a, b)
+	if a.Published+b.Published != n {
+		t.Errorf("relays published %d + %d, want %d in all", a.Published, b.Published, n)
+	}
+	keys, total := topicKeys(t, brokers, topic)
+	if total != n || len(keys) != n {
+		t.Fatalf("topic has %d records with %d distinct keys, want %d once each", total, len(keys), n)
+	}
+}
+
+func TestRelayWakesOnNotify(t *testing.T) {
+	t.Parallel()
+	brokers := testenv.KafkaBrokers(t)
+	pool := newPool(t)
+	store := newStore(t, pool)
+	topic := newTopic(t, brokers, 1)
+	listening := make(chan struct{}, 1)
+	// A poll interval far beyond the test's deadline: only a
+	// notification can make the relay publish in time.
+	relay, err := outbox.NewRelay(store, newProducer(t, brokers, topic), outbox.PollInterval(time.Hour),
+		outbox.OnListening(func() { listening <- struct{}{} }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testContext(t, 30*time.Second)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- relay.Run(runCtx) }()
+	select {
+	case <-listening:
+	case <-ctx.Done():
+		t.Fatal("relay never listened")
+	}
+	// Let the round that LISTEN itself triggers finish, so the relay is
+	// idle and waiting.
+	time.Sleep(300 * time.Millisecond)
+
+	for round := 1; round <= 2; round++ {
+		start := time.Now()
+		if _, err := store.Stage(ctx, "run", testRows(t, 20)); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 5*time.Second, "staged rows published", func() bool { return counts(t, store).Pending == 0 })
+		t.Logf("round %d: published %v after staging", round, time.Since(start))
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v, want nil after cancel", err)
+	}
+	if s := relay.Stats(); s.Published != 40 {
+		t.Fatalf("Stats = %+v, want 40 published", s)
+	}
+}
+
+// TestFailedDeliveriesStayUnpublished: a row the broker did not acknowledge
+// is not marked, and goes out in a later round.
+func TestFailedDeliveriesStayUnpublished(t *testing.T) {
+	t.Parallel()
+	pool := newPool(t)
+	store := newStore(t, pool)
+	ctx := testContext(t, 30*time.Second)
+	rows := testRows(t, 10)
+	if _, err := store.Stage(ctx, "run", rows); err != nil {
+		t.Fatal(err)
+	}
+	broken := errors.New("NOT_ENOUGH_REPLICAS")
+	p := &fakeProducer{fail: func(r transform.Row) error {
+		if r.ID == rows[3].ID || r.ID == rows[7].ID {
+			return broken
+		}
+		return nil
+	}}
+	relay, err := outbox.NewRelay(store, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := relay.RelayOnce(ctx)
+	var pe *kafkasink.ProduceError
+	if n != 8 || !errors.As(err, &pe) || len(pe.Failed) != 2 || !errors.Is(err, broken) {
+		t.Fatalf("RelayOnce = %d, %v; want 8 and a ProduceError of 2 rows", n, err)
+	}
+	if c := counts(t, store); c != (outbox.Counts{Pending: 2, Published: 8}) {
+		t.Fatalf("Counts = %+v", c)
+	}
+	var attempts int
+	var lastErr string
+	if err := pool.QueryRow(ctx, "SELECT attempts, last_error FROM "+pgx.Identifier{store.Schema(), "outbox"}.Sanitize()+
+		" WHERE id = $1", rows[3].ID).Scan(&attempts, &lastErr); err != nil {
+		t.Fatal(err)
+	}
+	if attempts != 1 || lastErr != broken.Error() {
+		t.Errorf("failed row: attempts %d, last_error %q", attempts, lastErr)
+	}
+
+	p.fail = nil // the broker recovers
+	if n, err := relay.RelayOnce(ctx); n != 2 || err != nil {
+		t.Fatalf("second RelayOnce = %d, %v; want 2, nil", n, err)
+	}
+	if got := len(p.produced()); got != 10 {
+		t.Fatalf("produced %d rows in all, want 10 (each once)", got)
+	}
+	if s := relay.Stats(); s.Published != 10 || s.Failed != 2 || s.Batches != 2 || s.Errors != 1 {
+		t.Fatalf("Stats = %+v", s)
+	}
+}
+
+// shortProducer reports fewer deliveries than rows: the relay must not
+// guess which went out.
+type shortProducer struct{}
+
+func (shortProducer) ProduceSync(ctx context.Context, rows ...transform.Row) ([]kafkasink.Delivery, error) {
+	return []kafkasink.Delivery{{ID: rows[0].ID}}, nil
+}
+
+func TestUnclearDeliveryReportMarksNothing(t *testing.T) {
+	t.Parallel()
+	pool := newPool(t)
+	store := newStore(t, pool)
+	ctx := testContext(t, 30*time.Second)
+	if _, err := store.Stage(ctx, "run", testRows(t, 5)); err != nil {
+		t.Fatal(err)
+	}
+	relay, err := outbox.NewRelay(store, shortProducer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := relay.RelayOnce(ctx); n != 0 || err == nil {
+		t.Fatalf("RelayOnce = %d, %v; want 0 and an error", n, err)
+	}
+	if c := counts(t, store); c.Pending != 5 {
+		t.Fatalf("Counts = %+v, want all 5 still pending", c)
+	}
+}
+
+func TestInvalidPayloadIsSetAside(t *testing.T) {
+	t.Parallel()
+	pool := newPool(t)
+	store := newStore(t, pool)
+	ctx := testContext(t, 30*time.Second)
+	if _, err := store.Stage(ctx, "run", testRows(t, 3)); err != nil {
+		t.Fatal(err)
+	}
+	// Another program inserts a row Stage would have refused.
+	bad := newUUID()
+	if _, err := pool.Exec(ctx, "INSERT INTO "+pgx.Identifier{store.Schema(), "outbox"}.Sanitize()+
+		` (id, payload, run_id, fetched_at) VALUES ($1, '{"id":"x","email":"nope"}', 'hand', now())`, bad); err != nil {
+		t.Fatal(err)
+	}
+	p := &fakeProducer{}
+	relay, err := outbox.NewRelay(store, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := relay.RelayOnce(ctx); n != 3 || err != nil {
+		t.Fatalf("RelayOnce = %d, %v; want 3, nil", n, err)
+	}
+	if n, err := relay.RelayOnce(ctx); n != 0 || err != nil {
+		t.Fatalf("RelayOnce again = %d, %v; want 0, nil (the bad row is not claimed again)", n, err)
+	}
+	if c := counts(t, store); c != (outbox.Counts{Published: 3, Rejected: 1}) {
+		t.Fatalf("Counts = %+v", c)
+	}
+	if s := relay.Stats(); s.Rejected != 1 || s.Published != 3 {
+		t.Fatalf("Stats = %+v", s)
+	}
+}
+
+func TestRetentionCleanup(t *testing.T) {
+	t.Parallel()
+	pool := newPool(t)
+	store := newStore(t, pool)
+	ctx := testContext(t, 30*time.Second)
+	table := pgx.Identifier{store.Schema(), "outbox"}.Sanitize()
+	rows := testRows(t, 30)
+	if _, err := store.Stage(ctx, "run", rows[:20]); err != nil {
+		t.Fatal(err)
+	}
+	relay, err := outbox.NewRelay(store, &fakeProducer{}, outbox.Retention(time.Hour),
+		outbox.CleanupInterval(50*time.Millisecond), outbox.PollInterval(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	drain(t, relay, store, 10*time.Second)
+	// Ten rows were published two hours ago; ten unpublished rows were
+	// fetched a week ago (old, but never deleted before they are out).
+	if _, err := pool.Exec(ctx, "UPDATE "+table+" SET published_at = now() - interval '2 hours' WHERE id = ANY($1::uuid[])",
+		ids(rows[:10])); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Stage(ctx, "old", rows[20:]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, "UPDATE "+table+" SET fetched_at = now() - interval '7 days' WHERE id = ANY($1::uuid[])",
+		ids(rows[20:])); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := store.DeletePublished(ctx, time.Hour); n != 10 || err != nil {
+		t.Fatalf("DeletePublished = %d, %v; want 10", n, err)
+	}
+	if c := counts(t, store); c != (outbox.Counts{Pending: 10, Published: 10}) {
+		t.Fatalf("Counts = %+v", c)
+	}
+
+	// Run cleans up by itself.
+	if _, err := pool.Exec(ctx, "UPDATE "+table+" SET published_at = now() - interval '3 hours' WHERE id = ANY($1::uuid[])",
+		ids(rows[10:15])); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- relay.Run(runCtx) }()
+	waitFor(t, 10*time.Second, "the relay to clean up", func() bool { return relay.Stats().Cleaned == 5 })
+	waitFor(t, 10*time.Second, "the relay to publish", func() bool { return counts(t, store).Pending == 0 })
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// 5 published recently by the first drain + 10 just now.
+	if c := counts(t, store); c != (outbox.Counts{Published: 15}) {
+		t.Fatalf("Counts = %+v, want 15 published", c)
+	}
+}
+
+func ids(rows []transform.Row) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = r.ID
+	}
+	return out
+}
+
+func TestRunTwiceAtOnce(t *testing.T) {
+	t.Parallel()
+	pool := newPool(t)
+	store := newStore(t, pool)
+	listening := make(chan struct{}, 1)
+	relay, err := outbox.NewRelay(store, &fakeProducer{}, outbox.OnListening(func() { listening <- struct{}{} }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(testContext(t, 10*time.Second))
+	done := make(chan error, 1)
+	go func() { done <- relay.Run(ctx) }()
+	<-listening
+	if err := relay.Run(ctx); !errors.Is(err, outbox.ErrRunning) {
+		t.Errorf("second Run = %v, want ErrRunning", err)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRunRidesOutPostgresOutage runs a relay through a proxy that goes down:
+// Run logs and backs off instead of returning, and publishes once Postgres
+// is back.
+func TestRunRidesOutPostgresOutage(t *testing.T) {
+	t.Parallel()
+	direct := newPool(t)
+	store := newStore(t, direct)
+	ctx := testContext(t, 30*time.Second)
+
+	cfg, err := pgxpoolParseConfig(testenv.PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newTCPProxy(t, fmt.Sprintf("%s:%d", cfg.ConnConfig.Host, cfg.ConnConfig.Port))
+	cfg.ConnConfig.Host, cfg.ConnConfig.Port = "127.0.0.1", proxy.port()
+	proxied := newPoolWithConfig(t, cfg)
+	proxiedStore, err := outbox.NewStore(proxied, outbox.Schema(store.Schema()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	relay, err := outbox.NewRelay(proxiedStore, &fakeProducer{},
+		outbox.Backoff(10*time.Millisecond, 100*time.Millisecond), outbox.PollInterval(50*time.Millisecond),
+		outbox.Logger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	proxy.setUp(false)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- relay.Run(runCtx) }()
+	waitFor(t, 10*time.Second, "failed rounds", func() bool { return relay.Stats().Errors >= 3 })
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned during the outage: %v", err)
+	default:
+	}
+
+	if _, err := store.Stage(ctx, "run", testRows(t, 50)); err != nil {
+		t.Fatal(err)
+	}
+	proxy.setUp(true)
+	waitFor(t, 10*time.Second, "rows published after the outage", func() bool { return counts(t, store).Pending == 0 })
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	out := logs.String()
+	for _, want := range []string{"relay round failed", "relay recovered"} {
+		if !bytes.Contains([]byte(out), []byte(want)) {
+			t.Errorf("logs lack %q:\n%s", want, out)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,214 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/userstream/userstream/transform"
+)
+
+// Store is the staging table of one schema: [Store.Stage] writes to it and
+// a [Relay] publishes from it. It is safe for concurrent use.
+type Store struct {
+	pool   *pgxpool.Pool
+	schema string
+	cfg    storeConfig
+	q      queries
+}
+
+// StageResult counts the rows of one [Store.Stage] call.
+type StageResult struct {
+	Staged     int // new rows, now waiting to be published
+	Duplicates int // rows whose id was already staged, or repeated in the page
+}
+
+// InvalidRowError is returned by [Store.Stage] for a page with a row that
+// fails [transform.Row.Validate]; nothing of the page is staged. Err is the
+// *transform.ValidationError, which names the fields but never their
+// values.
+type InvalidRowError struct {
+	Index int // the row's index in the page
+	Err   error
+}
+
+func (e *InvalidRowError) Error() string {
+	return fmt.Sprintf("outbox: row %d of the page is invalid: %v", e.Index, e.Err)
+}
+
+func (e *InvalidRowError) Unwrap() error { return e.Err }
+
+var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,55}$`)
+
+// NewStore returns the store of pool's database, in the schema "userstream"
+// unless [Schema] says otherwise. It does no I/O: call [Store.Migrate] to
+// create the tables, or [Store.Ping] to check the connection. The caller
+// owns the pool and closes it after the store's last use.
+func NewStore(pool *pgxpool.Pool, opts ...StoreOpt) (*Store, error) {
+	if pool == nil {
+		return nil, errors.New("outbox: nil pool")
+	}
+	cfg := defaultStoreConfig()
+	for _, o := range opts {
+		o.applyStore(&cfg)
+	}
+	if !schemaName.MatchString(cfg.schema) || len(cfg.schema) >= 3 && cfg.schema[:3] == "pg_" {
+		return nil, fmt.Errorf("outbox: schema name %q: want a lower-case identifier of at most 56 bytes, not starting with pg_", cfg.schema)
+	}
+	if cfg.copyThreshold < 1 {
+		return nil, fmt.Errorf("outbox: CopyThreshold %d, want at least 1", cfg.copyThreshold)
+	}
+	return &Store{pool: pool, schema: cfg.schema, cfg: cfg, q: newQueries(cfg.schema)}, nil
+}
+
+// Schema returns the store's schema name.
+func (s *Store) Schema() string { return s.schema }
+
+// Channel returns the notification channel that staging signals on and
+// relays LISTEN to: "<schema>_outbox".
+func (s *Store) Channel() string { return s.schema + "_outbox" }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.wrap("ping", s.pool.Ping(ctx))
+}
+
+// Stage stores rows, fetched in the run runID, for publishing. Each row is
+// stored with its id, its wire JSON ([transform.Marshal]), the run id and
+// the time of staging as its fetch time. A row whose id is already staged,
+// or that repeats an id earlier in rows, is not stored again and is counted
+// as a duplicate.
+//
+// The page is staged in one transaction: all of it, or, on error, none.
+// Every row must be valid; otherwise Stage returns an *[InvalidRowError]
+// before any I/O. Pages of at least [CopyThreshold] rows are loaded with
+// COPY. Committing wakes the relays listening on [Store.Channel].
+func (s *Store) Stage(ctx context.Context, runID string, rows []transform.Row) (StageResult, error) {
+	if runID == "" {
+		return StageResult{}, errors.New("outbox: empty run id")
+	}
+	for i := range rows {
+		if err := rows[i].Validate(); err != nil {
+			return StageResult{}, &InvalidRowError{Index: i, Err: err}
+		}
+	}
+	if len(rows) == 0 {
+		return StageResult{}, nil
+	}
+	var (
+		staged int64
+		err    error
+	)
+	if len(rows) >= s.cfg.copyThreshold {
+		staged, err = s.stageCopy(ctx, runID, rows)
+	} else {
+		staged, err = s.stageInsert(ctx, runID, rows)
+	}
+	if err != nil {
+		return StageResult{}, s.wrap("stage", err)
+	}
+	return StageResult{Staged: int(staged), Duplicates: len(rows) - int(staged)}, nil
+}
+
+// stageInsert stages a small page with one INSERT over unnest'ed arrays.
+func (s *Store) stageInsert(ctx context.Context, runID string, rows []transform.Row) (int64, error) {
+	ids := make([]string, len(rows))
+	payloads := make([]string, len(rows))
+	var buf []byte
+	for i, r := range rows {
+		ids[i] = r.ID
+		buf = transform.AppendJSON(buf[:0], r)
+		payloads[i] = string(buf)
+	}
+	// A single statement is its own transaction, and the trigger's NOTIFY
+	// is sent when it commits.
+	tag, err := s.pool.Exec(ctx, s.q.stageInsert, ids, payloads, runID)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+// stageCopy stages a large page: COPY into a temporary table, then one
+// INSERT ... SELECT ... ON CONFLICT DO NOTHING, in one transaction. COPY
+// cannot skip conflicting rows itself, hence the temporary table.
+func (s *Store) stageCopy(ctx context.Context, runID string, rows []transform.Row) (int64, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }() // no-op after Commit
+
+	// The temporary table lives as long as the connection and is emptied at
+	// each commit, so a pooled connection creates it once instead of
+	// adding and dropping a catalog entry for every page.
+	if _, err := tx.Exec(ctx, stageTableDDL); err != nil {
+		return 0, err
+	}
+	// Rows are encoded as COPY consumes them, into one reused buffer (pgx
+	// encodes each row's values before asking for the next), so a page is
+	// not held twice in memory.
+	var buf []byte
+	i := -1
+	src := pgx.CopyFromFunc(func() ([]any, error) {
+		i++
+		if i == len(rows) {
+			return nil, nil
+		}
+		buf = transform.AppendJSON(buf[:0], rows[i])
+		return []any{rows[i].ID, buf}, nil
+	})
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"pg_temp", stageTable}, []string{"id", "payload"}, src); err != nil {
+		return 0, err
+	}
+	tag, err := tx.Exec(ctx, s.q.stageFromTemp, runID)
+	if err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+// Counts is a snapshot of the staging table.
+type Counts struct {
+	Pending   int64 // waiting to be published
+	Published int64 // published and not yet deleted
+	Rejected  int64 // set aside by a relay: the payload is not a valid row
+}
+
+// Counts counts the rows of the staging table by state. It scans the
+// table: use it for monitoring and tests, not per page.
+func (s *Store) Counts(ctx context.Context) (Counts, error) {
+	var c Counts
+	err := s.pool.QueryRow(ctx, s.q.counts).Scan(&c.Pending, &c.Published, &c.Rejected)
+	return c, s.wrap("count", err)
+}
+
+// deleteChunk bounds the rows one DELETE of DeletePublished removes, so
+// cleaning up a large backlog does not hold one long transaction.
+const deleteChunk = 10000
+
+// DeletePublished deletes the rows published more than olderThan ago and
+// returns how many it deleted. Unpublished rows are never deleted, however
+// old. A [Relay] calls it every [CleanupInterval] with its [Retention];
+// call it yourself to clean up without a running relay.
+func (s *Store) DeletePublished(ctx context.Context, olderThan time.Duration) (int64, error) {
+	var total int64
+	for {
+		tag, err := s.pool.Exec(ctx, s.q.deletePublished, olderThan.Microseconds(), deleteChunk)
+		if err != nil {
+			return total, s.wrap("cleanup", err)
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < deleteChunk {
+			return total, nil
+		}
+	}
+}
