@@ -1,0 +1,327 @@
+package cassandrastore
+
+import (
+	"cmp"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/bits"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gocql/gocql"
+
+	"github.com/userstream/userstream/transform"
+)
+
+// WriteStrategy is how [Store.UpsertMany] sends rows. See the package doc
+// for the measurements behind the default.
+type WriteStrategy int
+
+const (
+	// WriteConcurrent sends one INSERT per row, at most the configured
+	// concurrency at a time, each routed to a replica of its row.
+	WriteConcurrent WriteStrategy = iota + 1
+
+	// WriteUnloggedBatch sorts the rows by token, groups those that fall in
+	// the same token range (and so share their replicas), and sends each
+	// group as unlogged batches of up to the configured batch size, routed
+	// to a replica of the range; a group of one row goes as a plain INSERT.
+	// It saves requests, and the per-request cost dominates for rows this
+	// small, so it is the default. A batch is not atomic and, when it
+	// fails, all its rows are reported failed. (A logged batch across
+	// partitions also writes the batchlog to other nodes and is far slower;
+	// this package never sends one.)
+	WriteUnloggedBatch
+)
+
+func (w WriteStrategy) String() string {
+	switch w {
+	case WriteConcurrent:
+		return "concurrent"
+	case WriteUnloggedBatch:
+		return "unlogged-batch"
+	}
+	return "WriteStrategy(" + strconv.Itoa(int(w)) + ")"
+}
+
+// maxBatchBytes keeps a batch below Cassandra's default
+// batch_size_fail_threshold (50 KiB) whatever the rows' sizes.
+const maxBatchBytes = 32 << 10
+
+// UpsertMany writes rows with the store's [WriteStrategy] and returns when
+// every row is written or has failed. Rows are independent: a row that
+// fails does not stop the others. The error, when some rows fail, is a
+// *[WriteError] listing them; [IsRetryable] tells whether backing off and
+// writing them again may succeed. When ctx ends, rows not yet sent are
+// reported as failed with ctx's error.
+//
+// Rows are written as given (validate them first, with
+// transform.Row.Validate); a row whose id is not a UUID fails with
+// [ErrInvalidID] without being sent. Writing a row whose id exists replaces
+// its columns, so repeating a call is safe.
+func (s *Store) UpsertMany(ctx context.Context, rows []transform.Row) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	errs := make([]error, len(rows))
+	switch s.cfg.strategy {
+	case WriteUnloggedBatch:
+		s.upsertBatched(ctx, rows, errs)
+	default:
+		s.upsertConcurrent(ctx, rows, errs)
+	}
+	var failed []RowError
+	for i, err := range errs {
+		if err != nil {
+			failed = append(failed, RowError{Index: i, ID: rows[i].ID, Err: err})
+			s.cfg.logger.Debug("cassandrastore: row not written", "id", rows[i].ID, "err", err)
+		}
+	}
+	if failed != nil {
+		return &WriteError{Rows: len(rows), Failed: failed}
+	}
+	return nil
+}
+
+// parallel calls fn(i) for every i in [0, n) from at most workers
+// goroutines. A fixed pool pulling indices, rather than a goroutine per row
+// behind a semaphore, keeps a 100,000-row call from parking 100,000
+// goroutines.
+func parallel(n, workers int, fn func(i int)) {
+	workers = min(workers, n)
+	var (
+		next atomic.Int64
+		wg   sync.WaitGroup
+	)
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func (s *Store) upsertConcurrent(ctx context.Context, rows []transform.Row, errs []error) {
+	parallel(len(rows), s.cfg.concurrency, func(i int) {
+		if err := ctx.Err(); err != nil {
+			errs[i] = err
+			return
+		}
+		if err := checkID(rows[i].ID); err != nil {
+			errs[i] = err
+			return
+		}
+		errs[i] = s.insert(ctx, &rows[i])
+	})
+}
+
+func (s *Store) insert(ctx context.Context, r *transform.Row) error {
+	q := s.session.Session.Query(s.insStmt, rowValues(r)...).WithContext(ctx).Idempotent(true)
+	err := q.Exec()
+	q.Release()
+	return err
+}
+
+type tokenRow struct {
+	i   int // index into rows
+	tok int64
+}
+
+func (s *Store) upsertBatched(ctx context.Context, rows []transform.Row, errs []error) {
+	items := make([]tokenRow, 0, len(rows))
+	for i := range rows {
+		u, err := gocql.ParseUUID(rows[i].ID)
+		if err != nil {
+			errs[i] = ErrInvalidID
+			continue
+		}
+		items = append(items, tokenRow{i, token(u)})
+	}
+	slices.SortFunc(items, func(a, b tokenRow) int { return cmp.Compare(a.tok, b.tok) })
+
+	batches := planBatches(items, s.ringTokens(ctx), func(i int) int { return rowBytes(&rows[i]) }, s.cfg.batchSize)
+	parallel(len(batches), s.cfg.concurrency, func(k int) {
+		group := items[batches[k].lo:batches[k].hi]
+		var err error
+		switch {
+		case ctx.Err() != nil:
+			err = ctx.Err()
+		case len(group) == 1:
+			err = s.insert(ctx, &rows[group[0].i])
+		default:
+			b := s.session.Session.NewBatch(gocql.UnloggedBatch).WithContext(ctx)
+			b.Entries = make([]gocql.BatchEntry, len(group))
+			for e, it := range group {
+				b.Entries[e] = gocql.BatchEntry{Stmt: s.insStmt, Args: rowValues(&rows[it.i]), Idempotent: true}
+			}
+			err = s.session.Session.ExecuteBatch(b)
+		}
+		if err != nil {
+			for _, it := range group {
+				errs[it.i] = err
+			}
+		}
+	})
+}
+
+// span is a batch: items[lo:hi].
+type span struct{ lo, hi int }
+
+// planBatches cuts items, sorted by token, into batches of at most
+// batchSize rows and maxBatchBytes, none of which spans two token ranges of
+// ring. Rows in one range have the same replicas, so the replica that
+// coordinates a batch applies all of it locally; a batch spanning ranges
+// would make the coordinator forward mutations, the known batch
+// anti-pattern. With an empty ring all tokens form one range.
+func planBatches(items []tokenRow, ring []int64, size func(i int) int, batchSize int) []span {
+	rangeOf := func(t int64) int {
+		i, _ := slices.BinarySearch(ring, t) // range (ring[i-1], ring[i]]
+		if i == len(ring) {
+			i = 0 // past the last token: wraps to the first range
+		}
+		return i
+	}
+	var batches []span
+	lo, bytes, cur := 0, 0, 0
+	for j, it := range items {
+		r, b := rangeOf(it.tok), size(it.i)
+		if j > lo && (r != cur || j-lo >= batchSize || bytes+b > maxBatchBytes) {
+			batches = append(batches, span{lo, j})
+			lo, bytes = j, 0
+		}
+		if j == lo {
+			cur = r
+		}
+		bytes += b
+	}
+	if lo < len(items) {
+		batches = append(batches, span{lo, len(items)})
+	}
+	return batches
+}
+
+// ringTTL is how long a read of the token ring is trusted. A stale ring
+// only makes batches less local, never wrong, so it is refreshed lazily.
+const ringTTL = time.Minute
+
+type ringCache struct {
+	tokens []int64 // every node's tokens, sorted
+	loaded time.Time
+}
+
+// ringTokens returns the cluster's tokens, reading system.local and
+// system.peers at most once per ringTTL. gocql keeps its own ring private,
+// hence the read. Without a ring (the read failed) all rows form one
+// range, and batches still group neighbouring tokens.
+func (s *Store) ringTokens(ctx context.Context) []int64 {
+	s.ringMu.Lock()
+	defer s.ringMu.Unlock()
+	if !s.ring.loaded.IsZero() && time.Since(s.ring.loaded) < ringTTL {
+		return s.ring.tokens
+	}
+	toks, err := s.loadRing(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.ring.loaded = time.Now() // do not retry the read for every call
+			s.cfg.logger.Warn("cassandrastore: cannot read the token ring; batching by token order only", "err", err)
+		}
+		return s.ring.tokens
+	}
+	s.ring = ringCache{tokens: toks, loaded: time.Now()}
+	return toks
+}
+
+func (s *Store) loadRing(ctx context.Context) ([]int64, error) {
+	var all []int64
+	add := func(ts []string) error {
+		for _, t := range ts {
+			v, err := strconv.ParseInt(t, 10, 64)
+			if err != nil {
+				return fmt.Errorf("token %q: %w (is the partitioner Murmur3?)", t, err)
+			}
+			all = append(all, v)
+		}
+		return nil
+	}
+	var local []string
+	if err := s.sysQuery(ctx, `SELECT tokens FROM system.local`).Scan(&local); err != nil {
+		return nil, err
+	}
+	if err := add(local); err != nil {
+		return nil, err
+	}
+	it := s.sysQuery(ctx, `SELECT tokens FROM system.peers`).Iter()
+	var peer []string
+	for it.Scan(&peer) {
+		if err := add(peer); err != nil {
+			_ = it.Close()
+			return nil, err
+		}
+		peer = nil
+	}
+	if err := it.Close(); err != nil {
+		return nil, err
+	}
+	slices.Sort(all)
+	return slices.Compact(all), nil
+}
+
+// token is the Murmur3Partitioner token of a uuid partition key: the first
+// half of MurmurHash3 x64/128 (seed 0) of its 16 bytes, as Cassandra
+// computes it. Sixteen bytes are exactly one block, so Cassandra's
+// sign-extension quirk in the tail never applies.
+func token(u gocql.UUID) int64 {
+	const c1, c2 = 0x87c37b91114253d5, 0x4cf5ad432745937f
+	k1 := binary.LittleEndian.Uint64(u[0:8])
+	k2 := binary.LittleEndian.Uint64(u[8:16])
+	var h1, h2 uint64
+
+	k1 *= c1
+	k1 = bits.RotateLeft64(k1, 31)
+	k1 *= c2
+	h1 ^= k1
+	h1 = bits.RotateLeft64(h1, 27)
+	h1 += h2
+	h1 = h1*5 + 0x52dce729
+
+	k2 *= c2
+	k2 = bits.RotateLeft64(k2, 33)
+	k2 *= c1
+	h2 ^= k2
+	h2 = bits.RotateLeft64(h2, 31)
+	h2 += h1
+	h2 = h2*5 + 0x38495ab5
+
+	h1 ^= 16
+	h2 ^= 16
+	h1 += h2
+	h2 += h1
+	h1, h2 = fmix64(h1), fmix64(h2)
+	h1 += h2
+
+	t := int64(h1)
+	if t == math.MinInt64 { // Cassandra reserves the minimum token
+		t = math.MaxInt64
+	}
+	return t
+}
+
+func fmix64(k uint64) uint64 {
+	k ^= k >> 33
+	k *= 0xff51afd7ed558ccd
+	k ^= k >> 33
+	k *= 0xc4ceb9fe1a85ec53
+	k ^= k >> 33
+	return k
+}
