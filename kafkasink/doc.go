@@ -15,7 +15,7 @@
 //
 // [NewProducer] builds a franz-go client with the settings a pipeline that
 // must not lose data wants: idempotent writes with acks from all in-sync
-// replicas, batching with a short linger, lz4 compression, and a bounded
+// replicas, batching with a short linger, snappy compression, and a bounded
 // buffer that blocks [Producer.Produce] when full (backpressure instead of
 // unbounded memory). Every record's outcome reaches the caller, through the
 // callback of [Producer.Produce] or the result of [Producer.ProduceSync];

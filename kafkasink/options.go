@@ -86,7 +86,7 @@ func MaxBufferedRecords(n int) ProducerOpt {
 	return producerOpt(func(c *producerConfig) { c.maxBuffered = n })
 }
 
-// Compression sets the batch compression, overriding the default lz4.
+// Compression sets the batch compression, overriding the default snappy, which compresses these JSON rows about as well as lz4 with a fraction of its memory (lz4 keeps megabytes of hash tables per compressor).
 func Compression(codec kgo.CompressionCodec) ProducerOpt {
 	return producerOpt(func(c *producerConfig) { c.compression = codec })
 }

@@ -69,7 +69,7 @@ func newProducerConfig(opts []ProducerOpt) producerConfig {
 		common:          common{topic: DefaultTopic, logger: slog.Default()},
 		linger:          5 * time.Millisecond,
 		maxBuffered:     10000,
-		compression:     kgo.Lz4Compression(),
+		compression:     kgo.SnappyCompression(),
 		deliveryTimeout: 2 * time.Minute,
 	}
 	for _, o := range opts {
