@@ -1,0 +1,239 @@
+// Command e2ebench measures the whole pipeline on the local stack and
+// prints the figures BENCHMARKS.md reports:
+//
+//  1. the raw Cassandra write ceiling, from cassandrastore's BulkWrite
+//     benchmark (a plain gocql insert loop);
+//  2. throughput: examples/fullpipeline, as its own process, pushing -users
+//     users (default 100,000) from the offline API (examples/randomuserserver,
+//     another process) to Cassandra as fast as it can, with its users/s,
+//     peak RSS and CPU-seconds per million rows;
+//  3. latency: the same at an offered load of -rate users/s (default 1,000,
+//     in pages of 100), with fetch-to-stored p50 and p99.
+//
+// Every run uses a topic, group, keyspace and schema of its own, dropped at
+// the end. Run it with `make bench-e2e`, or:
+//
+//	internal/devstack/devstack run go run ./internal/e2ebench
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/userstream/userstream/cassandrastore"
+	"github.com/userstream/userstream/internal/pipeline"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2ebench:", err)
+		os.Exit(1)
+	}
+}
+
+type result struct {
+	name              string
+	users             int64
+	seconds           float64
+	usersPerSec       float64
+	p50, p99          time.Duration
+	maxRSSMB          float64
+	cpuSecPerMillion  float64
+	offered           float64
+	status, errorText string
+}
+
+func run() error {
+	users := flag.Int("users", 100000, "users for the throughput run")
+	latUsers := flag.Int("latency-users", 20000, "users for the latency run")
+	rate := flag.Float64("rate", 1000, "offered load of the latency run, users/s")
+	ceilingRows := flag.Int("ceiling-rows", 50000, "rows per contender in the Cassandra ceiling benchmark")
+	flag.Parse()
+
+	dir, err := os.MkdirTemp("", "e2ebench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "fullpipeline")
+	if out, err := exec.Command("go", "build", "-o", dir+"/", "./examples/fullpipeline", "./examples/randomuserserver").CombinedOutput(); err != nil {
+		return fmt.Errorf("build: %v\n%s", err, out)
+	}
+	// The API runs as a process of its own, as the real one is remote: the
+	// pipeline's RSS and CPU are then the pipeline's alone.
+	api := exec.Command(filepath.Join(dir, "randomuserserver"), "-addr", apiAddr)
+	if err := api.Start(); err != nil {
+		return fmt.Errorf("start randomuserserver: %w", err)
+	}
+	defer func() { _ = api.Process.Kill(); _ = api.Wait() }()
+	if err := awaitTCP(apiAddr, 10*time.Second); err != nil {
+		return err
+	}
+
+	fmt.Fprintln(os.Stderr, "e2ebench: Cassandra write ceiling (cassandrastore BulkWrite)...")
+	ceil, err := ceiling(*ceilingRows)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "e2ebench: throughput run, %d users...\n", *users)
+	thr, err := pipelineRun(bin, dir, "throughput", *users, 0, 5000)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "e2ebench: latency run, %d users at %.0f users/s...\n", *latUsers, *rate)
+	lat, err := pipelineRun(bin, dir, "latency", *latUsers, *rate, 100)
+	if err != nil {
+		return err
+	}
+
+	host, _ := os.Hostname()
+	fmt.Printf("machine: %s, %d cores, %s; %s\n", host, runtime.NumCPU(), cpuModel(), time.Now().UTC().Format(time.RFC3339))
+	fmt.Printf("Cassandra write ceiling (plain gocql insert loop, cassandrastore BulkWrite): %.0f rows/s\n\n", ceil)
+	fmt.Println("| run | users | offered users/s | users/s API→Cassandra | × ceiling | fetch→stored p50 | p99 | peak RSS | CPU-s per 1M rows | status |")
+	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+	for _, r := range []result{thr, lat} {
+		offered := "max"
+		if r.offered > 0 {
+			offered = fmt.Sprintf("%.0f", r.offered)
+		}
+		fmt.Printf("| %s | %d | %s | %.0f | %.2f | %s | %s | %.1f MB | %.1f | %s |\n", r.name, r.users, offered,
+			r.usersPerSec, r.usersPerSec/ceil, r.p50.Round(100*time.Microsecond), r.p99.Round(100*time.Microsecond),
+			r.maxRSSMB, r.cpuSecPerMillion, r.status)
+	}
+	if thr.status != pipeline.StatusSucceeded || lat.status != pipeline.StatusSucceeded {
+		return fmt.Errorf("a run did not succeed: %s / %s", thr.errorText, lat.errorText)
+	}
+	return nil
+}
+
+var metricRE = regexp.MustCompile(`([0-9.e+]+) ceiling-rows/s`)
+
+// ceiling runs cassandrastore's BulkWrite benchmark and returns the rows/s
+// of its plain gocql contender.
+func ceiling(rows int) (float64, error) {
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "BulkWrite$", "-benchtime", fmt.Sprintf("%dx", rows), "./cassandrastore/")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("ceiling benchmark: %v\n%s", err, out)
+	}
+	m := metricRE.FindSubmatch(out)
+	if m == nil {
+		return 0, fmt.Errorf("ceiling benchmark printed no ceiling-rows/s:\n%s", out)
+	}
+	return strconv.ParseFloat(string(m[1]), 64)
+}
+
+// pipelineRun runs fullpipeline as a child process on names of its own and
+// measures it.
+func pipelineRun(bin, dir, name string, users int, rate float64, pageSize int) (result, error) {
+	id := fmt.Sprintf("bench_%s_%d", name, time.Now().UnixNano()%1e9)
+	report := filepath.Join(dir, name+".json")
+	args := []string{"-api-url", "http://" + apiAddr + "/api/", "-users", strconv.Itoa(users), "-page-size", strconv.Itoa(pageSize),
+		"-topic", id, "-dlq-topic", id + "_dlq", "-group", id, "-keyspace", id, "-pg-schema", id,
+		"-seed", id, "-metrics-addr", "", "-progress=false", "-report", report}
+	if rate > 0 {
+		args = append(args, "-rate", strconv.FormatFloat(rate, 'f', -1, 64))
+	}
+	defer cleanup(id)
+	cmd := exec.Command(bin, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	fmt.Fprint(os.Stderr, out.String())
+	raw, rerr := os.ReadFile(report)
+	if rerr != nil {
+		return result{}, fmt.Errorf("%s run: %v (no report: %v)", name, err, rerr)
+	}
+	var reps []pipeline.Report
+	if err := json.Unmarshal(raw, &reps); err != nil || len(reps) == 0 {
+		return result{}, fmt.Errorf("%s run: bad report: %v", name, err)
+	}
+	rep := reps[0]
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	r := result{
+		name: name, users: rep.Stored, seconds: rep.Duration.Seconds(), p50: rep.P50, p99: rep.P99,
+		maxRSSMB: float64(ru.Maxrss) / 1024, offered: rate, status: rep.Status, errorText: rep.Error,
+	}
+	if rep.Stored > 0 {
+		r.usersPerSec = float64(rep.Stored) / rep.Duration.Seconds()
+		r.cpuSecPerMillion = cpu / float64(rep.Stored) * 1e6
+	}
+	return r, nil
+}
+
+const apiAddr = "127.0.0.1:18080"
+
+func awaitTCP(addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			return c.Close()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s did not accept connections: %w", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// cleanup drops what a run created.
+func cleanup(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	brokers := strings.Split(envOr(pipeline.EnvKafkaBrokers, pipeline.DefaultKafkaBrokers), ",")
+	if cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...)); err == nil {
+		_, _ = kadm.NewClient(cl).DeleteTopics(ctx, id, id+"_dlq")
+		cl.Close()
+	}
+	hosts := strings.Split(envOr(pipeline.EnvCassandraHosts, pipeline.DefaultCassandraHosts), ",")
+	if s, err := cassandrastore.NewSession(ctx, hosts); err == nil {
+		_ = s.ExecStmt(`DROP KEYSPACE IF EXISTS ` + id)
+		s.Close()
+	}
+	if conn, err := pgx.Connect(ctx, envOr(pipeline.EnvPostgresDSN, pipeline.DefaultPostgresDSN)); err == nil {
+		_, _ = conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{id}.Sanitize()+` CASCADE`)
+		_ = conn.Close(ctx)
+	}
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if k, v, ok := strings.Cut(s.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}

@@ -1,0 +1,169 @@
+// Package pipeline assembles userstream's packages into the pipeline the
+// examples run: fetch users from the Random User API, stage them in
+// PostgreSQL (kafkasink/outbox), relay them to Kafka, consume, validate and
+// store them in Cassandra (cassandrastore), with a run ledger, metrics and a
+// progress line. The example mains (examples/fullpipeline, examples/producer,
+// examples/consumer, examples/runs) are thin wrappers around it.
+package pipeline
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/userstream/userstream/cassandrastore"
+	"github.com/userstream/userstream/kafkasink"
+	"github.com/userstream/userstream/randomuser"
+)
+
+// Defaults shared by the examples, the local stack and compose.yaml (a test
+// keeps them in agreement).
+const (
+	DefaultKafkaBrokers   = "127.0.0.1:9092"
+	DefaultCassandraHosts = "127.0.0.1:9042"
+	DefaultPostgresDSN    = "postgres://userstream:userstream@127.0.0.1:5432/userstream?sslmode=disable"
+	DefaultGroup          = "userstream-cassandra"
+	DefaultPostgresSchema = "userstream"
+	DefaultPartitions     = 6
+	DefaultSeed           = "userstream"
+	DefaultMetricsAddr    = "127.0.0.1:9464"
+)
+
+// Environment variables read for the defaults of the server flags.
+const (
+	EnvKafkaBrokers   = "USERSTREAM_KAFKA_BROKERS"
+	EnvCassandraHosts = "USERSTREAM_CASSANDRA_HOSTS"
+	EnvPostgresDSN    = "USERSTREAM_POSTGRES_DSN"
+)
+
+// Config is what the examples are configured with.
+type Config struct {
+	// Servers.
+	Brokers        []string
+	CassandraHosts []string
+	// PostgresDSN comes from USERSTREAM_POSTGRES_DSN only, never a flag: a
+	// flag's value shows in ps, and a DSN may carry a password.
+	PostgresDSN string
+
+	// Names.
+	Topic          string
+	DLQTopic       string
+	Partitions     int
+	Group          string
+	Keyspace       string
+	Table          string
+	Replication    int
+	PostgresSchema string
+
+	// Ingest.
+	APIURL   string
+	Offline  bool
+	Users    int
+	Seed     string
+	PageSize int
+	Nat      string
+	Rate     float64       // offered users per second; 0 means as fast as possible
+	Every    time.Duration // ingest runs on this schedule; 0 means once
+	Runs     int           // stop after this many scheduled runs; 0 means no limit
+
+	// Consume.
+	Consumers int // consumers in this process's group
+
+	// Operation.
+	MetricsAddr string
+	Progress    bool
+	Verify      bool
+}
+
+func env(name, def string) string {
+	if v := strings.TrimSpace(os.Getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+// listFlag is a comma-separated list.
+type listFlag struct{ p *[]string }
+
+func (l listFlag) String() string {
+	if l.p == nil {
+		return ""
+	}
+	return strings.Join(*l.p, ",")
+}
+
+func (l listFlag) Set(s string) error {
+	*l.p = nil
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			*l.p = append(*l.p, v)
+		}
+	}
+	return nil
+}
+
+// ServerFlags registers the flags that locate the servers and name the
+// topic, table and schema. Their defaults come from the USERSTREAM_*
+// environment, then from the local stack's addresses.
+func (c *Config) ServerFlags(fs *flag.FlagSet) {
+	_ = listFlag{&c.Brokers}.Set(env(EnvKafkaBrokers, DefaultKafkaBrokers))
+	_ = listFlag{&c.CassandraHosts}.Set(env(EnvCassandraHosts, DefaultCassandraHosts))
+	c.PostgresDSN = env(EnvPostgresDSN, DefaultPostgresDSN)
+	fs.Var(listFlag{&c.Brokers}, "brokers", "Kafka seed brokers, comma-separated (env "+EnvKafkaBrokers+")")
+	fs.Var(listFlag{&c.CassandraHosts}, "cassandra-hosts", "Cassandra contact points, comma-separated (env "+EnvCassandraHosts+")")
+	fs.StringVar(&c.Topic, "topic", kafkasink.DefaultTopic, "Kafka topic of the users")
+	fs.StringVar(&c.DLQTopic, "dlq-topic", kafkasink.DefaultDLQTopic, "dead-letter topic for poison records")
+	fs.IntVar(&c.Partitions, "partitions", DefaultPartitions, "partitions of the topic when it is created")
+	fs.StringVar(&c.Keyspace, "keyspace", cassandrastore.DefaultKeyspace, "Cassandra keyspace")
+	fs.StringVar(&c.Table, "table", cassandrastore.DefaultTable, "Cassandra table")
+	fs.IntVar(&c.Replication, "replication", 1, "replication factor of the keyspace and topics when created")
+	fs.StringVar(&c.PostgresSchema, "pg-schema", DefaultPostgresSchema, "PostgreSQL schema of the outbox and run ledger (DSN from env "+EnvPostgresDSN+")")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", DefaultMetricsAddr, "address of the /metrics and /healthz endpoint; empty disables it")
+	fs.BoolVar(&c.Progress, "progress", isTerminal(os.Stderr), "print a live progress line on standard error (default: when it is a terminal)")
+}
+
+// IngestFlags registers the flags of fetching and staging.
+func (c *Config) IngestFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.APIURL, "api-url", randomuser.DefaultBaseURL, "base URL of the Random User API")
+	fs.BoolVar(&c.Offline, "offline", false, "serve the Random User API from an in-process compatible server instead of -api-url")
+	fs.IntVar(&c.Users, "users", 100000, "users to fetch per run")
+	fs.StringVar(&c.Seed, "seed", DefaultSeed, "API seed: the same seed fetches the same users (runs are idempotent); empty means a new seed per run")
+	fs.IntVar(&c.PageSize, "page-size", randomuser.MaxResults, "users per API request (1-5000)")
+	fs.StringVar(&c.Nat, "nat", "", "nationalities, comma-separated (default all)")
+	fs.Float64Var(&c.Rate, "rate", 0, "offered load in users per second; 0 fetches as fast as the API allows")
+	fs.DurationVar(&c.Every, "every", 0, "run ingest on this schedule (like the seed's DAG); 0 runs once")
+	fs.IntVar(&c.Runs, "runs", 0, "with -every, stop after this many runs; 0 means until interrupted")
+}
+
+// ConsumeFlags registers the flags of consuming and storing.
+func (c *Config) ConsumeFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Group, "group", DefaultGroup, "Kafka consumer group")
+	fs.IntVar(&c.Consumers, "consumers", 1, "consumers of the group in this process")
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+func itoa(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	// Thousands separators make large counts readable at a glance.
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// NewLogger returns a text logger on standard error at the named level.
+func NewLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", level, err)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}

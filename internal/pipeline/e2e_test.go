@@ -1,0 +1,129 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/userstream/userstream/cassandrastore"
+	"github.com/userstream/userstream/internal/testenv"
+)
+
+// testConfig is a pipeline of its own (topics, group, keyspace, schema) on
+// the real servers, fetching from the offline API.
+func testConfig(t *testing.T, users int) Config {
+	t.Helper()
+	name := testenv.Name(t, "e2e")
+	cfg := Config{
+		Brokers:        testenv.KafkaBrokers(t),
+		CassandraHosts: testenv.CassandraHosts(t),
+		PostgresDSN:    testenv.PostgresDSN(t),
+		Topic:          name,
+		DLQTopic:       name + "_dlq",
+		Partitions:     6,
+		Group:          name,
+		Keyspace:       name,
+		Table:          cassandrastore.DefaultTable,
+		Replication:    1,
+		PostgresSchema: name,
+		Offline:        true,
+		Users:          users,
+		Seed:           "e2e-" + name[len(name)-8:],
+		PageSize:       5000,
+		Consumers:      2,
+	}
+	t.Cleanup(func() { cleanup(t, cfg) })
+	return cfg
+}
+
+func cleanup(t *testing.T, cfg Config) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...)); err == nil {
+		_, _ = kadm.NewClient(cl).DeleteTopics(ctx, cfg.Topic, cfg.DLQTopic)
+		cl.Close()
+	}
+	if s, err := cassandrastore.NewSession(ctx, cfg.CassandraHosts); err == nil {
+		_ = s.ExecStmt(`DROP KEYSPACE IF EXISTS ` + cfg.Keyspace)
+		s.Close()
+	}
+	if conn, err := pgx.Connect(ctx, cfg.PostgresDSN); err == nil {
+		_, _ = conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{cfg.PostgresSchema}.Sanitize()+` CASCADE`)
+		_ = conn.Close(ctx)
+	}
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// 20,000 users through the real stack: rows in Cassandra are exactly the
+// unique users fetched, the dead-letter topic is empty; fetching the same
+// users again changes nothing.
+func TestEndToEnd(t *testing.T) {
+	cfg := testConfig(t, 20000)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	var out bytes.Buffer
+	reports, err := RunFull(ctx, cfg, quiet, &out)
+	if err != nil {
+		t.Fatalf("first run: %v\n%s", err, out.String())
+	}
+	r := reports[0]
+	if r.Status != StatusSucceeded || r.Verification == nil {
+		t.Fatalf("first run: %+v\n%s", r, out.String())
+	}
+	v := r.Verification
+	if r.Fetched != 20000 || v.Unique != 20000 || v.Found != v.Unique {
+		t.Errorf("fetched %d, unique %d, found %d: want 20,000 each", r.Fetched, v.Unique, v.Found)
+	}
+	if r.TableRows != int64(v.Unique) {
+		t.Errorf("table holds %d rows, want exactly the %d unique users", r.TableRows, v.Unique)
+	}
+	if r.Staged != 20000 || r.Published != 20000 || r.Stored < 20000 {
+		t.Errorf("staged %d, published %d, stored %d: want 20,000 each", r.Staged, r.Published, r.Stored)
+	}
+	if r.DeadLetters != 0 || r.DeadLettered != 0 {
+		t.Errorf("dead-letter topic holds %d records, want 0", r.DeadLetters)
+	}
+
+	// The same seed again: every user is a duplicate, nothing changes.
+	out.Reset()
+	reports, err = RunFull(ctx, cfg, quiet, &out)
+	if err != nil {
+		t.Fatalf("second run: %v\n%s", err, out.String())
+	}
+	r2 := reports[0]
+	if r2.Staged != 0 || r2.Duplicates != 20000 || r2.Published != 0 || r2.Stored != 0 {
+		t.Errorf("second run staged %d, duplicates %d, published %d, stored %d: want 0, 20,000, 0, 0",
+			r2.Staged, r2.Duplicates, r2.Published, r2.Stored)
+	}
+	if r2.TableRows != r.TableRows || r2.DeadLetters != 0 {
+		t.Errorf("second run: table %d rows (was %d), dead letters %d", r2.TableRows, r.TableRows, r2.DeadLetters)
+	}
+
+	// The ledger recorded both runs.
+	pool, err := pgxPool(ctx, cfg.PostgresDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	runs, err := NewLedger(pool, cfg.PostgresSchema).Recent(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 2 || runs[0].RunID != r2.RunID || runs[1].Staged != 20000 || runs[0].Duplicates != 20000 ||
+		runs[0].Status != StatusSucceeded || runs[0].EndedAt == nil {
+		t.Errorf("ledger = %+v", runs)
+	}
+	if !strings.Contains(out.String(), "verified     20,000 of 20,000") {
+		t.Errorf("summary does not report the verification:\n%s", out.String())
+	}
+}

@@ -1,0 +1,421 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/scylladb/gocqlx/v2"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/userstream/userstream/cassandrastore"
+	"github.com/userstream/userstream/kafkasink"
+	"github.com/userstream/userstream/kafkasink/outbox"
+	"github.com/userstream/userstream/randomuser"
+	"github.com/userstream/userstream/randomuser/randomusertest"
+	"github.com/userstream/userstream/transform"
+)
+
+// Needs says which parts of the pipeline a process runs.
+type Needs struct {
+	Ingest  bool // fetch, stage and relay
+	Consume bool // consume and store
+}
+
+// Counters are the counts this process keeps as it goes (the relay and the
+// consumers keep their own); safe for concurrent use.
+type Counters struct {
+	Fetched, Staged, Duplicates, Invalid, Stored atomic.Int64
+}
+
+// Pipeline holds the connections and components of one process.
+type Pipeline struct {
+	cfg   Config
+	needs Needs
+	log   *slog.Logger
+	m     *Metrics
+
+	pool    *pgxpool.Pool
+	outbox  *outbox.Store
+	ledger  *Ledger
+	session gocqlx.Session
+	store   *cassandrastore.Store
+	prod    *kafkasink.Producer
+	admin   *kgo.Client
+	api     *randomuser.Client
+	offline *randomusertest.Server
+
+	// fetchedAt maps the id of a user fetched by this process to its fetch
+	// time, until its row is stored: the fetch-to-stored latency of the
+	// single-process pipeline. Entries live only while in flight.
+	fetchedAt sync.Map
+	latMu     sync.Mutex
+	latencies []float64 // seconds, fetch to stored
+
+	relay  atomic.Pointer[outbox.Relay]
+	consMu sync.Mutex
+	cons   []*kafkasink.Consumer
+}
+
+// Open connects what needs asks for and creates what is missing: the
+// outbox and ledger tables, the topics, the keyspace and table. Close it
+// when done.
+func Open(ctx context.Context, cfg Config, needs Needs, log *slog.Logger, m *Metrics) (_ *Pipeline, err error) {
+	p := &Pipeline{cfg: cfg, needs: needs, log: log, m: m}
+	defer func() {
+		if err != nil {
+			p.Close()
+		}
+	}()
+
+	// PostgreSQL: the outbox (ingest) and the run ledger (both).
+	if p.pool, err = pgxpool.New(ctx, cfg.PostgresDSN); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	p.ledger = NewLedger(p.pool, cfg.PostgresSchema)
+	if err := p.ledger.Migrate(ctx, cfg.PostgresSchema); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if needs.Ingest {
+		if p.outbox, err = outbox.NewStore(p.pool, outbox.Schema(cfg.PostgresSchema)); err != nil {
+			return nil, err
+		}
+		if err := p.outbox.Migrate(ctx); err != nil {
+			return nil, fmt.Errorf("postgres: %w", err)
+		}
+	}
+
+	// Kafka: topics, and the producer of the relay.
+	if p.admin, err = kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...)); err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
+	}
+	for _, spec := range []kafkasink.TopicSpec{
+		{Name: cfg.Topic, Partitions: int32(cfg.Partitions), ReplicationFactor: int16(cfg.Replication)},
+		{Name: cfg.DLQTopic, Partitions: 1, ReplicationFactor: int16(cfg.Replication)},
+	} {
+		created, err := kafkasink.EnsureTopic(ctx, p.admin, spec)
+		if err != nil {
+			return nil, fmt.Errorf("kafka: %w", err)
+		}
+		if created {
+			log.Info("created topic", "topic", spec.Name, "partitions", spec.Partitions)
+		}
+	}
+	if needs.Ingest {
+		if p.prod, err = kafkasink.NewProducer(cfg.Brokers, kafkasink.Topic(cfg.Topic), kafkasink.Logger(log),
+			kafkasink.ClientOpts(m.KafkaOpts("producer")...)); err != nil {
+			return nil, err
+		}
+		if err := p.setupAPI(); err != nil {
+			return nil, err
+		}
+	}
+
+	// Cassandra.
+	if needs.Consume {
+		if p.session, err = cassandrastore.NewSession(ctx, cfg.CassandraHosts); err != nil {
+			return nil, fmt.Errorf("cassandra: %w", err)
+		}
+		if p.store, err = cassandrastore.New(p.session, cassandrastore.WithKeyspace(cfg.Keyspace),
+			cassandrastore.WithTable(cfg.Table)); err != nil {
+			return nil, err
+		}
+		if err := p.store.Migrate(ctx, cassandrastore.WithReplication(cassandrastore.SimpleStrategy(cfg.Replication))); err != nil {
+			return nil, fmt.Errorf("cassandra: %w", err)
+		}
+	}
+	return p, nil
+}
+
+func (p *Pipeline) setupAPI() error {
+	base := p.cfg.APIURL
+	if p.cfg.Offline {
+		srv, err := randomusertest.NewServer()
+		if err != nil {
+			return fmt.Errorf("offline API server: %w", err)
+		}
+		p.offline = srv
+		base = srv.BaseURL()
+		p.log.Info("serving the Random User API offline", "url", base)
+	}
+	var err error
+	p.api, err = randomuser.New(randomuser.WithBaseURL(base), randomuser.WithLogger(p.log))
+	return err
+}
+
+// Close releases every connection.
+func (p *Pipeline) Close() {
+	if p.prod != nil {
+		p.prod.Close()
+	}
+	if p.admin != nil {
+		p.admin.Close()
+	}
+	if p.session.Session != nil {
+		p.session.Close()
+	}
+	if p.pool != nil {
+		p.pool.Close()
+	}
+	if p.offline != nil {
+		p.offline.Close()
+	}
+}
+
+// Ledger returns the run ledger.
+func (p *Pipeline) Ledger() *Ledger { return p.ledger }
+
+// NewRunID returns a run id that sorts by start time.
+func NewRunID(kind string) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return kind + "-" + time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// Ingest fetches cfg.Users users (seed cfg.Seed) page by page, maps and
+// validates them, and stages each page in the outbox. ids, if not nil,
+// receives the id of every valid user fetched, for verification.
+func (p *Pipeline) Ingest(ctx context.Context, runID string, c *Counters, ids *IDSet) error {
+	q := randomuser.Query{Results: p.cfg.PageSize, Seed: p.cfg.Seed}
+	if p.cfg.Nat != "" {
+		q.Nat = strings.Split(p.cfg.Nat, ",")
+	}
+	if q.Seed == "" {
+		q.Seed = randomuser.NewSeed()
+	}
+	page := make([]transform.Row, 0, p.cfg.PageSize)
+	started := time.Now()
+	pageStart := time.Now()
+	flush := func() error {
+		if len(page) == 0 {
+			return nil
+		}
+		p.m.FetchPage.Observe(time.Since(pageStart).Seconds())
+		now := time.Now()
+		for _, r := range page {
+			p.fetchedAt.Store(r.ID, now)
+		}
+		t := time.Now()
+		res, err := p.outbox.Stage(ctx, runID, page)
+		if err != nil {
+			for _, r := range page {
+				p.fetchedAt.Delete(r.ID)
+			}
+			return fmt.Errorf("stage: %w", err)
+		}
+		p.m.StageBatch.Observe(time.Since(t).Seconds())
+		c.Staged.Add(int64(res.Staged))
+		c.Duplicates.Add(int64(res.Duplicates))
+		p.m.Staged.Add(float64(res.Staged))
+		p.m.Duplicates.Add(float64(res.Duplicates))
+		if res.Duplicates > 0 {
+			// Users staged before will not be stored again by this
+			// run; don't wait for them.
+			for _, r := range page {
+				p.fetchedAt.Delete(r.ID)
+			}
+		}
+		page = page[:0]
+		// Offered load: hold the pace of -rate users per second.
+		if p.cfg.Rate > 0 {
+			due := started.Add(time.Duration(float64(c.Fetched.Load()) / p.cfg.Rate * float64(time.Second)))
+			if d := time.Until(due); d > 0 {
+				select {
+				case <-time.After(d):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+		}
+		pageStart = time.Now()
+		return nil
+	}
+	for u, err := range p.api.Users(ctx, q, p.cfg.Users) {
+		if err != nil {
+			p.m.FetchErrors.Inc()
+			if ferr := flush(); ferr != nil {
+				return errors.Join(err, ferr)
+			}
+			return fmt.Errorf("fetch: %w", err)
+		}
+		c.Fetched.Add(1)
+		p.m.Fetched.Inc()
+		row := transform.FromUser(u)
+		if err := row.Validate(); err != nil {
+			c.Invalid.Add(1)
+			p.m.Invalid.Inc()
+			p.log.Warn("invalid user not staged", "err", err)
+			continue
+		}
+		if ids != nil {
+			ids.Add(row.ID)
+		}
+		page = append(page, row)
+		if len(page) == p.cfg.PageSize {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}
+
+// Relay publishes staged rows until ctx ends.
+func (p *Pipeline) Relay(ctx context.Context) error {
+	r, err := outbox.NewRelay(p.outbox, p.prod, outbox.Logger(p.log), outbox.BatchSize(2000))
+	if err != nil {
+		return err
+	}
+	p.relay.Store(r)
+	return r.Run(ctx)
+}
+
+// snapshot reads the run's counts: the counters this process keeps, and
+// the relay's and consumers' own.
+func (p *Pipeline) snapshot(c *Counters) RunRecord {
+	r := RunRecord{
+		Fetched: c.Fetched.Load(), Staged: c.Staged.Load(), Duplicates: c.Duplicates.Load(),
+		Invalid: c.Invalid.Load(), Stored: c.Stored.Load(),
+	}
+	if rl := p.relay.Load(); rl != nil {
+		r.Published = rl.Stats().Published
+	}
+	for _, k := range p.consumers() {
+		r.DeadLettered += k.Stats().DeadLettered
+	}
+	return r
+}
+
+func (p *Pipeline) consumers() []*kafkasink.Consumer {
+	p.consMu.Lock()
+	defer p.consMu.Unlock()
+	return p.cons
+}
+
+// Pending returns the rows staged but not yet published.
+func (p *Pipeline) Pending(ctx context.Context) (int64, error) {
+	counts, err := p.outbox.Counts(ctx)
+	return counts.Pending, err
+}
+
+// Consumers returns n consumers of the group that store rows in Cassandra.
+func (p *Pipeline) Consumers(n int, c *Counters) ([]*kafkasink.Consumer, error) {
+	handler := func(ctx context.Context, msgs []kafkasink.Message) error {
+		rows := make([]transform.Row, len(msgs))
+		for i, m := range msgs {
+			rows[i] = m.Row
+		}
+		t := time.Now()
+		if err := p.store.UpsertMany(ctx, rows); err != nil {
+			p.m.StoreErrors.Inc()
+			return err
+		}
+		now := time.Now()
+		p.m.StoreBatch.Observe(now.Sub(t).Seconds())
+		p.m.Stored.Add(float64(len(rows)))
+		c.Stored.Add(int64(len(rows)))
+		var lat []float64
+		for _, m := range msgs {
+			p.m.ProduceToEnd.Observe(now.Sub(m.Timestamp).Seconds())
+			if v, ok := p.fetchedAt.LoadAndDelete(m.Row.ID); ok {
+				s := now.Sub(v.(time.Time)).Seconds()
+				p.m.FetchToEnd.Observe(s)
+				lat = append(lat, s)
+			}
+		}
+		if len(lat) > 0 {
+			p.latMu.Lock()
+			p.latencies = append(p.latencies, lat...)
+			p.latMu.Unlock()
+		}
+		return nil
+	}
+	out := make([]*kafkasink.Consumer, n)
+	for i := range out {
+		var err error
+		out[i], err = kafkasink.NewConsumer(p.cfg.Brokers, p.cfg.Group, handler,
+			kafkasink.Topic(p.cfg.Topic), kafkasink.DLQTopic(p.cfg.DLQTopic), kafkasink.Logger(p.log),
+			kafkasink.ClientOpts(p.m.KafkaOpts("consumer")...))
+		if err != nil {
+			return nil, err
+		}
+	}
+	p.consMu.Lock()
+	p.cons = append(p.cons, out...)
+	p.consMu.Unlock()
+	return out, nil
+}
+
+// Lag returns the group's lag on the topic by partition.
+func (p *Pipeline) Lag(ctx context.Context) (map[int32]int64, error) {
+	lags, err := kadm.NewClient(p.admin).Lag(ctx, p.cfg.Group)
+	if err != nil {
+		return nil, err
+	}
+	l := lags[p.cfg.Group]
+	if err := l.Error(); err != nil {
+		return nil, err
+	}
+	out := map[int32]int64{}
+	for part, ml := range l.Lag[p.cfg.Topic] {
+		if ml.Err != nil {
+			return nil, ml.Err
+		}
+		out[part] = max(ml.Lag, 0)
+	}
+	if len(out) == 0 {
+		// The group has not committed yet: everything in the topic is lag.
+		ends, err := kadm.NewClient(p.admin).ListEndOffsets(ctx, p.cfg.Topic)
+		if err != nil {
+			return nil, err
+		}
+		ends.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
+	}
+	return out, nil
+}
+
+// DeadLetters returns the number of records in the dead-letter topic.
+func (p *Pipeline) DeadLetters(ctx context.Context) (int64, error) {
+	adm := kadm.NewClient(p.admin)
+	ends, err := adm.ListEndOffsets(ctx, p.cfg.DLQTopic)
+	if err != nil {
+		return 0, err
+	}
+	starts, err := adm.ListStartOffsets(ctx, p.cfg.DLQTopic)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	ends.Each(func(o kadm.ListedOffset) {
+		s, _ := starts.Lookup(o.Topic, o.Partition)
+		n += o.Offset - s.Offset
+	})
+	return n, nil
+}
+
+// Latencies returns the fetch-to-stored latencies seen so far, sorted.
+func (p *Pipeline) Latencies() []float64 {
+	p.latMu.Lock()
+	out := slices.Clone(p.latencies)
+	p.latMu.Unlock()
+	slices.Sort(out)
+	return out
+}
+
+// Quantile returns the q-quantile of sorted values, or 0 for none.
+func Quantile(sorted []float64, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(q*float64(len(sorted))))]
+}
