@@ -182,10 +182,9 @@ func (p *Pipeline) fullRun(ctx context.Context, c *Counters, out io.Writer) (Rep
 	rep.P99 = time.Duration(Quantile(lat, 0.99) * float64(time.Second))
 	if err == nil {
 		vctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-		v, verr := p.Verify(vctx, ids)
+		v, rows, verr := p.Verify(vctx, ids)
 		if verr == nil {
-			rep.Verification = &v
-			rep.TableRows, verr = p.Count(vctx)
+			rep.Verification, rep.TableRows = &v, rows
 		}
 		if verr == nil {
 			rep.DeadLetters, verr = p.DeadLetters(vctx)

