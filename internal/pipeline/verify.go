@@ -104,4 +104,3 @@ func (p *Pipeline) Verify(ctx context.Context, ids *IDSet) (Verification, int64,
 	})
 	return v, rows, nil
 }
-
