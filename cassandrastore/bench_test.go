@@ -28,7 +28,7 @@ import (
 // all. Metrics: <contender>-rows/s, and <strategy>-x-ceiling, its
 // rows/s over the ceiling's (the goal is ≥ 0.9).
 //
-//	USERSTREAM_CASSANDRA_HOSTS=127.0.0.1:9042 go test -run '^$' -bench 'BulkWrite$' -benchtime 50000x -count 3 ./cassandrastore/
+//	USERSTREAM_CASSANDRA_HOSTS=127.0.0.1:9042 go test -run '^$' -bench 'BulkWrite$' -benchtime 100000x -count 3 ./cassandrastore/
 func BenchmarkBulkWrite(b *testing.B) {
 	session, st := benchStore(b)
 	ks := st.Keyspace()

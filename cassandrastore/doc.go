@@ -66,24 +66,33 @@
 // a batchlog to other nodes, are known to be slow and never used.
 //
 // Measured on the local stack (one Cassandra 5.0.6 node with 16 vnodes,
-// sharing a 2-core machine with the benchmark), with BenchmarkBulkWrite:
-// the contenders take turns writing calls of 1,000 fresh rows, 50,000 rows
-// each, three runs:
+// sharing a 2-core machine with the benchmark) with BenchmarkBulkWrite,
+// in which the contenders take turns, in a random order, writing calls of
+// 1,000 fresh rows, 100,000 rows each per run:
 //
-//	ceiling: plain gocql, 64 goroutines    26,100–34,100 rows/s
-//	WriteConcurrent (64 in flight)         28,400–34,900 rows/s   0.98–1.09× the ceiling
-//	WriteUnloggedBatch (16 × 32 rows)      44,200–58,300 rows/s   1.55–1.77× the ceiling
+//	                                      run 1    run 2    run 3   rows/s
+//	ceiling: plain gocql, 64 goroutines  22,069   16,434   20,594
+//	WriteConcurrent (64 in flight)       21,669   17,572   21,474   0.98–1.07× the ceiling
+//	WriteUnloggedBatch (16 × 32 rows)    45,324   32,389   35,979   1.75–2.05× the ceiling
 //
 // The ceiling is a plain loop of Session.Query(insert).Exec with the same
-// statement, rows, consistency and concurrency. Single-row writes saturate
-// at about 64 in flight; batches gain from fewer requests per row, and
-// plateau from 16 in flight and 32 rows (BenchmarkWriteTuning). On a larger
-// cluster a call's rows spread over more token ranges, so batches shrink
-// toward single rows and the gain with them; the batch path then costs no
-// more than WriteConcurrent. Batches of this size exceed Cassandra's
-// default batch_size_warn_threshold (5 KiB) and
+// statement, rows, consistency and concurrency. Earlier runs gave
+// 0.85–1.02× for WriteConcurrent and 1.4–1.9× for WriteUnloggedBatch; two
+// identical contenders differed by up to 25% in a 50,000-row run, which is
+// the noise of Cassandra's garbage collector on two shared cores. Single
+// rows plateau from about 64 in flight (16: half the rate; 256: no gain);
+// batches plateau from 16 in flight and 32 rows (8-row batches or 4 in
+// flight are slower), per BenchmarkWriteTuning. Binding through gocqlx's
+// reflection (a loop of Upsert) measured the same as binding the fields
+// directly, within that noise.
+//
+// On a larger cluster a call's rows spread over more token ranges, so
+// batches shrink toward single rows and the gain with them; a one-row group
+// is sent as a plain INSERT, so the batch path then costs about what
+// WriteConcurrent does. Batches of this size exceed Cassandra's default
+// batch_size_warn_threshold (5 KiB) and
 // unlogged_batch_across_partitions_warn_threshold (10), which only log
-// warnings on the server; raise them, or use WriteConcurrent to silence
+// warnings on the server; raise them, or use WriteConcurrent, to silence
 // them.
 //
 // # Errors
