@@ -105,8 +105,8 @@ func writeSummary(w io.Writer, cfg Config, r Report) {
 		}
 		fmt.Fprintln(w)
 	}
-	if secs := r.Duration.Seconds(); secs > 0 && r.Kind == "full" {
-		fmt.Fprintf(w, "  throughput   %s users/s fetched to stored", itoa(int64(float64(max(r.Stored, r.Fetched-r.Duplicates))/secs)))
+	if secs := r.Duration.Seconds(); secs > 0 && r.Kind == "full" && r.Stored > 0 {
+		fmt.Fprintf(w, "  throughput   %s users/s fetched to stored", itoa(int64(float64(r.Stored)/secs)))
 		if r.P99 > 0 {
 			fmt.Fprintf(w, "; latency fetch to stored p50 %s, p99 %s", r.P50.Round(time.Millisecond), r.P99.Round(time.Millisecond))
 		}
