@@ -5,7 +5,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,6 +66,29 @@ func cleanup(t *testing.T, cfg Config) {
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
+// freeAddr returns a loopback address with a port free at the time.
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func get(t *testing.T, url string) string {
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
+	}
+	return string(b)
+}
+
 // 20,000 users through the real stack: rows in Cassandra are exactly the
 // unique users fetched, the dead-letter topic is empty; fetching the same
 // users again changes nothing.
@@ -71,11 +97,60 @@ func TestEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
+	cfg.MetricsAddr = freeAddr(t)
+	// kprom's metrics live as long as their client: watch for them while
+	// the pipeline runs.
+	var seenKafka atomic.Int32
+	stopWatch := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for {
+			select {
+			case <-stopWatch:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			resp, err := http.Get("http://" + cfg.MetricsAddr + "/metrics")
+			if err != nil {
+				continue
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(b), "userstream_kafka_producer_write_bytes_total") &&
+				strings.Contains(string(b), "userstream_kafka_consumer_read_bytes_total") {
+				seenKafka.Store(1)
+			}
+		}
+	}()
 	var out bytes.Buffer
 	reports, err := RunFull(ctx, cfg, quiet, &out)
+	close(stopWatch)
+	<-watched
 	if err != nil {
 		t.Fatalf("first run: %v\n%s", err, out.String())
 	}
+	if seenKafka.Load() == 0 {
+		t.Error("/metrics never showed kprom's producer and consumer metrics during the run")
+	}
+	// The metrics endpoint lives as long as ctx: scrape what the run left.
+	metrics := get(t, "http://"+cfg.MetricsAddr+"/metrics")
+	for _, want := range []string{
+		"userstream_users_fetched_total 20000",
+		"userstream_users_staged_total 20000",
+		"userstream_rows_stored_total 20000",
+		"userstream_fetch_to_store_seconds_count",
+		"userstream_produce_to_store_seconds_count",
+		`userstream_consumer_lag{partition="0"} 0`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if got := get(t, "http://"+cfg.MetricsAddr+"/healthz"); got != "ok\n" {
+		t.Errorf("/healthz = %q", got)
+	}
+	cfg.MetricsAddr = "" // the second run must not take the port again
 	r := reports[0]
 	if r.Status != StatusSucceeded || r.Verification == nil {
 		t.Fatalf("first run: %+v\n%s", r, out.String())

@@ -44,7 +44,6 @@ type Metrics struct {
 
 	healthy atomic.Bool
 	kpromMu sync.Mutex
-	kprom   map[string]*kprom.Metrics
 	clients int
 }
 
@@ -90,21 +89,16 @@ func NewMetrics() *Metrics {
 
 // KafkaOpts returns the options that give a franz-go client of the given
 // role ("producer" or "consumer") a client id of its own and kprom's hooks,
-// registered in the same registry. Clients of one role share one
-// kprom.Metrics, told apart by the client_id label.
+// registered in the same registry and told apart by the client_id label.
+// Each client gets a kprom.Metrics of its own: one kprom.Metrics is not
+// safe to share between clients.
 func (m *Metrics) KafkaOpts(role string) []kgo.Opt {
 	m.kpromMu.Lock()
-	defer m.kpromMu.Unlock()
-	if m.kprom == nil {
-		m.kprom = map[string]*kprom.Metrics{}
-	}
-	k, ok := m.kprom[role]
-	if !ok {
-		k = kprom.NewMetrics("userstream", kprom.Subsystem("kafka_"+role), kprom.Registry(m.Registry), kprom.WithClientLabel())
-		m.kprom[role] = k
-	}
 	m.clients++
-	return []kgo.Opt{kgo.ClientID(fmt.Sprintf("userstream-%s-%d", role, m.clients)), kgo.WithHooks(k)}
+	id := fmt.Sprintf("userstream-%s-%d", role, m.clients)
+	m.kpromMu.Unlock()
+	k := kprom.NewMetrics("userstream", kprom.Subsystem("kafka_"+role), kprom.Registry(m.Registry), kprom.WithClientLabel())
+	return []kgo.Opt{kgo.ClientID(id), kgo.WithHooks(k)}
 }
 
 // SetLag records the group's lag by partition and returns the total.
