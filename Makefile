@@ -6,10 +6,11 @@ GO ?= go
 # Integration tests fail rather than skip when a server is missing.
 export USERSTREAM_REQUIRE_INTEGRATION ?= 1
 
-.PHONY: test vet demo up down status logs bench bench-e2e
+.PHONY: test test-secure vet demo up down status logs bench bench-e2e
 
 test: vet
 	$(STACK) run $(GO) test -race -count=1 -timeout 25m ./...
+	$(MAKE) test-secure
 
 vet:
 	$(GO) vet ./...
@@ -40,3 +41,14 @@ logs:
 # The end-to-end benchmark written up in BENCHMARKS.md.
 bench-e2e:
 	$(STACK) run $(GO) run ./internal/e2ebench
+
+# The tests against the secured servers (internal/secure; files built with
+# -tags secure, tests named TestSecure*): Kafka SCRAM-SHA-512 and PLAIN with
+# and without TLS, PostgreSQL with a password and verify-full, and a second
+# Cassandra node with PasswordAuthenticator and TLS, which secure mode starts
+# and this target stops again unless it was already running.
+SECURE_PKGS ?= ./internal/secure/...
+test-secure:
+	@if $(STACK) status 2>/dev/null | grep -q '^cassandra-secure .* up'; then keep=1; else keep=0; fi; \
+	USERSTREAM_STACK_SECURE=1 $(STACK) run sh -c '$(GO) vet -tags secure $(SECURE_PKGS) && $(GO) test -tags secure -race -count=1 -timeout 10m -run "^TestSecure" $(SECURE_PKGS)'; \
+	rc=$$?; [ $$keep = 1 ] || $(STACK) stop cassandra-secure; exit $$rc

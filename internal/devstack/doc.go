@@ -5,6 +5,14 @@
 // and Cassandra are resolved from Maven artifacts and run on the machine's
 // JDK; PostgreSQL comes from the machine's packages.
 //
+// Beside the plain listeners the stack runs secured ones: Kafka SASL
+// (SCRAM-SHA-512, PLAIN) with and without TLS, PostgreSQL TLS with a
+// TLS-only role, and in secure mode (USERSTREAM_STACK_SECURE=1) a second
+// Cassandra node with PasswordAuthenticator and TLS; certificates and
+// passwords are generated under the stack folder. internal/secure tests
+// against them (make test-secure).
+//
 // The package's Go code is only its smoke tests, one real round trip per
-// server; the probe sub-command is what the script uses to await readiness.
+// server; the probe sub-command is what the script uses to await readiness
+// and to set up the secured listeners (certificates, SCRAM user, roles).
 package devstack

@@ -27,6 +27,23 @@ const (
 	RequireEnv        = "USERSTREAM_REQUIRE_INTEGRATION"
 )
 
+// Environment variables of the secured servers, read by the tests built
+// with -tags secure (make test-secure). They carry a TEST_ prefix so that
+// exporting them configures no client by accident; the local stack prints
+// them (internal/devstack env).
+const (
+	TLSCAFileEnv             = "USERSTREAM_TEST_TLS_CA_FILE"            // the CA every secured server's certificate chains to
+	KafkaSASLBrokersEnv      = "USERSTREAM_TEST_KAFKA_SASL_BROKERS"     // SASL_PLAINTEXT listener (SCRAM-SHA-512 and PLAIN)
+	KafkaSASLTLSBrokersEnv   = "USERSTREAM_TEST_KAFKA_SASL_TLS_BROKERS" // SASL_SSL listener
+	KafkaUsernameEnv         = "USERSTREAM_TEST_KAFKA_USERNAME"
+	KafkaPasswordFileEnv     = "USERSTREAM_TEST_KAFKA_PASSWORD_FILE"
+	CassandraTLSHostsEnv     = "USERSTREAM_TEST_CASSANDRA_TLS_HOSTS" // PasswordAuthenticator, TLS required
+	CassandraUsernameEnv     = "USERSTREAM_TEST_CASSANDRA_USERNAME"
+	CassandraPasswordFileEnv = "USERSTREAM_TEST_CASSANDRA_PASSWORD_FILE"
+	PostgresTLSDSNEnv        = "USERSTREAM_TEST_POSTGRES_TLS_DSN" // a role admitted over TLS only; no password in it
+	PostgresPasswordFileEnv  = "USERSTREAM_TEST_POSTGRES_PASSWORD_FILE"
+)
+
 // lookup returns the variable's value, or skips (or fails, when integration
 // is required) the test when it is unset.
 func lookup(tb testing.TB, name string) string {
@@ -58,6 +75,19 @@ func CassandraHosts(tb testing.TB) []string {
 func PostgresDSN(tb testing.TB) string {
 	tb.Helper()
 	return lookup(tb, PostgresDSNEnv)
+}
+
+// Require returns the value of the variable name, skipping the test (or
+// failing it, when integration is required) when it is unset.
+func Require(tb testing.TB, name string) string {
+	tb.Helper()
+	return lookup(tb, name)
+}
+
+// RequireList is [Require] for a comma-separated list.
+func RequireList(tb testing.TB, name string) []string {
+	tb.Helper()
+	return splitList(lookup(tb, name))
 }
 
 func splitList(s string) []string {

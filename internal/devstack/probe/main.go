@@ -1,13 +1,21 @@
 // Command probe tells whether a server of the local stack answers a real
 // request: Kafka a metadata request, Cassandra a CQL query, PostgreSQL a
-// query. devstack calls it while waiting for readiness and for `status`.
+// query. devstack calls it while waiting for readiness and for `status`,
+// and to set up the secured listeners.
 //
 //	probe kafka 127.0.0.1:9092
-//	probe cassandra 127.0.0.1:9042 [username password]
+//	probe kafka-secure ADDR SCRAM-SHA-512|PLAIN USER PASSWORD_FILE [CA_FILE]
+//	probe kafka-scram ADDR USER PASSWORD_FILE     (create/update the SCRAM user)
+//	probe cassandra HOSTS [USER PASSWORD_FILE [CA_FILE]]
+//	probe cassandra-setup HOSTS CA_FILE ADMIN_PASSWORD_FILE USER PASSWORD_FILE
 //	probe postgres 'postgres://...'
+//	probe postgres-secure DSN PASSWORD_FILE CA_FILE
+//	probe secure-init DIR NAME...                  (certificates, passwords)
 //
-// It prints the server's version and exits 0 when the server answered, or
-// prints the error and exits 1.
+// Passwords are read from files: arguments show in ps.
+//
+// It prints what answered and exits 0, or prints the error and exits 1
+// (2 for a usage error).
 package main
 
 import (
@@ -18,7 +26,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gocql/gocql"
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -26,8 +33,7 @@ import (
 
 func main() {
 	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: probe kafka|cassandra|postgres ADDRESS")
-		os.Exit(2)
+		usage()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -35,25 +41,61 @@ func main() {
 		version string
 		err     error
 	)
+	args := os.Args[2:]
+	arg := func(i int) string { // optional argument i, or ""
+		if i < len(args) {
+			return args[i]
+		}
+		return ""
+	}
 	switch os.Args[1] {
 	case "kafka":
-		version, err = kafka(ctx, os.Args[2])
+		version, err = kafka(ctx, args[0])
+	case "kafka-secure":
+		need(args, 4)
+		version, err = kafkaSecure(ctx, args[0], args[1], args[2], args[3], arg(4))
+	case "kafka-scram":
+		need(args, 3)
+		version, err = kafkaSCRAM(ctx, args[0], args[1], args[2])
 	case "cassandra":
 		var user, pass string
-		if len(os.Args) >= 5 {
-			user, pass = os.Args[3], os.Args[4]
+		if user = arg(1); user != "" {
+			need(args, 3)
+			if pass, err = readPassword(args[2]); err != nil {
+				break
+			}
 		}
-		version, err = cassandra(os.Args[2], user, pass)
+		version, err = cassandra(args[0], user, pass, arg(3))
+	case "cassandra-setup":
+		need(args, 5)
+		version, err = cassandraSetup(args[0], args[1], args[2], args[3], args[4])
 	case "postgres":
-		version, err = postgres(ctx, os.Args[2])
+		version, err = postgres(ctx, args[0])
+	case "postgres-secure":
+		need(args, 3)
+		version, err = postgresSecure(ctx, args[0], args[1], args[2])
+	case "secure-init":
+		err = secureInit(args[0], args[1:])
+		version = "certificates and passwords in " + args[0]
 	default:
-		err = fmt.Errorf("unknown server %q", os.Args[1])
+		usage()
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	fmt.Println(version)
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: probe kafka|kafka-secure|kafka-scram|cassandra|cassandra-setup|postgres|postgres-secure|secure-init ARG...")
+	os.Exit(2)
+}
+
+func need(args []string, n int) {
+	if len(args) < n {
+		usage()
+	}
 }
 
 func kafka(ctx context.Context, brokers string) (string, error) {
@@ -82,15 +124,8 @@ func kafka(ctx context.Context, brokers string) (string, error) {
 	return "", errors.New("kafka api versions: no broker answered")
 }
 
-func cassandra(hosts, user, pass string) (string, error) {
-	cluster := gocql.NewCluster(strings.Split(hosts, ",")...)
-	cluster.Timeout = 3 * time.Second
-	cluster.ConnectTimeout = 3 * time.Second
-	cluster.DisableInitialHostLookup = true
-	if user != "" {
-		cluster.Authenticator = gocql.PasswordAuthenticator{Username: user, Password: pass}
-	}
-	s, err := cluster.CreateSession()
+func cassandra(hosts, user, pass, caFile string) (string, error) {
+	s, err := cassandraSession(hosts, user, pass, caFile)
 	if err != nil {
 		return "", fmt.Errorf("cassandra session: %w", err)
 	}
