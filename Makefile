@@ -47,7 +47,7 @@ bench-e2e:
 # and without TLS, PostgreSQL with a password and verify-full, and a second
 # Cassandra node with PasswordAuthenticator and TLS, which secure mode starts
 # and this target stops again unless it was already running.
-SECURE_PKGS ?= ./internal/secure/...
+SECURE_PKGS ?= ./internal/secure/... ./internal/pipeline/
 test-secure:
 	@if $(STACK) status 2>/dev/null | grep -q '^cassandra-secure .* up'; then keep=1; else keep=0; fi; \
 	USERSTREAM_STACK_SECURE=1 $(STACK) run sh -c '$(GO) vet -tags secure $(SECURE_PKGS) && $(GO) test -tags secure -race -count=1 -timeout 10m -run "^TestSecure" $(SECURE_PKGS)'; \

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/userstream/userstream/internal/pipeline"
+	"github.com/userstream/userstream/internal/secure"
 )
 
 func main() {
@@ -37,9 +38,17 @@ func run() error {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	pool, err := pgxpool.New(ctx, cfg.PostgresDSN)
+	sec, err := secure.FromEnv()
 	if err != nil {
 		return err
+	}
+	pgCfg, err := sec.Postgres.PoolConfig(cfg.PostgresDSN)
+	if err != nil {
+		return err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pgCfg)
+	if err != nil {
+		return sec.Postgres.Explain(err)
 	}
 	defer pool.Close()
 	l := pipeline.NewLedger(pool, cfg.PostgresSchema)

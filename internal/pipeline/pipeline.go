@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/userstream/userstream/cassandrastore"
+	"github.com/userstream/userstream/internal/secure"
 	"github.com/userstream/userstream/kafkasink"
 	"github.com/userstream/userstream/kafkasink/outbox"
 	"github.com/userstream/userstream/randomuser"
@@ -62,6 +63,8 @@ type Pipeline struct {
 	latMu     sync.Mutex
 	latencies []float64 // seconds, fetch to stored
 
+	kafkaSec []kgo.Opt // SASL and TLS for every Kafka client
+
 	relay  atomic.Pointer[outbox.Relay]
 	consMu sync.Mutex
 	cons   []*kafkasink.Consumer
@@ -78,9 +81,27 @@ func Open(ctx context.Context, cfg Config, needs Needs, log *slog.Logger, m *Met
 		}
 	}()
 
+	// Credentials and TLS come from the environment or files, never flags
+	// (internal/secure); nothing set means the local stack's plain listeners.
+	sec, err := secure.FromEnv()
+	if err != nil {
+		return nil, err
+	}
+	log.Info("connection security", "settings", sec) // passwords print as [redacted]
+	if p.kafkaSec, err = sec.Kafka.Opts(); err != nil {
+		return nil, err
+	}
+
 	// PostgreSQL: the outbox (ingest) and the run ledger (both).
-	if p.pool, err = pgxpool.New(ctx, cfg.PostgresDSN); err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
+	pgCfg, err := sec.Postgres.PoolConfig(cfg.PostgresDSN)
+	if err != nil {
+		return nil, err
+	}
+	if p.pool, err = pgxpool.NewWithConfig(ctx, pgCfg); err != nil {
+		return nil, sec.Postgres.Explain(err)
+	}
+	if err := p.pool.Ping(ctx); err != nil {
+		return nil, sec.Postgres.Explain(err)
 	}
 	p.ledger = NewLedger(p.pool, cfg.PostgresSchema)
 	if err := p.ledger.Migrate(ctx, cfg.PostgresSchema); err != nil {
@@ -95,8 +116,13 @@ func Open(ctx context.Context, cfg Config, needs Needs, log *slog.Logger, m *Met
 		}
 	}
 
-	// Kafka: topics, and the producer of the relay.
-	if p.admin, err = kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...)); err != nil {
+	// Kafka: topics, and the producer of the relay. franz-go retries a
+	// refused login until its request times out; a ping first fails fast
+	// with the cause.
+	if err := sec.Kafka.Ping(ctx, cfg.Brokers); err != nil {
+		return nil, err
+	}
+	if p.admin, err = kgo.NewClient(slices.Concat(p.kafkaSec, []kgo.Opt{kgo.SeedBrokers(cfg.Brokers...)})...); err != nil {
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
 	for _, spec := range []kafkasink.TopicSpec{
@@ -113,7 +139,7 @@ func Open(ctx context.Context, cfg Config, needs Needs, log *slog.Logger, m *Met
 	}
 	if needs.Ingest {
 		if p.prod, err = kafkasink.NewProducer(cfg.Brokers, kafkasink.Topic(cfg.Topic), kafkasink.Logger(log),
-			kafkasink.ClientOpts(m.KafkaOpts("producer")...)); err != nil {
+			kafkasink.ClientOpts(slices.Concat(p.kafkaSec, m.KafkaOpts("producer"))...)); err != nil {
 			return nil, err
 		}
 		if err := p.setupAPI(); err != nil {
@@ -123,8 +149,12 @@ func Open(ctx context.Context, cfg Config, needs Needs, log *slog.Logger, m *Met
 
 	// Cassandra.
 	if needs.Consume {
-		if p.session, err = cassandrastore.NewSession(ctx, cfg.CassandraHosts); err != nil {
-			return nil, fmt.Errorf("cassandra: %w", err)
+		cassSec, err := sec.Cassandra.SessionOpts()
+		if err != nil {
+			return nil, err
+		}
+		if p.session, err = cassandrastore.NewSession(ctx, cfg.CassandraHosts, cassSec...); err != nil {
+			return nil, sec.Cassandra.Explain(ctx, cfg.CassandraHosts, err)
 		}
 		if p.store, err = cassandrastore.New(p.session, cassandrastore.WithKeyspace(cfg.Keyspace),
 			cassandrastore.WithTable(cfg.Table)); err != nil {
@@ -345,7 +375,7 @@ func (p *Pipeline) Consumers(n int, c *Counters) ([]*kafkasink.Consumer, error) 
 		var err error
 		out[i], err = kafkasink.NewConsumer(p.cfg.Brokers, p.cfg.Group, handler,
 			kafkasink.Topic(p.cfg.Topic), kafkasink.DLQTopic(p.cfg.DLQTopic), kafkasink.Logger(p.log),
-			kafkasink.ClientOpts(p.m.KafkaOpts("consumer")...))
+			kafkasink.ClientOpts(slices.Concat(p.kafkaSec, p.m.KafkaOpts("consumer"))...))
 		if err != nil {
 			return nil, err
 		}
