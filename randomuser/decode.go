@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"unicode/utf8"
 )
 
 // Decoder reads a JSON response of API version 1.4 one user at a time, so a
 // 5,000-user page never sits in memory as both bytes and structs: it holds
-// one user's JSON at a time (plus a read buffer).
+// a read buffer and one user's decoded strings.
 //
 // Keys of the top-level object may come in any order and unknown keys are
 // skipped. After the last user, Decode checks the rest of the document and
@@ -17,11 +19,15 @@ import (
 // truncated bodies are reported even though no user is missing from a
 // syntactic point of view.
 //
+// Users are decoded as encoding/json would decode them into a [User] (keys
+// matched case-insensitively, null leaving a field as it is, repeated keys
+// overwriting or merging), by hand-written code that allocates far less. The
+// string fields of a decoded User share one allocation.
+//
 // A Decoder is not safe for concurrent use. The [Client] uses one per
 // response; use it directly to read saved responses.
 type Decoder struct {
-	r     *countingReader
-	dec   *json.Decoder
+	s     scanner
 	creds bool
 
 	state   decState
@@ -29,6 +35,9 @@ type Decoder struct {
 	info    Info
 	hasInfo bool
 	err     error // sticky
+
+	user userState
+	key  []byte // an unescaped key
 }
 
 type decState uint8
@@ -43,9 +52,9 @@ const (
 // NewDecoder returns a Decoder reading from r. Credentials are skipped
 // unless [Decoder.SetCredentials] is called.
 func NewDecoder(r io.Reader) *Decoder {
-	cr := &countingReader{r: r}
-	dec := json.NewDecoder(cr)
-	return &Decoder{r: cr, dec: dec}
+	d := &Decoder{}
+	d.s.init(r)
+	return d
 }
 
 // SetCredentials controls whether login.password, salt, md5, sha1 and sha256
@@ -81,10 +90,10 @@ func (d *Decoder) Decode(u *User) error {
 func (d *Decoder) next(u *User) error {
 	switch d.state {
 	case stateStart:
-		if err := d.expectDelim('{', -1); err != nil {
+		if err := d.open(); err != nil {
 			return err
 		}
-		found, err := d.keysUntilResults()
+		found, err := d.keysUntilResults(true)
 		if err != nil {
 			return err
 		}
@@ -94,13 +103,14 @@ func (d *Decoder) next(u *User) error {
 		d.state = stateInResults
 		fallthrough
 	case stateInResults:
-		if d.dec.More() {
-			return d.decodeUser(u)
-		}
-		if err := d.expectDelim(']', d.n); err != nil {
+		more, err := d.element()
+		if err != nil {
 			return err
 		}
-		if _, err := d.keysUntilResults(); err != nil {
+		if more {
+			return d.decodeUser(u)
+		}
+		if _, err := d.keysUntilResults(false); err != nil {
 			return err
 		}
 		return d.finish()
@@ -108,220 +118,610 @@ func (d *Decoder) next(u *User) error {
 	return io.EOF
 }
 
-// keysUntilResults reads object keys and their values until it reaches the
-// results array (found, positioned after '[') or the closing '}'.
-func (d *Decoder) keysUntilResults() (found bool, err error) {
+// The structure of the document around the users is checked as
+// encoding/json's Decoder.Token checked it in the decoder this one replaced;
+// the comments say where that differs from plain JSON syntax.
+
+// open reads the start of the document, which must be an object.
+func (d *Decoder) open() error {
+	s := &d.s
+	c, ok := s.skipSpace()
+	switch {
+	case !ok:
+		return d.fail(errEnd, -1)
+	case c == '{':
+		s.pos++
+		return nil
+	case c == '[': // reported without reading on
+		s.pos++
+		return d.malformed(-1, errors.New("want '{', got ["))
+	case c == ']' || c == '}' || c == ',' || c == ':':
+		return d.fail(s.syntax(inValue), -1)
+	}
+	raw, err := d.tokenValue()
+	if err != nil {
+		return err
+	}
+	return d.malformed(-1, fmt.Errorf("want '{', got %.20s", raw))
+}
+
+// tokenValue scans a number, string or literal where encoding/json's
+// Decoder.Token would have decoded it into an any: so a number beyond
+// float64, such as 1e400, is an error of its own, as it was.
+func (d *Decoder) tokenValue() ([]byte, error) {
+	raw, err := d.s.topValue()
+	if err != nil {
+		return nil, d.fail(err, -1)
+	}
+	if err := json.Unmarshal(raw, new(any)); err != nil {
+		return nil, d.fail(err, -1)
+	}
+	return raw, nil
+}
+
+// keysUntilResults reads keys of the top-level object and their values
+// until it reaches the results array (found, positioned after '[') or the
+// closing '}'. first is true right after the opening '{'.
+func (d *Decoder) keysUntilResults(first bool) (found bool, err error) {
+	s := &d.s
 	for {
-		tok, err := d.token(-1)
-		if err != nil {
-			return false, err
-		}
-		if tok == json.Delim('}') {
-			return false, nil
-		}
-		key, ok := tok.(string)
+		c, ok := s.skipSpace()
 		if !ok {
-			return false, d.malformed(-1, fmt.Errorf("unexpected %v in top-level object", tok))
+			return false, d.fail(errEnd, -1)
 		}
-		switch key {
-		case "results":
-			if d.state == stateInResults {
-				return false, d.malformed(-1, errors.New("duplicate results key"))
+		if first {
+			if c == '}' {
+				s.pos++
+				return false, nil
 			}
-			tok, err := d.token(-1)
-			if err != nil {
+		} else { // after a key:value pair
+			switch c {
+			case '}':
+				s.pos++
+				return false, nil
+			case ',':
+				s.pos++
+				if c, ok = s.skipSpace(); !ok {
+					return false, d.fail(errEnd, -1)
+				}
+			default:
+				return false, d.fail(s.syntax(afterPair), -1)
+			}
+		}
+		first = false
+		if c != '"' {
+			return false, d.fail(s.syntax(inObjectKey), -1)
+		}
+		raw, flags, err := s.str()
+		if err != nil {
+			return false, d.fail(err, -1)
+		}
+		key := d.unquoteKey(raw, flags)
+		isResults, isInfo, isError := string(key) == "results", string(key) == "info", string(key) == "error"
+		// Token decoded the key as a value on its own.
+		if err := s.lookahead(); err != nil {
+			return false, d.fail(err, -1)
+		}
+		if isResults && d.state == stateInResults {
+			return false, d.malformed(-1, errors.New("duplicate results key"))
+		}
+		if c, ok = s.skipSpace(); !ok {
+			return false, d.fail(errEnd, -1)
+		}
+		if c != ':' {
+			return false, d.fail(s.syntax(afterKey), -1)
+		}
+		s.pos++
+		switch {
+		case isResults:
+			if found, err := d.resultsValue(); found || err != nil {
+				return found, err
+			}
+		case isInfo:
+			if err := d.infoValue(); err != nil {
 				return false, err
 			}
-			switch tok {
-			case json.Delim('['):
-				return true, nil
-			case nil: // "results": null, treated like []
-				continue
-			}
-			return false, d.malformed(-1, fmt.Errorf("results is %v, not an array", tok))
-		case "info":
-			start := d.dec.InputOffset()
-			var info *Info
-			if err := d.dec.Decode(&info); err != nil {
-				return false, d.wrap(err, start, -1)
-			}
-			if info != nil {
-				d.info, d.hasInfo = *info, true
-			}
-		case "error":
-			start := d.dec.InputOffset()
-			var msg any
-			if err := d.dec.Decode(&msg); err != nil {
-				return false, d.wrap(err, start, -1)
-			}
-			if s, ok := msg.(string); ok {
-				return false, &ResponseError{Message: s, errorKey: true}
-			}
-			return false, &ResponseError{Message: string(mustJSON(msg)), errorKey: true}
+		case isError:
+			return false, d.errorValue()
 		default:
-			start := d.dec.InputOffset()
-			var skip json.RawMessage
-			if err := d.dec.Decode(&skip); err != nil {
-				return false, d.wrap(err, start, -1)
+			if _, err := s.topValue(); err != nil {
+				return false, d.fail(err, -1)
 			}
 		}
 	}
+}
+
+// resultsValue reads the value of results: found is true at an array,
+// which it opens; null is treated like [].
+func (d *Decoder) resultsValue() (found bool, err error) {
+	s := &d.s
+	c, ok := s.skipSpace()
+	switch {
+	case !ok:
+		return false, d.fail(errEnd, -1)
+	case c == '[':
+		s.pos++
+		return true, nil
+	case c == '{': // reported without reading on
+		s.pos++
+		return false, d.malformed(-1, errors.New("results is {, not an array"))
+	case c == ']' || c == '}' || c == ',' || c == ':':
+		return false, d.fail(s.syntax(inValue), -1)
+	}
+	raw, err := d.tokenValue()
+	if err != nil {
+		return false, err
+	}
+	if string(raw) == "null" {
+		return false, nil
+	}
+	return false, d.malformed(-1, fmt.Errorf("results is %.20s, not an array", raw))
+}
+
+// infoValue reads the info object with encoding/json: it comes once per
+// page, and this keeps its decoding (null, types, repeated keys) as it was.
+func (d *Decoder) infoValue() error {
+	raw, err := d.s.topValue()
+	if err != nil {
+		return d.fail(err, -1)
+	}
+	var info *Info
+	if err := json.Unmarshal(raw, &info); err != nil {
+		e := d.fail(err, -1)
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &typ) && e.Kind == ErrMalformed {
+			e.Offset = d.s.offset() - int64(len(raw)) + typ.Offset
+		}
+		return e
+	}
+	if info != nil {
+		d.info, d.hasInfo = *info, true
+	}
+	return nil
+}
+
+// errorValue reads the value of the API's "error" key and returns it as a
+// *ResponseError.
+func (d *Decoder) errorValue() error {
+	raw, err := d.s.topValue()
+	if err != nil {
+		return d.fail(err, -1)
+	}
+	var msg any
+	if err := json.Unmarshal(raw, &msg); err != nil {
+		return d.fail(err, -1)
+	}
+	if s, ok := msg.(string); ok {
+		return &ResponseError{Message: s, errorKey: true}
+	}
+	b, _ := json.Marshal(msg) // msg came from json.Unmarshal, so it marshals
+	return &ResponseError{Message: string(b), errorKey: true}
+}
+
+// element moves to the next element of results: more is true at the start
+// of a user, false after the closing ']'.
+func (d *Decoder) element() (more bool, err error) {
+	s := &d.s
+	c, ok := s.skipSpace()
+	switch {
+	case !ok:
+		return false, d.fail(errEnd, d.n)
+	case c == ']':
+		s.pos++
+		return false, nil
+	case c == '}' && d.n == 0:
+		return false, d.fail(s.syntax(inValue), d.n)
+	case d.n > 0 && c != ',':
+		return false, d.fail(s.syntax(afterElem), d.n)
+	case d.n > 0:
+		s.pos++
+		if _, ok := s.skipSpace(); !ok {
+			return false, d.fail(errEnd, d.n)
+		}
+	}
+	return true, nil
 }
 
 // finish checks that nothing follows the document and that the number of
 // users matches info.results.
 func (d *Decoder) finish() error {
-	if _, err := d.dec.Token(); err != io.EOF {
-		if err == nil {
-			err = errors.New("data after the top-level object")
+	s := &d.s
+	c, ok := s.skipSpace()
+	switch {
+	case !ok && s.err != io.EOF:
+		return d.fail(errEnd, -1)
+	case !ok:
+		if d.hasInfo && d.n < d.info.Results {
+			kind := ErrShortPage
+			if d.n == 0 {
+				kind = ErrEmptyResults
+			}
+			return &DecodeError{Kind: kind, Offset: s.read(), Index: -1, Got: d.n, Want: d.info.Results}
 		}
-		return d.wrap(err, d.dec.InputOffset(), -1)
-	}
-	if d.hasInfo && d.n < d.info.Results {
-		kind := ErrShortPage
-		if d.n == 0 {
-			kind = ErrEmptyResults
+		d.state = stateDone
+		return io.EOF
+	case c == '{' || c == '[': // reported without reading on
+		s.pos++
+	case c == ']' || c == '}' || c == ',' || c == ':':
+		return d.fail(s.syntax(inValue), -1)
+	default:
+		if _, err := d.tokenValue(); err != nil {
+			return err
 		}
-		return &DecodeError{Kind: kind, Offset: d.r.n, Index: -1, Got: d.n, Want: d.info.Results}
 	}
-	d.state = stateDone
-	return io.EOF
+	return d.fail(errors.New("data after the top-level object"), -1)
 }
 
+// decodeUser decodes the user value at pos.
 func (d *Decoder) decodeUser(u *User) error {
-	start := d.dec.InputOffset()
+	s := &d.s
+	*u = User{}
+	d.user.reset()
+	c, _ := s.skipSpace() // element has seen it
+	start := s.offset()
 	var err error
-	if d.creds {
-		*u = User{}
-		err = d.dec.Decode(u)
-	} else {
-		var p publicUser
-		err = d.dec.Decode(&p)
-		*u = p.user()
+	switch c {
+	case '{':
+		fields := publicUserFields
+		if d.creds {
+			fields = credUserFields
+		}
+		err = d.object(u, fields, 1)
+	case 'n':
+		err = s.literal("null") // no effect, as with encoding/json
+		if err == nil {
+			err = s.lookahead()
+		}
+	default:
+		if _, err = s.topValue(); err == nil {
+			d.user.typeError(c, &userField, start)
+		}
 	}
 	if err != nil {
-		return d.wrap(err, start, d.n)
+		return d.fail(err, d.n)
 	}
+	if st := &d.user; st.err != nil {
+		off := st.errOffset
+		if st.errFinal {
+			off = s.offset() // the end of the user, as documented
+		}
+		e := d.fail(st.err, d.n)
+		if e.Kind == ErrMalformed {
+			e.Offset = off
+		}
+		return e
+	}
+	d.user.store(u)
 	d.n++
 	return nil
 }
 
-func (d *Decoder) token(index int) (json.Token, error) {
-	tok, err := d.dec.Token()
-	if err != nil {
-		return nil, d.wrap(err, d.dec.InputOffset(), index)
+// object decodes the object at pos, at the given nesting depth, whose
+// fields are described by fields, into u.
+//
+// The API sends compact JSON, so this loop, which runs for every key,
+// calls skipSpace only when the next byte is white space (or at the end of
+// the window, where at returns 0).
+func (d *Decoder) object(u *User, fields []field, depth int) error {
+	s := &d.s
+	s.pos++ // '{'
+	c, ok := s.skipSpace()
+	if !ok {
+		return errEnd
 	}
-	return tok, nil
+	if c == '}' {
+		s.pos++
+		return nil
+	}
+	hint := 0
+	for {
+		if c != '"' {
+			return s.syntax(inObjectKey)
+		}
+		// The API sends the keys in field order: check for the next
+		// field's name before scanning and looking up the key.
+		i := hint
+		if i >= len(fields) || !s.skipKey(fields[i].name) {
+			raw, flags, err := s.str()
+			if err != nil {
+				return err
+			}
+			i = lookup(fields, d.unquoteKey(raw, flags), hint)
+		}
+		if c = s.at(); c <= ' ' {
+			if c, ok = s.skipSpace(); !ok {
+				return errEnd
+			}
+		}
+		if c != ':' {
+			return s.syntax(afterKey)
+		}
+		s.pos++
+		if c = s.at(); c <= ' ' {
+			if c, ok = s.skipSpace(); !ok {
+				return errEnd
+			}
+		}
+		var err error
+		switch {
+		case i < 0:
+			err = s.skipValue(depth)
+		case fields[i].kind == kindSkip:
+			hint = i + 1
+			err = s.skipValue(depth)
+		default:
+			hint = i + 1
+			err = d.value(u, &fields[i], c, depth)
+		}
+		if err != nil {
+			return err
+		}
+		if c = s.at(); c <= ' ' {
+			if c, ok = s.skipSpace(); !ok {
+				return errEnd
+			}
+		}
+		switch c {
+		case ',':
+			s.pos++
+			if c = s.at(); c <= ' ' {
+				if c, ok = s.skipSpace(); !ok {
+					return errEnd
+				}
+			}
+		case '}':
+			s.pos++
+			return nil
+		default:
+			return s.syntax(afterPair)
+		}
+	}
 }
 
-func (d *Decoder) expectDelim(want json.Delim, index int) error {
-	tok, err := d.token(index)
-	if err != nil {
+// value decodes the value at pos, which starts with c, of field f, held in
+// an object at the given depth, into u. A value of the wrong type is
+// skipped and remembered in d.user, as encoding/json reports it only if the
+// rest of the user is well-formed.
+func (d *Decoder) value(u *User, f *field, c byte, depth int) error {
+	s := &d.s
+	st := &d.user
+	start := s.offset()
+	switch f.kind {
+	case kindObject:
+		switch c {
+		case '{': // known objects nest three deep at most: no depth check
+			return d.object(u, f.fields, depth+1)
+		case 'n':
+			return s.literal("null")
+		}
+	case kindString, kindNullable, kindPostcode:
+		switch {
+		case c == '"':
+			raw, flags, err := s.str()
+			if err != nil {
+				return err
+			}
+			st.setString(f.slot, raw[1:len(raw)-1], flags)
+			return nil
+		case c == 'n':
+			if err := s.literal("null"); err != nil {
+				return err
+			}
+			switch f.kind {
+			case kindNullable: // the *string becomes nil
+				st.set &^= 1 << f.slot
+			case kindPostcode: // Postcode.UnmarshalJSON makes null ""
+				st.setString(f.slot, nil, 0)
+			}
+			return nil
+		case f.kind == kindPostcode && (c == '-' || isDigit(c)):
+			raw, err := s.number()
+			if err != nil {
+				return err
+			}
+			st.setString(f.slot, raw, 0) // the number's own text
+			return nil
+		case f.kind == kindPostcode:
+			raw, err := s.skipHeld(depth)
+			if err != nil {
+				return err
+			}
+			var p Postcode
+			st.unmarshalerError(p.UnmarshalJSON(raw))
+			return nil
+		}
+	case kindInt:
+		switch {
+		case c == '-' || isDigit(c):
+			raw, err := s.number()
+			if err != nil {
+				return err
+			}
+			// As encoding/json: no fraction or exponent, and it must fit.
+			n, err := strconv.ParseInt(string(raw), 10, 0)
+			if err != nil {
+				st.typeErrorValue("number "+string(raw), f, start)
+				return nil
+			}
+			*u.intField(f.slot) = int(n)
+			return nil
+		case c == 'n':
+			return s.literal("null")
+		}
+	case kindDate:
+		// Every value but null goes to time.Time's UnmarshalJSON, which
+		// takes the string literal as it is, escapes and all.
+		var raw []byte
+		var err error
+		switch c {
+		case 'n':
+			return s.literal("null")
+		case '"':
+			raw, _, err = s.str()
+		default:
+			raw, err = s.skipHeld(depth)
+		}
+		if err != nil {
+			return err
+		}
+		if err := u.dateField(f.slot).UnmarshalJSON(raw); err != nil {
+			st.unmarshalerError(err)
+		}
+		return nil
+	}
+	if err := s.skipValue(depth); err != nil {
 		return err
 	}
-	if tok != want {
-		return d.malformed(index, fmt.Errorf("want %q, got %v", want, tok))
-	}
+	st.typeError(c, f, start)
 	return nil
 }
 
-func (d *Decoder) malformed(index int, err error) error {
-	return &DecodeError{Kind: ErrMalformed, Offset: d.dec.InputOffset(), Index: index, Err: err}
+// unquoteKey returns the value of the key literal raw (quotes included).
+// It is raw's contents unless the key has escapes or non-ASCII bytes.
+func (d *Decoder) unquoteKey(raw []byte, flags int) []byte {
+	raw = raw[1 : len(raw)-1]
+	if flags == 0 {
+		return raw
+	}
+	d.key = appendUnquoted(d.key[:0], raw)
+	return d.key
 }
 
-// wrap classifies an error of encoding/json. start is the offset of the value
-// being decoded, since UnmarshalTypeError offsets are relative to it.
-func (d *Decoder) wrap(err error, start int64, index int) error {
-	e := &DecodeError{Kind: ErrMalformed, Offset: d.dec.InputOffset(), Index: index, Err: err}
+// malformed returns an ErrMalformed error found by looking at the
+// structure of the document rather than its syntax. As in the decoder this
+// one replaced, it is not checked against a failed read.
+func (d *Decoder) malformed(index int, err error) error {
+	return &DecodeError{Kind: ErrMalformed, Offset: d.s.offset(), Index: index, Err: err}
+}
+
+// fail returns the *DecodeError for err, found while decoding user index
+// (-1 outside results): errEnd, a *json.SyntaxError from the scanner, or
+// another cause of ErrMalformed.
+func (d *Decoder) fail(err error, index int) *DecodeError {
+	s := &d.s
+	e := &DecodeError{Kind: ErrMalformed, Offset: s.offset(), Index: index, Err: err}
 	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
 	switch {
-	case d.r.err != nil && d.r.err != io.EOF:
+	case s.err != nil && s.err != io.EOF:
 		// The reader failed (connection reset, body limit, cancelled
-		// context): json only saw the symptom.
-		e.Kind, e.Err, e.Offset = ErrTruncated, d.r.err, d.r.n
-		if errors.Is(d.r.err, ErrTooLarge) {
+		// context): whatever went wrong after is a symptom.
+		e.Kind, e.Err, e.Offset = ErrTruncated, s.err, s.read()
+		if errors.Is(s.err, ErrTooLarge) {
 			e.Kind = ErrTooLarge
 		}
-	case err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF):
-		e.Kind, e.Offset = ErrTruncated, d.r.n
-		if d.state == stateStart && d.r.n == 0 {
+	case err == errEnd:
+		e.Kind, e.Offset = ErrTruncated, s.read()
+		if d.state == stateStart && s.read() == 0 {
 			e.Err = errors.New("empty body")
 		} else {
 			e.Err = io.ErrUnexpectedEOF
 		}
 	case errors.As(err, &syn):
-		e.Offset = d.syntaxOffset()
-	case errors.As(err, &typ):
-		e.Offset = start + typ.Offset
+		e.Offset = syn.Offset - 1 // Offset counts the bad byte itself
 	}
 	return e
 }
 
-func mustJSON(v any) []byte {
-	b, _ := json.Marshal(v) // v came from json.Unmarshal, so it marshals
-	return b
+// userState collects one user's fields that are not stored in the User as
+// they are decoded: its strings, and the first type error.
+type userState struct {
+	// strs holds the decoded strings back to back; spans[i] is where the
+	// field of slot i is, if bit i of set is on. They become one string,
+	// and the fields substrings of it, once the user is complete: one
+	// allocation instead of one per field.
+	strs  []byte
+	spans [numSlots]struct{ start, end int }
+	set   uint32
+
+	// err is the error of the first field of the wrong type, at offset
+	// errOffset; or, if errFinal, the first error of an UnmarshalJSON
+	// method (Postcode, time.Time), which made encoding/json stop at once
+	// and so wins.
+	err       error
+	errOffset int64
+	errFinal  bool
 }
 
-// syntaxOffset finds the offset of the byte a syntax error is about.
-// json.Decoder's SyntaxError.Offset cannot be used: in a stream it counts
-// only the bytes read by Decode calls, not those consumed by Token. The
-// failed call left the decoder at the start of the bad value, so decoding
-// the buffered rest with a fresh decoder finds the same error at an offset
-// relative to that start.
-func (d *Decoder) syntaxOffset() int64 {
-	cur := d.dec.InputOffset()
-	var raw json.RawMessage
-	err := json.NewDecoder(d.dec.Buffered()).Decode(&raw)
-	var syn *json.SyntaxError
-	if errors.As(err, &syn) && syn.Offset > 0 {
-		return cur + syn.Offset - 1 // Offset counts the bad byte itself
+func (st *userState) reset() {
+	st.strs = st.strs[:0]
+	st.set = 0
+	st.err, st.errFinal = nil, false
+}
+
+// setString stores the string literal contents raw (quotes removed) as the
+// value of slot, unescaped if flags say so.
+func (st *userState) setString(slot int, raw []byte, flags int) {
+	start := len(st.strs)
+	if flags == 0 || flags == strNonASCII && utf8.Valid(raw) {
+		st.strs = append(st.strs, raw...)
+	} else {
+		st.strs = appendUnquoted(st.strs, raw)
 	}
-	return cur
+	st.spans[slot].start, st.spans[slot].end = start, len(st.strs)
+	st.set |= 1 << slot
 }
 
-// countingReader counts bytes and remembers the first error that is not a
-// clean end of input, so a network failure is told apart from bad JSON.
-type countingReader struct {
-	r   io.Reader
-	n   int64
-	err error
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	if err != nil && c.err == nil {
-		c.err = err
+// store sets the string fields of u from the collected strings.
+func (st *userState) store(u *User) {
+	if st.set == 0 {
+		return
 	}
-	return n, err
+	all := string(st.strs)
+	get := func(slot int) string {
+		if st.set&(1<<slot) == 0 {
+			return ""
+		}
+		return all[st.spans[slot].start:st.spans[slot].end]
+	}
+	u.Gender = get(slotGender)
+	u.Name = Name{Title: get(slotTitle), First: get(slotFirst), Last: get(slotLast)}
+	l := &u.Location
+	l.Street.Name = get(slotStreetName)
+	l.City, l.State, l.Country = get(slotCity), get(slotState), get(slotCountry)
+	l.Postcode = Postcode(get(slotPostcode))
+	l.Coordinates = Coordinates{Latitude: get(slotLatitude), Longitude: get(slotLongitude)}
+	l.Timezone = Timezone{Offset: get(slotOffset), Description: get(slotDescription)}
+	u.Email = get(slotEmail)
+	u.Login = Login{
+		UUID: get(slotUUID), Username: get(slotUsername),
+		Password: get(slotPassword), Salt: get(slotSalt), MD5: get(slotMD5), SHA1: get(slotSHA1), SHA256: get(slotSHA256),
+	}
+	u.Phone, u.Cell = get(slotPhone), get(slotCell)
+	u.ID.Name = get(slotIDName)
+	if st.set&(1<<slotIDValue) != 0 {
+		u.ID.Value = new(get(slotIDValue)) // the one other allocation
+	}
+	u.Picture = Picture{Large: get(slotLarge), Medium: get(slotMedium), Thumbnail: get(slotThumbnail)}
+	u.Nat = get(slotNat)
 }
 
-// publicUser mirrors User without the credential fields, so that
-// encoding/json skips them instead of allocating them.
-type publicUser struct {
-	Gender   string   `json:"gender"`
-	Name     Name     `json:"name"`
-	Location Location `json:"location"`
-	Email    string   `json:"email"`
-	Login    struct {
-		UUID     string `json:"uuid"`
-		Username string `json:"username"`
-	} `json:"login"`
-	DOB        Dated   `json:"dob"`
-	Registered Dated   `json:"registered"`
-	Phone      string  `json:"phone"`
-	Cell       string  `json:"cell"`
-	ID         ID      `json:"id"`
-	Picture    Picture `json:"picture"`
-	Nat        string  `json:"nat"`
+// typeError remembers that the value starting with c at offset off does not
+// fit field f.
+func (st *userState) typeError(c byte, f *field, off int64) {
+	v := "number"
+	switch c {
+	case '"':
+		v = "string"
+	case '{':
+		v = "object"
+	case '[':
+		v = "array"
+	case 't', 'f':
+		v = "bool"
+	}
+	st.typeErrorValue(v, f, off)
 }
 
-func (p *publicUser) user() User {
-	return User{
-		Gender: p.Gender, Name: p.Name, Location: p.Location, Email: p.Email,
-		Login: Login{UUID: p.Login.UUID, Username: p.Login.Username},
-		DOB:   p.DOB, Registered: p.Registered, Phone: p.Phone, Cell: p.Cell,
-		ID: p.ID, Picture: p.Picture, Nat: p.Nat,
+func (st *userState) typeErrorValue(value string, f *field, off int64) {
+	if st.err != nil {
+		return
+	}
+	st.err = &json.UnmarshalTypeError{Value: value, Type: f.typ, Offset: off, Struct: f.parent, Field: f.path}
+	st.errOffset = off
+}
+
+func (st *userState) unmarshalerError(err error) {
+	if !st.errFinal {
+		st.err, st.errFinal = err, true
 	}
 }

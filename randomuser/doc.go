@@ -66,7 +66,8 @@
 // Responses are decoded as they arrive, one user at a time, so a 5,000-user
 // page (about 6 MB) is never held both as bytes and as structs.
 // [Client.Users] holds one user at a time; [Client.Fetch] holds one page of
-// structs.
+// structs. The string fields of a [User] share one allocation (about 1 KB),
+// so keeping any one of them keeps all of that user's text.
 //
 // # Concurrency and lifecycle
 //

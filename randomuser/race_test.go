@@ -1,0 +1,5 @@
+//go:build race
+
+package randomuser
+
+const raceEnabled = true
