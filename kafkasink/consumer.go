@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/userstream/userstream/transform"
@@ -333,8 +334,32 @@ func (c *Consumer) processPartition(ctx, hctx context.Context, recs []*kgo.Recor
 		msgs = append(msgs, Message{Row: row, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp})
 	}
 	if len(poison) > 0 {
+		// Only the records that failed are written again, so a retry does
+		// not duplicate the others in the dead-letter topic.
+		pending := poison
 		err := c.retry(ctx, hctx, "dead-letter write", func() error {
-			return c.cl.ProduceSync(hctx, poison...).FirstErr()
+			var failed []*kgo.Record
+			var firstErr error
+			for _, res := range c.cl.ProduceSync(hctx, pending...) {
+				if res.Err == nil {
+					continue
+				}
+				if firstErr == nil {
+					firstErr = res.Err
+				}
+				r := res.Record
+				if errors.Is(res.Err, kerr.MessageTooLarge) && (len(r.Value) > 0 || len(r.Key) > maxDLQKeyBytes) {
+					// A record near the size limit, plus the
+					// dead-letter headers, can never be written:
+					// retrying as it is would stall the partition
+					// for good. It goes without its value; the
+					// headers say where the original is.
+					r = withoutValue(r)
+				}
+				failed = append(failed, r)
+			}
+			pending = failed
+			return firstErr
 		})
 		if err != nil {
 			return err
@@ -404,6 +429,30 @@ func deadLetterRecord(topic string, r *kgo.Record, err error) *kgo.Record {
 		kgo.RecordHeader{Key: HeaderDLQOffset, Value: strconv.AppendInt(nil, r.Offset, 10)},
 	)
 	return &kgo.Record{Topic: topic, Key: r.Key, Value: r.Value, Headers: headers}
+}
+
+// maxDLQKeyBytes is the longest key a dead-letter record keeps once it is
+// too large to be written whole.
+const maxDLQKeyBytes = 1024
+
+// withoutValue returns a copy of the dead-letter record r without its value
+// (and without its key, if that is long), for a record too large to be
+// written whole; its dlq-error header says so and gives the size dropped.
+func withoutValue(r *kgo.Record) *kgo.Record {
+	headers := make([]kgo.RecordHeader, len(r.Headers))
+	copy(headers, r.Headers)
+	for i := len(headers) - 1; i >= 0; i-- {
+		if headers[i].Key == HeaderDLQError {
+			headers[i].Value = fmt.Appendf(nil, "%s; value of %d bytes dropped: too large for the dead-letter topic (the original is at dlq-original-topic/partition/offset)",
+				headers[i].Value, len(r.Value))
+			break
+		}
+	}
+	key := r.Key
+	if len(key) > maxDLQKeyBytes {
+		key = nil
+	}
+	return &kgo.Record{Topic: r.Topic, Key: key, Headers: headers}
 }
 
 func headerValue(r *kgo.Record, key string) string {

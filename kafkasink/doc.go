@@ -36,7 +36,10 @@
 // A record that cannot be decoded or fails validation is poison: it goes to
 // the dead-letter topic (default users_created.dlq) with headers naming the
 // reason, the error, and the original topic, partition and offset, and is
-// then committed, so one bad record never stalls the pipeline.
+// then committed, so one bad record never stalls the pipeline. A value that
+// is not valid UTF-8 is poison too. A record too large to be written to the
+// dead-letter topic with those headers goes there without its value (the
+// dlq-error header says so).
 //
 // # Administration
 //

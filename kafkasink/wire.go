@@ -1,7 +1,9 @@
 package kafkasink
 
 import (
+	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -76,6 +78,12 @@ func DecodeRecord(rec *kgo.Record) (transform.Row, error) {
 			return transform.Row{}, &PoisonError{Reason: ReasonSchemaVersion,
 				Err: fmt.Errorf("schema version %q, this decoder reads %q", h.Value, transform.SchemaVersion)}
 		}
+	}
+	// transform.Unmarshal turns invalid UTF-8 into U+FFFD, as encoding/json
+	// does; a record that carries it is not JSON (RFC 8259 §8.1) and is
+	// dead-lettered rather than stored with its text silently changed.
+	if !utf8.Valid(rec.Value) {
+		return transform.Row{}, &PoisonError{Reason: ReasonDecode, Err: errors.New("value is not valid UTF-8")}
 	}
 	row, err := transform.Unmarshal(rec.Value)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -46,9 +47,22 @@ func NewLedger(pool *pgxpool.Pool, schema string) *Ledger {
 	return &Ledger{pool: pool, table: pgx.Identifier{schema, "runs"}.Sanitize()}
 }
 
-// Migrate creates the ledger's table if it is missing.
+// Migrate creates the ledger's table if it is missing. Processes that start
+// together (a producer and its consumers) take turns on an advisory lock:
+// concurrent CREATE ... IF NOT EXISTS of one schema can fail with a unique
+// violation.
 func (l *Ledger) Migrate(ctx context.Context, schema string) error {
-	_, err := l.pool.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{schema}.Sanitize()+`;
+	tx, err := l.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("ledger: migrate: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }() // no-op after Commit
+	h := fnv.New64a()
+	h.Write([]byte("github.com/userstream/userstream/internal/pipeline.Ledger:" + schema))
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(h.Sum64())); err != nil {
+		return fmt.Errorf("ledger: migrate: %w", err)
+	}
+	_, err = tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{schema}.Sanitize()+`;
 CREATE TABLE IF NOT EXISTS `+l.table+` (
 	run_id        text PRIMARY KEY,
 	kind          text NOT NULL,
@@ -64,6 +78,9 @@ CREATE TABLE IF NOT EXISTS `+l.table+` (
 	status        text NOT NULL,
 	error         text NOT NULL DEFAULT ''
 )`)
+	if err == nil {
+		err = tx.Commit(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("ledger: migrate: %w", err)
 	}
