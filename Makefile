@@ -52,3 +52,19 @@ test-secure:
 	@if $(STACK) status 2>/dev/null | grep -q '^cassandra-secure .* up'; then keep=1; else keep=0; fi; \
 	USERSTREAM_STACK_SECURE=1 $(STACK) run sh -c '$(GO) vet -tags secure $(SECURE_PKGS) && $(GO) test -tags secure -race -count=1 -timeout 10m -run "^TestSecure" $(SECURE_PKGS)'; \
 	rc=$$?; [ $$keep = 1 ] || $(STACK) stop cassandra-secure; exit $$rc
+
+# The fault-injection suite (internal/faults; figures in RELIABILITY.md). It
+# SIGKILLs and restarts the local stack's servers and the pipeline's
+# processes, so it runs alone and in order, never beside other tests.
+# USERSTREAM_FAULT_USERS sets the users per scenario (default 100,000).
+.PHONY: faults fuzz
+faults:
+	$(STACK) run $(GO) test -tags faults -count=1 -timeout 30m -v ./internal/faults/
+
+# Every decoder's fuzz target, each for FUZZTIME: the API page, the row's
+# JSON, the Kafka record.
+FUZZTIME ?= 15s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodePage$$' -fuzztime $(FUZZTIME) ./randomuser/
+	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime $(FUZZTIME) ./transform/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRecord$$' -fuzztime $(FUZZTIME) ./kafkasink/

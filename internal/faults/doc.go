@@ -1,0 +1,34 @@
+// Package faults holds userstream's fault-injection suite: tests that push
+// users through the real pipeline (PostgreSQL outbox, Kafka, Cassandra)
+// while servers and processes fail, and check that every user arrives
+// exactly once in Cassandra. The package has no code of its own; the
+// package is its tests.
+//
+// Two kinds of test live here:
+//
+//   - Tests that break input, not servers, run with every `go test ./...`
+//     (and `make test`): poison records produced straight into the topic
+//     must all reach the dead-letter topic with their reason while the good
+//     users after them are stored; Random User API faults (5xx bursts, 429
+//     with Retry-After, truncated and empty pages, slow and malformed
+//     responses, a lasting outage) must be retried or end the run with a
+//     clear error that the run ledger records.
+//
+//   - Scenario tests, behind the build tag "faults", SIGKILL and restart the
+//     shared local stack's servers (internal/devstack) and the pipeline's
+//     processes (examples/producer and examples/consumer, built once per
+//     run): Kafka killed mid-stream, Cassandra killed mid-stream,
+//     PostgreSQL restarted mid-relay, consumers killed five times and the
+//     relay twice, three consumers in one group with one killed. They stop
+//     servers other tests use, so they never run in parallel with anything:
+//     `make faults` runs them, alone and in order. After each scenario the
+//     rows in Cassandra must be exactly the unique users the API served for
+//     the scenario's seed, every one of them, with an empty dead-letter
+//     topic; the figures (users in, rows out, duplicates, time to recover)
+//     are logged and summed up in RELIABILITY.md.
+//
+// Settings (environment): USERSTREAM_FAULT_USERS, the users per scenario
+// (default 100,000); USERSTREAM_FAULT_SEED, the seed of the random kill
+// moments (default: from the clock, and logged); USERSTREAM_FAULT_REPORT, a
+// file to which the figures table is written as Markdown.
+package faults

@@ -1,0 +1,574 @@
+//go:build faults
+
+package faults_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/userstream/userstream/internal/pipeline"
+	"github.com/userstream/userstream/kafkasink/outbox"
+)
+
+// run is one scenario in progress: the pipeline's processes, the progress
+// monitor and the faults injected so far.
+type run struct {
+	t     *testing.T
+	cfg   pipeline.Config
+	stack *stack
+	bins  string
+	logs  string
+	users int // unique users expected
+	rnd   *rand.Rand
+
+	prod *supervisor
+	mon  *monitor
+
+	mu     sync.Mutex
+	cons   []*supervisor
+	events []event
+}
+
+func (r *run) consumers() []*supervisor {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.cons)
+}
+
+func (r *run) record(ev event) {
+	r.mu.Lock()
+	r.events = append(r.events, ev)
+	r.mu.Unlock()
+	back := "not restarted"
+	if !ev.back.IsZero() {
+		back = "back after " + ev.back.Sub(ev.at).Round(time.Millisecond).String()
+	}
+	s := r.mon.last()
+	r.t.Logf("fault: %s at %s (%s); stored %d, published %d, committed %d of %d",
+		ev.what, ev.at.Format("15:04:05.000"), back, s.stored, s.published, s.committedTotal(), r.users)
+}
+
+func (r *run) producerArgs() []string {
+	c := r.cfg
+	return []string{"-offline", "-users", strconv.Itoa(c.Users), "-seed", c.Seed, "-page-size", strconv.Itoa(c.PageSize),
+		"-topic", c.Topic, "-dlq-topic", c.DLQTopic, "-partitions", strconv.Itoa(c.Partitions),
+		"-pg-schema", c.PostgresSchema, "-rate", strconv.FormatFloat(c.Rate, 'f', 1, 64),
+		"-metrics-addr=", "-progress=false", "-log-level", "info"}
+}
+
+func (r *run) consumerArgs(n int) []string {
+	c := r.cfg
+	return []string{"-topic", c.Topic, "-dlq-topic", c.DLQTopic, "-partitions", strconv.Itoa(c.Partitions),
+		"-group", c.Group, "-keyspace", c.Keyspace, "-pg-schema", c.PostgresSchema,
+		"-consumers", strconv.Itoa(n), "-metrics-addr", "127.0.0.1:0", "-progress=false", "-log-level", "info"}
+}
+
+// committed and published return the share of the users whose offsets the
+// group has committed, and that the relay has published.
+func (r *run) committed(s sample) float64 { return float64(s.committedTotal()) / float64(r.users) }
+func (r *run) published(s sample) float64 { return float64(s.published) / float64(r.users) }
+
+// progressing returns the consumers whose running process stored rows
+// after since.
+func (r *run) progressing(since time.Time) []*supervisor {
+	var out []*supervisor
+	for _, sup := range r.consumers() {
+		if p := sup.current(); p.alive() && p.progressAt.Load() > since.UnixNano() {
+			out = append(out, sup)
+		}
+	}
+	return out
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// setup describes a scenario's pipeline.
+type setup struct {
+	name, faults string
+	// consumers has one entry per consumer process: its -consumers.
+	consumers []int
+	// pageSize overrides the API page size (default 5,000).
+	pageSize int
+	// pace, if set, makes the producer offer the users over about this
+	// long (its -rate), as a steady stream rather than as fast as it can.
+	pace time.Duration
+}
+
+// scenario pushes the users of a fresh pipeline through consumer processes
+// and a producer process, while inject breaks things; then it checks that
+// the table holds exactly the unique users fetched, and records the
+// figures.
+func scenario(t *testing.T, su setup, inject func(context.Context, *run) error) *run {
+	name, consumers := su.name, su.consumers
+	st := newStack(t)
+	st.ensureUp(t)
+	users := faultUsers(t)
+	cfg := newConfig(t, "f_"+name, users)
+	if su.pageSize > 0 {
+		cfg.PageSize = su.pageSize
+	}
+	if su.pace > 0 {
+		cfg.Rate = float64(users) / su.pace.Seconds()
+	}
+	t.Cleanup(func() { st.ensureUp(t) }) // before the cleanup that drops the topics
+	logs := t.TempDir()
+	if dir := os.Getenv(logsEnv); dir != "" {
+		logs = filepath.Join(dir, name)
+		if err := os.MkdirAll(logs, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := &run{t: t, cfg: cfg, stack: st, bins: binaries(t), logs: logs, rnd: newRand(t)}
+	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute)
+	defer cancel()
+
+	want, err := expectedIDs(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.users = len(want)
+	t.Logf("%s: %d users of seed %q (%d unique), pages of %d, %.0f users/s offered (0: unpaced), topic %s",
+		name, users, cfg.Seed, r.users, cfg.PageSize, cfg.Rate, cfg.Topic)
+
+	// Consumers first, then the producer.
+	for i, n := range consumers {
+		sup := startSupervisor(t, fmt.Sprintf("consumer%d", i+1), filepath.Join(r.bins, "consumer"), logs, false, r.consumerArgs(n)...)
+		r.mu.Lock()
+		r.cons = append(r.cons, sup)
+		r.mu.Unlock()
+	}
+	t.Cleanup(func() {
+		for _, c := range r.consumers() {
+			c.kill()
+		}
+		if r.prod != nil {
+			r.prod.kill()
+		}
+	})
+	for _, c := range r.consumers() {
+		select {
+		case <-c.current().stderr.ready:
+		case <-time.After(time.Minute):
+			t.Fatalf("%s did not start:\n%s", c.name, c.current().logTail(20))
+		}
+	}
+	r.mon = startMonitor(t, cfg.Brokers, cfg.Topic, cfg.Group, r.consumers)
+	start := time.Now()
+	r.prod = startSupervisor(t, "producer", filepath.Join(r.bins, "producer"), logs, true, r.producerArgs()...)
+
+	injected := make(chan error, 1)
+	go func() { injected <- inject(ctx, r) }()
+	fail := func(format string, args ...any) {
+		s := r.mon.last()
+		t.Errorf(format, args...)
+		t.Errorf("last progress: stored %d, published %d, committed %d of %d", s.stored, s.published, s.committedTotal(), r.users)
+		for _, sup := range append(r.consumers(), r.prod) {
+			for _, p := range sup.procs() {
+				t.Logf("--- %s (alive %v, err %v):\n%s", p.name, p.alive(), p.err, p.logTail(12))
+			}
+		}
+		t.FailNow()
+	}
+	if err := <-injected; err != nil {
+		fail("inject: %v", err)
+	}
+	select {
+	case <-r.prod.done:
+	case <-ctx.Done():
+		fail("the producer did not finish")
+	}
+	if !r.prod.succeeded {
+		fail("the producer did not succeed")
+	}
+	// Everything published is consumed and committed.
+	if _, err := r.mon.waitFor(ctx, "the group to drain the topic", func(s sample) bool {
+		return s.published >= int64(r.users) && s.drained()
+	}); err != nil {
+		fail("%v", err)
+	}
+	took := time.Since(start)
+	for _, c := range r.consumers() {
+		if c.current().alive() {
+			c.stop(45 * time.Second)
+		}
+	}
+	r.mon.sampleOnce(ctx)
+	r.mon.stop()
+	t.Logf("%s: drained in %v", name, took.Round(time.Millisecond))
+
+	f := r.verify(ctx, want)
+	f.scenario, f.faults, f.duration = name, su.faults, took
+	samples := r.mon.all()
+	for i, ev := range r.events {
+		until := samples[len(samples)-1].at
+		if i+1 < len(r.events) {
+			until = r.events[i+1].at
+		}
+		from, back := ev.back, ev.back.Sub(ev.at)
+		if ev.back.IsZero() {
+			from, back = ev.at, -1
+		}
+		e := eventFigure{what: ev.what, back: back, recovered: -1, stall: longestStall(samples, ev, until)}
+		if d, ok := recovery(samples, ev); ok {
+			e.recovered = d
+		}
+		first := "never"
+		if d, ok := firstStored(samples, from); ok {
+			first = secs(d)
+		}
+		t.Logf("recovery: %s: back after %s; every stalled stage progressing %s later (first row stored after %s); longest stall from the fault %s",
+			ev.what, secs(e.back), secs(e.recovered), first, secs(e.stall))
+		f.events = append(f.events, e)
+	}
+	f.restarts = r.prod.failures
+	for _, c := range r.consumers() {
+		f.restarts += c.failures
+	}
+	addFigure(f)
+	t.Logf("figures: users in %d, rows out %d, missing %d, duplicates in topic %d, rows stored by the consumers %d (duplicates %s), dead letters %d, processes that failed by themselves and were restarted %d",
+		f.usersIn, f.rowsOut, f.missing, f.topicDups, f.delivered, f.duplicates(), f.deadLetters, f.restarts)
+	return r
+}
+
+// verify checks the outcome against the expected users and returns the
+// figures.
+func (r *run) verify(ctx context.Context, want map[string]struct{}) figure {
+	t := r.t
+	f := figure{usersIn: len(want)}
+
+	// The table: exactly the unique users, every one (nothing skipped by a
+	// commit), no duplicates (the key is the id; Count scans them).
+	count, ids, err := tableIDs(ctx, r.cfg)
+	if err != nil {
+		t.Fatalf("read the table: %v", err)
+	}
+	f.rowsOut = count
+	var missing, extra []string
+	for id := range want {
+		if ids[id] == 0 {
+			missing = append(missing, id)
+		}
+	}
+	for id, n := range ids {
+		if _, ok := want[id]; !ok {
+			extra = append(extra, id)
+		}
+		if n > 1 {
+			t.Errorf("id %s is in the table %d times", id, n)
+		}
+	}
+	f.missing = len(missing)
+	if count != int64(len(want)) || len(ids) != len(want) {
+		t.Errorf("the table holds %d rows (%d distinct ids), want exactly the %d unique users", count, len(ids), len(want))
+	}
+	if len(missing) > 0 {
+		t.Errorf("%d users missing from the table, such as %v", len(missing), missing[:min(5, len(missing))])
+	}
+	if len(extra) > 0 {
+		t.Errorf("%d ids in the table that the API never served, such as %v", len(extra), extra[:min(5, len(extra))])
+	}
+
+	// The topic: every user reached Kafka; what is there twice came from
+	// a relay that died between the broker's ack and its commit.
+	recs, err := readTopic(ctx, r.cfg.Brokers, r.cfg.Topic)
+	if err != nil {
+		t.Fatalf("read the topic: %v", err)
+	}
+	keys := map[string]int{}
+	for _, rec := range recs {
+		keys[string(rec.Key)]++
+	}
+	f.topicDups = len(recs) - len(keys)
+	for id := range want {
+		if keys[id] == 0 {
+			t.Errorf("user %s never reached the topic", id)
+			break
+		}
+	}
+
+	// The dead-letter topic holds only poison: none here.
+	dlq, err := readTopic(ctx, r.cfg.Brokers, r.cfg.DLQTopic)
+	if err != nil {
+		t.Fatalf("read the dead-letter topic: %v", err)
+	}
+	f.deadLetters = int64(len(dlq))
+	if len(dlq) != 0 {
+		t.Errorf("%d records in the dead-letter topic, want none (no poison was produced); first: %s: %s",
+			len(dlq), header(dlq[0], "dlq-reason"), header(dlq[0], "dlq-error"))
+	}
+
+	// The outbox: nothing pending or set aside.
+	pool, err := pgxpool.New(ctx, r.cfg.PostgresDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	store, err := outbox.NewStore(pool, outbox.Schema(r.cfg.PostgresSchema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := store.Counts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Pending != 0 || c.Rejected != 0 || c.Published != int64(len(want)) {
+		t.Errorf("outbox: %+v, want %d published, none pending or rejected", c, len(want))
+	}
+
+	// What the consumers stored, in all: the summary of those stopped
+	// gracefully, the last metric seen of those killed.
+	for _, sup := range r.consumers() {
+		for _, p := range sup.procs() {
+			if n := p.summaryStored(); n >= 0 {
+				f.delivered += n
+			} else {
+				f.delivered += p.stored.Load()
+				f.deliveredMin = true
+			}
+		}
+	}
+
+	runs, err := ledger(ctx, r.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, run := range runs {
+		kinds[run.Kind+" "+run.Status]++
+	}
+	t.Logf("ledger: %v", kinds)
+	return f
+}
+
+// atCommitted and atPublished are the points of progress at which faults
+// strike.
+func atCommitted(r *run, share float64) func(sample) bool {
+	return func(s sample) bool { return r.committed(s) >= share }
+}
+
+func atPublished(r *run, share float64) func(sample) bool {
+	return func(s sample) bool { return r.published(s) >= share }
+}
+
+// TestBaseline runs the scenario without faults, for comparison.
+func TestBaseline(t *testing.T) {
+	scenario(t, setup{name: "baseline", faults: "none", consumers: []int{2}}, func(context.Context, *run) error { return nil })
+}
+
+// TestKafkaKilled SIGKILLs Kafka mid-stream and restarts it.
+func TestKafkaKilled(t *testing.T) {
+	su := setup{name: "kafka_sigkill", faults: "Kafka SIGKILLed at 30% consumed, restarted", consumers: []int{2}}
+	scenario(t, su, func(ctx context.Context, r *run) error {
+		if _, err := r.mon.waitFor(ctx, "30% consumed", atCommitted(r, 0.3)); err != nil {
+			return err
+		}
+		at := r.stack.kill(r.t, "kafka")
+		back := r.stack.start(r.t, "kafka")
+		r.record(event{what: "Kafka SIGKILL", at: at, back: back, stages: stageConsume | stageRelay})
+		return nil
+	})
+}
+
+// TestCassandraKilled SIGKILLs Cassandra mid-stream and restarts it.
+func TestCassandraKilled(t *testing.T) {
+	su := setup{name: "cassandra_sigkill", faults: "Cassandra SIGKILLed at 30% consumed, restarted", consumers: []int{2}}
+	scenario(t, su, func(ctx context.Context, r *run) error {
+		if _, err := r.mon.waitFor(ctx, "30% consumed", atCommitted(r, 0.3)); err != nil {
+			return err
+		}
+		at := r.stack.kill(r.t, "cassandra")
+		back := r.stack.start(r.t, "cassandra")
+		r.record(event{what: "Cassandra SIGKILL", at: at, back: back, stages: stageConsume})
+		return nil
+	})
+}
+
+// TestPostgresRestarted restarts PostgreSQL while the relay publishes.
+func TestPostgresRestarted(t *testing.T) {
+	su := setup{name: "postgres_restart", faults: "PostgreSQL restarted at 30% published", consumers: []int{2}}
+	scenario(t, su, func(ctx context.Context, r *run) error {
+		s, err := r.mon.waitFor(ctx, "30% published", atPublished(r, 0.3))
+		if err != nil {
+			return err
+		}
+		if s.published >= int64(r.users) {
+			return fmt.Errorf("the relay finished before PostgreSQL could be restarted mid-relay")
+		}
+		at := r.stack.stop(r.t, "postgres")
+		back := r.stack.start(r.t, "postgres")
+		r.record(event{what: "PostgreSQL restart", at: at, back: back, stages: stageRelay})
+		return nil
+	})
+}
+
+// TestConsumersKilled SIGKILLs a consumer process five times at random
+// moments while it stores rows, restarting it at once as a process manager
+// would. Two consumer processes share the group. A killed consumer stalls
+// the whole group until its session expires (45s, franz-go's default), and
+// the backlog then drains in a second or two; so the producer offers the
+// users as a steady stream over five minutes, in pages of 100, and each
+// kill comes a random 0-1.5s after the group starts (or resumes) storing:
+// it lands anywhere in a batch (polled, stored, committed).
+func TestConsumersKilled(t *testing.T) {
+	const kills = 5
+	su := setup{name: "consumer_sigkill", faults: "consumer SIGKILLed 5× at random moments, restarted",
+		consumers: []int{1, 1}, pageSize: 100, pace: 5 * time.Minute}
+	scenario(t, su, func(ctx context.Context, r *run) error {
+		var lastKill time.Time // progress before it does not count
+		for ci := 0; ci < kills; {
+			if ctx.Err() != nil {
+				return fmt.Errorf("%d consumer kills done: %w", ci, ctx.Err())
+			}
+			if s := r.mon.last(); s.drained() && s.published >= int64(r.users) {
+				return fmt.Errorf("the stream ended after %d of %d consumer kills", ci, kills)
+			}
+			now := time.Now()
+			if len(r.progressing(later(lastKill, now.Add(-300*time.Millisecond)))) == 0 {
+				time.Sleep(20 * time.Millisecond)
+				continue
+			}
+			time.Sleep(time.Duration(r.rnd.Int64N(int64(1500 * time.Millisecond))))
+			victims := r.progressing(later(lastKill, time.Now().Add(-time.Second)))
+			if len(victims) == 0 {
+				continue // stalled again; wait for the next window
+			}
+			v := victims[r.rnd.IntN(len(victims))]
+			at, back, ok := v.killAndRestart()
+			if !ok {
+				return fmt.Errorf("consumer kill %d: %s had exited", ci+1, v.name)
+			}
+			ci++
+			lastKill = back
+			r.record(event{what: fmt.Sprintf("consumer kill %d (%s)", ci, v.name), at: at, back: back, stages: stageConsume})
+		}
+		return nil
+	})
+}
+
+// TestRelayKilled SIGKILLs the relay (the producer process) twice, at
+// random shares of the users published, restarting it at once: the new
+// process fetches the same users again, stages none of them twice, and
+// relays what was left. Then the same seed is fetched once more: nothing
+// changes.
+func TestRelayKilled(t *testing.T) {
+	const kills = 2
+	su := setup{name: "relay_sigkill", faults: "relay (producer process) SIGKILLed 2× at random moments, restarted; then the seed again",
+		consumers: []int{2}}
+	r := scenario(t, su, func(ctx context.Context, r *run) error {
+		var at []float64
+		for range kills {
+			at = append(at, 0.05+0.75*r.rnd.Float64())
+		}
+		slices.Sort(at)
+		r.t.Logf("relay kills at %s published", shares(at))
+		var base int64 // the restarted relay must have published before its kill
+		for i, share := range at {
+			s, err := r.mon.waitFor(ctx, fmt.Sprintf("%.0f%% published", 100*share), func(s sample) bool {
+				return r.published(s) >= share && s.published > base
+			})
+			if err != nil {
+				return err
+			}
+			if r.published(s) >= 1 || !r.prod.current().alive() {
+				return fmt.Errorf("the relay finished before its kill at %.0f%%", 100*share)
+			}
+			killed, back, ok := r.prod.killAndRestart()
+			if !ok {
+				return fmt.Errorf("relay kill %d: the producer had exited", i+1)
+			}
+			r.record(event{what: fmt.Sprintf("relay kill %d", i+1), at: killed, back: back, stages: stageRelay})
+			s, err = r.mon.waitFor(ctx, "a sample after the restart", func(s sample) bool { return s.at.After(back.Add(200 * time.Millisecond)) })
+			if err != nil {
+				return err
+			}
+			base = s.published
+		}
+		return nil
+	})
+
+	// The same seed again: all duplicates, nothing staged or published,
+	// the table unchanged.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	before, err := readTopic(ctx, r.cfg.Brokers, r.cfg.Topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	again := startSupervisor(t, "producer-rerun", filepath.Join(r.bins, "producer"), r.logs, true, r.producerArgs()...)
+	<-again.done
+	if !again.succeeded {
+		t.Fatalf("the second run of the seed failed:\n%s", again.current().logTail(20))
+	}
+	runs, err := ledger(ctx, r.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := runs[0]
+	t.Logf("second run of the seed in %v: fetched %d, staged %d, duplicates %d, published %d",
+		time.Since(start).Round(time.Millisecond), last.Fetched, last.Staged, last.Duplicates, last.Published)
+	if last.Kind != "ingest" || last.Status != pipeline.StatusSucceeded || last.Staged != 0 || last.Published != 0 ||
+		last.Duplicates != int64(r.users) {
+		t.Errorf("second run of the seed: %+v, want all %d users duplicates and nothing staged or published", last, r.users)
+	}
+	after, err := readTopic(ctx, r.cfg.Brokers, r.cfg.Topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count, _, err := tableIDs(ctx, r.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) || count != int64(r.users) {
+		t.Errorf("after the second run: topic %d records (was %d), table %d rows (want %d)", len(after), len(before), count, r.users)
+	}
+}
+
+// TestConsumerGroupMemberKilled runs three consumer processes in one group
+// and SIGKILLs one of them, without restarting it: the other two take its
+// partitions over once its session expires.
+func TestConsumerGroupMemberKilled(t *testing.T) {
+	su := setup{name: "group_member_sigkill", faults: "3 consumers in one group, one SIGKILLed at 30% consumed, not restarted",
+		consumers: []int{1, 1, 1}}
+	scenario(t, su, func(ctx context.Context, r *run) error {
+		if _, err := r.mon.waitFor(ctx, "30% consumed", atCommitted(r, 0.3)); err != nil {
+			return err
+		}
+		victims := r.progressing(time.Now().Add(-time.Second))
+		for len(victims) == 0 {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			time.Sleep(50 * time.Millisecond)
+			victims = r.progressing(time.Now().Add(-time.Second))
+		}
+		v := victims[r.rnd.IntN(len(victims))]
+		at := v.kill()
+		r.record(event{what: "consumer kill (" + v.name + ", not restarted)", at: at, stages: stageConsume})
+		return nil
+	})
+}
+
+func shares(xs []float64) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = fmt.Sprintf("%.0f%%", 100*x)
+	}
+	return strings.Join(s, ", ")
+}
