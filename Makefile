@@ -8,9 +8,15 @@ export USERSTREAM_REQUIRE_INTEGRATION ?= 1
 
 .PHONY: test test-secure vet demo up down status logs bench bench-e2e
 
+# test: vet, the unit and integration tests (go test -race ./...), the tests
+# against the secured listeners, every decoder's fuzz target for a bounded
+# time, and the fault-injection suite, which kills servers and so runs last
+# and alone.
 test: vet
 	$(STACK) run $(GO) test -race -count=1 -timeout 25m ./...
 	$(MAKE) test-secure
+	$(MAKE) fuzz FUZZTIME=10s
+	$(MAKE) faults
 
 vet:
 	$(GO) vet ./...
@@ -66,5 +72,6 @@ faults:
 FUZZTIME ?= 15s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodePage$$' -fuzztime $(FUZZTIME) ./randomuser/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeDifferential$$' -fuzztime $(FUZZTIME) ./randomuser/
 	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime $(FUZZTIME) ./transform/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRecord$$' -fuzztime $(FUZZTIME) ./kafkasink/
