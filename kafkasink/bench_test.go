@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/userstream/userstream/internal/testenv"
+	"github.com/userstream/userstream/internal/testrows"
 	"github.com/userstream/userstream/kafkasink"
 	"github.com/userstream/userstream/transform"
 )
@@ -21,7 +22,7 @@ const benchRows = 20000
 // the raw client. Each op produces benchRows rows and flushes.
 func BenchmarkProduce(b *testing.B) {
 	brokers := testenv.KafkaBrokers(b)
-	rows := testRows(benchRows)
+	rows := testrows.Rows(benchRows)
 	ctx := context.Background()
 
 	b.Run("kafkasink", func(b *testing.B) {
@@ -122,7 +123,7 @@ func benchPlain(b *testing.B, brokers []string, rows []transform.Row, newRecord 
 func BenchmarkConsume(b *testing.B) {
 	brokers := testenv.KafkaBrokers(b)
 	topic := newTopic(b, brokers, 3)
-	produce(b, brokers, topic, testRows(benchRows))
+	produce(b, brokers, topic, testrows.Rows(benchRows))
 	noop := func(context.Context, []kafkasink.Message) error { return nil }
 
 	b.ResetTimer()
@@ -146,7 +147,7 @@ func BenchmarkConsume(b *testing.B) {
 
 // BenchmarkDecodeRecord is the per-record decode and validation cost.
 func BenchmarkDecodeRecord(b *testing.B) {
-	rec, err := kafkasink.NewRecord("t", testRows(1)[0])
+	rec, err := kafkasink.NewRecord("t", testrows.Rows(1)[0])
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/userstream/userstream/internal/testrows"
 	"github.com/userstream/userstream/kafkasink"
 	"github.com/userstream/userstream/transform"
 )
@@ -16,7 +17,7 @@ import (
 // validation does not look into: the decoder would otherwise store it as
 // U+FFFD, silently changing the user's data.
 func TestDecodeRecordInvalidUTF8(t *testing.T) {
-	row := testRows(1)[0]
+	row := testrows.Rows(1)[0]
 	row.Address = "MARK"
 	value := bytes.Replace(transform.AppendJSON(nil, row), []byte("MARK"), []byte("12 Rue de l'\xe9glise"), 1)
 	_, err := kafkasink.DecodeRecord(&kgo.Record{Value: value})
@@ -31,11 +32,11 @@ func TestDecodeRecordInvalidUTF8(t *testing.T) {
 // be a *PoisonError whose reason matches what the value is; and what it
 // accepts must be a valid row that NewRecord encodes back to the same row.
 func FuzzDecodeRecord(f *testing.F) {
-	for _, r := range testRows(3) {
+	for _, r := range testrows.Rows(3) {
 		f.Add(transform.AppendJSON(nil, r), transform.SchemaVersion, true)
 		f.Add(transform.AppendJSON(nil, r), "", false)
 	}
-	valid := transform.AppendJSON(nil, testRows(1)[0])
+	valid := transform.AppendJSON(nil, testrows.Rows(1)[0])
 	f.Add(valid, "2", true)
 	f.Add(valid[:len(valid)/2], transform.SchemaVersion, true)
 	for _, s := range []string{``, `null`, `[]`, `"x"`, `{}`, `{"id":1}`, "{\"id\":\"\xff\"}", `{"first_name":"\ud800"}`} {

@@ -2,8 +2,6 @@ package kafkasink_test
 
 import (
 	"context"
-	"crypto/rand"
-	"fmt"
 	"testing"
 	"time"
 
@@ -12,39 +10,7 @@ import (
 
 	"github.com/userstream/userstream/internal/testenv"
 	"github.com/userstream/userstream/kafkasink"
-	"github.com/userstream/userstream/transform"
 )
-
-// newUUID returns a random version 4 UUID in canonical form.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
-
-// testRows returns n valid rows with fresh ids.
-func testRows(n int) []transform.Row {
-	rows := make([]transform.Row, n)
-	for i := range rows {
-		rows[i] = transform.Row{
-			ID:             newUUID(),
-			FirstName:      "Ada",
-			LastName:       fmt.Sprintf("Lovelace %d", i),
-			Gender:         "female",
-			Address:        "12 Analytical St, London, Greater London, United Kingdom",
-			PostCode:       "N1 9GU",
-			Email:          fmt.Sprintf("ada%d@example.com", i),
-			Username:       fmt.Sprintf("ada%d", i),
-			DOB:            "1815-12-10T08:00:00.000Z",
-			RegisteredDate: "2015-03-08T15:13:16.688Z",
-			Phone:          "020 7946 0000",
-			Picture:        "https://randomuser.me/api/portraits/med/women/1.jpg",
-		}
-	}
-	return rows
-}
 
 // newTopic creates a topic of its own for the test (the broker does not
 // create topics automatically) and deletes it afterwards.

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/userstream/userstream/internal/testenv"
+	"github.com/userstream/userstream/internal/testrows"
 	"github.com/userstream/userstream/kafkasink"
 	"github.com/userstream/userstream/transform"
 )
@@ -133,7 +134,7 @@ func TestProduceConsumeCommit(t *testing.T) {
 	brokers := testenv.KafkaBrokers(t)
 	topic := newTopic(t, brokers, 3)
 	group := testenv.Name(t, "group")
-	rows := testRows(600)
+	rows := testrows.Rows(600)
 	produce(t, brokers, topic, rows)
 
 	col := newCollector()
@@ -168,7 +169,7 @@ func TestHandlerFailureIsRetriedNotCommitted(t *testing.T) {
 	brokers := testenv.KafkaBrokers(t)
 	topic := newTopic(t, brokers, 2)
 	group := testenv.Name(t, "group")
-	rows := testRows(100)
+	rows := testrows.Rows(100)
 	produce(t, brokers, topic, rows)
 
 	col := newCollector()
@@ -209,7 +210,7 @@ func TestRestartResumesFromCommittedOffset(t *testing.T) {
 	brokers := testenv.KafkaBrokers(t)
 	topic := newTopic(t, brokers, 3)
 	group := testenv.Name(t, "group")
-	first, second := testRows(150), testRows(90)
+	first, second := testrows.Rows(150), testrows.Rows(90)
 	produce(t, brokers, topic, first)
 
 	col1 := newCollector()
@@ -248,7 +249,7 @@ func TestRebalanceTwoConsumers(t *testing.T) {
 
 	colA, colB := newCollector(), newCollector()
 	a := start(t, brokers, topic, group, colA.handle, kafkasink.MaxPollRecords(50))
-	before := testRows(200)
+	before := testrows.Rows(200)
 	produce(t, brokers, topic, before)
 	waitFor(t, "first consumer handles rows", func() bool { return colA.count() > 0 })
 
@@ -257,7 +258,7 @@ func TestRebalanceTwoConsumers(t *testing.T) {
 	// has been given partitions and handled some of them.
 	var after []transform.Row
 	for i := 0; i < 150 && colB.count() == 0; i++ {
-		chunk := testRows(20)
+		chunk := testrows.Rows(20)
 		produce(t, brokers, topic, chunk)
 		after = append(after, chunk...)
 		time.Sleep(100 * time.Millisecond)
@@ -296,7 +297,7 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 	brokers := testenv.KafkaBrokers(t)
 	topic := newTopic(t, brokers, 1)
 	group := testenv.Name(t, "group")
-	rows := testRows(20)
+	rows := testrows.Rows(20)
 	produce(t, brokers, topic, rows)
 
 	entered := make(chan struct{})
@@ -335,9 +336,9 @@ func TestPoisonGoesToDeadLetterTopic(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	good := testRows(10)
+	good := testrows.Rows(10)
 	produce(t, brokers, topic, good)
-	bad := testRows(2)
+	bad := testrows.Rows(2)
 	bad[0].Email = "not-an-email"
 	badJSON := func(r transform.Row) []byte { return transform.AppendJSON(nil, r) }
 	poison := map[string]*kgo.Record{
@@ -426,7 +427,7 @@ func TestProduceRejectsInvalidRow(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	rows := testRows(3)
+	rows := testrows.Rows(3)
 	rows[1].ID = "not-a-uuid"
 	ds, err := p.ProduceSync(context.Background(), rows...)
 	var perr *kafkasink.ProduceError

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/userstream/userstream/internal/testrows"
 	"github.com/userstream/userstream/kafkasink"
 )
 
@@ -40,7 +41,7 @@ func TestProduceSurfacesBrokerErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	rows := testRows(5)
+	rows := testrows.Rows(5)
 	ds, err := p.ProduceSync(context.Background(), rows...)
 	var perr *kafkasink.ProduceError
 	if !errors.As(err, &perr) || len(perr.Failed) != len(rows) {
@@ -67,7 +68,7 @@ func TestProduceRetriesTransientErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	if _, err := p.ProduceSync(context.Background(), testRows(10)...); err != nil {
+	if _, err := p.ProduceSync(context.Background(), testrows.Rows(10)...); err != nil {
 		t.Fatalf("ProduceSync: %v", err)
 	}
 	if h.Hits() != 3 {
@@ -116,7 +117,7 @@ func TestFailedCommitIsRetried(t *testing.T) {
 	c := fakeCluster(t, "users", "users_dlq")
 	h := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetCommit}, Group: "g", Err: kerr.OffsetMetadataTooLarge, Count: 1})
 	brokers := c.ListenAddrs()
-	first, second := testRows(30), testRows(30)
+	first, second := testrows.Rows(30), testrows.Rows(30)
 	produce(t, brokers, "users", first)
 
 	col := newCollector()

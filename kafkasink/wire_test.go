@@ -6,12 +6,13 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/userstream/userstream/internal/testrows"
 	"github.com/userstream/userstream/kafkasink"
 	"github.com/userstream/userstream/transform"
 )
 
 func TestNewRecordAndDecodeRecord(t *testing.T) {
-	row := testRows(1)[0]
+	row := testrows.Rows(1)[0]
 	rec, err := kafkasink.NewRecord("users_created", row)
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +51,7 @@ func TestDecodeSeedRecord(t *testing.T) {
 }
 
 func TestDecodeRecordPoison(t *testing.T) {
-	valid := transform.AppendJSON(nil, testRows(1)[0])
+	valid := transform.AppendJSON(nil, testrows.Rows(1)[0])
 	cases := []struct {
 		name   string
 		rec    *kgo.Record

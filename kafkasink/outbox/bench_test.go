@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/userstream/userstream/internal/testenv"
+	"github.com/userstream/userstream/internal/testrows"
 	"github.com/userstream/userstream/kafkasink/outbox"
 )
 
@@ -25,7 +26,7 @@ func BenchmarkStage(b *testing.B) {
 			ctx := context.Background()
 			for b.Loop() {
 				b.StopTimer()
-				rows := testRows(b, benchPage)
+				rows := testrows.Rows(benchPage)
 				b.StartTimer()
 				res, err := store.Stage(ctx, "bench", rows)
 				if err != nil {
@@ -57,7 +58,7 @@ func BenchmarkRelay(b *testing.B) {
 			ctx := context.Background()
 			for b.Loop() {
 				b.StopTimer()
-				if _, err := store.Stage(ctx, "bench", testRows(b, benchPage)); err != nil {
+				if _, err := store.Stage(ctx, "bench", testrows.Rows(benchPage)); err != nil {
 					b.Fatal(err)
 				}
 				b.StartTimer()

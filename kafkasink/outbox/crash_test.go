@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/userstream/userstream/internal/testenv"
+	"github.com/userstream/userstream/internal/testrows"
 	"github.com/userstream/userstream/kafkasink/outbox"
 )
 
@@ -36,7 +37,7 @@ func TestRelayKilledMidBatch(t *testing.T) {
 	topic := newTopic(t, brokers, 3)
 	ctx := testContext(t, 60*time.Second)
 	const n = 3 * crashBatch
-	rows := testRows(t, n)
+	rows := testrows.Rows(n)
 	if _, err := store.Stage(ctx, "crash", rows); err != nil {
 		t.Fatal(err)
 	}

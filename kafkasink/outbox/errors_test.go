@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/userstream/userstream/internal/testenv"
+	"github.com/userstream/userstream/internal/testrows"
 	"github.com/userstream/userstream/kafkasink/outbox"
 )
 
@@ -109,7 +110,7 @@ func TestUnreachableServerError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = store.Stage(testContext(t, 10*time.Second), "run", testRows(t, 1))
+	_, err = store.Stage(testContext(t, 10*time.Second), "run", testrows.Rows(1))
 	var oe *outbox.Error
 	if !errors.As(err, &oe) || oe.Op != "stage" {
 		t.Fatalf("Stage = %v, want an *outbox.Error of op stage", err)

@@ -2,8 +2,6 @@ package outbox_test
 
 import (
 	"context"
-	"crypto/rand"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -21,43 +19,6 @@ import (
 	"github.com/userstream/userstream/kafkasink/outbox"
 	"github.com/userstream/userstream/transform"
 )
-
-// newUUID returns a random version 4 UUID in canonical form.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
-
-// testRows returns n valid rows with fresh ids.
-func testRows(tb testing.TB, n int) []transform.Row {
-	tb.Helper()
-	rows := make([]transform.Row, n)
-	for i := range rows {
-		rows[i] = transform.Row{
-			ID:             newUUID(),
-			FirstName:      "Grace",
-			LastName:       fmt.Sprintf("Hopper %d", i),
-			Gender:         "female",
-			Address:        "7 Compiler Way, Arlington, Virginia, United States",
-			PostCode:       "22201",
-			Email:          fmt.Sprintf("grace.hopper%d@example.com", i),
-			Username:       fmt.Sprintf("amazinggrace%d", i),
-			DOB:            "1906-12-09T10:00:00.000Z",
-			RegisteredDate: "2012-06-21T08:30:45.123Z",
-			Phone:          "(703) 555-0100",
-			Picture:        "https://randomuser.me/api/portraits/women/7.jpg",
-		}
-	}
-	for _, r := range rows {
-		if err := r.Validate(); err != nil {
-			tb.Fatalf("test row is invalid: %v", err)
-		}
-	}
-	return rows
-}
 
 func testContext(tb testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)

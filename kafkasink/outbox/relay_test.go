@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/userstream/userstream/internal/testenv"
+	"github.com/userstream/userstream/internal/testrows"
 	"github.com/userstream/userstream/kafkasink"
 	"github.com/userstream/userstream/kafkasink/outbox"
 	"github.com/userstream/userstream/transform"
@@ -56,7 +57,7 @@ func TestRelayOncePublishesToKafka(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := testContext(t, 60*time.Second)
-	rows := testRows(t, 1200)
+	rows := testrows.Rows(1200)
 	if _, err := store.Stage(ctx, "run", rows); err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +105,7 @@ func TestTwoRelaysPublishEveryRowOnce(t *testing.T) {
 	topic := newTopic(t, brokers, 3)
 	ctx := testContext(t, 60*time.Second)
 	const n = 5000
-	rows := testRows(t, n)
+	rows := testrows.Rows(n)
 	if _, err := store.Stage(ctx, "run", rows); err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +170,7 @@ func TestRelayWakesOnNotify(t *testing.T) {
 
 	for round := 1; round <= 2; round++ {
 		start := time.Now()
-		if _, err := store.Stage(ctx, "run", testRows(t, 20)); err != nil {
+		if _, err := store.Stage(ctx, "run", testrows.Rows(20)); err != nil {
 			t.Fatal(err)
 		}
 		waitFor(t, 5*time.Second, "staged rows published", func() bool { return counts(t, store).Pending == 0 })
@@ -191,7 +192,7 @@ func TestFailedDeliveriesStayUnpublished(t *testing.T) {
 	pool := newPool(t)
 	store := newStore(t, pool)
 	ctx := testContext(t, 30*time.Second)
-	rows := testRows(t, 10)
+	rows := testrows.Rows(10)
 	if _, err := store.Stage(ctx, "run", rows); err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +250,7 @@ func TestUnclearDeliveryReportMarksNothing(t *testing.T) {
 	pool := newPool(t)
 	store := newStore(t, pool)
 	ctx := testContext(t, 30*time.Second)
-	if _, err := store.Stage(ctx, "run", testRows(t, 5)); err != nil {
+	if _, err := store.Stage(ctx, "run", testrows.Rows(5)); err != nil {
 		t.Fatal(err)
 	}
 	relay, err := outbox.NewRelay(store, shortProducer{})
@@ -269,11 +270,11 @@ func TestInvalidPayloadIsSetAside(t *testing.T) {
 	pool := newPool(t)
 	store := newStore(t, pool)
 	ctx := testContext(t, 30*time.Second)
-	if _, err := store.Stage(ctx, "run", testRows(t, 3)); err != nil {
+	if _, err := store.Stage(ctx, "run", testrows.Rows(3)); err != nil {
 		t.Fatal(err)
 	}
 	// Another program inserts a row Stage would have refused.
-	bad := newUUID()
+	bad := testrows.UUID()
 	if _, err := pool.Exec(ctx, "INSERT INTO "+pgx.Identifier{store.Schema(), "outbox"}.Sanitize()+
 		` (id, payload, run_id, fetched_at) VALUES ($1, '{"id":"x","email":"nope"}', 'hand', now())`, bad); err != nil {
 		t.Fatal(err)
@@ -303,7 +304,7 @@ func TestRetentionCleanup(t *testing.T) {
 	store := newStore(t, pool)
 	ctx := testContext(t, 30*time.Second)
 	table := pgx.Identifier{store.Schema(), "outbox"}.Sanitize()
-	rows := testRows(t, 30)
+	rows := testrows.Rows(30)
 	if _, err := store.Stage(ctx, "run", rows[:20]); err != nil {
 		t.Fatal(err)
 	}
@@ -422,7 +423,7 @@ func TestRunRidesOutPostgresOutage(t *testing.T) {
 	default:
 	}
 
-	if _, err := store.Stage(ctx, "run", testRows(t, 50)); err != nil {
+	if _, err := store.Stage(ctx, "run", testrows.Rows(50)); err != nil {
 		t.Fatal(err)
 	}
 	proxy.setUp(true)

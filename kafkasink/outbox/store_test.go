@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/userstream/userstream/internal/testenv"
+	"github.com/userstream/userstream/internal/testrows"
 	"github.com/userstream/userstream/kafkasink/outbox"
 	"github.com/userstream/userstream/transform"
 )
@@ -85,7 +86,7 @@ func TestStageNotMigrated(t *testing.T) {
 	}
 	for _, threshold := range []int{1, 1000} {
 		store, _ := outbox.NewStore(pool, outbox.Schema(store.Schema()), outbox.CopyThreshold(threshold))
-		_, err := store.Stage(testContext(t, 10*time.Second), "run", testRows(t, 3))
+		_, err := store.Stage(testContext(t, 10*time.Second), "run", testrows.Rows(3))
 		if !errors.Is(err, outbox.ErrNotMigrated) {
 			t.Errorf("CopyThreshold %d: Stage before Migrate = %v, want ErrNotMigrated", threshold, err)
 		}
@@ -107,7 +108,7 @@ func TestStageDuplicates(t *testing.T) {
 			t.Parallel()
 			store := newStore(t, pool, outbox.CopyThreshold(tc.threshold))
 			ctx := testContext(t, 30*time.Second)
-			rows := testRows(t, 10)
+			rows := testrows.Rows(10)
 			// Rows 8 and 9 repeat rows 0 and 1, the second in upper case:
 			// one user, fetched twice in one page.
 			page := append([]transform.Row(nil), rows[:8]...)
@@ -164,7 +165,7 @@ func TestStageCopyLargePage(t *testing.T) {
 	pool := newPool(t)
 	store := newStore(t, pool)
 	ctx := testContext(t, 60*time.Second)
-	rows := testRows(t, 10000)
+	rows := testrows.Rows(10000)
 	page := append(rows, rows[:500]...) // 500 users fetched twice
 	start := time.Now()
 	res, err := store.Stage(ctx, "big", page)
@@ -192,7 +193,7 @@ func TestStageInvalidRowStagesNothing(t *testing.T) {
 	t.Parallel()
 	pool := newPool(t)
 	store := newStore(t, pool)
-	rows := testRows(t, 300) // above the COPY threshold
+	rows := testrows.Rows(300) // above the COPY threshold
 	rows[123].Email = "not an address"
 	_, err := store.Stage(testContext(t, 10*time.Second), "run", rows)
 	var ire *outbox.InvalidRowError
@@ -206,7 +207,7 @@ func TestStageInvalidRowStagesNothing(t *testing.T) {
 	if c := counts(t, store); c != (outbox.Counts{}) {
 		t.Fatalf("Counts = %+v, want nothing staged", c)
 	}
-	if _, err := store.Stage(context.Background(), "", testRows(t, 1)); err == nil {
+	if _, err := store.Stage(context.Background(), "", testrows.Rows(1)); err == nil {
 		t.Error("Stage with an empty run id succeeded")
 	}
 }
@@ -216,7 +217,7 @@ func TestConcurrentStagesOfOverlappingPages(t *testing.T) {
 	pool := newPool(t)
 	store := newStore(t, pool, outbox.CopyThreshold(50))
 	ctx := testContext(t, 30*time.Second)
-	rows := testRows(t, 400)
+	rows := testrows.Rows(400)
 	// Eight pages of 200 overlapping rows, in different orders, staged at
 	// once: no deadlock, and every user staged once.
 	var wg sync.WaitGroup
@@ -254,7 +255,7 @@ func TestStagePermissionDenied(t *testing.T) {
 	if _, err := pool.Exec(ctx, "REVOKE INSERT ON "+pgx.Identifier{store.Schema(), "outbox"}.Sanitize()+" FROM CURRENT_USER"); err != nil {
 		t.Fatal(err)
 	}
-	_, err := store.Stage(ctx, "run", testRows(t, 2))
+	_, err := store.Stage(ctx, "run", testrows.Rows(2))
 	if !outbox.IsPermissionDenied(err) {
 		t.Fatalf("Stage = %v, want a permission error", err)
 	}
