@@ -9,33 +9,14 @@
 package main
 
 import (
-	"context"
 	"flag"
-	"fmt"
-	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/userstream/userstream/internal/pipeline"
 )
 
 func main() {
-	var cfg pipeline.Config
-	fs := flag.NewFlagSet("consumer", flag.ExitOnError)
-	cfg.ServerFlags(fs)
-	cfg.ConsumeFlags(fs)
-	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
-	_ = fs.Parse(os.Args[1:])
-	log, err := pipeline.NewLogger(*level)
-	if err == nil {
-		slog.SetDefault(log)
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		err = pipeline.RunConsume(ctx, cfg, log, os.Stdout)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "consumer:", err)
-		os.Exit(1)
-	}
+	pipeline.Main("consumer", "info", func(cfg *pipeline.Config, fs *flag.FlagSet) {
+		cfg.ServerFlags(fs)
+		cfg.ConsumeFlags(fs)
+	}, pipeline.RunConsume)
 }

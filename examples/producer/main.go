@@ -7,33 +7,14 @@
 package main
 
 import (
-	"context"
 	"flag"
-	"fmt"
-	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/userstream/userstream/internal/pipeline"
 )
 
 func main() {
-	var cfg pipeline.Config
-	fs := flag.NewFlagSet("producer", flag.ExitOnError)
-	cfg.ServerFlags(fs)
-	cfg.IngestFlags(fs)
-	level := fs.String("log-level", "warn", "log level: debug, info, warn or error")
-	_ = fs.Parse(os.Args[1:])
-	log, err := pipeline.NewLogger(*level)
-	if err == nil {
-		slog.SetDefault(log)
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		err = pipeline.RunIngest(ctx, cfg, log, os.Stdout)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "producer:", err)
-		os.Exit(1)
-	}
+	pipeline.Main("producer", "warn", func(cfg *pipeline.Config, fs *flag.FlagSet) {
+		cfg.ServerFlags(fs)
+		cfg.IngestFlags(fs)
+	}, pipeline.RunIngest)
 }
