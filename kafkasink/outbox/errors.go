@@ -27,6 +27,7 @@ const (
 	codeUndefinedTable        = "42P01"
 	codeInvalidSchemaName     = "3F000"
 	codeUndefinedFunction     = "42883"
+	codeLockNotAvailable      = "55P03"
 )
 
 // Error is a failed operation of a [Store] or [Relay]. Op names it

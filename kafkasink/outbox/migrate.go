@@ -53,6 +53,57 @@ CREATE TRIGGER outbox_notify AFTER INSERT ON {outbox}
 	FOR EACH STATEMENT EXECUTE FUNCTION {schema}.outbox_notify('{channel}');
 `,
 	},
+	{
+		description: "append-only outbox: relay position, rejected rows, inserts serialized",
+		// Version 1 marked each row published with an UPDATE: a second
+		// tuple, and index entries, per row. Now a row is written once and
+		// the relay keeps one position (the last seq published). A
+		// position is only sound if rows become visible in seq order, so
+		// a statement trigger makes inserting transactions take turns: a
+		// transaction's seqs are drawn, and it commits, before the next
+		// may draw any. Rows version 1 left unpublished keep their turn:
+		// the position starts below the oldest of them (rows it had
+		// published above that point go out once more).
+		sql: `
+CREATE TABLE {position} (
+	singleton  boolean     PRIMARY KEY DEFAULT true CHECK (singleton),
+	position   bigint      NOT NULL,
+	updated_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE {position} IS 'The seq of the last outbox row published to Kafka; the relay that holds this row''s lock is the one publishing.';
+INSERT INTO {position} (position) SELECT coalesce(
+	(SELECT min(seq) - 1 FROM {outbox} WHERE published_at IS NULL AND rejected_at IS NULL),
+	(SELECT max(seq) FROM {outbox}),
+	0);
+
+CREATE TABLE {rejected} (
+	seq         bigint      PRIMARY KEY,
+	id          uuid        NOT NULL,
+	error       text        NOT NULL,
+	rejected_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE {rejected} IS 'Outbox rows a relay set aside because their payload is not a valid row; they stay in the outbox.';
+INSERT INTO {rejected} (seq, id, error, rejected_at)
+	SELECT seq, id, coalesce(last_error, ''), rejected_at FROM {outbox} WHERE rejected_at IS NOT NULL;
+
+DROP INDEX {schema}.outbox_pending;
+DROP INDEX {schema}.outbox_published;
+CREATE UNIQUE INDEX outbox_seq ON {outbox} (seq);
+ALTER TABLE {outbox} DROP COLUMN published_at, DROP COLUMN attempts, DROP COLUMN last_error, DROP COLUMN rejected_at;
+COMMENT ON COLUMN {outbox}.seq IS 'Stage order, which is also commit order (see outbox_serialize); rows up to outbox_position.position are published.';
+
+-- The lock is the table's own (its oid), so every inserter takes the same
+-- one, this package or not; it is held until the transaction ends.
+CREATE FUNCTION {schema}.outbox_serialize() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_advisory_xact_lock(1970234213, TG_RELID::integer);
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER outbox_serialize BEFORE INSERT ON {outbox}
+	FOR EACH STATEMENT EXECUTE FUNCTION {schema}.outbox_serialize();
+`,
+	},
 }
 
 // SchemaVersion is the schema version this package migrates to.
@@ -69,7 +120,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return s.wrap("migrate", s.migrate(ctx))
 }
 
-func (s *Store) migrate(ctx context.Context) error {
+func (s *Store) migrate(ctx context.Context) error { return s.migrateTo(ctx, len(migrations)) }
+
+// migrateTo brings the schema up to version target (tests start from older
+// versions with it).
+func (s *Store) migrateTo(ctx context.Context, target int) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return err
@@ -106,10 +161,10 @@ func (s *Store) migrate(ctx context.Context) error {
 	if current > len(migrations) {
 		return fmt.Errorf("%w: version %d, this package knows up to %d", ErrSchemaTooNew, current, len(migrations))
 	}
-	if current == len(migrations) {
+	if current >= target {
 		return nil // nothing to commit
 	}
-	for v := current + 1; v <= len(migrations); v++ {
+	for v := current + 1; v <= target; v++ {
 		m := migrations[v-1]
 		if _, err := tx.Exec(ctx, qualify(s.schema, m.sql)); err != nil {
 			return fmt.Errorf("version %d (%s): %w", v, m.description, err)

@@ -16,16 +16,20 @@ const stageTableDDL = `CREATE TEMPORARY TABLE IF NOT EXISTS ` + stageTable + ` (
 
 // queries holds the statements of one schema, built once.
 type queries struct {
-	stageInsert, stageFromTemp                       string
-	claim, markPublished, markFailed, markRejected   string
-	deletePublished, counts, listen, versionTableDDL string
+	stageInsert, stageFromTemp           string
+	lockPosition, claim, advance, reject string
+	deletePublished, counts, pending     string
+	listen, versionTableDDL              string
 }
 
-// qualify replaces {outbox}, {version} and {schema} in sql with quoted
-// names. The schema name was validated, and is quoted anyway.
+// qualify replaces {outbox}, {position}, {rejected}, {version}, {schema}
+// and {channel} in sql with quoted names. The schema name was validated,
+// and is quoted anyway.
 func qualify(schema, sql string) string {
 	return strings.NewReplacer(
 		"{outbox}", pgx.Identifier{schema, "outbox"}.Sanitize(),
+		"{position}", pgx.Identifier{schema, "outbox_position"}.Sanitize(),
+		"{rejected}", pgx.Identifier{schema, "outbox_rejected"}.Sanitize(),
 		"{version}", pgx.Identifier{schema, "schema_version"}.Sanitize(),
 		"{schema}", pgx.Identifier{schema}.Sanitize(),
 		"{channel}", schema+"_outbox",
@@ -34,10 +38,11 @@ func qualify(schema, sql string) string {
 
 func newQueries(schema string) queries {
 	q := func(sql string) string { return qualify(schema, sql) }
-	// Both staging statements insert in id order. Two pages staged at once
-	// that share ids then wait for each other's ids in the same order,
-	// instead of deadlocking.
 	return queries{
+		// Both staging statements insert in id order, so two pages that
+		// share ids would wait for each other's ids in the same order
+		// rather than deadlock (the outbox_serialize trigger makes them
+		// take turns anyway).
 		stageInsert: q(`INSERT INTO {outbox} (id, payload, run_id, fetched_at)
 SELECT u.id, u.payload::jsonb, $3, now()
 FROM unnest($1::uuid[], $2::text[]) AS u(id, payload)
@@ -47,36 +52,37 @@ ON CONFLICT (id) DO NOTHING`),
 SELECT id, payload, $1, now() FROM pg_temp.` + stageTable + `
 ORDER BY id
 ON CONFLICT (id) DO NOTHING`),
-		// SKIP LOCKED lets concurrent relays claim disjoint batches
-		// instead of queueing behind each other.
-		claim: q(`SELECT id::text, payload::text FROM {outbox}
-WHERE published_at IS NULL AND rejected_at IS NULL
+		// One relay publishes at a time: the one holding the position
+		// row's lock. NOWAIT: the others learn it at once and stand by.
+		lockPosition: q(`SELECT position FROM {position} FOR UPDATE NOWAIT`),
+		// Rows become visible in seq order (outbox_serialize), so nothing
+		// can appear later below the position.
+		claim: q(`SELECT seq, id::text, payload::text FROM {outbox}
+WHERE seq > $1
 ORDER BY seq
-LIMIT $1
-FOR UPDATE SKIP LOCKED`),
-		markPublished: q(`UPDATE {outbox}
-SET published_at = statement_timestamp(), attempts = attempts + 1, last_error = NULL
-WHERE id = ANY($1::uuid[])`),
-		markFailed: q(`UPDATE {outbox} AS o
-SET attempts = o.attempts + 1, last_error = f.err
-FROM unnest($1::uuid[], $2::text[]) AS f(id, err)
-WHERE o.id = f.id`),
-		markRejected: q(`UPDATE {outbox} AS o
-SET rejected_at = statement_timestamp(), last_error = f.err
-FROM unnest($1::uuid[], $2::text[]) AS f(id, err)
-WHERE o.id = f.id`),
-		// SKIP LOCKED: a row a relay is marking right now is not in the
-		// way of a cleanup running elsewhere.
-		deletePublished: q(`DELETE FROM {outbox} WHERE id IN (
-	SELECT id FROM {outbox}
-	WHERE published_at < statement_timestamp() - $1::bigint * interval '1 microsecond'
-	LIMIT $2
-	FOR UPDATE SKIP LOCKED)`),
+LIMIT $2`),
+		advance: q(`UPDATE {position} SET position = $1, updated_at = statement_timestamp()`),
+		reject: q(`INSERT INTO {rejected} (seq, id, error)
+SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[])
+ON CONFLICT (seq) DO NOTHING`),
+		// Published (at or below the position), not rejected, and staged
+		// before the retention.
+		deletePublished: q(`DELETE FROM {outbox} WHERE seq IN (
+	SELECT o.seq FROM {outbox} o
+	WHERE o.seq <= (SELECT position FROM {position})
+	AND o.fetched_at < statement_timestamp() - $1::bigint * interval '1 microsecond'
+	AND NOT EXISTS (SELECT 1 FROM {rejected} r WHERE r.seq = o.seq)
+	ORDER BY o.seq
+	LIMIT $2)`),
 		counts: q(`SELECT
-	count(*) FILTER (WHERE published_at IS NULL AND rejected_at IS NULL),
-	count(*) FILTER (WHERE published_at IS NOT NULL),
-	count(*) FILTER (WHERE rejected_at IS NOT NULL)
-FROM {outbox}`),
+	count(*) FILTER (WHERE o.seq > p.position),
+	count(*) FILTER (WHERE o.seq <= p.position AND r.seq IS NULL),
+	count(r.seq)
+FROM {outbox} o
+CROSS JOIN {position} p
+LEFT JOIN {rejected} r ON r.seq = o.seq`),
+		// An index range over the unpublished rows only.
+		pending:         q(`SELECT count(*) FROM {outbox} WHERE seq > (SELECT position FROM {position})`),
 		listen:          "LISTEN " + pgx.Identifier{schema + "_outbox"}.Sanitize(),
 		versionTableDDL: q(`CREATE TABLE {version} (version integer PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`),
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/userstream/userstream/kafkasink"
 	"github.com/userstream/userstream/transform"
@@ -26,8 +27,8 @@ var _ producer = (*kafkasink.Producer)(nil)
 
 // Stats counts what a relay has done since it was created.
 type Stats struct {
-	Published int64 // rows acknowledged by the broker and marked published
-	Failed    int64 // row deliveries that failed; the rows stay unpublished
+	Published int64 // rows acknowledged by the broker, the position moved past them
+	Failed    int64 // row deliveries that failed; the rows go out again later
 	Rejected  int64 // rows set aside because their payload is not a valid row
 	Batches   int64 // batches committed, with at least one row claimed
 	Errors    int64 // rounds that failed (Postgres, Kafka, or both)
@@ -37,7 +38,7 @@ type Stats struct {
 // Relay publishes the rows of a [Store] to Kafka. Create it with
 // [NewRelay]; run it with [Relay.Run], or drive it with [Relay.RelayOnce].
 // It is safe for concurrent use, and any number of relays may work on one
-// store.
+// store: one publishes at a time, the others stand by.
 type Relay struct {
 	store   *Store
 	p       producer
@@ -95,18 +96,22 @@ func (r *Relay) Stats() Stats {
 	}
 }
 
-// RelayOnce relays one batch: it claims up to [BatchSize] unpublished rows,
-// produces them, and marks the rows the broker acknowledged published, in
-// one transaction. It returns how many rows it published; 0 and nil mean
-// nothing was waiting.
+// RelayOnce relays one batch: it takes the relay position's lock, reads
+// up to [BatchSize] rows staged after the position, produces them, and
+// moves the position past the rows the broker acknowledged, in one
+// transaction. It returns how many rows it published; 0 and nil mean
+// nothing was waiting, or another relay holds the position (this one then
+// stands by).
 //
-// When some deliveries fail, RelayOnce still commits the acknowledged rows
-// and returns their number with an [*Error] of op "produce" wrapping the
-// producer's error (a *[kafkasink.ProduceError] lists the rows); the failed
-// rows stay unpublished for a later call. A Postgres error is an [*Error]
-// too. Once the batch is produced, marking and committing it use a context
-// detached from ctx, bounded by [CommitTimeout]: a canceled ctx then does
-// not turn acknowledged rows into duplicates.
+// The position moves over acknowledged rows up to the first failed one:
+// when some deliveries fail, RelayOnce commits that prefix and returns its
+// number with an [*Error] of op "produce" wrapping the producer's error (a
+// *[kafkasink.ProduceError] lists the rows); the rows from the first
+// failure on go out again in a later round (those of them that were
+// acknowledged, twice). A Postgres error is an [*Error] too. Once the batch
+// is produced, moving the position and committing use a context detached
+// from ctx, bounded by [CommitTimeout]: a canceled ctx then does not turn
+// acknowledged rows into duplicates.
 func (r *Relay) RelayOnce(ctx context.Context) (n int, err error) {
 	res, err := r.round(ctx)
 	if err != nil {
@@ -117,9 +122,12 @@ func (r *Relay) RelayOnce(ctx context.Context) (n int, err error) {
 
 type roundResult struct{ claimed, published int }
 
-// rejectedRow is a claimed row whose payload is not a valid row.
-type rejectedRow struct {
+// claimedRow is a row read from the outbox: valid (row is set) or rejected
+// (err is set, its payload is not a valid row).
+type claimedRow struct {
+	seq int64
 	id  string
+	row transform.Row
 	err error
 }
 
@@ -132,80 +140,110 @@ func (r *Relay) round(ctx context.Context) (roundResult, error) {
 	}
 	defer func() {
 		// Rolling back a committed transaction is a no-op. The rollback
-		// must not depend on ctx: it releases the batch's row locks.
+		// must not depend on ctx: it releases the position's lock.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.commitTimeout)
 		_ = tx.Rollback(rctx)
 		cancel()
 	}()
 
-	claimed, err := tx.Query(ctx, s.q.claim, r.cfg.batchSize)
+	var pos int64
+	if err := tx.QueryRow(ctx, s.q.lockPosition).Scan(&pos); err != nil {
+		var pg *pgconn.PgError
+		switch {
+		case errors.As(err, &pg) && pg.Code == codeLockNotAvailable:
+			return res, nil // another relay is publishing
+		case errors.Is(err, pgx.ErrNoRows):
+			return res, s.wrap("claim", fmt.Errorf("%w: the outbox_position row is missing", ErrNotMigrated))
+		}
+		return res, s.wrap("claim", err)
+	}
+	claimed, err := tx.Query(ctx, s.q.claim, pos, r.cfg.batchSize)
 	if err != nil {
 		return res, s.wrap("claim", err)
 	}
 	var (
-		ids      []string
-		rows     []transform.Row
-		rejected []rejectedRow
-		id       string
-		payload  []byte
+		batch   []claimedRow
+		rows    []transform.Row
+		c       claimedRow
+		payload []byte
 	)
 	for claimed.Next() {
-		if err := claimed.Scan(&id, &payload); err != nil {
+		if err := claimed.Scan(&c.seq, &c.id, &payload); err != nil {
 			claimed.Close()
 			return res, s.wrap("claim", err)
 		}
-		row, err := transform.Unmarshal(payload)
-		if err == nil {
-			err = row.Validate()
+		c.row, c.err = transform.Unmarshal(payload)
+		if c.err == nil {
+			c.err = c.row.Validate()
 		}
-		if err != nil {
-			// Stage validates, so only a row inserted by other means
-			// gets here. Retrying cannot fix it; it is set aside.
-			rejected = append(rejected, rejectedRow{id: id, err: err})
-			continue
+		// Stage validates, so only a row inserted by other means fails
+		// here. Retrying cannot fix it; it is set aside.
+		if c.err == nil {
+			rows = append(rows, c.row)
 		}
-		ids = append(ids, id)
-		rows = append(rows, row)
+		batch = append(batch, c)
 	}
 	if err := claimed.Err(); err != nil {
 		return res, s.wrap("claim", err)
 	}
-	res.claimed = len(ids) + len(rejected)
+	res.claimed = len(batch)
 	if res.claimed == 0 {
 		return res, nil
 	}
 
-	var acked []string
-	var failed []failedRow
-	var produceErr error
+	var (
+		ok         []bool
+		failed     int
+		produceErr error
+	)
 	if len(rows) > 0 {
 		start := time.Now()
 		dels, err := r.p.ProduceSync(ctx, rows...)
-		acked, failed, produceErr = sortDeliveries(ids, rows, dels, err)
-		r.log.Debug("outbox: batch produced", "rows", len(rows), "acked", len(acked), "failed", len(failed), "took", time.Since(start))
+		ok, failed, produceErr = sortDeliveries(rows, dels, err)
+		r.log.Debug("outbox: batch produced", "rows", len(rows), "failed", failed, "took", time.Since(start))
 	}
 	if h := r.cfg.afterProduce; h != nil {
 		h()
 	}
 
-	// From here on the broker has the acknowledged rows: the marks must be
-	// committed even if ctx has ended, or they would all be produced again.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.commitTimeout)
-	defer cancel()
-	if err := r.mark(cctx, tx, acked, failed, rejected); err != nil {
-		return res, r.lostMarks(err, len(acked))
-	}
-	if err := tx.Commit(cctx); err != nil {
-		return res, r.lostMarks(s.wrap("commit", err), len(acked))
+	// The position moves over acknowledged and rejected rows up to the
+	// first failed one.
+	newPos := pos
+	var rejected []claimedRow
+	i := 0
+	for _, c := range batch {
+		if c.err == nil {
+			if !ok[i] {
+				break
+			}
+			i++
+			res.published++
+		} else {
+			rejected = append(rejected, c)
+		}
+		newPos = c.seq
 	}
 
-	res.published = len(acked)
-	r.published.Add(int64(len(acked)))
-	r.failed.Add(int64(len(failed)))
+	// From here on the broker has the acknowledged rows: the position must
+	// be committed even if ctx has ended, or they would all be produced
+	// again.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.commitTimeout)
+	defer cancel()
+	if newPos > pos {
+		if err := r.advance(cctx, tx, newPos, rejected); err != nil {
+			return roundResult{claimed: res.claimed}, r.lostMarks(err, res.published)
+		}
+		if err := tx.Commit(cctx); err != nil {
+			return roundResult{claimed: res.claimed}, r.lostMarks(s.wrap("commit", err), res.published)
+		}
+	}
+
+	r.published.Add(int64(res.published))
+	r.failed.Add(int64(failed))
 	r.rejected.Add(int64(len(rejected)))
 	r.batches.Add(1)
 	for _, rj := range rejected {
-		r.log.Error("outbox: row set aside: its payload is not a valid row", "id", rj.id, "err", rj.err)
+		r.log.Error("outbox: row set aside: its payload is not a valid row", "id", rj.id, "seq", rj.seq, "err", rj.err)
 	}
 	if produceErr != nil {
 		return res, &Error{Op: "produce", Schema: s.schema, Err: produceErr}
@@ -213,56 +251,41 @@ func (r *Relay) round(ctx context.Context) (roundResult, error) {
 	return res, nil
 }
 
-// lostMarks logs that a batch the broker acknowledged was not marked, so
-// its rows will be published again, and returns err.
+// lostMarks logs that a batch the broker acknowledged was not recorded as
+// published, so its rows will be produced again, and returns err.
 func (r *Relay) lostMarks(err error, acked int) error {
 	if acked > 0 {
-		r.log.Warn("outbox: acknowledged rows not marked published; they will be produced again (duplicates, not loss)",
+		r.log.Warn("outbox: acknowledged rows not recorded as published; they will be produced again (duplicates, not loss)",
 			"rows", acked, "err", err)
 	}
 	return err
 }
 
-// mark records the batch's outcome in tx: acknowledged rows published,
-// failed rows with one more attempt and their error, rejected rows set
-// aside.
-func (r *Relay) mark(ctx context.Context, tx pgx.Tx, acked []string, failed []failedRow, rejected []rejectedRow) error {
+// advance records the batch's outcome in tx: the rejected rows, and the new
+// position.
+func (r *Relay) advance(ctx context.Context, tx pgx.Tx, pos int64, rejected []claimedRow) error {
 	s := r.store
-	if len(acked) > 0 {
-		if _, err := tx.Exec(ctx, s.q.markPublished, acked); err != nil {
-			return s.wrap("mark published", err)
-		}
-	}
-	if len(failed) > 0 {
-		ids, errs := make([]string, len(failed)), make([]string, len(failed))
-		for i, f := range failed {
-			ids[i], errs[i] = f.id, f.err
-		}
-		if _, err := tx.Exec(ctx, s.q.markFailed, ids, errs); err != nil {
-			return s.wrap("mark failed", err)
-		}
-	}
 	if len(rejected) > 0 {
-		ids, errs := make([]string, len(rejected)), make([]string, len(rejected))
+		seqs, ids, errs := make([]int64, len(rejected)), make([]string, len(rejected)), make([]string, len(rejected))
 		for i, rj := range rejected {
-			ids[i], errs[i] = rj.id, rj.err.Error()
+			seqs[i], ids[i], errs[i] = rj.seq, rj.id, rj.err.Error()
 		}
-		if _, err := tx.Exec(ctx, s.q.markRejected, ids, errs); err != nil {
-			return s.wrap("mark rejected", err)
+		if _, err := tx.Exec(ctx, s.q.reject, seqs, ids, errs); err != nil {
+			return s.wrap("reject", err)
 		}
+	}
+	if _, err := tx.Exec(ctx, s.q.advance, pos); err != nil {
+		return s.wrap("advance", err)
 	}
 	return nil
 }
 
-// failedRow is a row whose delivery failed, with the error's text.
-type failedRow struct{ id, err string }
-
-// sortDeliveries splits the rows of a ProduceSync call into acknowledged
-// and failed ones. ids are the rows' ids as the table has them. A row counts
-// as acknowledged only when its own delivery report says so: when in doubt
-// it is failed, since a row produced again is a duplicate, while a row
-// wrongly marked published is lost.
-func sortDeliveries(ids []string, rows []transform.Row, dels []kafkasink.Delivery, err error) (acked []string, failed []failedRow, _ error) {
+// sortDeliveries tells, for each row of a ProduceSync call, whether the
+// broker acknowledged it, and counts the others. A row counts as
+// acknowledged only when its own delivery report says so: when in doubt it
+// is failed, since a row produced again is a duplicate, while a row wrongly
+// taken as published is lost.
+func sortDeliveries(rows []transform.Row, dels []kafkasink.Delivery, err error) (ok []bool, failed int, _ error) {
 	var pe *kafkasink.ProduceError
 	perRow := err == nil || errors.As(err, &pe)
 	if len(dels) != len(rows) {
@@ -271,22 +294,22 @@ func sortDeliveries(ids []string, rows []transform.Row, dels []kafkasink.Deliver
 			err = fmt.Errorf("producer reported %d deliveries for %d rows", len(dels), len(rows))
 		}
 	}
+	ok = make([]bool, len(rows))
 	for i, row := range rows {
 		switch {
 		case !perRow:
-			failed = append(failed, failedRow{ids[i], err.Error()})
 		case dels[i].ID != row.ID:
-			failed = append(failed, failedRow{ids[i], fmt.Sprintf("delivery report for row %q, want %q", dels[i].ID, row.ID)})
 			if err == nil {
 				err = errors.New("producer reported deliveries out of order")
 			}
 		case dels[i].Err != nil:
-			failed = append(failed, failedRow{ids[i], dels[i].Err.Error()})
 		default:
-			acked = append(acked, ids[i])
+			ok[i] = true
+			continue
 		}
+		failed++
 	}
-	return acked, failed, err
+	return ok, failed, err
 }
 
 // Run relays until ctx ends, then returns nil. It relays batch after batch

@@ -191,6 +191,15 @@ func (s *Store) Counts(ctx context.Context) (Counts, error) {
 	return c, s.wrap("count", err)
 }
 
+// Pending counts the rows staged and not yet published. Unlike [Store.Counts]
+// it reads only those rows, through the seq index: cheap enough to poll
+// while a relay keeps up.
+func (s *Store) Pending(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, s.q.pending).Scan(&n)
+	return n, s.wrap("count", err)
+}
+
 // deleteChunk bounds the rows one DELETE of DeletePublished removes, so
 // cleaning up a large backlog does not hold one long transaction.
 const deleteChunk = 10000

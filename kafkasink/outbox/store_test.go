@@ -3,6 +3,7 @@ package outbox_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -141,11 +142,10 @@ func TestStageDuplicates(t *testing.T) {
 				payload   []byte
 				runID     string
 				fetchedAt time.Time
-				published *time.Time
 			)
-			err = pool.QueryRow(ctx, "SELECT payload, run_id, fetched_at, published_at FROM "+
+			err = pool.QueryRow(ctx, "SELECT payload, run_id, fetched_at FROM "+
 				pgx.Identifier{store.Schema(), "outbox"}.Sanitize()+" WHERE id = $1", rows[9].ID).
-				Scan(&payload, &runID, &fetchedAt, &published)
+				Scan(&payload, &runID, &fetchedAt)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -153,8 +153,8 @@ func TestStageDuplicates(t *testing.T) {
 			if err != nil || got != rows[9] {
 				t.Errorf("payload decodes to %+v, %v; want %+v", got, err, rows[9])
 			}
-			if runID != "run-2" || time.Since(fetchedAt) > time.Minute || published != nil {
-				t.Errorf("run_id %q, fetched_at %v, published_at %v", runID, fetchedAt, published)
+			if runID != "run-2" || time.Since(fetchedAt) > time.Minute {
+				t.Errorf("run_id %q, fetched_at %v", runID, fetchedAt)
 			}
 		})
 	}
@@ -266,6 +266,103 @@ func TestStagePermissionDenied(t *testing.T) {
 	for _, want := range []string{"stage", store.Schema(), "permission denied", "42501", "privilege"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+}
+
+// TestMigrateFromVersion1 upgrades a version 1 table, whose rows carry
+// their own publish state, to the relay position: published rows stay
+// published, rejected ones rejected, and every unpublished row goes out.
+func TestMigrateFromVersion1(t *testing.T) {
+	t.Parallel()
+	pool := newPool(t)
+	ctx := testContext(t, 30*time.Second)
+	schema := testenv.Name(t, "ob")
+	store, err := outbox.NewStore(pool, outbox.Schema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropSchemaAtCleanup(t, pool, schema)
+	if err := store.MigrateTo(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	// Ten rows, staged one by one so that seq follows the slice: 0-4 and 9
+	// published, 5 rejected, 6-8 pending.
+	rows := testrows.Rows(10)
+	for _, r := range rows {
+		if _, err := store.Stage(ctx, "v1", []transform.Row{r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	table := pgx.Identifier{schema, "outbox"}.Sanitize()
+	if _, err := pool.Exec(ctx, "UPDATE "+table+" SET published_at = now() WHERE id = ANY($1::uuid[])",
+		[]string{rows[0].ID, rows[1].ID, rows[2].ID, rows[3].ID, rows[4].ID, rows[9].ID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, "UPDATE "+table+" SET rejected_at = now(), last_error = 'bad' WHERE id = $1", rows[5].ID); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Row 9 was published after the oldest pending row: it is counted
+	// pending again, and goes out once more.
+	if c := counts(t, store); c != (outbox.Counts{Pending: 4, Published: 5, Rejected: 1}) {
+		t.Fatalf("Counts after the upgrade = %+v", c)
+	}
+	var rejErr string
+	if err := pool.QueryRow(ctx, "SELECT error FROM "+pgx.Identifier{schema, "outbox_rejected"}.Sanitize()+" WHERE id = $1",
+		rows[5].ID).Scan(&rejErr); err != nil || rejErr != "bad" {
+		t.Fatalf("rejected row: %q, %v", rejErr, err)
+	}
+	p := &fakeProducer{}
+	relay, err := outbox.NewRelay(store, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drain(t, relay, store, 10*time.Second)
+	var got []string
+	for _, r := range p.produced() {
+		got = append(got, r.ID)
+	}
+	if want := ids(rows[6:]); !slices.Equal(got, want) {
+		t.Fatalf("relayed %v, want rows 6-9 %v", got, want)
+	}
+}
+
+func TestPendingCountsUnpublishedRows(t *testing.T) {
+	t.Parallel()
+	pool := newPool(t)
+	store := newStore(t, pool)
+	ctx := testContext(t, 30*time.Second)
+	pending := func() int64 {
+		t.Helper()
+		n, err := store.Pending(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := pending(); n != 0 {
+		t.Fatalf("Pending = %d on an empty outbox", n)
+	}
+	if _, err := store.Stage(ctx, "run", testrows.Rows(7)); err != nil {
+		t.Fatal(err)
+	}
+	relay, err := outbox.NewRelay(store, &fakeProducer{}, outbox.BatchSize(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []int64{7, 2, 0} {
+		if n := pending(); n != want {
+			t.Fatalf("Pending = %d, want %d", n, want)
+		}
+		if c := counts(t, store); c.Pending != want {
+			t.Fatalf("Counts().Pending = %d, want %d like Pending", c.Pending, want)
+		}
+		if _, err := relay.RelayOnce(ctx); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
