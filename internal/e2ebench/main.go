@@ -55,6 +55,7 @@ type result struct {
 	seconds           float64
 	usersPerSec       float64
 	p50, p99          time.Duration
+	serverCPU         map[string]float64 // CPU-seconds of each server during the run
 	maxRSSMB          float64
 	cpuSecPerMillion  float64
 	offered           float64
@@ -89,9 +90,11 @@ func run() error {
 	}
 
 	fmt.Fprintln(os.Stderr, "e2ebench: Cassandra write ceiling (cassandrastore BulkWrite)...")
-	ceil, err := ceiling(*ceilingRows)
-	if err != nil {
-		return err
+	ceil := 0.0
+	if *ceilingRows > 0 { // 0 skips it, when tuning the pipeline
+		if ceil, err = ceiling(*ceilingRows); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(os.Stderr, "e2ebench: throughput run, %d users...\n", *users)
 	thr, err := pipelineRun(bin, dir, "throughput", *users, 0, 5000)
@@ -99,9 +102,13 @@ func run() error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "e2ebench: latency run, %d users at %.0f users/s...\n", *latUsers, *rate)
-	lat, err := pipelineRun(bin, dir, "latency", *latUsers, *rate, 100)
-	if err != nil {
-		return err
+	runs := []result{thr}
+	if *latUsers > 0 {
+		lat, err := pipelineRun(bin, dir, "latency", *latUsers, *rate, 100)
+		if err != nil {
+			return err
+		}
+		runs = append(runs, lat)
 	}
 
 	host, _ := os.Hostname()
@@ -109,7 +116,7 @@ func run() error {
 	fmt.Printf("Cassandra write ceiling (plain gocql insert loop, cassandrastore BulkWrite): %.0f rows/s\n\n", ceil)
 	fmt.Println("| run | users | offered users/s | users/s API→Cassandra | × ceiling | fetch→stored p50 | p99 | peak RSS | CPU-s per 1M rows | status |")
 	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
-	for _, r := range []result{thr, lat} {
+	for _, r := range runs {
 		offered := "max"
 		if r.offered > 0 {
 			offered = fmt.Sprintf("%.0f", r.offered)
@@ -118,8 +125,18 @@ func run() error {
 			r.usersPerSec, r.usersPerSec/ceil, r.p50.Round(100*time.Microsecond), r.p99.Round(100*time.Microsecond),
 			r.maxRSSMB, r.cpuSecPerMillion, r.status)
 	}
-	if thr.status != pipeline.StatusSucceeded || lat.status != pipeline.StatusSucceeded {
-		return fmt.Errorf("a run did not succeed: %s / %s", thr.errorText, lat.errorText)
+	fmt.Println()
+	for _, r := range runs {
+		fmt.Printf("CPU-s during the %s run:", r.name)
+		for _, k := range []string{"pipeline", "cassandra", "postgres", "kafka", "api"} {
+			fmt.Printf(" %s %.1f", k, r.serverCPU[k])
+		}
+		fmt.Printf(" (%.1f s wall)\n", r.seconds)
+	}
+	for _, r := range runs {
+		if r.status != pipeline.StatusSucceeded {
+			return fmt.Errorf("the %s run did not succeed: %s", r.name, r.errorText)
+		}
 	}
 	return nil
 }
@@ -156,7 +173,30 @@ func pipelineRun(bin, dir, name string, users int, rate float64, pageSize int) (
 	cmd := exec.Command(bin, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return result{}, err
+	}
+	// CPU of every process, sampled through the run: the figures are
+	// taken over the run's own span, from its first fetch to its last
+	// commit, without the setup before and the verification after.
+	var samples []cpuSample
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			s := cpuSample{at: time.Now(), cpu: serverCPU()}
+			s.cpu["pipeline"] = procCPU(cmd.Process.Pid)
+			samples = append(samples, s)
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	err := cmd.Wait()
+	close(done)
 	fmt.Fprint(os.Stderr, out.String())
 	raw, rerr := os.ReadFile(report)
 	if rerr != nil {
@@ -173,6 +213,7 @@ func pipelineRun(bin, dir, name string, users int, rate float64, pageSize int) (
 		name: name, users: rep.Stored, seconds: rep.Duration.Seconds(), p50: rep.P50, p99: rep.P99,
 		maxRSSMB: float64(ru.Maxrss) / 1024, offered: rate, status: rep.Status, errorText: rep.Error,
 	}
+	r.serverCPU = cpuBetween(samples, rep.StartedAt, rep.StartedAt.Add(rep.Duration))
 	if rep.Stored > 0 {
 		r.usersPerSec = float64(rep.Stored) / rep.Duration.Seconds()
 		r.cpuSecPerMillion = cpu / float64(rep.Stored) * 1e6
@@ -236,4 +277,87 @@ func cpuModel() string {
 		}
 	}
 	return "unknown CPU"
+}
+
+// serverCPU returns the CPU-seconds used so far by the local stack's
+// servers, found in /proc by their command lines: where the machine's
+// cores went during a run. PostgreSQL's backends come and go, so the
+// postmaster's reaped children count too.
+func serverCPU() map[string]float64 {
+	out := map[string]float64{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		var kind string
+		switch cl := string(cmdline); {
+		case strings.Contains(cl, "CassandraDaemon") && !strings.Contains(cl, "cassandra-secure"):
+			kind = "cassandra"
+		case strings.Contains(cl, "kafka.Kafka"):
+			kind = "kafka"
+		case strings.HasPrefix(cl, "postgres") || strings.Contains(cl, "/bin/postgres"):
+			kind = "postgres"
+		case strings.Contains(cl, "randomuserserver"):
+			kind = "api"
+		default:
+			continue
+		}
+		pid, _ := strconv.Atoi(e.Name())
+		out[kind] += procCPU(pid)
+	}
+	return out
+}
+
+// procCPU returns the CPU-seconds of a process and its reaped children.
+func procCPU(pid int) float64 {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses: utime,
+	// stime, cutime, cstime are fields 14-17.
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 15 {
+		return 0
+	}
+	var ticks float64
+	for _, s := range f[11:15] {
+		v, _ := strconv.ParseFloat(s, 64)
+		ticks += v
+	}
+	return ticks / 100 // USER_HZ
+}
+
+type cpuSample struct {
+	at  time.Time
+	cpu map[string]float64
+}
+
+// cpuBetween returns each process kind's CPU-seconds between the samples
+// nearest to from and to.
+func cpuBetween(samples []cpuSample, from, to time.Time) map[string]float64 {
+	nearest := func(t time.Time) cpuSample {
+		best := samples[0]
+		for _, s := range samples {
+			if s.at.Sub(t).Abs() < best.at.Sub(t).Abs() {
+				best = s
+			}
+		}
+		return best
+	}
+	a, b := nearest(from), nearest(to)
+	out := map[string]float64{}
+	for k, v := range b.cpu {
+		out[k] = v - a.cpu[k]
+	}
+	return out
 }

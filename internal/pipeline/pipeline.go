@@ -75,6 +75,7 @@ type Pipeline struct {
 // when done.
 func Open(ctx context.Context, cfg Config, needs Needs, log *slog.Logger, m *Metrics) (_ *Pipeline, err error) {
 	p := &Pipeline{cfg: cfg, needs: needs, log: log, m: m}
+	setMemoryLimit(cfg, needs, log)
 	defer func() {
 		if err != nil {
 			p.Close()
@@ -334,8 +335,7 @@ func (p *Pipeline) consumers() []*kafkasink.Consumer {
 
 // Pending returns the rows staged but not yet published.
 func (p *Pipeline) Pending(ctx context.Context) (int64, error) {
-	counts, err := p.outbox.Counts(ctx)
-	return counts.Pending, err
+	return p.outbox.Pending(ctx)
 }
 
 // Consumers returns n consumers of the group that store rows in Cassandra.

@@ -1,0 +1,39 @@
+package pipeline
+
+import (
+	"flag"
+	"testing"
+)
+
+func TestMemoryLimitFlag(t *testing.T) {
+	for in, want := range map[string]int64{"0": 0, "40MiB": 40 << 20, "1GiB": 1 << 30, "512KiB": 512 << 10, "1000": 1000, "1000B": 1000} {
+		var c Config
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		c.ServerFlags(fs)
+		if c.MemoryLimit != DefaultMemoryLimit {
+			t.Fatalf("default %d, want %d", c.MemoryLimit, DefaultMemoryLimit)
+		}
+		if err := fs.Parse([]string{"-memory-limit", in}); err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		if c.MemoryLimit != want {
+			t.Errorf("-memory-limit %s = %d, want %d", in, c.MemoryLimit, want)
+		}
+	}
+	for _, in := range []string{"", "-1", "40MB", "lots", "99999999999TiB"} {
+		var c Config
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.SetOutput(discard{})
+		c.ServerFlags(fs)
+		if err := fs.Parse([]string{"-memory-limit", in}); err == nil {
+			t.Errorf("-memory-limit %q accepted as %d", in, c.MemoryLimit)
+		}
+	}
+	if got := (byteSize{new(int64(40 << 20))}).String(); got != "40MiB" {
+		t.Errorf("String = %q, want 40MiB", got)
+	}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
