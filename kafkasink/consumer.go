@@ -35,6 +35,7 @@ type Message struct {
 	Partition int32
 	Offset    int64
 	Timestamp time.Time // the record's timestamp, set by its producer
+	FetchedAt time.Time // from the fetched-at header; zero without one
 }
 
 // Handler processes the messages of one partition, in offset order. It is
@@ -331,7 +332,7 @@ func (c *Consumer) processPartition(ctx, hctx context.Context, recs []*kgo.Recor
 			poison = append(poison, deadLetterRecord(c.cfg.dlqTopic, r, err))
 			continue
 		}
-		msgs = append(msgs, Message{Row: row, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp})
+		msgs = append(msgs, Message{Row: row, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, FetchedAt: fetchedAt(r)})
 	}
 	if len(poison) > 0 {
 		// Only the records that failed are written again, so a retry does

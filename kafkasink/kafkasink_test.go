@@ -3,6 +3,7 @@ package kafkasink_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -443,5 +444,95 @@ func TestProduceRejectsInvalidRow(t *testing.T) {
 	}
 	if got := readAll(t, brokers, topic, 2); len(got) != 2 {
 		t.Errorf("topic holds %d records, want the 2 valid rows", len(got))
+	}
+}
+
+// TestProduceEncoded: rows produced in their wire form reach the consumer
+// as the same rows, with the same key and headers as ProduceSync writes; a
+// value that is not a valid row is not checked on the way in, and the
+// consumer dead-letters it.
+func TestProduceEncoded(t *testing.T) {
+	t.Parallel()
+	brokers := testenv.KafkaBrokers(t)
+	topic := newTopic(t, brokers, 2)
+	ctx := context.Background()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kafkasink.EnsureTopic(ctx, cl, kafkasink.TopicSpec{Name: topic + "_dlq", Partitions: 1, ReplicationFactor: 1}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := kafkasink.NewProducer(brokers, kafkasink.Topic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+
+	rows := testrows.Rows(20)
+	fetched := time.UnixMicro(time.Now().Add(-time.Hour).UnixMicro())
+	enc := make([]kafkasink.Encoded, 0, len(rows)+1)
+	for _, r := range rows {
+		v, err := transform.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc = append(enc, kafkasink.Encoded{ID: r.ID, Value: v, FetchedAt: fetched})
+	}
+	bad := testrows.UUID()
+	enc = append(enc, kafkasink.Encoded{ID: bad, Value: []byte(`{"id":"` + bad + `"}`)})
+	ds, err := p.ProduceEncodedSync(ctx, enc...)
+	if err != nil || len(ds) != len(enc) {
+		t.Fatalf("ProduceEncodedSync = %d deliveries, %v", len(ds), err)
+	}
+	for i, d := range ds {
+		if d.ID != enc[i].ID || d.Offset < 0 {
+			t.Fatalf("delivery %d = %+v, want row %s acknowledged", i, d, enc[i].ID)
+		}
+	}
+
+	// Same record as ProduceSync would write (key, value, headers), and
+	// the fetched-at header.
+	want, err := kafkasink.NewRecord(topic, rows[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.Headers = append(want.Headers, kgo.RecordHeader{Key: kafkasink.HeaderFetchedAt, Value: []byte(fmt.Sprint(fetched.UnixMicro()))})
+	for _, rec := range readAll(t, brokers, topic, len(enc)) {
+		if string(rec.Key) != rows[0].ID {
+			continue
+		}
+		if string(rec.Value) != string(want.Value) || fmt.Sprint(rec.Headers) != fmt.Sprint(want.Headers) {
+			t.Errorf("record %s/%v, want %s/%v", rec.Value, rec.Headers, want.Value, want.Headers)
+		}
+	}
+
+	var mu sync.Mutex
+	var stamps []time.Time
+	col := newCollector()
+	handle := func(ctx context.Context, msgs []kafkasink.Message) error {
+		mu.Lock()
+		for _, m := range msgs {
+			stamps = append(stamps, m.FetchedAt)
+		}
+		mu.Unlock()
+		return col.handle(ctx, msgs)
+	}
+	r := start(t, brokers, topic, testenv.Name(t, "group"), handle)
+	waitFor(t, "all records committed", func() bool { return r.c.Stats().Committed == int64(len(enc)) })
+	if err := r.shutdown(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if got := col.count(); got != len(rows) {
+		t.Errorf("handled %d rows, want %d", got, len(rows))
+	}
+	for _, ts := range stamps {
+		if !ts.Equal(fetched) {
+			t.Fatalf("Message.FetchedAt = %v, want %v", ts, fetched)
+		}
+	}
+	if st := r.c.Stats(); st.DeadLettered != 1 {
+		t.Errorf("DeadLettered = %d, want the invalid row", st.DeadLettered)
 	}
 }

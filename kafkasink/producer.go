@@ -135,16 +135,20 @@ func (p *Producer) Topic() string { return p.topic }
 // (backpressure); if ctx ends first, done gets ctx's error. A row that fails
 // validation is not sent and done gets the *transform.ValidationError.
 func (p *Producer) Produce(ctx context.Context, row transform.Row, done func(Delivery)) {
-	rec, err := NewRecord(p.topic, row)
+	value, err := transform.Marshal(row)
 	if err != nil {
 		if done != nil {
-			done(Delivery{ID: row.ID, Partition: -1, Offset: -1, Err: err})
+			done(Delivery{ID: row.ID, Partition: -1, Offset: -1, Err: fmt.Errorf("encode row %q: %w", row.ID, err)})
 		}
 		return
 	}
-	p.cl.Produce(ctx, rec, func(r *kgo.Record, err error) {
+	p.produce(ctx, row.ID, value, time.Time{}, done)
+}
+
+func (p *Producer) produce(ctx context.Context, id string, value []byte, fetchedAt time.Time, done func(Delivery)) {
+	p.cl.Produce(ctx, record(p.topic, id, value, fetchedAt), func(r *kgo.Record, err error) {
 		if done != nil {
-			done(Delivery{ID: row.ID, Partition: r.Partition, Offset: r.Offset, Err: err})
+			done(Delivery{ID: id, Partition: r.Partition, Offset: r.Offset, Err: err})
 		}
 	})
 }
@@ -153,11 +157,34 @@ func (p *Producer) Produce(ctx context.Context, row transform.Row, done func(Del
 // The deliveries are in the order of rows. The error is nil when all were
 // delivered, and a *[ProduceError] listing the failed rows otherwise.
 func (p *Producer) ProduceSync(ctx context.Context, rows ...transform.Row) ([]Delivery, error) {
-	out := make([]Delivery, len(rows))
+	return produceSync(len(rows), func(i int, done func(Delivery)) { p.Produce(ctx, rows[i], done) })
+}
+
+// Encoded is a row in its wire form, the JSON [transform.Marshal] wrote:
+// what a transactional outbox stores, and relays without decoding it again.
+type Encoded struct {
+	ID    string // the row's id: the record key
+	Value []byte // the row's wire JSON: the record value; not modified
+	// FetchedAt, if not zero, is when the user was fetched; it goes in
+	// the fetched-at header ([HeaderFetchedAt]).
+	FetchedAt time.Time
+}
+
+// ProduceEncodedSync is [Producer.ProduceSync] for rows already encoded.
+// It trusts rows' values without decoding them: a value that is not a
+// valid row reaches the topic, and the consumers' [DecodeRecord] sends it
+// to the dead-letter topic with the reason.
+func (p *Producer) ProduceEncodedSync(ctx context.Context, rows ...Encoded) ([]Delivery, error) {
+	return produceSync(len(rows), func(i int, done func(Delivery)) { p.produce(ctx, rows[i].ID, rows[i].Value, rows[i].FetchedAt, done) })
+}
+
+// produceSync calls produce for n rows and waits for every delivery.
+func produceSync(n int, produce func(i int, done func(Delivery))) ([]Delivery, error) {
+	out := make([]Delivery, n)
 	var wg sync.WaitGroup
-	wg.Add(len(rows))
-	for i, row := range rows {
-		p.Produce(ctx, row, func(d Delivery) {
+	wg.Add(n)
+	for i := range n {
+		produce(i, func(d Delivery) {
 			out[i] = d
 			wg.Done()
 		})

@@ -3,6 +3,9 @@ package kafkasink
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -20,6 +23,13 @@ const (
 const (
 	HeaderContentType   = "content-type"
 	HeaderSchemaVersion = "schema-version"
+	// HeaderFetchedAt, when a record has it, is when its user was fetched
+	// from the API, in microseconds since the Unix epoch: the start of the
+	// fetch-to-stored latency, across processes ([Encoded.FetchedAt],
+	// [Message.FetchedAt]). Not the record's timestamp, which Kafka's
+	// time-based retention reads: a row relayed late must not expire
+	// early.
+	HeaderFetchedAt = "fetched-at"
 )
 
 // Record headers added to a dead-lettered record, beside its original ones.
@@ -58,15 +68,38 @@ func NewRecord(topic string, row transform.Row) (*kgo.Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode row %q: %w", row.ID, err)
 	}
-	return &kgo.Record{
-		Topic: topic,
-		Key:   []byte(row.ID),
-		Value: value,
-		Headers: []kgo.RecordHeader{
-			{Key: HeaderContentType, Value: []byte(transform.ContentType)},
-			{Key: HeaderSchemaVersion, Value: []byte(transform.SchemaVersion)},
-		},
-	}, nil
+	rec := record(topic, row.ID, value, time.Time{})
+	rec.Headers = slices.Clone(rec.Headers) // the caller's to change
+	return rec, nil
+}
+
+// recordHeaders are the headers of every record produced. The producer's
+// records share them (franz-go only reads them); NewRecord hands out a
+// copy.
+var recordHeaders = []kgo.RecordHeader{
+	{Key: HeaderContentType, Value: []byte(transform.ContentType)},
+	{Key: HeaderSchemaVersion, Value: []byte(transform.SchemaVersion)},
+}
+
+func record(topic, id string, value []byte, fetchedAt time.Time) *kgo.Record {
+	h := recordHeaders[:len(recordHeaders):len(recordHeaders)]
+	if !fetchedAt.IsZero() {
+		h = append(h, kgo.RecordHeader{Key: HeaderFetchedAt, Value: strconv.AppendInt(nil, fetchedAt.UnixMicro(), 10)})
+	}
+	return &kgo.Record{Topic: topic, Key: []byte(id), Value: value, Headers: h}
+}
+
+// fetchedAt reads the fetched-at header of rec; the zero time if it has
+// none or an unreadable one (it is informational: never poison).
+func fetchedAt(rec *kgo.Record) time.Time {
+	for _, h := range rec.Headers {
+		if h.Key == HeaderFetchedAt {
+			if us, err := strconv.ParseInt(string(h.Value), 10, 64); err == nil && us > 0 {
+				return time.UnixMicro(us)
+			}
+		}
+	}
+	return time.Time{}
 }
 
 // DecodeRecord decodes and validates the row in rec. Every error it returns
