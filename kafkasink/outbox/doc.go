@@ -17,7 +17,7 @@
 // [Store.Stage] writes a page of [transform.Row] values to the table
 // <schema>.outbox: the id (the Random User API's login.uuid) as primary key,
 // a sequence number (seq), the row's wire JSON ([transform.Marshal]) as
-// jsonb, the run id and the fetch time. A user already in the table
+// json, the run id and the fetch time. A user already in the table
 // (fetched twice, in two pages or twice in one) is stored once and counted
 // in [StageResult.Duplicates]. Pages of at least [CopyThreshold] rows
 // (default 256) are loaded with COPY into a temporary table and moved over
@@ -51,8 +51,13 @@
 // Relays in one process or many may run side by side; the one holding the
 // position row's lock (SELECT ... FOR UPDATE NOWAIT) publishes, the others
 // stand by and take over when it stops. Rows go to Kafka in stage order.
-// A row whose payload is not a valid row (inserted by other means than
-// Stage) is recorded in <schema>.outbox_rejected and passed over.
+//
+// The payload column is json, which keeps the bytes Stage wrote, and the
+// relay produces them as they are ([kafkasink.Producer.ProduceEncodedSync])
+// without decoding and encoding each row again. A payload that is not a
+// valid row (inserted by other means than Stage) is published too, and the
+// consumers' [kafkasink.DecodeRecord] sends it to the dead-letter topic
+// with the reason: one place for poison, where it is visible.
 //
 // [Relay.Run] wakes when rows are staged (an insert trigger sends a
 // NOTIFY on the channel <schema>_outbox, which the relay LISTENs on) and

@@ -17,7 +17,6 @@ import (
 	"github.com/userstream/userstream/internal/testenv"
 	"github.com/userstream/userstream/kafkasink"
 	"github.com/userstream/userstream/kafkasink/outbox"
-	"github.com/userstream/userstream/transform"
 )
 
 func testContext(tb testing.TB, d time.Duration) context.Context {
@@ -181,11 +180,11 @@ func drain(tb testing.TB, r *outbox.Relay, s *outbox.Store, d time.Duration) {
 // fakeProducer acknowledges every row, unless fail says otherwise.
 type fakeProducer struct {
 	mu   sync.Mutex
-	fail func(transform.Row) error
-	got  []transform.Row
+	fail func(kafkasink.Encoded) error
+	got  []kafkasink.Encoded
 }
 
-func (f *fakeProducer) ProduceSync(ctx context.Context, rows ...transform.Row) ([]kafkasink.Delivery, error) {
+func (f *fakeProducer) ProduceEncodedSync(ctx context.Context, rows ...kafkasink.Encoded) ([]kafkasink.Delivery, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := make([]kafkasink.Delivery, len(rows))
@@ -207,10 +206,10 @@ func (f *fakeProducer) ProduceSync(ctx context.Context, rows ...transform.Row) (
 	return out, nil
 }
 
-func (f *fakeProducer) produced() []transform.Row {
+func (f *fakeProducer) produced() []kafkasink.Encoded {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]transform.Row(nil), f.got...)
+	return append([]kafkasink.Encoded(nil), f.got...)
 }
 
 // tcpProxy forwards connections to target while up; taking it down closes

@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/userstream/userstream/kafkasink"
-	"github.com/userstream/userstream/transform"
 )
 
 func TestBackoffDoublesWithJitterUpToMax(t *testing.T) {
@@ -26,7 +25,7 @@ func TestBackoffDoublesWithJitterUpToMax(t *testing.T) {
 }
 
 func TestSortDeliveries(t *testing.T) {
-	rows := []transform.Row{{ID: "A"}, {ID: "B"}, {ID: "C"}}
+	rows := []kafkasink.Encoded{{ID: "A"}, {ID: "B"}, {ID: "C"}}
 	boom := errors.New("boom")
 	for _, tc := range []struct {
 		name        string

@@ -54,43 +54,43 @@ CREATE TRIGGER outbox_notify AFTER INSERT ON {outbox}
 `,
 	},
 	{
-		description: "append-only outbox: relay position, rejected rows, inserts serialized",
+		description: "append-only outbox: relay position, payload as json, inserts serialized",
 		// Version 1 marked each row published with an UPDATE: a second
 		// tuple, and index entries, per row. Now a row is written once and
 		// the relay keeps one position (the last seq published). A
 		// position is only sound if rows become visible in seq order, so
 		// a statement trigger makes inserting transactions take turns: a
 		// transaction's seqs are drawn, and it commits, before the next
-		// may draw any. Rows version 1 left unpublished keep their turn:
-		// the position starts below the oldest of them (rows it had
-		// published above that point go out once more).
+		// may draw any. Rows version 1 left unpublished (or rejected)
+		// keep their turn: the position starts below the oldest of them,
+		// and rows it had published above that point go out once more.
+		//
+		// The payload is json, not jsonb: the exact bytes Stage wrote are
+		// the bytes the relay produces, with no parsing into jsonb and
+		// printing back.
 		sql: `
 CREATE TABLE {position} (
 	singleton  boolean     PRIMARY KEY DEFAULT true CHECK (singleton),
 	position   bigint      NOT NULL,
 	updated_at timestamptz NOT NULL DEFAULT now()
 );
-COMMENT ON TABLE {position} IS 'The seq of the last outbox row published to Kafka; the relay that holds this row''s lock is the one publishing.';
+COMMENT ON TABLE {position} IS 'The seq of the last outbox row published to Kafka; the relay holding this row''s lock is the one publishing.';
 INSERT INTO {position} (position) SELECT coalesce(
-	(SELECT min(seq) - 1 FROM {outbox} WHERE published_at IS NULL AND rejected_at IS NULL),
+	(SELECT min(seq) - 1 FROM {outbox} WHERE published_at IS NULL),
 	(SELECT max(seq) FROM {outbox}),
 	0);
-
-CREATE TABLE {rejected} (
-	seq         bigint      PRIMARY KEY,
-	id          uuid        NOT NULL,
-	error       text        NOT NULL,
-	rejected_at timestamptz NOT NULL DEFAULT now()
-);
-COMMENT ON TABLE {rejected} IS 'Outbox rows a relay set aside because their payload is not a valid row; they stay in the outbox.';
-INSERT INTO {rejected} (seq, id, error, rejected_at)
-	SELECT seq, id, coalesce(last_error, ''), rejected_at FROM {outbox} WHERE rejected_at IS NOT NULL;
 
 DROP INDEX {schema}.outbox_pending;
 DROP INDEX {schema}.outbox_published;
 CREATE UNIQUE INDEX outbox_seq ON {outbox} (seq);
-ALTER TABLE {outbox} DROP COLUMN published_at, DROP COLUMN attempts, DROP COLUMN last_error, DROP COLUMN rejected_at;
+ALTER TABLE {outbox}
+	DROP COLUMN published_at,
+	DROP COLUMN attempts,
+	DROP COLUMN last_error,
+	DROP COLUMN rejected_at,
+	ALTER COLUMN payload TYPE json USING payload::json;
 COMMENT ON COLUMN {outbox}.seq IS 'Stage order, which is also commit order (see outbox_serialize); rows up to outbox_position.position are published.';
+COMMENT ON COLUMN {outbox}.payload IS 'The row''s wire JSON (transform.Marshal): the Kafka record''s value, byte for byte.';
 
 -- The lock is the table's own (its oid), so every inserter takes the same
 -- one, this package or not; it is held until the transaction ends.

@@ -11,25 +11,24 @@ const stageTable = "outbox_stage"
 
 const stageTableDDL = `CREATE TEMPORARY TABLE IF NOT EXISTS ` + stageTable + ` (
 	id      uuid  NOT NULL,
-	payload jsonb NOT NULL
+	payload json  NOT NULL
 ) ON COMMIT DELETE ROWS`
 
 // queries holds the statements of one schema, built once.
 type queries struct {
-	stageInsert, stageFromTemp           string
-	lockPosition, claim, advance, reject string
-	deletePublished, counts, pending     string
-	listen, versionTableDDL              string
+	stageInsert, stageFromTemp       string
+	lockPosition, claim, advance     string
+	deletePublished, counts, pending string
+	listen, versionTableDDL          string
 }
 
-// qualify replaces {outbox}, {position}, {rejected}, {version}, {schema}
-// and {channel} in sql with quoted names. The schema name was validated,
+// qualify replaces {outbox}, {position}, {version}, {schema} and
+// {channel} in sql with quoted names. The schema name was validated,
 // and is quoted anyway.
 func qualify(schema, sql string) string {
 	return strings.NewReplacer(
 		"{outbox}", pgx.Identifier{schema, "outbox"}.Sanitize(),
 		"{position}", pgx.Identifier{schema, "outbox_position"}.Sanitize(),
-		"{rejected}", pgx.Identifier{schema, "outbox_rejected"}.Sanitize(),
 		"{version}", pgx.Identifier{schema, "schema_version"}.Sanitize(),
 		"{schema}", pgx.Identifier{schema}.Sanitize(),
 		"{channel}", schema+"_outbox",
@@ -44,7 +43,7 @@ func newQueries(schema string) queries {
 		// rather than deadlock (the outbox_serialize trigger makes them
 		// take turns anyway).
 		stageInsert: q(`INSERT INTO {outbox} (id, payload, run_id, fetched_at)
-SELECT u.id, u.payload::jsonb, $3, now()
+SELECT u.id, u.payload::json, $3, now()
 FROM unnest($1::uuid[], $2::text[]) AS u(id, payload)
 ORDER BY u.id
 ON CONFLICT (id) DO NOTHING`),
@@ -57,30 +56,23 @@ ON CONFLICT (id) DO NOTHING`),
 		lockPosition: q(`SELECT position FROM {position} FOR UPDATE NOWAIT`),
 		// Rows become visible in seq order (outbox_serialize), so nothing
 		// can appear later below the position.
-		claim: q(`SELECT seq, id::text, payload::text FROM {outbox}
+		claim: q(`SELECT seq, id::text, payload::text, fetched_at FROM {outbox}
 WHERE seq > $1
 ORDER BY seq
 LIMIT $2`),
 		advance: q(`UPDATE {position} SET position = $1, updated_at = statement_timestamp()`),
-		reject: q(`INSERT INTO {rejected} (seq, id, error)
-SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[])
-ON CONFLICT (seq) DO NOTHING`),
-		// Published (at or below the position), not rejected, and staged
-		// before the retention.
+		// Published (at or below the position) and staged before the
+		// retention.
 		deletePublished: q(`DELETE FROM {outbox} WHERE seq IN (
-	SELECT o.seq FROM {outbox} o
-	WHERE o.seq <= (SELECT position FROM {position})
-	AND o.fetched_at < statement_timestamp() - $1::bigint * interval '1 microsecond'
-	AND NOT EXISTS (SELECT 1 FROM {rejected} r WHERE r.seq = o.seq)
-	ORDER BY o.seq
+	SELECT seq FROM {outbox}
+	WHERE seq <= (SELECT position FROM {position})
+	AND fetched_at < statement_timestamp() - $1::bigint * interval '1 microsecond'
+	ORDER BY seq
 	LIMIT $2)`),
 		counts: q(`SELECT
 	count(*) FILTER (WHERE o.seq > p.position),
-	count(*) FILTER (WHERE o.seq <= p.position AND r.seq IS NULL),
-	count(r.seq)
-FROM {outbox} o
-CROSS JOIN {position} p
-LEFT JOIN {rejected} r ON r.seq = o.seq`),
+	count(*) FILTER (WHERE o.seq <= p.position)
+FROM {outbox} o CROSS JOIN {position} p`),
 		// An index range over the unpublished rows only.
 		pending:         q(`SELECT count(*) FROM {outbox} WHERE seq > (SELECT position FROM {position})`),
 		listen:          "LISTEN " + pgx.Identifier{schema + "_outbox"}.Sanitize(),

@@ -14,13 +14,13 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/userstream/userstream/kafkasink"
-	"github.com/userstream/userstream/transform"
 )
 
-// producer is what a relay needs of a *kafkasink.Producer: produce rows and
-// report, in the order of rows, which the broker acknowledged.
+// producer is what a relay needs of a *kafkasink.Producer: produce rows in
+// their wire form and report, in the order of rows, which the broker
+// acknowledged.
 type producer interface {
-	ProduceSync(ctx context.Context, rows ...transform.Row) ([]kafkasink.Delivery, error)
+	ProduceEncodedSync(ctx context.Context, rows ...kafkasink.Encoded) ([]kafkasink.Delivery, error)
 }
 
 var _ producer = (*kafkasink.Producer)(nil)
@@ -29,7 +29,6 @@ var _ producer = (*kafkasink.Producer)(nil)
 type Stats struct {
 	Published int64 // rows acknowledged by the broker, the position moved past them
 	Failed    int64 // row deliveries that failed; the rows go out again later
-	Rejected  int64 // rows set aside because their payload is not a valid row
 	Batches   int64 // batches committed, with at least one row claimed
 	Errors    int64 // rounds that failed (Postgres, Kafka, or both)
 	Cleaned   int64 // published rows deleted after the retention
@@ -46,7 +45,7 @@ type Relay struct {
 	log     *slog.Logger
 	running atomic.Bool
 
-	published, failed, rejected, batches, errs, cleaned atomic.Int64
+	published, failed, batches, errs, cleaned atomic.Int64
 }
 
 // NewRelay returns a relay from store to p, which is typically a
@@ -89,7 +88,6 @@ func (r *Relay) Stats() Stats {
 	return Stats{
 		Published: r.published.Load(),
 		Failed:    r.failed.Load(),
-		Rejected:  r.rejected.Load(),
 		Batches:   r.batches.Load(),
 		Errors:    r.errs.Load(),
 		Cleaned:   r.cleaned.Load(),
@@ -122,15 +120,6 @@ func (r *Relay) RelayOnce(ctx context.Context) (n int, err error) {
 
 type roundResult struct{ claimed, published int }
 
-// claimedRow is a row read from the outbox: valid (row is set) or rejected
-// (err is set, its payload is not a valid row).
-type claimedRow struct {
-	seq int64
-	id  string
-	row transform.Row
-	err error
-}
-
 func (r *Relay) round(ctx context.Context) (roundResult, error) {
 	var res roundResult
 	s := r.store
@@ -161,77 +150,56 @@ func (r *Relay) round(ctx context.Context) (roundResult, error) {
 	if err != nil {
 		return res, s.wrap("claim", err)
 	}
+	// The payloads go out as they are, without being decoded: Stage
+	// wrote them with transform.Marshal, and a row inserted by other
+	// means that is not a valid row is dead-lettered by the consumers.
+	// The fetch time travels in a header, for the fetch-to-stored
+	// latency wherever the rows are stored.
 	var (
-		batch   []claimedRow
-		rows    []transform.Row
-		c       claimedRow
-		payload []byte
+		seqs []int64
+		rows = make([]kafkasink.Encoded, 0, r.cfg.batchSize)
+		seq  int64
+		row  kafkasink.Encoded
 	)
 	for claimed.Next() {
-		if err := claimed.Scan(&c.seq, &c.id, &payload); err != nil {
+		row = kafkasink.Encoded{} // a fresh Value: the producer keeps it
+		if err := claimed.Scan(&seq, &row.ID, &row.Value, &row.FetchedAt); err != nil {
 			claimed.Close()
 			return res, s.wrap("claim", err)
 		}
-		c.row, c.err = transform.Unmarshal(payload)
-		if c.err == nil {
-			c.err = c.row.Validate()
-		}
-		// Stage validates, so only a row inserted by other means fails
-		// here. Retrying cannot fix it; it is set aside.
-		if c.err == nil {
-			rows = append(rows, c.row)
-		}
-		batch = append(batch, c)
+		seqs = append(seqs, seq)
+		rows = append(rows, row)
 	}
 	if err := claimed.Err(); err != nil {
 		return res, s.wrap("claim", err)
 	}
-	res.claimed = len(batch)
+	res.claimed = len(rows)
 	if res.claimed == 0 {
 		return res, nil
 	}
 
-	var (
-		ok         []bool
-		failed     int
-		produceErr error
-	)
-	if len(rows) > 0 {
-		start := time.Now()
-		dels, err := r.p.ProduceSync(ctx, rows...)
-		ok, failed, produceErr = sortDeliveries(rows, dels, err)
-		r.log.Debug("outbox: batch produced", "rows", len(rows), "failed", failed, "took", time.Since(start))
-	}
+	start := time.Now()
+	dels, err := r.p.ProduceEncodedSync(ctx, rows...)
+	ok, failed, produceErr := sortDeliveries(rows, dels, err)
+	r.log.Debug("outbox: batch produced", "rows", len(rows), "failed", failed, "took", time.Since(start))
 	if h := r.cfg.afterProduce; h != nil {
 		h()
 	}
 
-	// The position moves over acknowledged and rejected rows up to the
-	// first failed one.
-	newPos := pos
-	var rejected []claimedRow
-	i := 0
-	for _, c := range batch {
-		if c.err == nil {
-			if !ok[i] {
-				break
-			}
-			i++
-			res.published++
-		} else {
-			rejected = append(rejected, c)
-		}
-		newPos = c.seq
+	// The position moves over the acknowledged rows up to the first
+	// failed one.
+	for res.published < len(rows) && ok[res.published] {
+		res.published++
 	}
 
 	// From here on the broker has the acknowledged rows: the position must
 	// be committed even if ctx has ended, or they would all be produced
 	// again.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.commitTimeout)
-	defer cancel()
-	if newPos > pos {
-		if err := r.advance(cctx, tx, newPos, rejected); err != nil {
-			return roundResult{claimed: res.claimed}, r.lostMarks(err, res.published)
+	if res.published > 0 {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.commitTimeout)
+		defer cancel()
+		if _, err := tx.Exec(cctx, s.q.advance, seqs[res.published-1]); err != nil {
+			return roundResult{claimed: res.claimed}, r.lostMarks(s.wrap("advance", err), res.published)
 		}
 		if err := tx.Commit(cctx); err != nil {
 			return roundResult{claimed: res.claimed}, r.lostMarks(s.wrap("commit", err), res.published)
@@ -240,11 +208,7 @@ func (r *Relay) round(ctx context.Context) (roundResult, error) {
 
 	r.published.Add(int64(res.published))
 	r.failed.Add(int64(failed))
-	r.rejected.Add(int64(len(rejected)))
 	r.batches.Add(1)
-	for _, rj := range rejected {
-		r.log.Error("outbox: row set aside: its payload is not a valid row", "id", rj.id, "seq", rj.seq, "err", rj.err)
-	}
 	if produceErr != nil {
 		return res, &Error{Op: "produce", Schema: s.schema, Err: produceErr}
 	}
@@ -261,31 +225,12 @@ func (r *Relay) lostMarks(err error, acked int) error {
 	return err
 }
 
-// advance records the batch's outcome in tx: the rejected rows, and the new
-// position.
-func (r *Relay) advance(ctx context.Context, tx pgx.Tx, pos int64, rejected []claimedRow) error {
-	s := r.store
-	if len(rejected) > 0 {
-		seqs, ids, errs := make([]int64, len(rejected)), make([]string, len(rejected)), make([]string, len(rejected))
-		for i, rj := range rejected {
-			seqs[i], ids[i], errs[i] = rj.seq, rj.id, rj.err.Error()
-		}
-		if _, err := tx.Exec(ctx, s.q.reject, seqs, ids, errs); err != nil {
-			return s.wrap("reject", err)
-		}
-	}
-	if _, err := tx.Exec(ctx, s.q.advance, pos); err != nil {
-		return s.wrap("advance", err)
-	}
-	return nil
-}
-
-// sortDeliveries tells, for each row of a ProduceSync call, whether the
-// broker acknowledged it, and counts the others. A row counts as
-// acknowledged only when its own delivery report says so: when in doubt it
-// is failed, since a row produced again is a duplicate, while a row wrongly
-// taken as published is lost.
-func sortDeliveries(rows []transform.Row, dels []kafkasink.Delivery, err error) (ok []bool, failed int, _ error) {
+// sortDeliveries tells, for each row of a produce call, whether the broker
+// acknowledged it, and counts the others. A row counts as acknowledged only
+// when its own delivery report says so: when in doubt it is failed, since a
+// row produced again is a duplicate, while a row wrongly taken as published
+// is lost.
+func sortDeliveries(rows []kafkasink.Encoded, dels []kafkasink.Delivery, err error) (ok []bool, failed int, _ error) {
 	var pe *kafkasink.ProduceError
 	perRow := err == nil || errors.As(err, &pe)
 	if len(dels) != len(rows) {

@@ -202,7 +202,7 @@ func TestFailedDeliveriesStayUnpublished(t *testing.T) {
 	// Stage inserts a page in id order, and the relay reads in that order.
 	sorted := slices.SortedFunc(slices.Values(rows), func(a, b transform.Row) int { return strings.Compare(a.ID, b.ID) })
 	broken := errors.New("NOT_ENOUGH_REPLICAS")
-	p := &fakeProducer{fail: func(r transform.Row) error {
+	p := &fakeProducer{fail: func(r kafkasink.Encoded) error {
 		if r.ID == sorted[3].ID || r.ID == sorted[7].ID {
 			return broken
 		}
@@ -249,7 +249,7 @@ func TestFailedDeliveriesStayUnpublished(t *testing.T) {
 // guess which went out.
 type shortProducer struct{}
 
-func (shortProducer) ProduceSync(ctx context.Context, rows ...transform.Row) ([]kafkasink.Delivery, error) {
+func (shortProducer) ProduceEncodedSync(ctx context.Context, rows ...kafkasink.Encoded) ([]kafkasink.Delivery, error) {
 	return []kafkasink.Delivery{{ID: rows[0].ID}}, nil
 }
 
@@ -273,18 +273,22 @@ func TestUnclearDeliveryReportMarksNothing(t *testing.T) {
 	}
 }
 
-func TestInvalidPayloadIsSetAside(t *testing.T) {
+// TestPayloadIsRelayedAsIs: the relay produces a row's payload byte for
+// byte, without decoding it; a payload that is not a valid row (inserted
+// by another program) goes out too, for the consumers to dead-letter.
+func TestPayloadIsRelayedAsIs(t *testing.T) {
 	t.Parallel()
 	pool := newPool(t)
 	store := newStore(t, pool)
 	ctx := testContext(t, 30*time.Second)
-	if _, err := store.Stage(ctx, "run", testrows.Rows(3)); err != nil {
+	rows := testrows.Rows(3)
+	if _, err := store.Stage(ctx, "run", rows); err != nil {
 		t.Fatal(err)
 	}
-	// Another program inserts a row Stage would have refused.
 	bad := testrows.UUID()
+	const badPayload = `{"id":"x","email":"nope"}`
 	if _, err := pool.Exec(ctx, "INSERT INTO "+pgx.Identifier{store.Schema(), "outbox"}.Sanitize()+
-		` (id, payload, run_id, fetched_at) VALUES ($1, '{"id":"x","email":"nope"}', 'hand', now())`, bad); err != nil {
+		` (id, payload, run_id, fetched_at) VALUES ($1, $2, 'hand', now())`, bad, badPayload); err != nil {
 		t.Fatal(err)
 	}
 	p := &fakeProducer{}
@@ -292,17 +296,32 @@ func TestInvalidPayloadIsSetAside(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := relay.RelayOnce(ctx); n != 3 || err != nil {
-		t.Fatalf("RelayOnce = %d, %v; want 3, nil", n, err)
+	if n, err := relay.RelayOnce(ctx); n != 4 || err != nil {
+		t.Fatalf("RelayOnce = %d, %v; want 4, nil", n, err)
 	}
-	if n, err := relay.RelayOnce(ctx); n != 0 || err != nil {
-		t.Fatalf("RelayOnce again = %d, %v; want 0, nil (the bad row is not claimed again)", n, err)
+	want := map[string]string{bad: badPayload}
+	for _, r := range rows {
+		b, err := transform.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[r.ID] = string(b)
 	}
-	if c := counts(t, store); c != (outbox.Counts{Published: 3, Rejected: 1}) {
+	got := p.produced()
+	if len(got) != len(want) {
+		t.Fatalf("produced %d rows, want %d", len(got), len(want))
+	}
+	for _, e := range got {
+		if string(e.Value) != want[e.ID] {
+			t.Errorf("row %s produced as %s, want %s", e.ID, e.Value, want[e.ID])
+		}
+		// The staging time goes along, for the fetch-to-stored latency.
+		if d := time.Since(e.FetchedAt); d < 0 || d > time.Minute {
+			t.Errorf("row %s: FetchedAt %v, want the staging time", e.ID, e.FetchedAt)
+		}
+	}
+	if c := counts(t, store); c != (outbox.Counts{Published: 4}) {
 		t.Fatalf("Counts = %+v", c)
-	}
-	if s := relay.Stats(); s.Rejected != 1 || s.Published != 3 {
-		t.Fatalf("Stats = %+v", s)
 	}
 }
 

@@ -180,14 +180,13 @@ func (s *Store) stageCopy(ctx context.Context, runID string, rows []transform.Ro
 type Counts struct {
 	Pending   int64 // waiting to be published
 	Published int64 // published and not yet deleted
-	Rejected  int64 // set aside by a relay: the payload is not a valid row
 }
 
 // Counts counts the rows of the staging table by state. It scans the
 // table: use it for monitoring and tests, not per page.
 func (s *Store) Counts(ctx context.Context) (Counts, error) {
 	var c Counts
-	err := s.pool.QueryRow(ctx, s.q.counts).Scan(&c.Pending, &c.Published, &c.Rejected)
+	err := s.pool.QueryRow(ctx, s.q.counts).Scan(&c.Pending, &c.Published)
 	return c, s.wrap("count", err)
 }
 
