@@ -1,14 +1,17 @@
 // Command e2ebench measures the whole pipeline on the local stack and
-// prints the figures BENCHMARKS.md reports:
+// prints the figures BENCHMARKS.md reports. In each of -rounds rounds
+// (default 3):
 //
 //  1. the raw Cassandra write ceiling, from cassandrastore's BulkWrite
 //     benchmark (a plain gocql insert loop);
-//  2. throughput: examples/fullpipeline, as its own process, pushing -users
-//     users (default 100,000) from the offline API (examples/randomuserserver,
-//     another process) to Cassandra as fast as it can, with its users/s,
-//     peak RSS and CPU-seconds per million rows;
-//  3. latency: the same at an offered load of -rate users/s (default 1,000,
-//     in pages of 100), with fetch-to-stored p50 and p99.
+//  2. right after it, throughput: examples/fullpipeline, as its own
+//     process, pushing -users users (default 100,000) from the offline API
+//     (examples/randomuserserver, another process) to Cassandra as fast as
+//     it can, with its users/s, peak RSS and CPU-seconds per million rows;
+//
+// then once, latency: the same at an offered load of -rate users/s (default
+// 1,000, in pages of 100), with fetch-to-stored p50 and p99. For every run
+// it also prints the CPU-seconds each server used over the run's span.
 //
 // Every run uses a topic, group, keyspace and schema of its own, dropped at
 // the end. Run it with `make bench-e2e`, or:
@@ -29,6 +32,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -56,6 +60,7 @@ type result struct {
 	usersPerSec       float64
 	p50, p99          time.Duration
 	serverCPU         map[string]float64 // CPU-seconds of each server during the run
+	ceiling           float64            // rows/s, measured right before
 	maxRSSMB          float64
 	cpuSecPerMillion  float64
 	offered           float64
@@ -63,11 +68,14 @@ type result struct {
 }
 
 func run() error {
-	users := flag.Int("users", 100000, "users for the throughput run")
-	latUsers := flag.Int("latency-users", 20000, "users for the latency run")
+	users := flag.Int("users", 100000, "users for each throughput run")
+	rounds := flag.Int("rounds", 3, "rounds of (ceiling, throughput run); the median round is reported")
+	latUsers := flag.Int("latency-users", 20000, "users for the latency run; 0 skips it")
 	rate := flag.Float64("rate", 1000, "offered load of the latency run, users/s")
-	ceilingRows := flag.Int("ceiling-rows", 50000, "rows per contender in the Cassandra ceiling benchmark")
+	ceilingRows := flag.Int("ceiling-rows", 50000, "rows per contender in the Cassandra ceiling benchmark; 0 skips it")
+	extra := flag.String("args", "", "more fullpipeline flags, space-separated (for experiments)")
 	flag.Parse()
+	extraArgs = strings.Fields(*extra)
 
 	dir, err := os.MkdirTemp("", "e2ebench")
 	if err != nil {
@@ -89,21 +97,29 @@ func run() error {
 		return err
 	}
 
-	fmt.Fprintln(os.Stderr, "e2ebench: Cassandra write ceiling (cassandrastore BulkWrite)...")
-	ceil := 0.0
-	if *ceilingRows > 0 { // 0 skips it, when tuning the pipeline
-		if ceil, err = ceiling(*ceilingRows); err != nil {
+	// Each round measures the ceiling right before the pipeline, so a
+	// ratio compares the two under the same conditions (Cassandra's
+	// garbage collection and compaction make both swing by a third from
+	// one minute to the next on a small machine).
+	var runs []result
+	for i := 1; i <= *rounds; i++ {
+		ceil := 0.0
+		if *ceilingRows > 0 {
+			fmt.Fprintf(os.Stderr, "e2ebench: round %d: Cassandra write ceiling (cassandrastore BulkWrite)...\n", i)
+			if ceil, err = ceiling(*ceilingRows); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(os.Stderr, "e2ebench: round %d: throughput run, %d users...\n", i, *users)
+		thr, err := pipelineRun(bin, dir, fmt.Sprintf("throughput %d", i), *users, 0, 5000)
+		if err != nil {
 			return err
 		}
+		thr.ceiling = ceil
+		runs = append(runs, thr)
 	}
-	fmt.Fprintf(os.Stderr, "e2ebench: throughput run, %d users...\n", *users)
-	thr, err := pipelineRun(bin, dir, "throughput", *users, 0, 5000)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "e2ebench: latency run, %d users at %.0f users/s...\n", *latUsers, *rate)
-	runs := []result{thr}
 	if *latUsers > 0 {
+		fmt.Fprintf(os.Stderr, "e2ebench: latency run, %d users at %.0f users/s...\n", *latUsers, *rate)
 		lat, err := pipelineRun(bin, dir, "latency", *latUsers, *rate, 100)
 		if err != nil {
 			return err
@@ -113,17 +129,26 @@ func run() error {
 
 	host, _ := os.Hostname()
 	fmt.Printf("machine: %s, %d cores, %s; %s\n", host, runtime.NumCPU(), cpuModel(), time.Now().UTC().Format(time.RFC3339))
-	fmt.Printf("Cassandra write ceiling (plain gocql insert loop, cassandrastore BulkWrite): %.0f rows/s\n\n", ceil)
-	fmt.Println("| run | users | offered users/s | users/s API→Cassandra | × ceiling | fetch→stored p50 | p99 | peak RSS | CPU-s per 1M rows | status |")
-	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+	fmt.Printf("ceiling: plain gocql insert loop, 64 goroutines (cassandrastore BulkWrite), measured right before each throughput run\n\n")
+	fmt.Println("| run | users | offered users/s | users/s API→Cassandra | ceiling rows/s | × ceiling | fetch→stored p50 | p99 | peak RSS | CPU-s per 1M rows | status |")
+	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+	var ratios []float64
 	for _, r := range runs {
-		offered := "max"
+		offered, ceil, ratio := "max", "", ""
 		if r.offered > 0 {
 			offered = fmt.Sprintf("%.0f", r.offered)
 		}
-		fmt.Printf("| %s | %d | %s | %.0f | %.2f | %s | %s | %.1f MB | %.1f | %s |\n", r.name, r.users, offered,
-			r.usersPerSec, r.usersPerSec/ceil, r.p50.Round(100*time.Microsecond), r.p99.Round(100*time.Microsecond),
+		if r.ceiling > 0 {
+			ceil, ratio = fmt.Sprintf("%.0f", r.ceiling), fmt.Sprintf("%.2f", r.usersPerSec/r.ceiling)
+			ratios = append(ratios, r.usersPerSec/r.ceiling)
+		}
+		fmt.Printf("| %s | %d | %s | %.0f | %s | %s | %s | %s | %.1f MB | %.1f | %s |\n", r.name, r.users, offered,
+			r.usersPerSec, ceil, ratio, r.p50.Round(100*time.Microsecond), r.p99.Round(100*time.Microsecond),
 			r.maxRSSMB, r.cpuSecPerMillion, r.status)
+	}
+	if len(ratios) > 0 {
+		slices.Sort(ratios)
+		fmt.Printf("\nmedian × ceiling over %d rounds: %.2f (range %.2f-%.2f)\n", len(ratios), ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1])
 	}
 	fmt.Println()
 	for _, r := range runs {
@@ -161,11 +186,12 @@ func ceiling(rows int) (float64, error) {
 // pipelineRun runs fullpipeline as a child process on names of its own and
 // measures it.
 func pipelineRun(bin, dir, name string, users int, rate float64, pageSize int) (result, error) {
-	id := fmt.Sprintf("bench_%s_%d", name, time.Now().UnixNano()%1e9)
-	report := filepath.Join(dir, name+".json")
+	id := fmt.Sprintf("bench_%s_%d", strings.Fields(name)[0], time.Now().UnixNano()%1e9)
+	report := filepath.Join(dir, id+".json")
 	args := []string{"-api-url", "http://" + apiAddr + "/api/", "-users", strconv.Itoa(users), "-page-size", strconv.Itoa(pageSize),
 		"-topic", id, "-dlq-topic", id + "_dlq", "-group", id, "-keyspace", id, "-pg-schema", id,
 		"-seed", id, "-metrics-addr", "", "-progress=false", "-report", report}
+	args = append(args, extraArgs...)
 	if rate > 0 {
 		args = append(args, "-rate", strconv.FormatFloat(rate, 'f', -1, 64))
 	}
@@ -222,6 +248,9 @@ func pipelineRun(bin, dir, name string, users int, rate float64, pageSize int) (
 }
 
 const apiAddr = "127.0.0.1:18080"
+
+// extraArgs are more fullpipeline flags, from -args.
+var extraArgs []string
 
 func awaitTCP(addr string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)

@@ -139,8 +139,10 @@ func TestEndToEnd(t *testing.T) {
 		"userstream_users_fetched_total 20000",
 		"userstream_users_staged_total 20000",
 		"userstream_rows_stored_total 20000",
-		"userstream_fetch_to_store_seconds_count",
-		"userstream_produce_to_store_seconds_count",
+		// Every stored row's latency from fetch, through the outbox's
+		// fetch time and the records' fetched-at header.
+		"userstream_fetch_to_store_seconds_count 20000",
+		"userstream_produce_to_store_seconds_count 20000",
 		`userstream_consumer_lag{partition="0"} 0`,
 	} {
 		if !strings.Contains(metrics, want) {
@@ -154,6 +156,9 @@ func TestEndToEnd(t *testing.T) {
 	r := reports[0]
 	if r.Status != StatusSucceeded || r.Verification == nil {
 		t.Fatalf("first run: %+v\n%s", r, out.String())
+	}
+	if r.P50 <= 0 || r.P99 < r.P50 || r.P99 > 5*time.Minute {
+		t.Errorf("fetch-to-stored latency p50 %v, p99 %v", r.P50, r.P99)
 	}
 	v := r.Verification
 	if r.Fetched != 20000 || v.Unique != 20000 || v.Found != v.Unique {

@@ -39,7 +39,7 @@ type Metrics struct {
 	StageBatch   prometheus.Histogram // seconds per outbox write
 	StoreBatch   prometheus.Histogram // seconds per Cassandra bulk write
 	ProduceToEnd prometheus.Histogram // seconds from a record's produce time to its row stored
-	FetchToEnd   prometheus.Histogram // seconds from a user's fetch to its row stored (one process only)
+	FetchToEnd   prometheus.Histogram // seconds from a user's fetch to its row stored (the record's fetched-at header)
 	Lag          *prometheus.GaugeVec // consumer lag by partition
 
 	healthy atomic.Bool
@@ -78,7 +78,7 @@ func NewMetrics() *Metrics {
 		StageBatch:   h("stage_batch_seconds", "Time to stage one page in the outbox."),
 		StoreBatch:   h("store_batch_seconds", "Time to write one batch of rows to Cassandra."),
 		ProduceToEnd: h("produce_to_store_seconds", "Time from a record's produce timestamp to its row stored in Cassandra."),
-		FetchToEnd:   h("fetch_to_store_seconds", "Time from a user's fetch to its row stored in Cassandra (single-process pipeline)."),
+		FetchToEnd:   h("fetch_to_store_seconds", "Time from a user's fetch (staged in the outbox) to its row stored in Cassandra, from the record's fetched-at header."),
 		Lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "userstream", Name: "consumer_lag",
 			Help: "Records of the topic not yet committed by the consumer group, by partition."}, []string{"partition"}),
 	}

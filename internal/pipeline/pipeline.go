@@ -56,12 +56,10 @@ type Pipeline struct {
 	api     *randomuser.Client
 	offline *randomusertest.Server
 
-	// fetchedAt maps the id of a user fetched by this process to its fetch
-	// time, until its row is stored: the fetch-to-stored latency of the
-	// single-process pipeline. Entries live only while in flight.
-	fetchedAt sync.Map
-	latMu     sync.Mutex
-	latencies []float64 // seconds, fetch to stored
+	// latency is fetch to stored, from each record's fetched-at header
+	// (set by the relay from the outbox's fetch time), so it is measured
+	// wherever the producer runs.
+	latency latencyHist
 
 	kafkaSec []kgo.Opt // SASL and TLS for every Kafka client
 
@@ -232,16 +230,9 @@ func (p *Pipeline) Ingest(ctx context.Context, runID string, c *Counters, ids *I
 			return nil
 		}
 		p.m.FetchPage.Observe(time.Since(pageStart).Seconds())
-		now := time.Now()
-		for _, r := range page {
-			p.fetchedAt.Store(r.ID, now)
-		}
 		t := time.Now()
 		res, err := p.outbox.Stage(ctx, runID, page)
 		if err != nil {
-			for _, r := range page {
-				p.fetchedAt.Delete(r.ID)
-			}
 			return fmt.Errorf("stage: %w", err)
 		}
 		p.m.StageBatch.Observe(time.Since(t).Seconds())
@@ -249,13 +240,6 @@ func (p *Pipeline) Ingest(ctx context.Context, runID string, c *Counters, ids *I
 		c.Duplicates.Add(int64(res.Duplicates))
 		p.m.Staged.Add(float64(res.Staged))
 		p.m.Duplicates.Add(float64(res.Duplicates))
-		if res.Duplicates > 0 {
-			// Users staged before will not be stored again by this
-			// run; don't wait for them.
-			for _, r := range page {
-				p.fetchedAt.Delete(r.ID)
-			}
-		}
 		page = page[:0]
 		// Offered load: hold the pace of -rate users per second.
 		if p.cfg.Rate > 0 {
@@ -354,20 +338,16 @@ func (p *Pipeline) Consumers(n int, c *Counters) ([]*kafkasink.Consumer, error) 
 		p.m.StoreBatch.Observe(now.Sub(t).Seconds())
 		p.m.Stored.Add(float64(len(rows)))
 		c.Stored.Add(int64(len(rows)))
-		var lat []float64
+		lat := make([]time.Duration, 0, len(msgs))
 		for _, m := range msgs {
 			p.m.ProduceToEnd.Observe(now.Sub(m.Timestamp).Seconds())
-			if v, ok := p.fetchedAt.LoadAndDelete(m.Row.ID); ok {
-				s := now.Sub(v.(time.Time)).Seconds()
-				p.m.FetchToEnd.Observe(s)
-				lat = append(lat, s)
+			if !m.FetchedAt.IsZero() {
+				d := now.Sub(m.FetchedAt)
+				p.m.FetchToEnd.Observe(d.Seconds())
+				lat = append(lat, d)
 			}
 		}
-		if len(lat) > 0 {
-			p.latMu.Lock()
-			p.latencies = append(p.latencies, lat...)
-			p.latMu.Unlock()
-		}
+		p.latency.add(lat...)
 		return nil
 	}
 	out := make([]*kafkasink.Consumer, n)
@@ -433,19 +413,6 @@ func (p *Pipeline) DeadLetters(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// Latencies returns the fetch-to-stored latencies seen so far, sorted.
-func (p *Pipeline) Latencies() []float64 {
-	p.latMu.Lock()
-	out := slices.Clone(p.latencies)
-	p.latMu.Unlock()
-	slices.Sort(out)
-	return out
-}
-
-// Quantile returns the q-quantile of sorted values, or 0 for none.
-func Quantile(sorted []float64, q float64) float64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	return sorted[min(len(sorted)-1, int(q*float64(len(sorted))))]
-}
+// Latency returns the q-quantile of the fetch-to-stored latencies of the
+// rows stored since the last reset, within 1%.
+func (p *Pipeline) Latency(q float64) time.Duration { return p.latency.quantile(q) }

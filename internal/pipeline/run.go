@@ -162,9 +162,7 @@ func (p *Pipeline) fullRun(ctx context.Context, c *Counters, out io.Writer) (Rep
 	if err := p.ledger.Start(ctx, runID, "full"); err != nil {
 		return rep, err
 	}
-	p.latMu.Lock()
-	p.latencies = p.latencies[:0]
-	p.latMu.Unlock()
+	p.latency.reset()
 	prog := p.startProgress(ctx, runID, c, base, start)
 
 	ids := NewIDSet()
@@ -177,9 +175,7 @@ func (p *Pipeline) fullRun(ctx context.Context, c *Counters, out io.Writer) (Rep
 	rep.RunRecord = p.snapshot(c).since(base)
 	rep.RunID, rep.Kind, rep.StartedAt = runID, "full", start
 	rep.Duration = time.Since(start)
-	lat := p.Latencies()
-	rep.P50 = time.Duration(Quantile(lat, 0.50) * float64(time.Second))
-	rep.P99 = time.Duration(Quantile(lat, 0.99) * float64(time.Second))
+	rep.P50, rep.P99 = p.Latency(0.50), p.Latency(0.99)
 	if err == nil {
 		vctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 		v, rows, verr := p.Verify(vctx, ids)
