@@ -10,6 +10,9 @@
 // value the row's JSON ([transform.Marshal]), and its headers carry
 // content-type and schema-version ([NewRecord], [DecodeRecord]). Records
 // without headers, such as those of the seed's Python producer, decode too.
+// A fetched-at header, when present, carries the time the user was fetched
+// ([Encoded.FetchedAt], [Message.FetchedAt]), so the latency from fetch to
+// store is known wherever the consumer runs.
 //
 // # Producer
 //
@@ -20,6 +23,8 @@
 // unbounded memory). Every record's outcome reaches the caller, through the
 // callback of [Producer.Produce] or the result of [Producer.ProduceSync];
 // nothing is dropped silently. Call [Producer.Flush] before [Producer.Close].
+// [Producer.ProduceEncodedSync] produces rows already in their wire form,
+// as an outbox stores them, without decoding and encoding them again.
 //
 // # Consumer
 //
