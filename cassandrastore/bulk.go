@@ -27,10 +27,10 @@ const (
 	// concurrency at a time, each routed to a replica of its row.
 	WriteConcurrent WriteStrategy = iota + 1
 
-	// WriteUnloggedBatch sorts the rows by token, groups those that fall in
-	// the same token range (and so share their replicas), and sends each
-	// group as unlogged batches of up to the configured batch size, routed
-	// to a replica of the range; a group of one row goes as a plain INSERT.
+	// WriteUnloggedBatch groups the rows by the node owning their token's
+	// range (a replica of every row of the group), and sends each group as
+	// unlogged batches of up to the configured batch size, coordinated by
+	// that node; a group of one row goes as a plain INSERT.
 	// It saves requests, and the per-request cost dominates for rows this
 	// small, so it is the default. A batch is not atomic and, when it
 	// fails, all its rows are reported failed. (A logged batch across
@@ -134,11 +134,13 @@ func (s *Store) insert(ctx context.Context, r *transform.Row) error {
 }
 
 type tokenRow struct {
-	i   int // index into rows
-	tok int64
+	i     int // index into rows
+	tok   int64
+	owner int // the node owning tok's range, an index into the ring's nodes
 }
 
 func (s *Store) upsertBatched(ctx context.Context, rows []transform.Row, errs []error) {
+	ring := s.ringTokens(ctx)
 	items := make([]tokenRow, 0, len(rows))
 	for i := range rows {
 		u, err := gocql.ParseUUID(rows[i].ID)
@@ -146,11 +148,14 @@ func (s *Store) upsertBatched(ctx context.Context, rows []transform.Row, errs []
 			errs[i] = ErrInvalidID
 			continue
 		}
-		items = append(items, tokenRow{i, token(u)})
+		t := token(u)
+		items = append(items, tokenRow{i, t, ring.owner(t)})
 	}
-	slices.SortFunc(items, func(a, b tokenRow) int { return cmp.Compare(a.tok, b.tok) })
+	slices.SortFunc(items, func(a, b tokenRow) int {
+		return cmp.Or(cmp.Compare(a.owner, b.owner), cmp.Compare(a.tok, b.tok))
+	})
 
-	batches := planBatches(items, s.ringTokens(ctx), func(i int) int { return rowBytes(&rows[i]) }, s.cfg.batchSize)
+	batches := planBatches(items, func(i int) int { return rowBytes(&rows[i]) }, s.cfg.batchSize)
 	parallel(len(batches), s.cfg.concurrency, func(k int) {
 		group := items[batches[k].lo:batches[k].hi]
 		var err error
@@ -178,30 +183,24 @@ func (s *Store) upsertBatched(ctx context.Context, rows []transform.Row, errs []
 // span is a batch: items[lo:hi].
 type span struct{ lo, hi int }
 
-// planBatches cuts items, sorted by token, into batches of at most
-// batchSize rows and maxBatchBytes, none of which spans two token ranges of
-// ring. Rows in one range have the same replicas, so the replica that
-// coordinates a batch applies all of it locally; a batch spanning ranges
-// would make the coordinator forward mutations, the known batch
-// anti-pattern. With an empty ring all tokens form one range.
-func planBatches(items []tokenRow, ring []int64, size func(i int) int, batchSize int) []span {
-	rangeOf := func(t int64) int {
-		i, _ := slices.BinarySearch(ring, t) // range (ring[i-1], ring[i]]
-		if i == len(ring) {
-			i = 0 // past the last token: wraps to the first range
-		}
-		return i
-	}
+// planBatches cuts items, sorted by owner, into batches of at most
+// batchSize rows and maxBatchBytes, each of rows of one owner. The owner is
+// a replica of every row of its batch and coordinates it (gocql routes a
+// batch by its first statement's token), so it applies its own mutations
+// locally and sends the others' to the same replicas a single-row write
+// would: a batch whose rows had different owners would make the
+// coordinator forward whole mutations, the known batch anti-pattern.
+// Grouping by owner rather than by token range matters with vnodes: a node
+// owns many ranges (16 by default), and a call's rows split over all of
+// them would make batches of a few rows.
+func planBatches(items []tokenRow, size func(i int) int, batchSize int) []span {
 	var batches []span
-	lo, bytes, cur := 0, 0, 0
+	lo, bytes := 0, 0
 	for j, it := range items {
-		r, b := rangeOf(it.tok), size(it.i)
-		if j > lo && (r != cur || j-lo >= batchSize || bytes+b > maxBatchBytes) {
+		b := size(it.i)
+		if j > lo && (it.owner != items[lo].owner || j-lo >= batchSize || bytes+b > maxBatchBytes) {
 			batches = append(batches, span{lo, j})
 			lo, bytes = j, 0
-		}
-		if j == lo {
-			cur = r
 		}
 		bytes += b
 	}
@@ -215,66 +214,96 @@ func planBatches(items []tokenRow, ring []int64, size func(i int) int, batchSize
 // only makes batches less local, never wrong, so it is refreshed lazily.
 const ringTTL = time.Minute
 
+// ring is the cluster's tokens, sorted, and the node owning each: the range
+// (tokens[i-1], tokens[i]] belongs to owners[i], and the range past the
+// last token wraps to the first.
+type ring struct {
+	tokens []int64
+	owners []int
+}
+
+// owner returns the node owning t's range; 0 for an empty ring.
+func (r ring) owner(t int64) int {
+	if len(r.tokens) == 0 {
+		return 0
+	}
+	i, _ := slices.BinarySearch(r.tokens, t)
+	if i == len(r.tokens) {
+		i = 0
+	}
+	return r.owners[i]
+}
+
 type ringCache struct {
-	tokens []int64 // every node's tokens, sorted
+	ring
 	loaded time.Time
 }
 
-// ringTokens returns the cluster's tokens, reading system.local and
+// ringTokens returns the cluster's ring, reading system.local and
 // system.peers at most once per ringTTL. gocql keeps its own ring private,
-// hence the read. Without a ring (the read failed) all rows form one
-// range, and batches still group neighbouring tokens.
-func (s *Store) ringTokens(ctx context.Context) []int64 {
+// hence the read. Without a ring (the read failed) all rows have one
+// owner, and batches still group neighbouring tokens.
+func (s *Store) ringTokens(ctx context.Context) ring {
 	s.ringMu.Lock()
 	defer s.ringMu.Unlock()
 	if !s.ring.loaded.IsZero() && time.Since(s.ring.loaded) < ringTTL {
-		return s.ring.tokens
+		return s.ring.ring
 	}
-	toks, err := s.loadRing(ctx)
+	r, err := s.loadRing(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			s.ring.loaded = time.Now() // do not retry the read for every call
 			s.cfg.logger.Warn("cassandrastore: cannot read the token ring; batching by token order only", "err", err)
 		}
-		return s.ring.tokens
+		return s.ring.ring
 	}
-	s.ring = ringCache{tokens: toks, loaded: time.Now()}
-	return toks
+	s.ring = ringCache{ring: r, loaded: time.Now()}
+	return r
 }
 
-func (s *Store) loadRing(ctx context.Context) ([]int64, error) {
-	var all []int64
-	add := func(ts []string) error {
+func (s *Store) loadRing(ctx context.Context) (ring, error) {
+	type tokOwner struct {
+		tok   int64
+		owner int
+	}
+	var all []tokOwner
+	add := func(ts []string, owner int) error {
 		for _, t := range ts {
 			v, err := strconv.ParseInt(t, 10, 64)
 			if err != nil {
 				return fmt.Errorf("token %q: %w (is the partitioner Murmur3?)", t, err)
 			}
-			all = append(all, v)
+			all = append(all, tokOwner{v, owner})
 		}
 		return nil
 	}
 	var local []string
 	if err := s.sysQuery(ctx, `SELECT tokens FROM system.local`).Scan(&local); err != nil {
-		return nil, err
+		return ring{}, err
 	}
-	if err := add(local); err != nil {
-		return nil, err
+	if err := add(local, 0); err != nil {
+		return ring{}, err
 	}
 	it := s.sysQuery(ctx, `SELECT tokens FROM system.peers`).Iter()
 	var peer []string
-	for it.Scan(&peer) {
-		if err := add(peer); err != nil {
+	for n := 1; it.Scan(&peer); n++ {
+		if err := add(peer, n); err != nil {
 			_ = it.Close()
-			return nil, err
+			return ring{}, err
 		}
 		peer = nil
 	}
 	if err := it.Close(); err != nil {
-		return nil, err
+		return ring{}, err
 	}
-	slices.Sort(all)
-	return slices.Compact(all), nil
+	slices.SortFunc(all, func(a, b tokOwner) int { return cmp.Compare(a.tok, b.tok) })
+	all = slices.CompactFunc(all, func(a, b tokOwner) bool { return a.tok == b.tok })
+	var r ring
+	for _, t := range all {
+		r.tokens = append(r.tokens, t.tok)
+		r.owners = append(r.owners, t.owner)
+	}
+	return r, nil
 }
 
 // token is the Murmur3Partitioner token of a uuid partition key: the first

@@ -57,13 +57,16 @@
 //
 // [Store.UpsertMany] writes many rows with one of two strategies
 // ([WithWriteStrategy]). [WriteConcurrent] sends one INSERT per row, 64 in
-// flight ([WithConcurrency]). [WriteUnloggedBatch], the default, sorts the
-// rows by Murmur3 token, groups those in the same token range (rows with
-// the same replicas: each row is its own partition, so grouping by
-// partition would give batches of one), and sends unlogged batches of up
-// to 32 rows ([WithBatchSize]) and 32 KiB, 16 in flight, each routed to a
-// replica of its range. Logged batches across partitions, which also write
-// a batchlog to other nodes, are known to be slow and never used.
+// flight ([WithConcurrency]). [WriteUnloggedBatch], the default, computes
+// each row's Murmur3 token, groups the rows by the node that owns the
+// token's range (each row is its own partition, so grouping by partition
+// would give batches of one; the owner is a replica of every row of its
+// group), and sends unlogged batches of up to 32 rows ([WithBatchSize]) and
+// 32 KiB, 16 in flight, each coordinated by the owner. The owner, not the
+// range: with vnodes a node owns many ranges (16 by default), and a call of
+// a hundred rows split by range made batches of five or six. Logged
+// batches across partitions, which also write a batchlog to other nodes,
+// are known to be slow and never used.
 //
 // Measured on the local stack (one Cassandra 5.0.6 node with 16 vnodes,
 // sharing a 2-core machine with the benchmark) with BenchmarkBulkWrite,
@@ -86,10 +89,10 @@
 // reflection (a loop of Upsert) measured the same as binding the fields
 // directly, within that noise.
 //
-// On a larger cluster a call's rows spread over more token ranges, so
-// batches shrink toward single rows and the gain with them; a one-row group
-// is sent as a plain INSERT, so the batch path then costs about what
-// WriteConcurrent does. Batches of this size exceed Cassandra's default
+// On a larger cluster a call's rows spread over more nodes, so batches
+// shrink (a call of 100 rows over 20 nodes makes batches of about five) and
+// the gain with them; a one-row group is sent as a plain INSERT, so the
+// batch path then costs at worst about what WriteConcurrent does. Batches of this size exceed Cassandra's default
 // batch_size_warn_threshold (5 KiB) and
 // unlogged_batch_across_partitions_warn_threshold (10), which only log
 // warnings on the server; raise them, or use WriteConcurrent, to silence
