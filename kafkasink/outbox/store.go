@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/userstream/userstream/transform"
@@ -153,15 +154,24 @@ func (s *Store) stageCopy(ctx context.Context, runID string, rows []transform.Ro
 	// Rows are encoded as COPY consumes them, into one reused buffer (pgx
 	// encodes each row's values before asking for the next), so a page is
 	// not held twice in memory.
-	var buf []byte
+	// The id goes as a pgtype.UUID: given as a string, pgx's binary COPY
+	// encoding fails first and builds an error before falling back to
+	// text (measured: 4.5% of the pipeline's CPU).
+	var (
+		buf []byte
+		id  pgtype.UUID
+	)
 	i := -1
 	src := pgx.CopyFromFunc(func() ([]any, error) {
 		i++
 		if i == len(rows) {
 			return nil, nil
 		}
+		if err := id.Scan(rows[i].ID); err != nil {
+			return nil, err // Stage validated the id: not reached
+		}
 		buf = transform.AppendJSON(buf[:0], rows[i])
-		return []any{rows[i].ID, buf}, nil
+		return []any{id, buf}, nil
 	})
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"pg_temp", stageTable}, []string{"id", "payload"}, src); err != nil {
 		return 0, err
