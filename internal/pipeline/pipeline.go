@@ -231,9 +231,32 @@ func (p *Pipeline) Ingest(ctx context.Context, runID string, c *Counters, ids *I
 		}
 		p.m.FetchPage.Observe(time.Since(pageStart).Seconds())
 		t := time.Now()
-		res, err := p.outbox.Stage(ctx, runID, page)
+		var (
+			res outbox.StageResult
+			err error
+		)
+		// Stage validates every row before any I/O and names the first
+		// invalid one: it is counted, logged and left out, and the rest
+		// of the page staged. (Validating here first as well would double
+		// the cost for pages that are all valid, as the API's are.)
+		for len(page) > 0 {
+			res, err = p.outbox.Stage(ctx, runID, page)
+			var inv *outbox.InvalidRowError
+			if !errors.As(err, &inv) {
+				break
+			}
+			c.Invalid.Add(1)
+			p.m.Invalid.Inc()
+			p.log.Warn("invalid user not staged", "err", inv.Err)
+			page = slices.Delete(page, inv.Index, inv.Index+1)
+		}
 		if err != nil {
 			return fmt.Errorf("stage: %w", err)
+		}
+		if ids != nil {
+			for i := range page {
+				ids.Add(page[i].ID)
+			}
 		}
 		p.m.StageBatch.Observe(time.Since(t).Seconds())
 		c.Staged.Add(int64(res.Staged))
@@ -265,17 +288,7 @@ func (p *Pipeline) Ingest(ctx context.Context, runID string, c *Counters, ids *I
 		}
 		c.Fetched.Add(1)
 		p.m.Fetched.Inc()
-		row := transform.FromUser(u)
-		if err := row.Validate(); err != nil {
-			c.Invalid.Add(1)
-			p.m.Invalid.Inc()
-			p.log.Warn("invalid user not staged", "err", err)
-			continue
-		}
-		if ids != nil {
-			ids.Add(row.ID)
-		}
-		page = append(page, row)
+		page = append(page, transform.FromUser(u))
 		if len(page) == p.cfg.PageSize {
 			if err := flush(); err != nil {
 				return err
