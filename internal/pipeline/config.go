@@ -37,8 +37,8 @@ const (
 	// DefaultMemoryLimit is the default soft limit of the Go runtime's
 	// memory (-memory-limit). At full speed, with 5,000-user pages, the
 	// pipeline's live heap is 20-30 MB; left to GOGC alone the heap grows
-	// to twice that between collections and the process to 70-100 MB
-	// resident. The limit makes the collector run before that, for about
+	// to twice that between collections, and the process to 58-63 MB
+	// resident. The limit makes the collector run sooner: 55-59 MB, for
 	// the same CPU (BENCHMARKS.md).
 	DefaultMemoryLimit = 40 << 20
 	// verifyBytesPerUser is what the verification set of a full run
