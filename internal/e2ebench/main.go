@@ -111,7 +111,7 @@ func run() error {
 			}
 		}
 		fmt.Fprintf(os.Stderr, "e2ebench: round %d: throughput run, %d users...\n", i, *users)
-		thr, err := pipelineRun(bin, dir, fmt.Sprintf("throughput %d", i), *users, 0, 5000)
+		thr, err := pipelineRun(bin, dir, "throughput", fmt.Sprintf("throughput %d", i), *users, 0, 5000)
 		if err != nil {
 			return err
 		}
@@ -120,7 +120,7 @@ func run() error {
 	}
 	if *latUsers > 0 {
 		fmt.Fprintf(os.Stderr, "e2ebench: latency run, %d users at %.0f users/s...\n", *latUsers, *rate)
-		lat, err := pipelineRun(bin, dir, "latency", *latUsers, *rate, 100)
+		lat, err := pipelineRun(bin, dir, "latency", "latency", *latUsers, *rate, 100)
 		if err != nil {
 			return err
 		}
@@ -183,10 +183,10 @@ func ceiling(rows int) (float64, error) {
 	return strconv.ParseFloat(string(m[1]), 64)
 }
 
-// pipelineRun runs fullpipeline as a child process on names of its own and
-// measures it.
-func pipelineRun(bin, dir, name string, users int, rate float64, pageSize int) (result, error) {
-	id := fmt.Sprintf("bench_%s_%d", strings.Fields(name)[0], time.Now().UnixNano()%1e9)
+// pipelineRun runs fullpipeline as a child process on names of its own
+// (bench_<kind>_<n>) and measures it; name labels the result.
+func pipelineRun(bin, dir, kind, name string, users int, rate float64, pageSize int) (result, error) {
+	id := fmt.Sprintf("bench_%s_%d", kind, time.Now().UnixNano()%1e9)
 	report := filepath.Join(dir, id+".json")
 	args := []string{"-api-url", "http://" + apiAddr + "/api/", "-users", strconv.Itoa(users), "-page-size", strconv.Itoa(pageSize),
 		"-topic", id, "-dlq-topic", id + "_dlq", "-group", id, "-keyspace", id, "-pg-schema", id,

@@ -587,14 +587,9 @@ func shares(xs []float64) string {
 func durableCassandra(t *testing.T) {
 	st := newStack(t)
 	restart := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
-		defer cancel()
-		for _, cmd := range []string{"stop", "start"} {
-			if _, err := st.run(ctx, cmd, "cassandra"); err != nil {
-				t.Fatal(err)
-			}
-		}
-		t.Logf("cassandra: restarted with USERSTREAM_CASSANDRA_COMMITLOG=%q", os.Getenv(commitlogEnv))
+		st.stop(t, "cassandra")
+		st.start(t, "cassandra")
+		t.Logf("cassandra: restarted with %s=%q", commitlogEnv, os.Getenv(commitlogEnv))
 	}
 	// Cleanups run last first: this one after t.Setenv's has put the
 	// variable back.

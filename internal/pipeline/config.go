@@ -91,7 +91,6 @@ type Config struct {
 	MemoryLimit int64 // soft limit of the Go runtime's memory, bytes; 0: none
 	MetricsAddr string
 	Progress    bool
-	Verify      bool
 }
 
 func env(name, def string) string {

@@ -330,11 +330,6 @@ func (p *Pipeline) consumers() []*kafkasink.Consumer {
 	return p.cons
 }
 
-// Pending returns the rows staged but not yet published.
-func (p *Pipeline) Pending(ctx context.Context) (int64, error) {
-	return p.outbox.Pending(ctx)
-}
-
 // consumerFetchOpts bound what a consumer buffers while Cassandra falls
 // behind. franz-go's defaults (1 MiB per partition, 50 MiB per fetch) let
 // a buffered fetch of the six partitions hold about 15 MB of decompressed

@@ -82,7 +82,7 @@ func (p *Pipeline) drain(ctx context.Context) error {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
-		pending, err := p.Pending(ctx)
+		pending, err := p.outbox.Pending(ctx)
 		if err == nil && pending == 0 && p.needs.Consume {
 			var lag map[int32]int64
 			if lag, err = p.Lag(ctx); err == nil {
