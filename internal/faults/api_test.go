@@ -52,7 +52,7 @@ func TestAPIFaults(t *testing.T) {
 			cfg.PageSize = page
 			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 			defer cancel()
-			want, err := expectedIDs(ctx, cfg)
+			want, _, err := expectedIDs(ctx, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}

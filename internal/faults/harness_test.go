@@ -256,6 +256,17 @@ type proc struct {
 
 	stored     atomic.Int64 // rows_stored_total last seen
 	progressAt atomic.Int64 // when it last grew, in Unix nanoseconds
+	firstAt    atomic.Int64 // when it first stored a row, in Unix nanoseconds
+}
+
+// storingAfter returns how long after from the process was first seen to
+// have stored a row; ok is false if it never was.
+func (p *proc) storingAfter(from time.Time) (time.Duration, bool) {
+	at := p.firstAt.Load()
+	if at == 0 {
+		return 0, false
+	}
+	return time.Unix(0, at).Sub(from), true
 }
 
 // logSink keeps a process's standard error in a file and finds the address
@@ -566,7 +577,9 @@ func (m *monitor) sampleOnce(ctx context.Context) {
 			if a := p.addr(); a != "" && p.alive() {
 				if v, err := m.scrape(ctx, a); err == nil && v > p.stored.Load() {
 					p.stored.Store(v)
-					p.progressAt.Store(time.Now().UnixNano())
+					now := time.Now().UnixNano()
+					p.progressAt.Store(now)
+					p.firstAt.CompareAndSwap(0, now)
 				}
 			}
 			s.stored += p.stored.Load()
@@ -673,6 +686,12 @@ type event struct {
 	at     time.Time
 	back   time.Time // zero: nothing restarted; recovery counts from at
 	stages int
+	// restarted is the process started in place of a killed consumer.
+	restarted *proc
+	// The product's stated bounds, asserted when set: the restarted
+	// process storing rows within maxStoring of back, and no stage
+	// stalled longer than maxStall from the fault.
+	maxStoring, maxStall time.Duration
 }
 
 // recovery returns how long after ev was back (or struck, when nothing
@@ -849,6 +868,7 @@ type eventFigure struct {
 	back      time.Duration // from the fault until the server or process was back
 	recovered time.Duration // from then until every stalled stage progressed; -1: nothing left to do
 	stall     time.Duration // the longest stall of a stage with work left, from the fault on
+	storing   time.Duration // a restarted consumer: from its start until it stored a row; -1: not one
 }
 
 func secs(d time.Duration) string {
@@ -897,11 +917,11 @@ func writeFigures() {
 		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %s | %d | %s | %s |\n", f.scenario, f.usersIn, f.rowsOut, f.missing,
 			f.topicDups, f.duplicates(), f.deadLetters, rec, secs(f.duration))
 	}
-	b.WriteString("\n| scenario | fault | back after | progressing again after | longest stall |\n")
-	b.WriteString("| --- | --- | ---: | ---: | ---: |\n")
+	b.WriteString("\n| scenario | fault | back after | restarted consumer storing after | progressing again after | longest stall |\n")
+	b.WriteString("| --- | --- | ---: | ---: | ---: | ---: |\n")
 	for _, f := range figures {
 		for _, e := range f.events {
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", f.scenario, e.what, secs(e.back), secs(e.recovered), secs(e.stall))
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", f.scenario, e.what, secs(e.back), secs(e.storing), secs(e.recovered), secs(e.stall))
 		}
 	}
 	fmt.Print(b.String())

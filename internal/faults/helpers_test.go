@@ -89,28 +89,34 @@ func dropAll(t *testing.T, cfg pipeline.Config) {
 
 // expectedIDs returns the ids of the valid users the API serves for cfg's
 // seed and user count, computed independently of the pipeline with an
-// in-process offline server and the randomuser client.
-func expectedIDs(ctx context.Context, cfg pipeline.Config) (map[string]struct{}, error) {
+// in-process offline server and the randomuser client; and, for each k,
+// how many of them the first k pages hold (upTo[0] is 0).
+func expectedIDs(ctx context.Context, cfg pipeline.Config) (ids map[string]struct{}, upTo []int64, err error) {
 	srv, err := randomusertest.NewServer()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer srv.Close()
 	cl, err := randomuser.New(randomuser.WithBaseURL(srv.BaseURL()))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	ids := make(map[string]struct{}, cfg.Users)
+	ids = make(map[string]struct{}, cfg.Users)
+	upTo = []int64{0}
+	n := 0
 	for u, err := range cl.Users(ctx, randomuser.Query{Results: cfg.PageSize, Seed: cfg.Seed}, cfg.Users) {
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		row := transform.FromUser(u)
 		if row.Validate() == nil {
 			ids[row.ID] = struct{}{}
 		}
+		if n++; n%cfg.PageSize == 0 || n == cfg.Users {
+			upTo = append(upTo, int64(len(ids)))
+		}
 	}
-	return ids, nil
+	return ids, upTo, nil
 }
 
 // tableIDs reads the table's row count (cassandrastore's Count) and every

@@ -29,7 +29,10 @@ type run struct {
 	stack *stack
 	bins  string
 	logs  string
-	users int // unique users expected
+	users int     // unique users expected
+	upTo  []int64 // unique users in the first k pages
+	pages int     // API pages of the run
+	gate  *gate   // the API the producer fetches from
 	rnd   *rand.Rand
 
 	prod *supervisor
@@ -61,23 +64,52 @@ func (r *run) record(ev event) {
 
 func (r *run) producerArgs() []string {
 	c := r.cfg
-	return []string{"-offline", "-users", strconv.Itoa(c.Users), "-seed", c.Seed, "-page-size", strconv.Itoa(c.PageSize),
+	return []string{"-api-url", r.gate.baseURL(), "-users", strconv.Itoa(c.Users), "-seed", c.Seed, "-page-size", strconv.Itoa(c.PageSize),
 		"-topic", c.Topic, "-dlq-topic", c.DLQTopic, "-partitions", strconv.Itoa(c.Partitions),
 		"-pg-schema", c.PostgresSchema, "-rate", strconv.FormatFloat(c.Rate, 'f', 1, 64),
 		"-metrics-addr=", "-progress=false", "-log-level", "info"}
 }
 
-func (r *run) consumerArgs(n int) []string {
+// consumerArgs are the arguments of a consumer process running n
+// consumers as static group members with instance id id: a restart of the
+// process takes its partitions back at once.
+func (r *run) consumerArgs(id string, n int) []string {
 	c := r.cfg
 	return []string{"-topic", c.Topic, "-dlq-topic", c.DLQTopic, "-partitions", strconv.Itoa(c.Partitions),
 		"-group", c.Group, "-keyspace", c.Keyspace, "-pg-schema", c.PostgresSchema,
-		"-consumers", strconv.Itoa(n), "-metrics-addr", "127.0.0.1:0", "-progress=false", "-log-level", "info"}
+		"-consumers", strconv.Itoa(n), "-instance-id", id, "-metrics-addr", "127.0.0.1:0", "-progress=false", "-log-level", "info"}
 }
 
 // committed and published return the share of the users whose offsets the
 // group has committed, and that the relay has published.
 func (r *run) committed(s sample) float64 { return float64(s.committedTotal()) / float64(r.users) }
 func (r *run) published(s sample) float64 { return float64(s.published) / float64(r.users) }
+
+// usersUpTo returns how many unique users the first pages pages hold: all
+// that can pass any stage while the gate holds the page after them.
+func (r *run) usersUpTo(pages int) int64 { return r.upTo[min(pages, len(r.upTo)-1)] }
+
+// hold closes the gate after share of the pages (at least one, and never
+// the last) and returns that number of pages.
+func (r *run) hold(share float64) int {
+	pages := min(max(int(share*float64(r.pages)), 1), r.pages-1)
+	r.gate.set(pages)
+	return pages
+}
+
+// committedUpTo and publishedUpTo wait until the group has committed, or
+// the relay has published, every user of the first pages pages.
+func (r *run) committedUpTo(ctx context.Context, pages int) (sample, error) {
+	n := r.usersUpTo(pages)
+	return r.mon.waitFor(ctx, fmt.Sprintf("the %d users of %d pages committed", n, pages),
+		func(s sample) bool { return s.committedTotal() >= n })
+}
+
+func (r *run) publishedUpTo(ctx context.Context, pages int) (sample, error) {
+	n := r.usersUpTo(pages)
+	return r.mon.waitFor(ctx, fmt.Sprintf("the %d users of %d pages published", n, pages),
+		func(s sample) bool { return s.published >= n })
+}
 
 // progressing returns the consumers whose running process stored rows
 // after since.
@@ -108,6 +140,12 @@ type setup struct {
 	// pace, if set, makes the producer offer the users over about this
 	// long (its -rate), as a steady stream rather than as fast as it can.
 	pace time.Duration
+	// hold, if set, is the share of the pages the API serves before the
+	// scenario's inject opens its gate.
+	hold float64
+	// prepare, if set, runs once the expected users are known, before
+	// any process starts: to set the gate from them.
+	prepare func(*run)
 }
 
 // scenario pushes the users of a fresh pipeline through consumer processes
@@ -134,21 +172,31 @@ func scenario(t *testing.T, su setup, inject func(context.Context, *run) error) 
 			t.Fatal(err)
 		}
 	}
-	r := &run{t: t, cfg: cfg, stack: st, bins: binaries(t), logs: logs, rnd: newRand(t)}
+	r := &run{t: t, cfg: cfg, stack: st, bins: binaries(t), logs: logs, rnd: newRand(t), gate: newGate(t, unlimited)}
 	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute)
 	defer cancel()
 
-	want, err := expectedIDs(ctx, cfg)
+	want, upTo, err := expectedIDs(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.users = len(want)
+	r.users, r.upTo, r.pages = len(want), upTo, len(upTo)-1
+	if su.hold > 0 && r.pages < 2 {
+		t.Fatalf("%d users make %d page(s) of %d: the scenario holds pages back and needs at least 2", users, r.pages, cfg.PageSize)
+	}
+	if su.hold > 0 {
+		pages := r.hold(su.hold)
+		t.Logf("the API holds page %d until the fault is in place: %d of %d users before it", pages+1, r.usersUpTo(pages), r.users)
+	}
+	if su.prepare != nil {
+		su.prepare(r)
+	}
 	t.Logf("%s: %d users of seed %q (%d unique), pages of %d, %.0f users/s offered (0: unpaced), topic %s",
 		name, users, cfg.Seed, r.users, cfg.PageSize, cfg.Rate, cfg.Topic)
 
 	// Consumers first, then the producer.
 	for i, n := range consumers {
-		sup := startSupervisor(t, fmt.Sprintf("consumer%d", i+1), filepath.Join(r.bins, "consumer"), logs, false, r.consumerArgs(n)...)
+		sup := startSupervisor(t, fmt.Sprintf("consumer%d", i+1), filepath.Join(r.bins, "consumer"), logs, false, r.consumerArgs(fmt.Sprintf("consumer%d", i+1), n)...)
 		r.mu.Lock()
 		r.cons = append(r.cons, sup)
 		r.mu.Unlock()
@@ -224,7 +272,7 @@ func scenario(t *testing.T, su setup, inject func(context.Context, *run) error) 
 		if ev.back.IsZero() {
 			from, back = ev.at, -1
 		}
-		e := eventFigure{what: ev.what, back: back, recovered: -1, stall: longestStall(samples, ev, until)}
+		e := eventFigure{what: ev.what, back: back, recovered: -1, storing: -1, stall: longestStall(samples, ev, until)}
 		if d, ok := recovery(samples, ev); ok {
 			e.recovered = d
 		}
@@ -234,6 +282,21 @@ func scenario(t *testing.T, su setup, inject func(context.Context, *run) error) 
 		}
 		t.Logf("recovery: %s: back after %s; every stalled stage progressing %s later (first row stored after %s); longest stall from the fault %s",
 			ev.what, secs(e.back), secs(e.recovered), first, secs(e.stall))
+		if ev.restarted != nil {
+			d, ok := ev.restarted.storingAfter(ev.back)
+			e.storing = -1
+			if ok {
+				e.storing = d
+			}
+			t.Logf("recovery: %s: the restarted process %s stored its first row %s after its start", ev.what, ev.restarted.name, secs(e.storing))
+			if ev.maxStoring > 0 && (!ok || d > ev.maxStoring) {
+				t.Errorf("%s: the restarted process stored its first row %s after its start, want within %s",
+					ev.what, secs(e.storing), secs(ev.maxStoring))
+			}
+		}
+		if ev.maxStall > 0 && e.stall > ev.maxStall {
+			t.Errorf("%s: a stage stalled %s from the fault, want at most %s", ev.what, secs(e.stall), secs(ev.maxStall))
+		}
 		f.events = append(f.events, e)
 	}
 	f.restarts = r.prod.failures
@@ -356,36 +419,48 @@ func (r *run) verify(ctx context.Context, want map[string]struct{}) figure {
 	return f
 }
 
-// atCommitted and atPublished are the points of progress at which faults
-// strike.
-func atCommitted(r *run, share float64) func(sample) bool {
-	return func(s sample) bool { return r.committed(s) >= share }
-}
-
-func atPublished(r *run, share float64) func(sample) bool {
-	return func(s sample) bool { return r.published(s) >= share }
-}
+// Consumer recovery bounds (RELIABILITY.md): a consumer process killed
+// and restarted with its instance id stores again within
+// restartedConsumerBound; the partitions of one that dies unreplaced are
+// consumed by the others within deadConsumerBound (the 10 s session
+// timeout, a heartbeat and a rebalance).
+const (
+	restartedConsumerBound = 5 * time.Second
+	deadConsumerBound      = 15 * time.Second
+)
 
 // TestBaseline runs the scenario without faults, for comparison.
 func TestBaseline(t *testing.T) {
 	scenario(t, setup{name: "baseline", faults: "none", consumers: []int{2}}, func(context.Context, *run) error { return nil })
 }
 
-// TestKafkaKilled SIGKILLs Kafka mid-stream and restarts it.
+// TestKafkaKilled SIGKILLs Kafka once the group has committed the users of
+// the first 30% of the pages, with the rest held back by the API; then the
+// gate opens, so the producer fetches and stages the next page while Kafka
+// is down, and Kafka is restarted.
 func TestKafkaKilled(t *testing.T) {
-	su := setup{name: "kafka_sigkill", faults: "Kafka SIGKILLed at 30% consumed, restarted", consumers: []int{2}}
+	su := setup{name: "kafka_sigkill", faults: "Kafka SIGKILLed at 30% consumed, next page fetched while down, restarted",
+		consumers: []int{2}, hold: 0.3}
 	scenario(t, su, func(ctx context.Context, r *run) error {
-		if _, err := r.mon.waitFor(ctx, "30% consumed", atCommitted(r, 0.3)); err != nil {
+		pages := r.gate.limit()
+		if _, err := r.committedUpTo(ctx, pages); err != nil {
 			return err
 		}
 		at := r.stack.kill(r.t, "kafka")
+		r.gate.open()
+		if err := r.gate.waitServed(ctx, pages+1); err != nil {
+			return err
+		}
 		back := r.stack.start(r.t, "kafka")
 		r.record(event{what: "Kafka SIGKILL", at: at, back: back, stages: stageConsume | stageRelay})
 		return nil
 	})
 }
 
-// TestCassandraKilled SIGKILLs Cassandra mid-stream and restarts it.
+// TestCassandraKilled SIGKILLs Cassandra once the group has committed the
+// users of the first 30% of the pages, opens the gate, and restarts
+// Cassandra once the relay has published records the consumers cannot
+// store while it is down.
 //
 // Cassandra's default commit log (periodic) acknowledges a write before it
 // is synced, and a killed node replays only what was synced: with one node
@@ -396,30 +471,41 @@ func TestKafkaKilled(t *testing.T) {
 // pipeline's to keep: every row it was told is stored, stays stored.
 func TestCassandraKilled(t *testing.T) {
 	durableCassandra(t)
-	su := setup{name: "cassandra_sigkill", faults: "Cassandra SIGKILLed at 30% consumed, restarted", consumers: []int{2}}
+	su := setup{name: "cassandra_sigkill", faults: "Cassandra SIGKILLed at 30% consumed, restarted once more was published",
+		consumers: []int{2}, hold: 0.3}
 	scenario(t, su, func(ctx context.Context, r *run) error {
-		if _, err := r.mon.waitFor(ctx, "30% consumed", atCommitted(r, 0.3)); err != nil {
+		pages := r.gate.limit()
+		if _, err := r.committedUpTo(ctx, pages); err != nil {
 			return err
 		}
 		at := r.stack.kill(r.t, "cassandra")
+		r.gate.open()
+		if _, err := r.publishedUpTo(ctx, pages+1); err != nil {
+			return err
+		}
 		back := r.stack.start(r.t, "cassandra")
 		r.record(event{what: "Cassandra SIGKILL", at: at, back: back, stages: stageConsume})
 		return nil
 	})
 }
 
-// TestPostgresRestarted restarts PostgreSQL while the relay publishes.
+// TestPostgresRestarted stops PostgreSQL once the relay has published the
+// users of the first 30% of the pages, opens the gate, and starts
+// PostgreSQL again once the producer holds the next page, which it cannot
+// stage while the database is down.
 func TestPostgresRestarted(t *testing.T) {
-	su := setup{name: "postgres_restart", faults: "PostgreSQL restarted at 30% published", consumers: []int{2}}
+	su := setup{name: "postgres_restart", faults: "PostgreSQL stopped at 30% published, next page fetched while down, restarted",
+		consumers: []int{2}, hold: 0.3}
 	scenario(t, su, func(ctx context.Context, r *run) error {
-		s, err := r.mon.waitFor(ctx, "30% published", atPublished(r, 0.3))
-		if err != nil {
+		pages := r.gate.limit()
+		if _, err := r.publishedUpTo(ctx, pages); err != nil {
 			return err
 		}
-		if s.published >= int64(r.users) {
-			return fmt.Errorf("the relay finished before PostgreSQL could be restarted mid-relay")
-		}
 		at := r.stack.stop(r.t, "postgres")
+		r.gate.open()
+		if err := r.gate.waitServed(ctx, pages+1); err != nil {
+			return err
+		}
 		back := r.stack.start(r.t, "postgres")
 		r.record(event{what: "PostgreSQL restart", at: at, back: back, stages: stageRelay})
 		return nil
@@ -428,24 +514,23 @@ func TestPostgresRestarted(t *testing.T) {
 
 // TestConsumersKilled SIGKILLs a consumer process five times at random
 // moments while it stores rows, restarting it at once as a process manager
-// would. Two consumer processes share the group. A killed consumer stalls
-// the whole group until its session expires (45s, franz-go's default), and
-// the backlog then drains in a second or two; so the producer offers the
-// users as a steady stream over five minutes, in pages of 100, and each
-// kill comes a random 0-1.5s after the group starts (or resumes) storing:
-// it lands anywhere in a batch (polled, stored, committed).
+// would. Two consumer processes share the group as static members; each
+// restart must be storing again within restartedConsumerBound. The
+// producer offers the users as a steady stream over a minute, in pages
+// of 100, and each kill comes a random 0-1.5 s after the group starts (or
+// resumes) storing: it lands anywhere in a batch (polled, stored,
+// committed). The API holds the last page until the kills are done, so
+// the stream cannot end before them however fast the machine is.
 func TestConsumersKilled(t *testing.T) {
 	const kills = 5
 	su := setup{name: "consumer_sigkill", faults: "consumer SIGKILLed 5× at random moments, restarted",
-		consumers: []int{1, 1}, pageSize: 100, pace: 5 * time.Minute}
+		consumers: []int{1, 1}, pageSize: 100, pace: time.Minute, hold: 1}
 	scenario(t, su, func(ctx context.Context, r *run) error {
+		defer r.gate.open()
 		var lastKill time.Time // progress before it does not count
 		for ci := 0; ci < kills; {
 			if ctx.Err() != nil {
 				return fmt.Errorf("%d consumer kills done: %w", ci, ctx.Err())
-			}
-			if s := r.mon.last(); s.drained() && s.published >= int64(r.users) {
-				return fmt.Errorf("the stream ended after %d of %d consumer kills", ci, kills)
 			}
 			now := time.Now()
 			if len(r.progressing(later(lastKill, now.Add(-300*time.Millisecond)))) == 0 {
@@ -464,45 +549,56 @@ func TestConsumersKilled(t *testing.T) {
 			}
 			ci++
 			lastKill = back
-			r.record(event{what: fmt.Sprintf("consumer kill %d (%s)", ci, v.name), at: at, back: back, stages: stageConsume})
+			r.record(event{what: fmt.Sprintf("consumer kill %d (%s)", ci, v.name), at: at, back: back,
+				stages: stageConsume, restarted: v.current(), maxStoring: restartedConsumerBound})
 		}
 		return nil
 	})
 }
 
 // TestRelayKilled SIGKILLs the relay (the producer process) twice, at
-// random shares of the users published, restarting it at once: the new
-// process fetches the same users again, stages none of them twice, and
-// relays what was left. Then the same seed is fetched once more: nothing
-// changes.
+// random points of the stream, restarting it at once: the new process
+// fetches the same users again, stages none of them twice, and relays what
+// was left. Each kill point is a random number of users within a random
+// page; the API holds the pages after it, so the relay cannot have
+// finished before the kill (it may have caught up with the gate, which is
+// a kill between batches). Then the same seed is fetched once more:
+// nothing changes.
 func TestRelayKilled(t *testing.T) {
 	const kills = 2
+	var pages []int // where the kills strike
 	su := setup{name: "relay_sigkill", faults: "relay (producer process) SIGKILLed 2× at random moments, restarted; then the seed again",
-		consumers: []int{2}}
-	r := scenario(t, su, func(ctx context.Context, r *run) error {
-		var at []float64
-		for range kills {
-			at = append(at, 0.05+0.75*r.rnd.Float64())
-		}
-		slices.Sort(at)
-		r.t.Logf("relay kills at %s published", shares(at))
-		var base int64 // the restarted relay must have published before its kill
-		for i, share := range at {
-			s, err := r.mon.waitFor(ctx, fmt.Sprintf("%.0f%% published", 100*share), func(s sample) bool {
-				return r.published(s) >= share && s.published > base
-			})
-			if err != nil {
-				return err
+		consumers: []int{2}, prepare: func(r *run) {
+			if r.pages <= kills {
+				t.Fatalf("%d pages: the scenario needs more than %d", r.pages, kills)
 			}
-			if r.published(s) >= 1 || !r.prod.current().alive() {
-				return fmt.Errorf("the relay finished before its kill at %.0f%%", 100*share)
+			// Distinct pages in 1..pages-1, in order.
+			pages = r.rnd.Perm(r.pages - 1)[:kills]
+			for i := range pages {
+				pages[i]++
+			}
+			slices.Sort(pages)
+			r.gate.set(pages[0])
+		}}
+	r := scenario(t, su, func(ctx context.Context, r *run) error {
+		defer r.gate.open()
+		var base int64 // the restarted relay must have published before its kill
+		for i, page := range pages {
+			lo, hi := r.usersUpTo(page-1), r.usersUpTo(page)
+			target := max(lo+1+r.rnd.Int64N(max(hi-lo, 1)), base+1)
+			r.gate.set(page)
+			r.t.Logf("relay kill %d: at %d users published, within page %d (the API holds page %d)", i+1, target, page, page+1)
+			if _, err := r.mon.waitFor(ctx, fmt.Sprintf("%d users published", target), func(s sample) bool {
+				return s.published >= target
+			}); err != nil {
+				return err
 			}
 			killed, back, ok := r.prod.killAndRestart()
 			if !ok {
 				return fmt.Errorf("relay kill %d: the producer had exited", i+1)
 			}
 			r.record(event{what: fmt.Sprintf("relay kill %d", i+1), at: killed, back: back, stages: stageRelay})
-			s, err = r.mon.waitFor(ctx, "a sample after the restart", func(s sample) bool { return s.at.After(back.Add(200 * time.Millisecond)) })
+			s, err := r.mon.waitFor(ctx, "a sample after the restart", func(s sample) bool { return s.at.After(back.Add(200 * time.Millisecond)) })
 			if err != nil {
 				return err
 			}
@@ -550,26 +646,21 @@ func TestRelayKilled(t *testing.T) {
 }
 
 // TestConsumerGroupMemberKilled runs three consumer processes in one group
-// and SIGKILLs one of them, without restarting it: the other two take its
-// partitions over once its session expires.
+// and SIGKILLs one of them, without restarting it, once the group has
+// committed the users of the first 30% of the pages; then the gate opens.
+// The other two must be consuming its partitions within deadConsumerBound.
 func TestConsumerGroupMemberKilled(t *testing.T) {
 	su := setup{name: "group_member_sigkill", faults: "3 consumers in one group, one SIGKILLed at 30% consumed, not restarted",
-		consumers: []int{1, 1, 1}}
+		consumers: []int{1, 1, 1}, hold: 0.3}
 	scenario(t, su, func(ctx context.Context, r *run) error {
-		if _, err := r.mon.waitFor(ctx, "30% consumed", atCommitted(r, 0.3)); err != nil {
+		if _, err := r.committedUpTo(ctx, r.gate.limit()); err != nil {
 			return err
 		}
-		victims := r.progressing(time.Now().Add(-time.Second))
-		for len(victims) == 0 {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			time.Sleep(50 * time.Millisecond)
-			victims = r.progressing(time.Now().Add(-time.Second))
-		}
-		v := victims[r.rnd.IntN(len(victims))]
+		cons := r.consumers()
+		v := cons[r.rnd.IntN(len(cons))]
 		at := v.kill()
-		r.record(event{what: "consumer kill (" + v.name + ", not restarted)", at: at, stages: stageConsume})
+		r.gate.open()
+		r.record(event{what: "consumer kill (" + v.name + ", not restarted)", at: at, stages: stageConsume, maxStall: deadConsumerBound})
 		return nil
 	})
 }

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/userstream/userstream/cassandrastore"
 	"github.com/userstream/userstream/kafkasink"
 	"github.com/userstream/userstream/randomuser"
@@ -86,6 +88,16 @@ type Config struct {
 
 	// Consume.
 	Consumers int // consumers in this process's group
+	// InstanceID makes the group's members static (Kafka's
+	// group.instance.id): consumer i of this process joins as
+	// InstanceID, or InstanceID-i when the process runs several. A static
+	// member restarted with the same id takes its partitions back at once
+	// instead of waiting for its old session to expire. Empty: dynamic
+	// members.
+	InstanceID string
+	// SessionTimeout is how long the group waits for a silent member
+	// before giving its partitions to the others.
+	SessionTimeout time.Duration
 
 	// Operation.
 	MemoryLimit int64 // soft limit of the Go runtime's memory, bytes; 0: none
@@ -209,6 +221,46 @@ func (c *Config) IngestFlags(fs *flag.FlagSet) {
 func (c *Config) ConsumeFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Group, "group", DefaultGroup, "Kafka consumer group")
 	fs.IntVar(&c.Consumers, "consumers", 1, "consumers of the group in this process")
+	fs.StringVar(&c.InstanceID, "instance-id", os.Getenv(EnvInstanceID),
+		"static group membership: a stable id per consumer process (e.g. the pod name; env "+EnvInstanceID+"); a restarted process with the same id takes its partitions back at once; empty: dynamic membership")
+	fs.DurationVar(&c.SessionTimeout, "session-timeout", DefaultSessionTimeout,
+		"how long the group waits for a silent member (crashed, or paused longer than this) before giving its partitions to the others")
+}
+
+// EnvInstanceID is the default of -instance-id.
+const EnvInstanceID = "USERSTREAM_INSTANCE_ID"
+
+// DefaultSessionTimeout is the consumers' group session timeout: how long
+// the group waits for a member that stopped heartbeating before it gives
+// the member's partitions to the others. franz-go's and Kafka's default is
+// 45s, and a member that dies unreplaced holds its partitions that long.
+// 6s is the broker's lowest allowed value (group.min.session.timeout.ms):
+// here the others store the dead member's partitions about 10s after a
+// SIGKILL (RELIABILITY.md). A healthy process is not expired by it:
+// franz-go heartbeats from its own goroutine every second whatever the
+// handler is doing, so only a process frozen for 6s (stopped, swapped out,
+// a paused VM) loses its partitions, and then gets them back on its next
+// heartbeat, with its uncommitted records delivered again.
+const DefaultSessionTimeout = 6 * time.Second
+
+// heartbeatInterval is a sixth of the default session timeout: the other
+// members learn of a rebalance within a second of it starting.
+const heartbeatInterval = time.Second
+
+// groupOpts returns consumer i's group settings.
+func (c *Config) groupOpts(i int) []kgo.Opt {
+	opts := []kgo.Opt{kgo.HeartbeatInterval(heartbeatInterval)}
+	if c.SessionTimeout > 0 {
+		opts = append(opts, kgo.SessionTimeout(c.SessionTimeout))
+	}
+	if c.InstanceID != "" {
+		id := c.InstanceID
+		if c.Consumers > 1 {
+			id = fmt.Sprintf("%s-%d", id, i)
+		}
+		opts = append(opts, kgo.InstanceID(id))
+	}
+	return opts
 }
 
 func isTerminal(f *os.File) bool {

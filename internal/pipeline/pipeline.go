@@ -372,7 +372,7 @@ func (p *Pipeline) Consumers(n int, c *Counters) ([]*kafkasink.Consumer, error) 
 		var err error
 		out[i], err = kafkasink.NewConsumer(p.cfg.Brokers, p.cfg.Group, handler,
 			kafkasink.Topic(p.cfg.Topic), kafkasink.DLQTopic(p.cfg.DLQTopic), kafkasink.Logger(p.log),
-			kafkasink.ClientOpts(slices.Concat(p.kafkaSec, p.m.KafkaOpts("consumer"), consumerFetchOpts)...))
+			kafkasink.ClientOpts(slices.Concat(p.kafkaSec, p.m.KafkaOpts("consumer"), consumerFetchOpts, p.cfg.groupOpts(i))...))
 		if err != nil {
 			return nil, err
 		}
