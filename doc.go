@@ -15,6 +15,10 @@
 //     at-least-once commits and a dead-letter topic.
 //   - cassandrastore: a gocqlx repository for created_users, with schema
 //     migration and bulk writes.
+//   - secure: SASL, TLS and password settings for franz-go, gocql and pgx,
+//     read from USERSTREAM_* variables or set in code, with the passwords
+//     redacted in logs and errors. The other packages connect as their
+//     drivers are configured, plain by default; this is how to secure them.
 //
 // The examples directory assembles them into the full pipeline; internal/devstack
 // starts the real Kafka, Cassandra and PostgreSQL that the tests and the demo

@@ -18,7 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/userstream/userstream/internal/pipeline"
-	"github.com/userstream/userstream/internal/secure"
+	"github.com/userstream/userstream/secure"
 )
 
 func main() {

@@ -9,7 +9,7 @@
 // (SCRAM-SHA-512, PLAIN) with and without TLS, PostgreSQL TLS with a
 // TLS-only role, and in secure mode (USERSTREAM_STACK_SECURE=1) a second
 // Cassandra node with PasswordAuthenticator and TLS; certificates and
-// passwords are generated under the stack folder. internal/secure tests
+// passwords are generated under the stack folder. Package secure tests
 // against them (make test-secure).
 //
 // The package's Go code is only its smoke tests, one real round trip per

@@ -19,11 +19,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/userstream/userstream/cassandrastore"
-	"github.com/userstream/userstream/internal/secure"
 	"github.com/userstream/userstream/kafkasink"
 	"github.com/userstream/userstream/kafkasink/outbox"
 	"github.com/userstream/userstream/randomuser"
 	"github.com/userstream/userstream/randomuser/randomusertest"
+	"github.com/userstream/userstream/secure"
 	"github.com/userstream/userstream/transform"
 )
 
@@ -81,7 +81,7 @@ func Open(ctx context.Context, cfg Config, needs Needs, log *slog.Logger, m *Met
 	}()
 
 	// Credentials and TLS come from the environment or files, never flags
-	// (internal/secure); nothing set means the local stack's plain listeners.
+	// (package secure); nothing set means the local stack's plain listeners.
 	sec, err := secure.FromEnv()
 	if err != nil {
 		return nil, err
@@ -148,11 +148,16 @@ func Open(ctx context.Context, cfg Config, needs Needs, log *slog.Logger, m *Met
 
 	// Cassandra.
 	if needs.Consume {
-		cassSec, err := sec.Cassandra.SessionOpts()
+		// secure serves plain gocql too, so it has no cassandrastore
+		// options: its values go to cassandrastore's own. An empty
+		// username is no login, a nil TLS config plain TCP.
+		cassTLS, err := sec.Cassandra.TLS.Config()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("cassandra TLS: %w", err)
 		}
-		if p.session, err = cassandrastore.NewSession(ctx, cfg.CassandraHosts, cassSec...); err != nil {
+		if p.session, err = cassandrastore.NewSession(ctx, cfg.CassandraHosts,
+			cassandrastore.WithAuth(sec.Cassandra.Username, sec.Cassandra.Password.Reveal()),
+			cassandrastore.WithTLS(cassTLS)); err != nil {
 			return nil, sec.Cassandra.Explain(ctx, cfg.CassandraHosts, err)
 		}
 		if p.store, err = cassandrastore.New(p.session, cassandrastore.WithKeyspace(cfg.Keyspace),

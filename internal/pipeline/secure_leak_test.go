@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/userstream/userstream/internal/secure"
 	"github.com/userstream/userstream/internal/testenv"
+	"github.com/userstream/userstream/secure"
 )
 
 // TestSecurePipelineLeaksNoSecret runs the full pipeline over the secured

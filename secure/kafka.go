@@ -36,7 +36,8 @@ func ParseMechanism(s string) (Mechanism, error) {
 }
 
 // Kafka is how a client authenticates to Kafka brokers and encrypts its
-// connections to them. The zero value is no authentication over plain TCP.
+// connections to them: read by [LoadKafka] or set field by field. The zero
+// value is no authentication over plain TCP.
 type Kafka struct {
 	// Mechanism is the SASL mechanism; empty (the default) means no SASL.
 	Mechanism Mechanism
@@ -46,32 +47,37 @@ type Kafka struct {
 	Password Secret
 	// TLS encrypts the connections; off by default.
 	TLS TLS
+
+	fromEnv bool // set by the loaders: errors name variables, not fields
 }
 
 // Enabled reports whether any security setting is on.
 func (k Kafka) Enabled() bool { return k.Mechanism != "" || k.TLS.Enabled }
 
 func (k Kafka) validate() error {
+	n := settingNames("kafka", k.fromEnv)
 	var errs []error
 	if k.Mechanism != "" {
 		if _, err := ParseMechanism(string(k.Mechanism)); err != nil {
 			errs = append(errs, err)
 		}
 		if k.Username == "" {
-			errs = append(errs, fmt.Errorf("SASL %s needs a username (%s)", k.Mechanism, EnvKafkaUsername))
+			errs = append(errs, fmt.Errorf("SASL %s needs a username (%s)", k.Mechanism, n.user))
 		}
 		if !k.Password.IsSet() {
-			errs = append(errs, fmt.Errorf("SASL %s needs a password (%s or %s)", k.Mechanism, EnvKafkaPassword, EnvKafkaPasswordFile))
+			errs = append(errs, fmt.Errorf("SASL %s needs a password (%s)", k.Mechanism, n.password))
 		}
 	} else if k.Username != "" || k.Password.IsSet() {
-		errs = append(errs, errors.New("a username or password is set but no SASL mechanism"))
+		errs = append(errs, fmt.Errorf("a username or password is set but no SASL mechanism (%s)", n.mechanism))
 	}
 	return errors.Join(errs...)
 }
 
-// Opts returns the franz-go options that apply the settings: kgo.SASL and
-// kgo.DialTLSConfig. None when nothing is enabled. Pass them to every
-// client of the same cluster (kafkasink.ClientOpts, kgo.NewClient).
+// Opts returns the franz-go options that apply the settings: kgo.SASL when
+// a Mechanism is set, kgo.DialTLSConfig when TLS is on; none when nothing
+// is. Pass them to every client of the same cluster: kgo.NewClient, or the
+// option of kafkasink that takes extra kgo options. It reads the TLS files
+// each time: call it once per process. It reads no environment variable.
 func (k Kafka) Opts() ([]kgo.Opt, error) {
 	if err := k.validate(); err != nil {
 		return nil, fmt.Errorf("secure: kafka: %w", err)

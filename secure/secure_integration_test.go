@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gocql/gocql"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/scylladb/gocqlx/v2"
@@ -22,9 +23,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/userstream/userstream/cassandrastore"
-	"github.com/userstream/userstream/internal/secure"
 	"github.com/userstream/userstream/internal/testenv"
+	"github.com/userstream/userstream/secure"
 )
 
 // ---------------------------------------------------------------- kafka
@@ -285,8 +285,12 @@ func TestSecureCassandraRejects(t *testing.T) {
 			t.Logf("Ping failed in %v: %v", time.Since(start).Round(time.Millisecond), err)
 
 			// No session, so no write: try the insert anyway.
-			opts, _ := bad.SessionOpts()
-			if bs, err := cassandrastore.NewSession(ctx, hosts, append(opts, cassandrastore.WithConnectTimeout(3*time.Second))...); err == nil {
+			cluster := gocql.NewCluster(hosts...)
+			cluster.ConnectTimeout = 3 * time.Second
+			if err := bad.Apply(cluster); err != nil {
+				t.Fatal(err)
+			}
+			if bs, err := gocqlx.WrapSession(cluster.CreateSession()); err == nil {
 				err := bs.Query(qb.Insert(ks+".kv").Columns("k", "v").ToCql()).Bind("bad", 1).ExecRelease()
 				bs.Close()
 				t.Fatalf("session through rejected settings opened (insert: %v)", err)
@@ -341,6 +345,27 @@ func TestSecurePostgresRoundTrip(t *testing.T) {
 	}
 	if v != 42 || !ssl {
 		t.Fatalf("selected v=%d over ssl=%v, want 42 over TLS", v, ssl)
+	}
+
+	// The same through Apply on a configuration parsed from the plain DSN
+	// (sslmode=prefer, which would accept an unverified certificate).
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Apply(&cfg.ConnConfig.Config); err != nil {
+		t.Fatal(err)
+	}
+	applied, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer applied.Close()
+	if err := applied.QueryRow(ctx, `SELECT v, (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()) FROM `+schema+`.kv WHERE k = $1`, "answer").Scan(&v, &ssl); err != nil {
+		t.Fatalf("select through Apply: %v", p.Explain(err))
+	}
+	if v != 42 || !ssl {
+		t.Fatalf("through Apply: selected v=%d over ssl=%v, want 42 over TLS", v, ssl)
 	}
 }
 
@@ -450,13 +475,16 @@ func clone(m map[string]string) map[string]string {
 	return out
 }
 
+// cassandraSession opens a session the way the package doc tells a gocqlx
+// user to: a gocql cluster configuration, Apply, WrapSession.
 func cassandraSession(t *testing.T, ctx context.Context, c secure.Cassandra, hosts []string) gocqlx.Session {
 	t.Helper()
-	opts, err := c.SessionOpts()
-	if err != nil {
+	cluster := gocql.NewCluster(hosts...)
+	cluster.ConnectTimeout = 5 * time.Second
+	if err := c.Apply(cluster); err != nil {
 		t.Fatal(err)
 	}
-	s, err := cassandrastore.NewSession(ctx, hosts, opts...)
+	s, err := gocqlx.WrapSession(cluster.CreateSession())
 	if err != nil {
 		t.Fatalf("session: %v", c.Explain(ctx, hosts, err))
 	}

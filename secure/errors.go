@@ -39,7 +39,8 @@ var (
 // "cassandra" or "postgres"), the server it is about, the cause, a hint
 // naming the settings to check, and the driver's own error. Secrets never
 // appear in it: drivers do not echo passwords, and the hint names
-// variables, not values.
+// settings, not values: the USERSTREAM_* variables when a loader read
+// them, the struct fields (Kafka.Username, ...) when the caller set them.
 type Error struct {
 	Service string
 	// Addr is the server whose answer showed the cause, or the servers
@@ -101,11 +102,12 @@ const probeTimeout = 3 * time.Second
 // error is often the expired ctx itself), to tell which. It returns nil
 // for nil and err as is when it is already an *Error.
 func (k Kafka) Explain(ctx context.Context, brokers []string, err error) error {
+	n := settingNames("kafka", k.fromEnv)
 	hints := hints{
-		auth:        fmt.Sprintf("check %s, %s or %s, and %s (now %s as %q)", EnvKafkaUsername, EnvKafkaPassword, EnvKafkaPasswordFile, EnvKafkaSASLMechanism, orNone(string(k.Mechanism)), k.Username),
-		untrusted:   fmt.Sprintf("set %s to the authority that signed the broker's certificate, and use a host name the certificate lists", EnvKafkaTLSCAFile),
-		required:    fmt.Sprintf("the listener expects TLS: set %s=1 or %s", EnvKafkaTLS, EnvKafkaTLSCAFile),
-		unsupported: fmt.Sprintf("the listener is plaintext: use the broker's TLS listener, or unset %s and %s", EnvKafkaTLS, EnvKafkaTLSCAFile),
+		auth:        fmt.Sprintf("check %s, %s and %s (now %s as %q)", n.user, n.password, n.mechanism, orNone(string(k.Mechanism)), k.Username),
+		untrusted:   fmt.Sprintf("set %s to the authority that signed the broker's certificate, and use a host name the certificate lists", n.ca),
+		required:    "the listener expects TLS: " + n.tlsOn,
+		unsupported: "the listener is plaintext: use the broker's TLS listener, or " + n.tlsOff,
 	}
 	return explain(ctx, "kafka", brokers, k.TLS, hints, kafkaAuthFailed, err)
 }
@@ -122,12 +124,12 @@ func kafkaAuthFailed(err error) bool {
 // [Kafka.Explain] does). It returns nil for nil and err as is when it is
 // already an *Error.
 func (c Cassandra) Explain(ctx context.Context, hosts []string, err error) error {
-	user := c.Username
+	n := settingNames("cassandra", c.fromEnv)
 	hints := hints{
-		auth:        fmt.Sprintf("check %s and %s or %s (now user %q)", EnvCassandraUsername, EnvCassandraPassword, EnvCassandraPasswordFile, user),
-		untrusted:   fmt.Sprintf("set %s to the authority that signed the node's certificate, and use a host name the certificate lists", EnvCassandraTLSCAFile),
-		required:    fmt.Sprintf("the native port expects TLS: set %s=1 or %s", EnvCassandraTLS, EnvCassandraTLSCAFile),
-		unsupported: fmt.Sprintf("the native port is plaintext: use the node's TLS port, or unset %s and %s", EnvCassandraTLS, EnvCassandraTLSCAFile),
+		auth:        fmt.Sprintf("check %s and %s (now user %q)", n.user, n.password, c.Username),
+		untrusted:   fmt.Sprintf("set %s to the authority that signed the node's certificate, and use a host name the certificate lists", n.ca),
+		required:    "the native port expects TLS: " + n.tlsOn,
+		unsupported: "the native port is plaintext: use the node's TLS port, or " + n.tlsOff,
 	}
 	return explain(ctx, "cassandra", withPort(hosts, "9042"), c.TLS, hints, cassandraAuthFailed, err)
 }
@@ -161,15 +163,16 @@ func (p Postgres) Explain(err error) error {
 	if e, ok := asType[*Error](err); ok {
 		return e
 	}
+	n := settingNames("postgres", p.fromEnv)
 	e := &Error{Service: "postgres", Addr: pgAddr(err), Err: err}
 	var pgErr *pgconn.PgError
 	switch {
 	case errors.As(err, &pgErr) && pgErr.Code == "28000" && strings.Contains(pgErr.Message, "no encryption"):
-		e.Cause, e.Hint = ErrTLSRequired, fmt.Sprintf("the server admits this role over TLS only: set %s or %s, or sslmode=verify-full in the DSN", EnvPostgresTLS, EnvPostgresTLSCAFile)
+		e.Cause, e.Hint = ErrTLSRequired, "the server admits this role over TLS only: "+n.tlsOn+", or sslmode=verify-full in the DSN"
 	case errors.As(err, &pgErr) && (pgErr.Code == "28P01" || pgErr.Code == "28000"):
-		e.Cause, e.Hint = ErrAuthentication, fmt.Sprintf("check the user in the DSN and %s or %s", EnvPostgresPassword, EnvPostgresPasswordFile)
+		e.Cause, e.Hint = ErrAuthentication, "check the user in the DSN and "+n.password
 	case isCertError(err):
-		e.Cause, e.Hint = ErrUntrustedCertificate, fmt.Sprintf("set %s to the authority that signed the server's certificate, and put a host name the certificate lists in the DSN", EnvPostgresTLSCAFile)
+		e.Cause, e.Hint = ErrUntrustedCertificate, fmt.Sprintf("set %s to the authority that signed the server's certificate, and put a host name the certificate lists in the DSN", n.ca)
 	case strings.Contains(err.Error(), "server refused TLS connection"):
 		e.Cause, e.Hint = ErrTLSUnsupported, "the server has ssl = off"
 	}

@@ -14,11 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gocql/gocql"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/userstream/userstream/internal/secure"
+	"github.com/userstream/userstream/secure"
 )
 
 const pw = "Sup3r-s3cret pw" // distinctive, with a space that must survive
@@ -35,9 +36,9 @@ func TestLoadNothingSet(t *testing.T) {
 	if err != nil || len(kopts) != 0 {
 		t.Fatalf("kafka opts %d, %v: want none", len(kopts), err)
 	}
-	copts, err := cfg.Cassandra.SessionOpts()
-	if err != nil || len(copts) != 0 {
-		t.Fatalf("cassandra opts %d, %v: want none", len(copts), err)
+	cluster := gocql.NewCluster("127.0.0.1")
+	if err := cfg.Cassandra.Apply(cluster); err != nil || cluster.Authenticator != nil || cluster.SslOpts != nil {
+		t.Fatalf("cassandra: authenticator %v, TLS %v, %v: want neither", cluster.Authenticator, cluster.SslOpts, err)
 	}
 	const dsn = "postgres://u@h/db?sslmode=disable"
 	if got, err := cfg.Postgres.DSN(dsn); err != nil || got != dsn {
@@ -222,22 +223,68 @@ func TestKafkaOpts(t *testing.T) {
 			t.Fatalf("%s: TLS config %+v", m, tlsCfg)
 		}
 	}
-	if _, err := (secure.Kafka{Mechanism: secure.Plain}).Opts(); err == nil {
-		t.Fatal("PLAIN without credentials: no error")
+	if _, err := (secure.Kafka{Mechanism: secure.Plain}).Opts(); err == nil || !strings.Contains(err.Error(), "Kafka.Username") {
+		t.Fatalf("PLAIN without credentials: %v, want an error naming Kafka.Username", err)
 	}
 	if _, err := (secure.Kafka{Mechanism: "KERBEROS", Username: "u", Password: secure.NewSecret(pw)}).Opts(); err == nil {
 		t.Fatal("unknown mechanism: no error")
 	}
 }
 
-func TestCassandraSessionOpts(t *testing.T) {
-	c := secure.Cassandra{Username: "u", Password: secure.NewSecret(pw), TLS: secure.TLS{Enabled: true}}
-	opts, err := c.SessionOpts()
-	if err != nil || len(opts) != 2 {
-		t.Fatalf("opts %d, %v: want auth and TLS", len(opts), err)
+// TestCassandraApply checks what Apply sets on a gocql configuration: an
+// authenticator that answers as gocql's own would yet prints no password,
+// and TLS that verifies the node.
+func TestCassandraApply(t *testing.T) {
+	ca := newTestCA(t)
+	c := secure.Cassandra{Username: "u", Password: secure.NewSecret(pw), TLS: secure.TLS{Enabled: true, CAFile: ca.file(t)}}
+	cluster := gocql.NewCluster("127.0.0.1")
+	cluster.Keyspace = "kept"
+	if err := c.Apply(cluster); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := (secure.Cassandra{Username: "u"}).SessionOpts(); err == nil {
-		t.Fatal("username without password: no error")
+	const class = "org.apache.cassandra.auth.PasswordAuthenticator"
+	want, _, _ := gocql.PasswordAuthenticator{Username: "u", Password: pw}.Challenge([]byte(class))
+	got, next, err := cluster.Authenticator.Challenge([]byte(class))
+	if err != nil || next != nil || !bytes.Equal(got, want) {
+		t.Fatalf("challenge: %q, %v, %v; want gocql's answer", got, next, err)
+	}
+	if printed := fmt.Sprintf("%v %+v %#v %s", cluster, cluster, cluster.Authenticator, cluster.Authenticator); strings.Contains(printed, pw) || !strings.Contains(printed, "[redacted]") {
+		t.Fatalf("the cluster configuration prints the password, or no placeholder:\n%s", printed)
+	}
+	if o := cluster.SslOpts; o == nil || o.Config == nil || o.Config.RootCAs == nil || o.Config.InsecureSkipVerify || !o.EnableHostVerification {
+		t.Fatalf("TLS options %+v: want verification against the CA", o)
+	}
+	if cluster.Keyspace != "kept" || cluster.Port != 9042 {
+		t.Fatal("Apply changed fields that are not its own")
+	}
+	err = (secure.Cassandra{Username: "u"}).Apply(gocql.NewCluster("h"))
+	if err == nil || !strings.Contains(err.Error(), "Cassandra.Password") {
+		t.Fatalf("username without password: %v, want an error naming Cassandra.Password", err)
+	}
+}
+
+// TestLoadPerService: each service's loader reads its own variables only,
+// so a mistake in another service's does not stop it; Load reads all.
+func TestLoadPerService(t *testing.T) {
+	env := lookupMap(map[string]string{
+		secure.EnvKafkaUsername:     "alice",
+		secure.EnvKafkaPassword:     pw,
+		secure.EnvCassandraUsername: "bob", // no password: a mistake
+		secure.EnvPostgresPassword:  pw,
+	})
+	k, err := secure.LoadKafka(env)
+	if err != nil || k.Username != "alice" || k.Mechanism != secure.ScramSHA512 {
+		t.Fatalf("LoadKafka: %v, %v", k, err)
+	}
+	p, err := secure.LoadPostgres(env)
+	if err != nil || p.Password.Reveal() != pw {
+		t.Fatalf("LoadPostgres: %v, %v", p, err)
+	}
+	if _, err := secure.LoadCassandra(env); err == nil || !strings.Contains(err.Error(), secure.EnvCassandraPasswordFile) {
+		t.Fatalf("LoadCassandra: %v, want an error naming %s", err, secure.EnvCassandraPasswordFile)
+	}
+	if _, err := secure.Load(env); err == nil {
+		t.Fatal("Load: no error")
 	}
 }
 
@@ -281,6 +328,69 @@ func TestPostgresDSN(t *testing.T) {
 	if _, err := p.PoolConfig("postgres://u:" + pw + "@h:notaport/db"); err == nil || strings.Contains(err.Error(), pw) {
 		t.Fatalf("bad DSN: %v (must fail without showing the password)", err)
 	}
+}
+
+// TestPostgresApply checks that Apply, on a configuration parsed from the
+// plain DSN, gives every host the TLS that pgx itself builds from the DSN
+// with the settings merged in (verify-full), and no plaintext fallback.
+func TestPostgresApply(t *testing.T) {
+	ca := newTestCA(t)
+	certFile, keyFile, _ := ca.issue(t, "client")
+	p := secure.Postgres{Password: secure.NewSecret(pw), TLS: secure.TLS{Enabled: true, CAFile: ca.file(t), CertFile: certFile, KeyFile: keyFile}}
+	for _, dsn := range []string{
+		"postgres://u@db.example/app",                                           // sslmode=prefer: TLS, then plaintext
+		"postgres://u:old@db.example:5433/app?sslmode=disable",                  // no TLS at all
+		"postgres://u@a.example:5432,b.example:5433/app?sslmode=allow",          // two hosts, plaintext first
+		"host=a.example,127.0.0.1 port=5432,5433 user=u sslmode=require",        // an IP address
+		"host=/var/run/postgresql user=u",                                       // a Unix socket: no TLS
+		"postgres://u@db.example/app?sslmode=verify-full&sslnegotiation=direct", // direct TLS
+	} {
+		want, err := p.ConnConfig(dsn)
+		if err != nil {
+			t.Fatalf("%q: %v", dsn, err)
+		}
+		got, err := pgconn.ParseConfig(dsn)
+		if err != nil {
+			t.Fatalf("%q: %v", dsn, err)
+		}
+		if err := p.Apply(got); err != nil {
+			t.Fatalf("%q: Apply: %v", dsn, err)
+		}
+		if got.Password != pw {
+			t.Errorf("%q: password not set", dsn)
+		}
+		if g, w := tlsHosts(got), tlsHosts(&want.Config); g != w {
+			t.Errorf("%q:\n Apply gives %s\n  pgx gives %s", dsn, g, w)
+		}
+	}
+	// Password only: TLS as the DSN says.
+	cfg, err := pgconn.ParseConfig("postgres://u:old@h/db?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (secure.Postgres{Password: secure.NewSecret(pw)}).Apply(cfg); err != nil || cfg.Password != pw || cfg.TLSConfig != nil || len(cfg.Fallbacks) != 0 {
+		t.Fatalf("password only: %v; password set %v, TLS %v, %d fallbacks", err, cfg.Password == pw, cfg.TLSConfig, len(cfg.Fallbacks))
+	}
+	if err := (secure.Postgres{TLS: secure.TLS{Enabled: true, CAFile: "/nonexistent/ca.crt"}}).Apply(cfg); err == nil {
+		t.Fatal("missing CA file: no error")
+	}
+}
+
+// tlsHosts describes the hosts a pgx configuration tries, in order, with
+// what their TLS verifies.
+func tlsHosts(c *pgconn.Config) string {
+	var b strings.Builder
+	hosts := append([]*pgconn.FallbackConfig{{Host: c.Host, Port: c.Port, TLSConfig: c.TLSConfig}}, c.Fallbacks...)
+	for _, h := range hosts {
+		fmt.Fprintf(&b, "%s:%d", h.Host, h.Port)
+		if t := h.TLSConfig; t == nil {
+			b.WriteString("[plain] ")
+		} else {
+			fmt.Fprintf(&b, "[tls name=%s skipverify=%v roots=%v certs=%d protos=%v] ",
+				t.ServerName, t.InsecureSkipVerify, t.RootCAs != nil, len(t.Certificates), t.NextProtos)
+		}
+	}
+	return b.String()
 }
 
 // TestClientCertificate checks mutual TLS: a server that requires a client
@@ -343,13 +453,20 @@ func TestExplain(t *testing.T) {
 	}{
 		{"kafka SASL failure", func() error {
 			return secure.Kafka{Mechanism: secure.ScramSHA512, Username: "u"}.Explain(ctx, []string{down}, fmt.Errorf("x: %w", kerr.SaslAuthenticationFailed))
-		}, secure.ErrAuthentication, down, secure.EnvKafkaUsername},
+		}, secure.ErrAuthentication, down, "Kafka.Username"},
+		{"kafka SASL failure, loaded settings", func() error {
+			k, err := secure.LoadKafka(lookupMap(map[string]string{secure.EnvKafkaUsername: "u", secure.EnvKafkaPassword: pw}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return k.Explain(ctx, []string{down}, fmt.Errorf("x: %w", kerr.SaslAuthenticationFailed))
+		}, secure.ErrAuthentication, down, secure.EnvKafkaPasswordFile},
 		{"plaintext client, TLS server", func() error {
 			return secure.Kafka{}.Explain(ctx, []string{down, tlsAddr}, dropped)
-		}, secure.ErrTLSRequired, tlsAddr, secure.EnvKafkaTLS},
+		}, secure.ErrTLSRequired, tlsAddr, "Kafka.TLS.Enabled"},
 		{"untrusted certificate, found by handshake", func() error {
 			return secure.Cassandra{TLS: untrusted}.Explain(ctx, []string{tlsAddr}, errors.New("gocql: unable to create session: x509: certificate signed by unknown authority"))
-		}, secure.ErrUntrustedCertificate, tlsAddr, secure.EnvCassandraTLSCAFile},
+		}, secure.ErrUntrustedCertificate, tlsAddr, "Cassandra.TLS.CAFile"},
 		{"untrusted certificate, typed", func() error {
 			return secure.Kafka{TLS: untrusted}.Explain(ctx, []string{tlsAddr}, &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}})
 		}, secure.ErrUntrustedCertificate, tlsAddr, "authority"},
@@ -358,10 +475,10 @@ func TestExplain(t *testing.T) {
 		}, secure.ErrUntrustedCertificate, tlsAddr, "kafka.example"},
 		{"TLS client, plaintext server", func() error {
 			return secure.Cassandra{TLS: trusted}.Explain(ctx, []string{plainAddr}, dropped)
-		}, secure.ErrTLSUnsupported, plainAddr, secure.EnvCassandraTLS},
+		}, secure.ErrTLSUnsupported, plainAddr, "Cassandra.TLS.Enabled"},
 		{"cassandra bad login", func() error {
 			return secure.Cassandra{Username: "u"}.Explain(ctx, []string{"127.0.0.1"}, errors.New("gocql: unable to create session: unable to discover protocol version: Provided username u and/or password are incorrect"))
-		}, secure.ErrAuthentication, "127.0.0.1:9042", secure.EnvCassandraPasswordFile},
+		}, secure.ErrAuthentication, "127.0.0.1:9042", "Cassandra.Password"},
 		{"all fine, server down", func() error {
 			return secure.Kafka{TLS: trusted}.Explain(ctx, []string{down}, dropped)
 		}, nil, down, ""},
@@ -370,13 +487,20 @@ func TestExplain(t *testing.T) {
 		}, nil, tlsAddr, ""},
 		{"postgres password", func() error {
 			return secure.Postgres{}.Explain(&pgconn.PgError{Code: "28P01", Message: "password authentication failed"})
+		}, secure.ErrAuthentication, "", "Postgres.Password"},
+		{"postgres password, loaded settings", func() error {
+			p, err := secure.LoadPostgres(lookupMap(map[string]string{secure.EnvPostgresPassword: pw}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p.Explain(&pgconn.PgError{Code: "28P01", Message: "password authentication failed"})
 		}, secure.ErrAuthentication, "", secure.EnvPostgresPasswordFile},
 		{"postgres TLS only", func() error {
 			return secure.Postgres{}.Explain(&pgconn.PgError{Code: "28000", Message: `pg_hba.conf rejects connection for host "x", no encryption`})
-		}, secure.ErrTLSRequired, "", secure.EnvPostgresTLSCAFile},
+		}, secure.ErrTLSRequired, "", "Postgres.TLS.Enabled"},
 		{"postgres untrusted", func() error {
 			return secure.Postgres{}.Explain(fmt.Errorf("tls error: %w", &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}))
-		}, secure.ErrUntrustedCertificate, "", secure.EnvPostgresTLSCAFile},
+		}, secure.ErrUntrustedCertificate, "", "Postgres.TLS.CAFile"},
 		{"postgres without TLS", func() error {
 			return secure.Postgres{}.Explain(errors.New("server refused TLS connection"))
 		}, secure.ErrTLSUnsupported, "", "ssl = off"},
