@@ -107,7 +107,7 @@ func Open(ctx context.Context, cfg Config, needs Needs, log *slog.Logger, m *Met
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	if needs.Ingest {
-		if p.outbox, err = outbox.NewStore(p.pool, outbox.Schema(cfg.PostgresSchema)); err != nil {
+		if p.outbox, err = outbox.NewStore(p.pool, outbox.WithSchema(cfg.PostgresSchema)); err != nil {
 			return nil, err
 		}
 		if err := p.outbox.Migrate(ctx); err != nil {
@@ -300,7 +300,7 @@ func (p *Pipeline) Ingest(ctx context.Context, runID string, c *Counters, ids *I
 
 // Relay publishes staged rows until ctx ends.
 func (p *Pipeline) Relay(ctx context.Context) error {
-	r, err := outbox.NewRelay(p.outbox, p.prod, outbox.Logger(p.log), outbox.BatchSize(2000))
+	r, err := outbox.NewRelay(p.outbox, p.prod, outbox.WithLogger(p.log), outbox.WithBatchSize(2000))
 	if err != nil {
 		return err
 	}
