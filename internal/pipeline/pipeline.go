@@ -156,10 +156,11 @@ func Open(ctx context.Context, cfg Config, needs Needs, log *slog.Logger, m *Met
 			return nil, sec.Cassandra.Explain(ctx, cfg.CassandraHosts, err)
 		}
 		if p.store, err = cassandrastore.New(p.session, cassandrastore.WithKeyspace(cfg.Keyspace),
-			cassandrastore.WithTable(cfg.Table)); err != nil {
+			cassandrastore.WithTable(cfg.Table),
+			cassandrastore.WithReplication(cassandrastore.SimpleStrategy(cfg.Replication))); err != nil {
 			return nil, err
 		}
-		if err := p.store.Migrate(ctx, cassandrastore.WithReplication(cassandrastore.SimpleStrategy(cfg.Replication))); err != nil {
+		if err := p.store.Migrate(ctx); err != nil {
 			return nil, fmt.Errorf("cassandra: %w", err)
 		}
 	}
