@@ -16,17 +16,24 @@
 //
 // [NewSession] connects with the settings this package is tuned for:
 // token-aware routing over DC-aware round robin ([WithLocalDC]),
-// consistency LOCAL_QUORUM ([WithConsistency]), 11 s request and 5 s
-// connect timeouts, and exponential-backoff retries of idempotent requests
-// on timeouts and unavailability only ([WithRetry]). [WithAuth] and
-// [WithTLS] cover authentication and encryption. The caller owns the
-// session and closes it; a [Store] only borrows it, so one session can
-// serve several stores.
+// consistency LOCAL_QUORUM ([WithConsistency]), 11s request and 5s
+// connect timeouts, and up to 3 retries of idempotent requests on
+// timeouts, unavailability and lost connections only, the wait doubling
+// from 100ms to 2s with jitter ([WithRetry]). [WithAuth] and [WithTLS]
+// cover authentication and encryption. The caller owns the session and
+// closes it; a [Store] only borrows it, so one session can serve several
+// stores.
+//
+// # Options
+//
+// Options are of three kinds, all an [Opt]: a [StoreOpt] configures [New],
+// a [SessionOpt] configures [NewSession], and a [CommonOpt] ([WithLogger])
+// configures either. Each option's doc states the default it overrides.
 //
 // # Schema
 //
 // [Store.Migrate] creates the keyspace (replication [SimpleStrategy] 1 by
-// default; [NetworkTopologyStrategy] for production, through
+// default; [NetworkTopologyStrategy] for production, through the store's
 // [WithReplication]) and the table if they are missing, then adds any
 // column the table lacks, found through system_schema.columns. A table the
 // seed pipeline created (11 columns, no dob) is so upgraded in place by
@@ -113,6 +120,6 @@
 // # Logging
 //
 // [WithLogger] passes a *slog.Logger to [New] or [NewSession]; by default
-// nothing is logged. Schema changes log at Info, failed rows at Debug,
+// logs are discarded. Schema changes log at Info, failed rows at Debug,
 // retries and the driver's own messages at Warn.
 package cassandrastore

@@ -2,101 +2,163 @@ package cassandrastore_test
 
 import (
 	"context"
-	"crypto/tls"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
+
+	"github.com/gocql/gocql"
 
 	"github.com/userstream/userstream/cassandrastore"
 	"github.com/userstream/userstream/transform"
 )
 
-// These examples need a Cassandra cluster, so they are compiled but not
-// run (they have no Output comment).
+// The examples run against the cluster named by USERSTREAM_CASSANDRA_HOSTS,
+// each in a keyspace of its own that it drops at the end; a program keeps
+// the default keyspace, spark_streams. The local stack's node is in the
+// data center "datacenter1" (SimpleSnitch).
+
+// Users of the examples, as transform.FromUser maps them from the Random
+// User API.
+var (
+	jennie = transform.Row{ID: "7a0eed16-9430-4d68-901f-c0d4c1c3bf22", FirstName: "Jennie", LastName: "Nichols",
+		Email: "jennie.nichols@example.com", RegisteredDate: "2007-07-09T05:51:59.390Z"}
+	ali = transform.Row{ID: "e4b9c1a2-58d3-4f6e-9a7b-0c1d2e3f4a5b", FirstName: "Ali", LastName: "Yilmaz",
+		Email: "ali.yilmaz@example.com", RegisteredDate: "2011-03-21T10:02:11.114Z"}
+	mia = transform.Row{ID: "0f1e2d3c-4b5a-4697-8877-665544332211", FirstName: "Mia", LastName: "Berg",
+		Email: "mia.berg@example.com", RegisteredDate: "2019-12-01T23:45:00.000Z"}
+)
 
 func Example() {
 	ctx := context.Background()
-	session, err := cassandrastore.NewSession(ctx, []string{"127.0.0.1:9042"})
+	hosts := strings.Split(os.Getenv("USERSTREAM_CASSANDRA_HOSTS"), ",")
+	session, err := cassandrastore.NewSession(ctx, hosts, cassandrastore.WithLocalDC("datacenter1"))
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer session.Close()
 
-	store, err := cassandrastore.New(session) // spark_streams.created_users
+	keyspace := "example_" + strings.ToLower(rand.Text())
+	store, err := cassandrastore.New(session,
+		cassandrastore.WithKeyspace(keyspace), // default spark_streams
+		cassandrastore.WithReplication(cassandrastore.NetworkTopologyStrategy(map[string]int{"datacenter1": 1})))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer func() { _ = session.ExecStmt("DROP KEYSPACE " + keyspace) }()
+	if err := store.Migrate(ctx); err != nil { // creates the keyspace and the table
+		log.Fatal(err)
+	}
+
+	if err := store.Upsert(ctx, jennie); err != nil {
+		log.Fatal(err)
+	}
+	got, err := store.Get(ctx, jennie.ID)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(got.FirstName, got.LastName, got.Email)
+	_, err = store.Get(ctx, ali.ID)
+	fmt.Println(errors.Is(err, cassandrastore.ErrNotFound))
+	// Output:
+	// Jennie Nichols jennie.nichols@example.com
+	// true
+}
+
+// A production session: several contact points, the local data center,
+// and, on a secured cluster, authentication and TLS.
+func ExampleNewSession() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	session, err := cassandrastore.NewSession(ctx,
+		strings.Split(os.Getenv("USERSTREAM_CASSANDRA_HOSTS"), ","), // e.g. cassandra-1:9042,cassandra-2:9042
+		cassandrastore.WithLocalDC("datacenter1"),
+		// cassandrastore.WithAuth("userstream", password),
+		// cassandrastore.WithTLS(&tls.Config{ServerName: "cassandra.example.com", RootCAs: pool}),
+		cassandrastore.WithTimeout(5*time.Second),
+		cassandrastore.WithLogger(slog.New(slog.NewJSONHandler(os.Stderr, nil))),
+	)
+	if err != nil {
+		log.Fatal(err) // retry with a backoff if the cluster may still be starting
+	}
+	defer session.Close()
+
+	store, err := cassandrastore.New(session) // no I/O
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := store.Ping(ctx); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("connected")
+	// Output: connected
+}
+
+// Migrate upgrades the table the seed pipeline created (11 columns, no dob)
+// in place: it adds the dob column and keeps the rows.
+func ExampleStore_Migrate() {
+	ctx := context.Background()
+	session, err := cassandrastore.NewSession(ctx, strings.Split(os.Getenv("USERSTREAM_CASSANDRA_HOSTS"), ","))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer session.Close()
+	keyspace := "example_" + strings.ToLower(rand.Text())
+	defer func() { _ = session.ExecStmt("DROP KEYSPACE " + keyspace) }()
+
+	// The seed pipeline's keyspace, table and a row it stored.
+	for _, stmt := range []string{
+		"CREATE KEYSPACE " + keyspace + " WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+		"CREATE TABLE " + keyspace + ".created_users (id uuid PRIMARY KEY, first_name text, last_name text, gender text," +
+			" address text, post_code text, email text, username text, registered_date text, phone text, picture text)",
+		"INSERT INTO " + keyspace + ".created_users (id, first_name, last_name, email)" +
+			" VALUES (7a0eed16-9430-4d68-901f-c0d4c1c3bf22, 'Jennie', 'Nichols', 'jennie.nichols@example.com')",
+	} {
+		if err := session.ExecStmt(stmt); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	store, err := cassandrastore.New(session, cassandrastore.WithKeyspace(keyspace), cassandrastore.WithTable("created_users"))
 	if err != nil {
 		log.Fatal(err)
 	}
 	if err := store.Migrate(ctx); err != nil {
 		log.Fatal(err)
 	}
-	row := transform.Row{ID: "7a0eed16-9430-4d68-901f-c0d4c1c3bf22", FirstName: "Jennie", LastName: "Nichols"}
-	if err := store.Upsert(ctx, row); err != nil {
-		log.Fatal(err)
-	}
-	got, err := store.Get(ctx, row.ID)
+	got, err := store.Get(ctx, "7a0eed16-9430-4d68-901f-c0d4c1c3bf22")
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(got.FirstName, got.LastName)
-}
-
-// A production session: several contact points, the local data center,
-// authentication and TLS.
-func ExampleNewSession() {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	session, err := cassandrastore.NewSession(ctx,
-		[]string{"cassandra-1.example.com", "cassandra-2.example.com"},
-		cassandrastore.WithLocalDC("dc1"),
-		cassandrastore.WithAuth("userstream", os.Getenv("CASSANDRA_PASSWORD")),
-		cassandrastore.WithTLS(&tls.Config{ServerName: "cassandra.example.com", MinVersion: tls.VersionTLS12}),
-		cassandrastore.WithTimeout(5*time.Second),
-		cassandrastore.WithLogger(slog.New(slog.NewJSONHandler(os.Stderr, nil))),
-	)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer session.Close()
-}
-
-// Migrate upgrades the seed pipeline's table in place, or creates the
-// keyspace, replicated per data center, and the table.
-func ExampleStore_Migrate() {
-	ctx := context.Background()
-	session, err := cassandrastore.NewSession(ctx, []string{"127.0.0.1"}, cassandrastore.WithLocalDC("dc1"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer session.Close()
-	store, err := cassandrastore.New(session, cassandrastore.WithKeyspace("spark_streams"), cassandrastore.WithTable("created_users"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	err = store.Migrate(ctx, cassandrastore.WithReplication(
-		cassandrastore.NetworkTopologyStrategy(map[string]int{"dc1": 3, "dc2": 3})))
-	if err != nil {
-		log.Fatal(err)
-	}
+	fmt.Printf("%s %s, dob %q\n", got.FirstName, got.LastName, got.DOB)
+	// Output: Jennie Nichols, dob ""
 }
 
 // A sink writes each batch of rows it consumed, backs off and retries the
-// rows that failed for a transient reason, and gives up on the others.
+// rows that failed for a transient reason, and sets the others aside.
 func ExampleStore_UpsertMany() {
 	ctx := context.Background()
-	session, err := cassandrastore.NewSession(ctx, []string{"127.0.0.1"})
+	session, err := cassandrastore.NewSession(ctx, strings.Split(os.Getenv("USERSTREAM_CASSANDRA_HOSTS"), ","))
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer session.Close()
-	store, err := cassandrastore.New(session)
+	keyspace := "example_" + strings.ToLower(rand.Text())
+	store, err := cassandrastore.New(session, cassandrastore.WithKeyspace(keyspace))
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer func() { _ = session.ExecStmt("DROP KEYSPACE " + keyspace) }()
+	if err := store.Migrate(ctx); err != nil {
+		log.Fatal(err)
+	}
 
-	var rows []transform.Row // from Kafka, validated
+	// Rows from Kafka; one has an id that is not a UUID.
+	rows := []transform.Row{jennie, {ID: "not-a-uuid", FirstName: "Bad"}, ali, mia}
 	backoff := 100 * time.Millisecond
 	for attempt := 0; len(rows) > 0 && attempt < 5; attempt++ {
 		err := store.UpsertMany(ctx, rows)
@@ -112,26 +174,44 @@ func ExampleStore_UpsertMany() {
 			if cassandrastore.IsRetryable(f.Err) {
 				retry = append(retry, rows[f.Index])
 			} else {
-				log.Printf("dead-letter %s: %v", f.ID, f.Err)
+				fmt.Printf("dead-letter %s: %v\n", f.ID, f.Err)
 			}
 		}
 		rows = retry
 		time.Sleep(backoff)
 		backoff *= 2
 	}
+	n, err := store.Count(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(n, "rows stored")
+	// Output:
+	// dead-letter not-a-uuid: cassandrastore: id is not a UUID
+	// 3 rows stored
 }
 
+// All reads the whole table a page at a time, in token order.
 func ExampleStore_All() {
 	ctx := context.Background()
-	session, err := cassandrastore.NewSession(ctx, []string{"127.0.0.1"})
+	session, err := cassandrastore.NewSession(ctx, strings.Split(os.Getenv("USERSTREAM_CASSANDRA_HOSTS"), ","))
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer session.Close()
-	store, err := cassandrastore.New(session)
+	keyspace := "example_" + strings.ToLower(rand.Text())
+	store, err := cassandrastore.New(session, cassandrastore.WithKeyspace(keyspace))
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer func() { _ = session.ExecStmt("DROP KEYSPACE " + keyspace) }()
+	if err := store.Migrate(ctx); err != nil {
+		log.Fatal(err)
+	}
+	if err := store.UpsertMany(ctx, []transform.Row{jennie, ali, mia}); err != nil {
+		log.Fatal(err)
+	}
+
 	for row, err := range store.All(ctx, 1000) {
 		if err != nil {
 			log.Fatal(err)
@@ -143,20 +223,57 @@ func ExampleStore_All() {
 		log.Fatal(err)
 	}
 	fmt.Println(n, "rows")
+	// Output:
+	// 0f1e2d3c-4b5a-4697-8877-665544332211 mia.berg@example.com
+	// e4b9c1a2-58d3-4f6e-9a7b-0c1d2e3f4a5b ali.yilmaz@example.com
+	// 7a0eed16-9430-4d68-901f-c0d4c1c3bf22 jennie.nichols@example.com
+	// 3 rows
 }
 
+// The error of a write tells whether to write again. Here the session asks
+// for three replicas of a keyspace that has one: Cassandra refuses the
+// write as unavailable, and nothing is written.
 func ExampleIsRetryable() {
-	var store *cassandrastore.Store // from cassandrastore.New
-	err := store.Upsert(context.Background(), transform.Row{ID: "7a0eed16-9430-4d68-901f-c0d4c1c3bf22"})
+	ctx := context.Background()
+	hosts := strings.Split(os.Getenv("USERSTREAM_CASSANDRA_HOSTS"), ",")
+	session, err := cassandrastore.NewSession(ctx, hosts)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer session.Close()
+	keyspace := "example_" + strings.ToLower(rand.Text())
+	store, err := cassandrastore.New(session, cassandrastore.WithKeyspace(keyspace))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer func() { _ = session.ExecStmt("DROP KEYSPACE " + keyspace) }()
+	if err := store.Migrate(ctx); err != nil {
+		log.Fatal(err)
+	}
+	strict, err := cassandrastore.NewSession(ctx, hosts,
+		cassandrastore.WithConsistency(gocql.Three), // the keyspace has one replica
+		cassandrastore.WithRetry(0, 0, 0))           // no retries: the error comes back at once
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer strict.Close()
+	store, err = cassandrastore.New(strict, cassandrastore.WithKeyspace(keyspace))
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	err = store.Upsert(ctx, jennie)
 	switch {
 	case err == nil:
+		fmt.Println("written")
 	case cassandrastore.IsUnavailable(err):
-		// Too few replicas or no connection: nothing was written. Back off.
+		fmt.Println("unavailable: nothing was written; back off and write it again")
 	case cassandrastore.IsTimeout(err):
-		// Maybe written; the upsert is idempotent, so write it again.
+		fmt.Println("timed out: maybe written; the upsert is idempotent, so write it again")
 	case cassandrastore.IsRetryable(err):
-		// A lost connection: back off and retry.
+		fmt.Println("connection lost: back off and write it again")
 	default:
-		log.Printf("permanent failure: %v", err)
+		fmt.Println("permanent failure:", err)
 	}
+	// Output: unavailable: nothing was written; back off and write it again
 }

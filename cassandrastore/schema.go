@@ -78,27 +78,6 @@ func (r Replication) String() string {
 	return s
 }
 
-// A MigrateOpt configures [Store.Migrate].
-type MigrateOpt interface {
-	applyMigrate(*migrateConfig)
-}
-
-type migrateConfig struct {
-	replication Replication
-}
-
-type migrateOptFunc func(*migrateConfig)
-
-func (f migrateOptFunc) applyMigrate(c *migrateConfig) { f(c) }
-
-// WithReplication sets the replication of the keyspace if Migrate creates
-// it, overriding the default SimpleStrategy(1) (the seed's). An existing
-// keyspace keeps its replication: changing it needs a repair, an operator's
-// decision.
-func WithReplication(r Replication) MigrateOpt {
-	return migrateOptFunc(func(c *migrateConfig) { c.replication = r })
-}
-
 // columnType is the CQL type of each column; every column but id is text.
 func columnType(name string) string {
 	if name == "id" {
@@ -107,8 +86,8 @@ func columnType(name string) string {
 	return "text"
 }
 
-// Migrate creates the keyspace and the table if they do not exist and adds
-// any column the table lacks, so a table created by the seed pipeline (11
+// Migrate creates the keyspace (with the store's [WithReplication]) and the
+// table if they do not exist, and adds any column the table lacks, so a table created by the seed pipeline (11
 // columns, no dob) is upgraded in place with its rows kept. It reads the
 // existing columns from system_schema.columns, changes only what is
 // missing, and waits for the cluster to agree on the schema. Running it
@@ -117,12 +96,8 @@ func columnType(name string) string {
 // Migrate never drops or alters a column; it returns an error wrapping
 // [ErrIncompatibleSchema] when an existing column has another type or id is
 // not the partition key.
-func (s *Store) Migrate(ctx context.Context, opts ...MigrateOpt) error {
-	cfg := migrateConfig{replication: SimpleStrategy(1)}
-	for _, o := range opts {
-		o.applyMigrate(&cfg)
-	}
-	repl, err := cfg.replication.cql()
+func (s *Store) Migrate(ctx context.Context) error {
+	repl, err := s.cfg.replication.cql()
 	if err != nil {
 		return fmt.Errorf("cassandrastore: migrate: %w", err)
 	}

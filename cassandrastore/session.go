@@ -2,7 +2,6 @@ package cassandrastore
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -11,102 +10,6 @@ import (
 	"github.com/gocql/gocql"
 	"github.com/scylladb/gocqlx/v2"
 )
-
-// A SessionOpt configures [NewSession].
-type SessionOpt interface {
-	applySession(*sessionConfig)
-}
-
-type sessionOptFunc func(*sessionConfig)
-
-func (f sessionOptFunc) applySession(c *sessionConfig) { f(c) }
-
-type sessionConfig struct {
-	port           int
-	localDC        string
-	username       string
-	password       string
-	tls            *tls.Config
-	consistency    gocql.Consistency
-	timeout        time.Duration
-	connectTimeout time.Duration
-	retries        int
-	retryMin       time.Duration
-	retryMax       time.Duration
-	logger         *slog.Logger
-}
-
-func defaultSessionConfig() sessionConfig {
-	return sessionConfig{
-		port:        9042,
-		consistency: gocql.LocalQuorum,
-		// Above Cassandra's own request timeouts (2 s for writes, 10 s for
-		// range scans by default), so the server reports a timeout, with its
-		// details, before the client gives up.
-		timeout:        11 * time.Second,
-		connectTimeout: 5 * time.Second,
-		retries:        3,
-		retryMin:       100 * time.Millisecond,
-		retryMax:       2 * time.Second,
-		logger:         discard,
-	}
-}
-
-// WithPort sets the native-protocol port used for hosts given without one,
-// overriding the default 9042.
-func WithPort(port int) SessionOpt {
-	return sessionOptFunc(func(c *sessionConfig) { c.port = port })
-}
-
-// WithLocalDC names the data center whose nodes coordinate requests,
-// overriding the default of none, which round-robins over every node in the
-// cluster. Set it in any multi-DC deployment: LOCAL_QUORUM is counted in the
-// coordinator's data center.
-func WithLocalDC(dc string) SessionOpt {
-	return sessionOptFunc(func(c *sessionConfig) { c.localDC = dc })
-}
-
-// WithAuth authenticates with PasswordAuthenticator, overriding the default
-// of no authentication.
-func WithAuth(username, password string) SessionOpt {
-	return sessionOptFunc(func(c *sessionConfig) { c.username, c.password = username, password })
-}
-
-// WithTLS encrypts connections with cfg, overriding the default of plain
-// TCP. The config is cloned; set ServerName, RootCAs and Certificates on it
-// as for any TLS client.
-func WithTLS(cfg *tls.Config) SessionOpt {
-	return sessionOptFunc(func(c *sessionConfig) { c.tls = cfg.Clone() })
-}
-
-// WithConsistency sets the consistency level of every request, overriding
-// the default LOCAL_QUORUM.
-func WithConsistency(cons gocql.Consistency) SessionOpt {
-	return sessionOptFunc(func(c *sessionConfig) { c.consistency = cons })
-}
-
-// WithTimeout bounds each request on the client side, overriding the default
-// 11 s. A context deadline, when shorter, wins.
-func WithTimeout(d time.Duration) SessionOpt {
-	return sessionOptFunc(func(c *sessionConfig) { c.timeout = d })
-}
-
-// WithConnectTimeout bounds dialling and the connection handshake,
-// overriding the default 5 s.
-func WithConnectTimeout(d time.Duration) SessionOpt {
-	return sessionOptFunc(func(c *sessionConfig) { c.connectTimeout = d })
-}
-
-// WithRetry sets how often, and with what exponential backoff, the driver
-// retries a failed idempotent request on the next host, overriding the
-// default of 3 retries starting at 100 ms and capped at 2 s. Zero retries
-// disables retrying. Every statement of this package is idempotent; the
-// driver never retries statements that are not marked idempotent.
-func WithRetry(retries int, minBackoff, maxBackoff time.Duration) SessionOpt {
-	return sessionOptFunc(func(c *sessionConfig) {
-		c.retries, c.retryMin, c.retryMax = retries, minBackoff, maxBackoff
-	})
-}
 
 // NewSession connects to the cluster through the contact points hosts
 // ("host" or "host:port") and returns a session configured for this package:
@@ -121,10 +24,11 @@ func WithRetry(retries int, minBackoff, maxBackoff time.Duration) SessionOpt {
 // retry NewSession with a backoff. The caller owns the
 // session and closes it with Close once every [Store] using it is done.
 func NewSession(ctx context.Context, hosts []string, opts ...SessionOpt) (gocqlx.Session, error) {
-	cfg := defaultSessionConfig()
+	all := config{session: defaultSessionConfig()}
 	for _, o := range opts {
-		o.applySession(&cfg)
+		o.apply(&all)
 	}
+	cfg := all.session
 	if len(hosts) == 0 {
 		return gocqlx.Session{}, fmt.Errorf("cassandrastore: new session: no hosts")
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"log/slog"
 	"regexp"
 	"strings"
 	"sync"
@@ -68,78 +67,11 @@ func rowBytes(r *transform.Row) int {
 		len(r.Phone) + len(r.Picture) + len(r.DOB) + perColumn*len(columns)
 }
 
-// An Opt configures [New].
-type Opt interface {
-	apply(*config)
-}
-
-type optFunc func(*config)
-
-func (f optFunc) apply(c *config) { f(c) }
-
-type config struct {
-	keyspace    string
-	table       string
-	strategy    WriteStrategy
-	concurrency int
-	// concurrencySet tells an explicit concurrency from the strategy's
-	// default, which is only known once all options are applied.
-	concurrencySet bool
-	batchSize      int
-	logger         *slog.Logger
-}
-
-var discard = slog.New(slog.DiscardHandler)
-
-// WithKeyspace sets the keyspace, overriding the default "spark_streams".
-// Unquoted CQL names are case-insensitive, so the name is lower-cased.
-func WithKeyspace(name string) Opt { return optFunc(func(c *config) { c.keyspace = name }) }
-
-// WithTable sets the table, overriding the default "created_users". The name
-// is lower-cased, as for [WithKeyspace].
-func WithTable(name string) Opt { return optFunc(func(c *config) { c.table = name }) }
-
-// WithWriteStrategy chooses how [Store.UpsertMany] writes, overriding the
-// default [WriteUnloggedBatch] ([DefaultStrategy]).
-func WithWriteStrategy(s WriteStrategy) Opt { return optFunc(func(c *config) { c.strategy = s }) }
-
-// WithConcurrency bounds the requests one UpsertMany call has in flight,
-// overriding the default, which depends on the strategy: 64
-// ([DefaultConcurrency]) single-row writes with [WriteConcurrent], 16
-// ([DefaultBatchConcurrency]) batches with [WriteUnloggedBatch].
-func WithConcurrency(n int) Opt {
-	return optFunc(func(c *config) { c.concurrency, c.concurrencySet = n, true })
-}
-
-// WithBatchSize caps the rows of one unlogged batch, overriding the default
-// 32 ([DefaultBatchSize]). Only [WriteUnloggedBatch] uses it. A batch is
-// also closed at about 32 KiB of values, below Cassandra's default
-// batch_size_fail_threshold of 50 KiB.
-func WithBatchSize(n int) Opt { return optFunc(func(c *config) { c.batchSize = n }) }
-
-// LoggerOpt is returned by [WithLogger]; it configures both [New] and
-// [NewSession].
-type LoggerOpt struct{ l *slog.Logger }
-
-func (o LoggerOpt) apply(c *config)               { c.logger = o.l }
-func (o LoggerOpt) applySession(c *sessionConfig) { c.logger = o.l }
-
-// WithLogger sends the package's logs to l, overriding the default, which
-// discards them. A Store logs schema changes at Info and per-row write
-// failures at Debug; a session logs retries and the driver's own messages at
-// Warn. A nil l keeps the default.
-func WithLogger(l *slog.Logger) LoggerOpt {
-	if l == nil {
-		l = discard
-	}
-	return LoggerOpt{l}
-}
-
 // Store is a repository of created_users rows. It is safe for concurrent
 // use. It borrows the session it is given and never closes it.
 type Store struct {
 	session  gocqlx.Session
-	cfg      config
+	cfg      storeConfig
 	table    *table.Table
 	getStmt  string
 	getNames []string
@@ -155,17 +87,12 @@ type Store struct {
 // New returns a store of the table named by the options in session's
 // cluster. It validates the options and does no I/O: call [Store.Migrate] to
 // create or upgrade the table and [Store.Ping] to check the connection.
-func New(session gocqlx.Session, opts ...Opt) (*Store, error) {
-	cfg := config{
-		keyspace:  DefaultKeyspace,
-		table:     DefaultTable,
-		strategy:  DefaultStrategy,
-		batchSize: DefaultBatchSize,
-		logger:    discard,
-	}
+func New(session gocqlx.Session, opts ...StoreOpt) (*Store, error) {
+	all := config{store: defaultStoreConfig()}
 	for _, o := range opts {
-		o.apply(&cfg)
+		o.apply(&all)
 	}
+	cfg := all.store
 	if !cfg.concurrencySet {
 		cfg.concurrency = DefaultConcurrency
 		if cfg.strategy == WriteUnloggedBatch {
@@ -187,6 +114,9 @@ func New(session gocqlx.Session, opts ...Opt) (*Store, error) {
 		return nil, fmt.Errorf("cassandrastore: new: concurrency %d < 1", cfg.concurrency)
 	case cfg.batchSize < 1:
 		return nil, fmt.Errorf("cassandrastore: new: batch size %d < 1", cfg.batchSize)
+	}
+	if _, err := cfg.replication.cql(); err != nil {
+		return nil, fmt.Errorf("cassandrastore: new: %w", err)
 	}
 
 	// Identifiers are the only text built into statements, and validName

@@ -43,7 +43,7 @@ func dropKeyspaceAtEnd(tb testing.TB, session gocqlx.Session, ks string) {
 	})
 }
 
-func newStore(tb testing.TB, session gocqlx.Session, opts ...cassandrastore.Opt) *cassandrastore.Store {
+func newStore(tb testing.TB, session gocqlx.Session, opts ...cassandrastore.StoreOpt) *cassandrastore.Store {
 	tb.Helper()
 	st, err := cassandrastore.New(session, opts...)
 	if err != nil {
@@ -53,9 +53,9 @@ func newStore(tb testing.TB, session gocqlx.Session, opts ...cassandrastore.Opt)
 }
 
 // migrated returns a store of a new table in keyspace ks.
-func migrated(t *testing.T, session gocqlx.Session, ks, table string, opts ...cassandrastore.Opt) *cassandrastore.Store {
+func migrated(t *testing.T, session gocqlx.Session, ks, table string, opts ...cassandrastore.StoreOpt) *cassandrastore.Store {
 	t.Helper()
-	st := newStore(t, session, append([]cassandrastore.Opt{cassandrastore.WithKeyspace(ks), cassandrastore.WithTable(table)}, opts...)...)
+	st := newStore(t, session, append([]cassandrastore.StoreOpt{cassandrastore.WithKeyspace(ks), cassandrastore.WithTable(table)}, opts...)...)
 	if err := st.Migrate(t.Context()); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
@@ -406,9 +406,9 @@ func TestMigrateNetworkTopologyStrategy(t *testing.T) {
 	session = newSession(t, cassandrastore.WithLocalDC(dc))
 	ks := testenv.Name(t, "nts")
 	dropKeyspaceAtEnd(t, session, ks)
-	st := newStore(t, session, cassandrastore.WithKeyspace(ks))
-	if err := st.Migrate(t.Context(), cassandrastore.WithReplication(
-		cassandrastore.NetworkTopologyStrategy(map[string]int{dc: 1}))); err != nil {
+	st := newStore(t, session, cassandrastore.WithKeyspace(ks), cassandrastore.WithReplication(
+		cassandrastore.NetworkTopologyStrategy(map[string]int{dc: 1})))
+	if err := st.Migrate(t.Context()); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
 	var repl map[string]string

@@ -52,11 +52,17 @@ func TestValidName(t *testing.T) {
 	}
 }
 
+// WithLogger configures both constructors.
+var (
+	_ cassandrastore.StoreOpt   = cassandrastore.WithLogger(nil)
+	_ cassandrastore.SessionOpt = cassandrastore.WithLogger(nil)
+)
+
 func TestNewRejectsBadOptions(t *testing.T) {
 	// A session value that is never used: New does no I/O.
 	session := gocqlx.NewSession(new(gocql.Session))
 	for _, tc := range []struct {
-		opt     cassandrastore.Opt
+		opt     cassandrastore.StoreOpt
 		invalid bool // wraps ErrInvalidName
 	}{
 		{cassandrastore.WithKeyspace("spark-streams"), true},
@@ -65,6 +71,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{cassandrastore.WithConcurrency(0), false},
 		{cassandrastore.WithBatchSize(0), false},
 		{cassandrastore.WithWriteStrategy(0), false},
+		{cassandrastore.WithReplication(cassandrastore.SimpleStrategy(0)), false},
 	} {
 		_, err := cassandrastore.New(session, tc.opt)
 		if err == nil {

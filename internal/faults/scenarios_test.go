@@ -382,7 +382,7 @@ func (r *run) verify(ctx context.Context, want map[string]struct{}) figure {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	store, err := outbox.NewStore(pool, outbox.Schema(r.cfg.PostgresSchema))
+	store, err := outbox.NewStore(pool, outbox.WithSchema(r.cfg.PostgresSchema))
 	if err != nil {
 		t.Fatal(err)
 	}

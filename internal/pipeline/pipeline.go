@@ -107,7 +107,7 @@ func Open(ctx context.Context, cfg Config, needs Needs, log *slog.Logger, m *Met
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	if needs.Ingest {
-		if p.outbox, err = outbox.NewStore(p.pool, outbox.Schema(cfg.PostgresSchema)); err != nil {
+		if p.outbox, err = outbox.NewStore(p.pool, outbox.WithSchema(cfg.PostgresSchema)); err != nil {
 			return nil, err
 		}
 		if err := p.outbox.Migrate(ctx); err != nil {
@@ -161,10 +161,11 @@ func Open(ctx context.Context, cfg Config, needs Needs, log *slog.Logger, m *Met
 			return nil, sec.Cassandra.Explain(ctx, cfg.CassandraHosts, err)
 		}
 		if p.store, err = cassandrastore.New(p.session, cassandrastore.WithKeyspace(cfg.Keyspace),
-			cassandrastore.WithTable(cfg.Table)); err != nil {
+			cassandrastore.WithTable(cfg.Table),
+			cassandrastore.WithReplication(cassandrastore.SimpleStrategy(cfg.Replication))); err != nil {
 			return nil, err
 		}
-		if err := p.store.Migrate(ctx, cassandrastore.WithReplication(cassandrastore.SimpleStrategy(cfg.Replication))); err != nil {
+		if err := p.store.Migrate(ctx); err != nil {
 			return nil, fmt.Errorf("cassandra: %w", err)
 		}
 	}
@@ -305,7 +306,7 @@ func (p *Pipeline) Ingest(ctx context.Context, runID string, c *Counters, ids *I
 
 // Relay publishes staged rows until ctx ends.
 func (p *Pipeline) Relay(ctx context.Context) error {
-	r, err := outbox.NewRelay(p.outbox, p.prod, outbox.Logger(p.log), outbox.BatchSize(2000))
+	r, err := outbox.NewRelay(p.outbox, p.prod, outbox.WithLogger(p.log), outbox.WithBatchSize(2000))
 	if err != nil {
 		return err
 	}

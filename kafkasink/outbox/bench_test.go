@@ -22,7 +22,7 @@ func BenchmarkStage(b *testing.B) {
 	}{{"copy", 256}, {"insert", 1 << 30}} {
 		b.Run(path.name, func(b *testing.B) {
 			pool := newPool(b)
-			store := newStore(b, pool, outbox.CopyThreshold(path.threshold))
+			store := newStore(b, pool, outbox.WithCopyThreshold(path.threshold))
 			ctx := context.Background()
 			for b.Loop() {
 				b.StopTimer()
@@ -41,9 +41,9 @@ func BenchmarkStage(b *testing.B) {
 	}
 }
 
-// BenchmarkRelay relays 5,000 staged rows to Kafka: claimed, produced,
-// acknowledged by the broker and marked published. rows/s counts rows
-// published.
+// BenchmarkRelay relays 5,000 staged rows to Kafka: read, produced,
+// acknowledged by the broker and the position moved past them. rows/s
+// counts rows published.
 func BenchmarkRelay(b *testing.B) {
 	brokers := testenv.KafkaBrokers(b)
 	for _, batch := range []int{500, 2000} {
@@ -51,7 +51,7 @@ func BenchmarkRelay(b *testing.B) {
 			pool := newPool(b)
 			store := newStore(b, pool)
 			topic := newTopic(b, brokers, 3)
-			relay, err := outbox.NewRelay(store, newProducer(b, brokers, topic), outbox.BatchSize(batch))
+			relay, err := outbox.NewRelay(store, newProducer(b, brokers, topic), outbox.WithBatchSize(batch))
 			if err != nil {
 				b.Fatal(err)
 			}

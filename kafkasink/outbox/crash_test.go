@@ -43,7 +43,7 @@ func TestRelayKilledMidBatch(t *testing.T) {
 	}
 
 	// The relay process commits its first batch, produces its second and
-	// SIGKILLs itself before marking it.
+	// SIGKILLs itself before moving the position past it.
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHelperRelayProcess$", "-test.count=1")
 	cmd.Env = append(os.Environ(),
 		helperEnv+"=1",
@@ -66,7 +66,7 @@ func TestRelayKilledMidBatch(t *testing.T) {
 	}
 
 	// A normal relay finishes the job.
-	relay, err := outbox.NewRelay(store, newProducer(t, brokers, topic), outbox.BatchSize(crashBatch))
+	relay, err := outbox.NewRelay(store, newProducer(t, brokers, topic), outbox.WithBatchSize(crashBatch))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,14 +102,14 @@ func TestHelperRelayProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	pool := newPool(t)
-	store, err := outbox.NewStore(pool, outbox.Schema(os.Getenv(helperSchemaEnv)))
+	store, err := outbox.NewStore(pool, outbox.WithSchema(os.Getenv(helperSchemaEnv)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	brokers := testenv.KafkaBrokers(t)
 	batch := 0
 	relay, err := outbox.NewRelay(store, newProducer(t, brokers, os.Getenv(helperTopicEnv)),
-		outbox.BatchSize(crashBatch),
+		outbox.WithBatchSize(crashBatch),
 		outbox.AfterProduce(func() {
 			if batch++; batch == killAt {
 				// No deferred function, no flush, no rollback: a

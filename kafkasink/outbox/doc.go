@@ -4,83 +4,97 @@
 //
 //	pool, err := pgxpool.New(ctx, os.Getenv("USERSTREAM_POSTGRES_DSN"))
 //	...
-//	store, err := outbox.NewStore(pool)               // schema "userstream"
+//	store, err := outbox.NewStore(pool)               // schema "userstream"; no I/O
 //	err = store.Migrate(ctx)                          // idempotent
 //	res, err := store.Stage(ctx, runID, rows)         // res.Staged, res.Duplicates
 //
 //	producer, err := kafkasink.NewProducer(brokers)
-//	relay, err := outbox.NewRelay(store, producer)
+//	relay, err := outbox.NewRelay(store, producer)    // any outbox.Producer
 //	err = relay.Run(ctx)                              // until ctx ends
+//
+// # Tables
+//
+// [Store.Migrate] creates, in the store's schema ([WithSchema], default
+// "userstream"):
+//
+//   - outbox: one row per user, never updated. The id (the Random User
+//     API's login.uuid) is the primary key; seq, a bigint identity, is the
+//     stage order; payload is the row's wire JSON ([transform.Marshal]),
+//     stored as json so the bytes stay as Stage wrote them; then the run id
+//     and the fetch time.
+//   - outbox_position: a single row holding position, the seq of the last
+//     row published. Rows at or below it are published, the rows after it
+//     pending ([Store.Counts], [Store.Pending]).
+//   - schema_version: the migrations applied. Running Migrate again, or
+//     from several processes at once, is safe; version 2 upgrades a
+//     version 1 table (which marked each row published) in place.
 //
 // # Staging
 //
-// [Store.Stage] writes a page of [transform.Row] values to the table
-// <schema>.outbox: the id (the Random User API's login.uuid) as primary key,
-// a sequence number (seq), the row's wire JSON ([transform.Marshal]) as
-// json, the run id and the fetch time. A user already in the table
-// (fetched twice, in two pages or twice in one) is stored once and counted
-// in [StageResult.Duplicates]. Pages of at least [CopyThreshold] rows
+// [Store.Stage] appends a page of [transform.Row] values in one
+// transaction: all of it or none. A user already in the table (fetched
+// twice, in two pages or twice in one) is stored once and counted in
+// [StageResult.Duplicates]. Pages of at least [WithCopyThreshold] rows
 // (default 256) are loaded with COPY into a temporary table and moved over
 // with one INSERT ... ON CONFLICT DO NOTHING; smaller pages take a single
-// INSERT. Either way a page is staged in one transaction: all of it or none.
+// INSERT.
 //
-// [Store.Migrate] creates the schema and its tables and records the schema
-// version in <schema>.schema_version; running it again, or from several
-// processes at once, is safe. Version 2 upgrades a version 1 table in place.
+// Inserting transactions take turns. A position is only sound if rows
+// become visible in seq order: a page committed while an earlier one is
+// still in flight must not be published first, or the earlier one would
+// be passed over. So a statement trigger on the outbox (BEFORE INSERT)
+// takes a transaction-scoped advisory lock of the table, which every
+// inserter takes, this package or not: a transaction draws its seqs, and
+// commits, before the next may draw any. Staging is then one page at a time
+// per outbox, from the INSERT to the commit (the COPY into the temporary
+// table comes before and runs side by side). That caps one outbox at what
+// one stager does alone, 80,000 to 100,000 rows a second on a small
+// machine (BenchmarkStage), four times what the pipeline stores in
+// Cassandra on the same machine.
 //
-// # Relay
+// # Relaying
 //
-// The outbox is append-only: a row is written once and never updated. What
-// has been published is one number, <schema>.outbox_position: the seq of
-// the last row published. A [Relay] reads the rows after it in seq order,
-// produces them with a [kafkasink.Producer], and moves the position past
-// the rows the broker acknowledged, up to the first that failed, in one
-// transaction. Marking each row published instead (an UPDATE per row, as
-// version 1 did) cost Postgres five times the CPU of reading it, and left a
-// dead tuple per row for vacuum.
+// A [Relay] publishes through a [Producer], usually a *[kafkasink.Producer].
+// Each round ([Relay.RelayOnce]) is one transaction: lock the position row
+// (SELECT ... FOR UPDATE NOWAIT), read up to [WithBatchSize] rows (default
+// 500) after the position in seq order, produce them as they are ([Producer]
+// gets the stored bytes, not a decoded and re-encoded row), and move the
+// position past the rows the broker acknowledged, up to the first that was
+// not; then commit. Rows go to Kafka in stage order.
 //
-// A position is only sound if rows become visible in seq order: a page
-// committed while an earlier one is still in flight must not be published
-// first, or the earlier one would be passed over. So inserts into the
-// outbox take turns: a statement trigger takes a transaction-scoped
-// advisory lock of the table, which holds for inserts by any program.
-// Staging is then one page at a time per outbox, from the INSERT to the
-// commit (the COPY into the temporary table comes before and runs side by
-// side). That caps one outbox at what one stager does alone, 80,000 to
-// 100,000 rows a second on a small machine (BenchmarkStage), four times
-// what the pipeline stores in Cassandra on the same machine.
+// One relay publishes at a time. Relays in one process or many may run side
+// by side, but only the one holding the position row's lock publishes; a
+// relay that finds the row locked stands by ([ErrStandby]) and tries again
+// at its next round. When the publishing relay stops or its connection
+// drops, Postgres releases the lock and another takes over where it left
+// off. Running several relays is for availability, not throughput.
 //
-// Relays in one process or many may run side by side; the one holding the
-// position row's lock (SELECT ... FOR UPDATE NOWAIT) publishes, the others
-// stand by and take over when it stops. Rows go to Kafka in stage order.
+// A payload that is not a valid row (inserted by other means than Stage) is
+// published too, and the consumers' [kafkasink.DecodeRecord] sends it to
+// the dead-letter topic with the reason: one place for poison, where it is
+// visible.
 //
-// The payload column is json, which keeps the bytes Stage wrote, and the
-// relay produces them as they are ([kafkasink.Producer.ProduceEncodedSync])
-// without decoding and encoding each row again. A payload that is not a
-// valid row (inserted by other means than Stage) is published too, and the
-// consumers' [kafkasink.DecodeRecord] sends it to the dead-letter topic
-// with the reason: one place for poison, where it is visible.
-//
-// [Relay.Run] wakes when rows are staged (an insert trigger sends a
-// NOTIFY on the channel <schema>_outbox, which the relay LISTENs on) and
-// also polls ([PollInterval], default 1s), so a lost notification or a
-// broken LISTEN connection delays rows but never strands them. It deletes
-// published rows staged more than [Retention] (default 24h) ago every
-// [CleanupInterval]. [Relay.RelayOnce] relays one batch, for tests and
-// external schedulers.
+// [Relay.Run] wakes when rows are staged (a statement trigger sends a
+// NOTIFY on the channel <schema>_outbox, [Store.Channel], which the relay
+// LISTENs on) and also polls ([WithPollInterval], default 1s), so a lost
+// notification or a broken LISTEN connection delays rows but never strands
+// them. Every [WithCleanupInterval] (default 5 minutes) it deletes the
+// published rows staged more than [WithRetention] (default 24h) ago.
+// [Relay.RelayOnce] relays one batch, for tests and external schedulers.
 //
 // # Delivery guarantee
 //
-// At least once. A relay that dies after the broker acknowledged a batch but
-// before its transaction committed leaves the position where it was;
-// Postgres releases the lock when the connection drops, and the next round
-// publishes the batch again. A batch with failed deliveries moves the
-// position only up to the first failure, so the acknowledged rows after it
-// go out again too. So a crash or a failed delivery duplicates at most one
-// batch in Kafka, and never loses a row. Consumers absorb duplicates with
-// an idempotent upsert by id. Once a batch is produced, the relay commits
-// the position even if its context has ended (bounded by a timeout), so a
-// normal shutdown does not cause duplicates.
+// At least once. A batch with a failed delivery moves the position only up
+// to the first failure, so that row and every row after it, acknowledged or
+// not, go out again in a later round. A relay that dies after the broker
+// acknowledged a batch but before its transaction committed leaves the
+// position where it was; Postgres releases the lock when the connection
+// drops, and the next round publishes the batch again. So a crash or a
+// failed delivery duplicates at most one batch in Kafka, and never loses a
+// row. Consumers absorb duplicates with an idempotent upsert by id. Once a
+// batch is produced, the relay moves the position and commits even if its
+// context has ended (bounded by [WithCommitTimeout]), so a normal shutdown
+// does not cause duplicates.
 //
 // # Errors
 //
@@ -88,17 +102,21 @@
 // schema and wrapping the pgx error (a failed produce is one too, of op
 // "produce"): use errors.As with *pgconn.PgError for the SQLSTATE,
 // [IsPermissionDenied] for missing privileges, and errors.Is(err,
-// [ErrNotMigrated]) for a schema that [Store.Migrate] has not
-// created. Connection errors come from pgx, which redacts passwords; this
-// package never sees the connection string, so it can print neither.
-// [Relay.Run] retries every failed round with exponential backoff and logs
-// it, so a Postgres or Kafka outage is waited out, not fatal.
+// [ErrNotMigrated]) for a schema that [Store.Migrate] has not created.
+// [ErrStandby] is not a failure: another relay is publishing. Connection
+// errors come from pgx, which redacts passwords; this package never sees
+// the connection string, so it can print neither. [Relay.Run] retries every
+// failed round after a backoff ([WithBackoff], doubling from 100ms to 30s
+// by default) and logs it, so a Postgres or Kafka outage is waited out, not
+// fatal.
 //
 // # Concurrency and lifecycle
 //
-// [Store] and [Relay] are safe for concurrent use. Neither does I/O in its
-// constructor, and neither owns the pool or the producer it is given: the
-// caller closes them after Run has returned.
+// [Store] and [Relay] are safe for concurrent use; a [Producer] must be
+// too. Neither constructor does I/O, and neither owns the pool or the
+// producer it is given: the caller closes them after Run has returned.
 //
-// Logging goes to the [Logger] option; by default it is discarded.
+// Options are of two kinds, [StoreOpt] and [RelayOpt], both an [Opt]; each
+// states the default it overrides. Logging goes to [WithLogger]; by default
+// it is discarded.
 package outbox

@@ -17,8 +17,13 @@ var (
 	// migrated it, and this one must not write to it.
 	ErrSchemaTooNew = errors.New("outbox: database schema is newer than this package")
 	// ErrRunning is returned by [Relay.Run] when the relay is already
-	// running. Start more relays for more throughput, not more Runs.
+	// running.
 	ErrRunning = errors.New("outbox: relay already running")
+	// ErrStandby is returned by [Relay.RelayOnce] when another relay holds
+	// the relay position's lock and is publishing: this relay read and
+	// produced nothing, and may try again later. It is not a failure;
+	// [Relay.Run] waits and tries again without backing off.
+	ErrStandby = errors.New("outbox: another relay holds the position; standing by")
 )
 
 // SQLSTATE codes this package tells apart.
@@ -30,13 +35,14 @@ const (
 	codeLockNotAvailable      = "55P03"
 )
 
-// Error is a failed operation of a [Store] or [Relay]. Op names it
-// ("migrate", "stage", "claim", "mark published", "commit", "cleanup",
-// "listen", "produce", ...), Schema is the store's schema, and Err is the
-// cause: for database operations the pgx error (a *pgconn.PgError from the
-// server, a *pgconn.ConnectError when no connection could be made, or a
-// context error); for "produce" the producer's error, usually a
-// *kafkasink.ProduceError.
+// Error is a failed operation of a [Store] or [Relay]. Op names it: "ping",
+// "migrate", "stage", "count" and "cleanup" for a Store; "begin", "lock
+// position", "read", "produce", "advance", "commit" and "listen" for a
+// relay's round or its LISTEN connection. Schema is the store's schema, and
+// Err is the cause: for database operations the pgx error (a
+// *pgconn.PgError from the server, a *pgconn.ConnectError when no
+// connection could be made, or a context error); for "produce" the
+// [Producer]'s error, usually a *kafkasink.ProduceError.
 //
 // Error's text never contains the connection string: the store only sees a
 // pool, and pgx redacts passwords in its own connection errors.

@@ -38,7 +38,7 @@ func TestWrongPasswordIsNotPrinted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	store, err := outbox.NewStore(pool, outbox.Schema(testenv.Name(t, "ob")))
+	store, err := outbox.NewStore(pool, outbox.WithSchema(testenv.Name(t, "ob")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,8 +60,8 @@ func TestWrongPasswordIsNotPrinted(t *testing.T) {
 
 	// Neither do the relay's logs.
 	var logs syncBuffer
-	relay, err := outbox.NewRelay(store, &fakeProducer{}, outbox.Backoff(10*time.Millisecond, 50*time.Millisecond),
-		outbox.Logger(slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	relay, err := outbox.NewRelay(store, &fakeProducer{}, outbox.WithBackoff(10*time.Millisecond, 50*time.Millisecond),
+		outbox.WithLogger(slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,13 +5,13 @@ import "context"
 // Test hooks, for the black-box tests of package outbox_test.
 
 // AfterProduce sets a function the relay calls after a batch's produce
-// returned and before the batch is marked and committed: the window in
-// which a crash duplicates a batch.
-func AfterProduce(f func()) RelayOpt { return relayOpt(func(c *relayConfig) { c.afterProduce = f }) }
+// returned and before the position moves and the round commits: the window
+// in which a crash duplicates a batch.
+func AfterProduce(f func()) RelayOpt { return relayOpt{func(c *relayConfig) { c.afterProduce = f }} }
 
 // OnListening sets a function the relay calls each time its LISTEN is in
 // effect.
-func OnListening(f func()) RelayOpt { return relayOpt(func(c *relayConfig) { c.onListening = f }) }
+func OnListening(f func()) RelayOpt { return relayOpt{func(c *relayConfig) { c.onListening = f }} }
 
 // MigrateTo brings the store's schema up to version v only: the starting
 // point of upgrade tests.

@@ -75,7 +75,7 @@ func TestErrorClassification(t *testing.T) {
 
 func TestQueriesQuoteTheSchema(t *testing.T) {
 	q := newQueries("my_schema")
-	for _, sql := range []string{q.claim, q.stageInsert, q.deletePublished, q.counts} {
+	for _, sql := range []string{q.read, q.stageInsert, q.deletePublished, q.counts} {
 		if want := `"my_schema"."outbox"`; !strings.Contains(sql, want) {
 			t.Errorf("%q does not use %s", sql, want)
 		}

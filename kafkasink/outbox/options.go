@@ -5,14 +5,35 @@ import (
 	"time"
 )
 
-// StoreOpt configures a [Store].
-type StoreOpt interface{ applyStore(*storeConfig) }
+// Opt is an option of this package. Only the package makes options, and
+// each is of one of two kinds, after what it configures: a [StoreOpt] for
+// [NewStore] or a [RelayOpt] for [NewRelay]. The constructors take only
+// their own kind, so an option given to the wrong one does not compile.
+type Opt interface {
+	apply(*config)
+}
 
-// RelayOpt configures a [Relay].
-type RelayOpt interface{ applyRelay(*relayConfig) }
+// StoreOpt is an option of [NewStore]: an [Opt] that configures a [Store].
+type StoreOpt interface {
+	Opt
+	storeOpt()
+}
 
-// DefaultSchema is the schema a [Store] uses unless [Schema] says otherwise.
+// RelayOpt is an option of [NewRelay]: an [Opt] that configures a [Relay].
+type RelayOpt interface {
+	Opt
+	relayOpt()
+}
+
+// DefaultSchema is the schema a [Store] uses unless [WithSchema] says
+// otherwise.
 const DefaultSchema = "userstream"
+
+// config holds the settings of both kinds; a constructor reads its half.
+type config struct {
+	store storeConfig
+	relay relayConfig
+}
 
 type storeConfig struct {
 	schema        string
@@ -51,68 +72,85 @@ func defaultRelayConfig() relayConfig {
 	}
 }
 
-type storeOpt func(*storeConfig)
+type storeOpt struct{ fn func(*storeConfig) }
 
-func (o storeOpt) applyStore(c *storeConfig) { o(c) }
+func (o storeOpt) apply(c *config) { o.fn(&c.store) }
+func (storeOpt) storeOpt()         {}
 
-type relayOpt func(*relayConfig)
+type relayOpt struct{ fn func(*relayConfig) }
 
-func (o relayOpt) applyRelay(c *relayConfig) { o(c) }
+func (o relayOpt) apply(c *config) { o.fn(&c.relay) }
+func (relayOpt) relayOpt()         {}
 
-// Schema sets the Postgres schema that holds the outbox tables, overriding
-// the default "userstream". The name must be a lower-case identifier
-// (letters, digits and underscores, not starting with a digit) of at most
-// 56 bytes, because the notification channel "<schema>_outbox" must fit
-// Postgres's 63-byte limit. Tests give each test its own schema.
-func Schema(name string) StoreOpt { return storeOpt(func(c *storeConfig) { c.schema = name }) }
-
-// CopyThreshold sets the page size from which [Store.Stage] loads rows with
-// COPY, overriding the default 256. Below it a single INSERT is cheaper than
-// creating the temporary table COPY loads into.
-func CopyThreshold(n int) StoreOpt {
-	return storeOpt(func(c *storeConfig) { c.copyThreshold = n })
+// WithSchema sets the Postgres schema that holds the outbox tables,
+// overriding the default "userstream" ([DefaultSchema]). The name must be a
+// lower-case identifier (letters, digits and underscores, not starting with
+// a digit or pg_) of at most 56 bytes, because the notification channel
+// "<schema>_outbox" must fit Postgres's 63-byte limit. Tests give each test
+// its own schema.
+func WithSchema(name string) StoreOpt {
+	return storeOpt{func(c *storeConfig) { c.schema = name }}
 }
 
-// BatchSize sets how many rows a relay claims, produces and marks in one
-// transaction, overriding the default 500. It also bounds the duplicates a
-// crashed relay can cause. Larger batches relay faster but hold their row
-// locks longer.
-func BatchSize(n int) RelayOpt { return relayOpt(func(c *relayConfig) { c.batchSize = n }) }
-
-// PollInterval sets how long an idle relay waits for a notification before
-// it looks for rows anyway, overriding the default 1s. Notifications make
-// relaying prompt; polling is the fallback for a lost one.
-func PollInterval(d time.Duration) RelayOpt {
-	return relayOpt(func(c *relayConfig) { c.pollInterval = d })
+// WithCopyThreshold sets the page size from which [Store.Stage] loads rows
+// with COPY, overriding the default 256. Below it a single INSERT is cheaper
+// than the temporary table COPY loads into.
+func WithCopyThreshold(n int) StoreOpt {
+	return storeOpt{func(c *storeConfig) { c.copyThreshold = n }}
 }
 
-// Retention sets how long published rows are kept before the relay deletes
-// them, overriding the default 24h. Zero keeps them forever. While a row is
-// kept, fetching the same user again counts as a duplicate and is not
-// published again.
-func Retention(d time.Duration) RelayOpt { return relayOpt(func(c *relayConfig) { c.retention = d }) }
-
-// CleanupInterval sets how often [Relay.Run] deletes published rows older
-// than the retention, overriding the default 5 minutes.
-func CleanupInterval(d time.Duration) RelayOpt {
-	return relayOpt(func(c *relayConfig) { c.cleanupInterval = d })
+// WithBatchSize sets the most rows a relay reads, produces and moves its
+// position over in one round (one transaction), overriding the default 500.
+// It also bounds the duplicates a crashed relay or a failed delivery causes:
+// at most one batch. Larger batches relay faster, and hold the position's
+// lock (and so keep the other relays standing by) for longer rounds.
+func WithBatchSize(n int) RelayOpt {
+	return relayOpt{func(c *relayConfig) { c.batchSize = n }}
 }
 
-// Backoff sets the first and the longest wait of [Relay.Run] between failed
-// rounds (Postgres or Kafka unavailable), overriding the defaults 100ms and
-// 30s. The wait doubles with each failure in a row, with jitter.
-func Backoff(min, max time.Duration) RelayOpt {
-	return relayOpt(func(c *relayConfig) { c.minBackoff, c.maxBackoff = min, max })
+// WithPollInterval sets how long an idle [Relay.Run] waits for a
+// notification before it looks for rows anyway, overriding the default 1s.
+// Notifications make relaying prompt; polling is the fallback for a lost
+// one, and how a relay standing by notices that the publishing one stopped.
+func WithPollInterval(d time.Duration) RelayOpt {
+	return relayOpt{func(c *relayConfig) { c.pollInterval = d }}
 }
 
-// CommitTimeout bounds how long a relay may take, once a batch is produced,
-// to mark it and commit, overriding the default 30s. This step deliberately
-// outlives the context of [Relay.RelayOnce] and [Relay.Run]: abandoning it
-// would turn every acknowledged row of the batch into a duplicate.
-func CommitTimeout(d time.Duration) RelayOpt {
-	return relayOpt(func(c *relayConfig) { c.commitTimeout = d })
+// WithRetention sets how long after staging a published row is kept before
+// [Relay.Run] deletes it, overriding the default 24h. Zero keeps rows
+// forever. Pending rows are never deleted. While a row is kept, staging the
+// same user again counts as a duplicate and does not publish it again.
+func WithRetention(d time.Duration) RelayOpt {
+	return relayOpt{func(c *relayConfig) { c.retention = d }}
 }
 
-// Logger sets the relay's logger, overriding the default, which discards
-// everything. Failed rounds are logged at Warn, batches at Debug.
-func Logger(l *slog.Logger) RelayOpt { return relayOpt(func(c *relayConfig) { c.logger = l }) }
+// WithCleanupInterval sets how often [Relay.Run] deletes published rows
+// older than the retention, overriding the default 5 minutes.
+func WithCleanupInterval(d time.Duration) RelayOpt {
+	return relayOpt{func(c *relayConfig) { c.cleanupInterval = d }}
+}
+
+// WithBackoff sets the wait of [Relay.Run] after a failed round (Postgres or
+// Kafka unavailable), and of its LISTEN connection after a failure: the
+// wait doubles on each failure, with jitter, overriding the defaults 100ms
+// and 30s. A round that succeeds resets it to min.
+func WithBackoff(min, max time.Duration) RelayOpt {
+	return relayOpt{func(c *relayConfig) { c.minBackoff, c.maxBackoff = min, max }}
+}
+
+// WithCommitTimeout bounds how long a relay may take, once a batch is
+// produced, to move the position and commit, overriding the default 30s.
+// This step deliberately outlives the context of [Relay.RelayOnce] and
+// [Relay.Run]: abandoning it would turn every acknowledged row of the batch
+// into a duplicate.
+func WithCommitTimeout(d time.Duration) RelayOpt {
+	return relayOpt{func(c *relayConfig) { c.commitTimeout = d }}
+}
+
+// WithLogger sets the relay's logger, overriding the default, which
+// discards everything; a nil l keeps the default. Failed rounds are logged
+// at Warn (at Error when they need a person: a missing privilege or
+// migration), recoveries at Info, batches and cleanups at Debug.
+func WithLogger(l *slog.Logger) RelayOpt {
+	return relayOpt{func(c *relayConfig) { c.logger = l }}
+}

@@ -17,7 +17,7 @@ const stageTableDDL = `CREATE TEMPORARY TABLE IF NOT EXISTS ` + stageTable + ` (
 // queries holds the statements of one schema, built once.
 type queries struct {
 	stageInsert, stageFromTemp       string
-	lockPosition, claim, advance     string
+	lockPosition, read, advance      string
 	deletePublished, counts, pending string
 	listen, versionTableDDL          string
 }
@@ -56,7 +56,7 @@ ON CONFLICT (id) DO NOTHING`),
 		lockPosition: q(`SELECT position FROM {position} FOR UPDATE NOWAIT`),
 		// Rows become visible in seq order (outbox_serialize), so nothing
 		// can appear later below the position.
-		claim: q(`SELECT seq, id::text, payload::text, fetched_at FROM {outbox}
+		read: q(`SELECT seq, id::text, payload::text, fetched_at FROM {outbox}
 WHERE seq > $1
 ORDER BY seq
 LIMIT $2`),

@@ -16,66 +16,95 @@ import (
 	"github.com/userstream/userstream/kafkasink"
 )
 
-// producer is what a relay needs of a *kafkasink.Producer: produce rows in
-// their wire form and report, in the order of rows, which the broker
-// acknowledged.
-type producer interface {
+// Producer is what a [Relay] publishes through: *[kafkasink.Producer]
+// satisfies it, and a decorator (metrics, tracing, a fake in tests) can wrap
+// one. The relay calls only ProduceEncodedSync.
+//
+// ProduceEncodedSync produces rows, in their order, and returns once the
+// broker has acknowledged or refused each of them, or ctx has ended. It
+// reports one [kafkasink.Delivery] per row, in the order of rows and with
+// the row's ID; a Delivery with a nil Err is a row the broker acknowledged
+// (it is in the topic). The relay moves its position over the acknowledged
+// rows up to the first one that is not, and produces that row and every
+// row after it again in a later round: a row is counted as published only
+// on its own acknowledgement, so a doubtful report causes duplicates, never
+// a loss.
+//
+// A non-nil error fails the relay's round ([Relay.RelayOnce] returns it in
+// an [*Error] of op "produce"). When it is, or wraps, a
+// *[kafkasink.ProduceError], the per-row report still counts: the rows
+// acknowledged before the first failure are published. Any other error, or
+// a report of another length or order than rows, counts every row as not
+// acknowledged, and the position does not move. A decorator should
+// therefore return the inner error as it is, or wrap it with %w.
+//
+// The relay gives each row a Value of its own and never touches it again,
+// so the producer may keep it. Implementations must be safe for concurrent
+// use: relays of several stores may share one producer.
+type Producer interface {
 	ProduceEncodedSync(ctx context.Context, rows ...kafkasink.Encoded) ([]kafkasink.Delivery, error)
 }
-
-var _ producer = (*kafkasink.Producer)(nil)
 
 // Stats counts what a relay has done since it was created.
 type Stats struct {
 	Published int64 // rows acknowledged by the broker, the position moved past them
 	Failed    int64 // row deliveries that failed; the rows go out again later
-	Batches   int64 // batches committed, with at least one row claimed
+	Batches   int64 // rounds that read at least one row and produced it
+	Standby   int64 // rounds that found another relay holding the position
 	Errors    int64 // rounds that failed (Postgres, Kafka, or both)
 	Cleaned   int64 // published rows deleted after the retention
 }
 
-// Relay publishes the rows of a [Store] to Kafka. Create it with
-// [NewRelay]; run it with [Relay.Run], or drive it with [Relay.RelayOnce].
-// It is safe for concurrent use, and any number of relays may work on one
-// store: one publishes at a time, the others stand by.
+// Relay publishes the rows of a [Store] to Kafka through a [Producer], in
+// seq order. Create it with [NewRelay]; run it with [Relay.Run], or drive
+// it with [Relay.RelayOnce]. It is safe for concurrent use.
+//
+// Any number of relays, in one process or many, may work on one store, but
+// one publishes at a time: each round begins by locking the store's
+// position row (SELECT ... FOR UPDATE NOWAIT), and a relay that finds it
+// locked stands by ([ErrStandby]) and tries again later. Running several is
+// for availability, not throughput: when the publishing relay stops, or its
+// connection drops, Postgres releases the lock and one of the others takes
+// over at the position it left.
 type Relay struct {
 	store   *Store
-	p       producer
+	p       Producer
 	cfg     relayConfig
 	log     *slog.Logger
 	running atomic.Bool
 
-	published, failed, batches, errs, cleaned atomic.Int64
+	published, failed, batches, standby, errs, cleaned atomic.Int64
 }
 
-// NewRelay returns a relay from store to p, which is typically a
-// *[kafkasink.Producer] (the relay uses only its ProduceSync method, and
-// publishes to the producer's topic). It does no I/O. The caller owns store's
-// pool and p, and closes them after Run has returned.
-func NewRelay(store *Store, p producer, opts ...RelayOpt) (*Relay, error) {
+// NewRelay returns a relay that publishes store's rows through p, typically
+// a *[kafkasink.Producer], which publishes to its own topic. It does no
+// I/O. The caller owns store's pool and p, and closes them after Run has
+// returned.
+func NewRelay(store *Store, p Producer, opts ...RelayOpt) (*Relay, error) {
 	if store == nil {
 		return nil, errors.New("outbox: nil store")
 	}
 	if p == nil {
 		return nil, errors.New("outbox: nil producer")
 	}
-	cfg := defaultRelayConfig()
+	all := config{relay: defaultRelayConfig()}
 	for _, o := range opts {
-		o.applyRelay(&cfg)
+		o.apply(&all)
 	}
+	cfg := all.relay
 	switch {
 	case cfg.batchSize < 1:
-		return nil, fmt.Errorf("outbox: BatchSize %d, want at least 1", cfg.batchSize)
+		return nil, fmt.Errorf("outbox: WithBatchSize(%d): want at least 1", cfg.batchSize)
 	case cfg.pollInterval <= 0:
-		return nil, fmt.Errorf("outbox: PollInterval %v, want more than 0", cfg.pollInterval)
+		return nil, fmt.Errorf("outbox: WithPollInterval(%v): want more than 0", cfg.pollInterval)
 	case cfg.cleanupInterval <= 0:
-		return nil, fmt.Errorf("outbox: CleanupInterval %v, want more than 0", cfg.cleanupInterval)
+		return nil, fmt.Errorf("outbox: WithCleanupInterval(%v): want more than 0", cfg.cleanupInterval)
 	case cfg.retention < 0:
-		return nil, fmt.Errorf("outbox: Retention %v, want 0 (keep) or more", cfg.retention)
+		return nil, fmt.Errorf("outbox: WithRetention(%v): want 0 (keep) or more", cfg.retention)
 	case cfg.minBackoff <= 0 || cfg.maxBackoff < cfg.minBackoff:
-		return nil, fmt.Errorf("outbox: Backoff(%v, %v), want 0 < min <= max", cfg.minBackoff, cfg.maxBackoff)
+		return nil, fmt.Errorf("outbox: WithBackoff(%v, %v): want 0 < min <= max", cfg.minBackoff, cfg.maxBackoff)
 	case cfg.commitTimeout <= 0:
-		return nil, fmt.Errorf("outbox: CommitTimeout %v, want more than 0", cfg.commitTimeout)
+		return nil, fmt.Errorf("outbox: WithCommitTimeout(%v): want more than 0", cfg.commitTimeout)
 	}
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)
@@ -89,37 +118,52 @@ func (r *Relay) Stats() Stats {
 		Published: r.published.Load(),
 		Failed:    r.failed.Load(),
 		Batches:   r.batches.Load(),
+		Standby:   r.standby.Load(),
 		Errors:    r.errs.Load(),
 		Cleaned:   r.cleaned.Load(),
 	}
 }
 
-// RelayOnce relays one batch: it takes the relay position's lock, reads
-// up to [BatchSize] rows staged after the position, produces them, and
-// moves the position past the rows the broker acknowledged, in one
-// transaction. It returns how many rows it published; 0 and nil mean
-// nothing was waiting, or another relay holds the position (this one then
-// stands by).
+// RelayOnce relays one batch: in one transaction it locks the relay
+// position, reads up to [WithBatchSize] rows after it in seq order,
+// produces them, and moves the position past the rows the broker
+// acknowledged. It returns how many rows it published. The outcomes:
 //
-// The position moves over acknowledged rows up to the first failed one:
-// when some deliveries fail, RelayOnce commits that prefix and returns its
-// number with an [*Error] of op "produce" wrapping the producer's error (a
-// *[kafkasink.ProduceError] lists the rows); the rows from the first
-// failure on go out again in a later round (those of them that were
-// acknowledged, twice). A Postgres error is an [*Error] too. Once the batch
-// is produced, moving the position and committing use a context detached
-// from ctx, bounded by [CommitTimeout]: a canceled ctx then does not turn
-// acknowledged rows into duplicates.
+//   - n > 0, nil: n rows published; call again, more may be waiting.
+//   - 0, nil: nothing was pending.
+//   - 0, [ErrStandby]: another relay holds the position and is publishing;
+//     this one did nothing. It is not a failure, and not counted as one.
+//   - n >= 0, an [*Error] of op "produce" wrapping the producer's error (a
+//     *[kafkasink.ProduceError] lists the failed rows): some deliveries
+//     failed. The position moved over the n acknowledged rows before the
+//     first failure; the rows from that failure on go out again in a later
+//     round (those of them that were acknowledged, twice).
+//   - 0, another [*Error]: Postgres failed; the position did not move.
+//
+// Once the batch is produced, moving the position and committing use a
+// context detached from ctx, bounded by [WithCommitTimeout]: a canceled ctx
+// then does not turn acknowledged rows into duplicates.
 func (r *Relay) RelayOnce(ctx context.Context) (n int, err error) {
 	res, err := r.round(ctx)
-	if err != nil {
-		r.errs.Add(1)
-	}
+	r.count(err)
 	return res.published, err
 }
 
-type roundResult struct{ claimed, published int }
+// count records a round's outcome other than its rows.
+func (r *Relay) count(err error) {
+	switch {
+	case errors.Is(err, ErrStandby):
+		r.standby.Add(1)
+	case err != nil:
+		r.errs.Add(1)
+	}
+}
 
+type roundResult struct{ read, published int }
+
+// round is one RelayOnce. The position's lock is held from the first
+// statement to the commit, so no other relay reads, produces or moves the
+// position meanwhile.
 func (r *Relay) round(ctx context.Context) (roundResult, error) {
 	var res roundResult
 	s := r.store
@@ -135,48 +179,15 @@ func (r *Relay) round(ctx context.Context) (roundResult, error) {
 		cancel()
 	}()
 
-	var pos int64
-	if err := tx.QueryRow(ctx, s.q.lockPosition).Scan(&pos); err != nil {
-		var pg *pgconn.PgError
-		switch {
-		case errors.As(err, &pg) && pg.Code == codeLockNotAvailable:
-			return res, nil // another relay is publishing
-		case errors.Is(err, pgx.ErrNoRows):
-			return res, s.wrap("claim", fmt.Errorf("%w: the outbox_position row is missing", ErrNotMigrated))
-		}
-		return res, s.wrap("claim", err)
-	}
-	claimed, err := tx.Query(ctx, s.q.claim, pos, r.cfg.batchSize)
+	pos, err := r.lockPosition(ctx, tx)
 	if err != nil {
-		return res, s.wrap("claim", err)
+		return res, err
 	}
-	// The payloads go out as they are, without being decoded: Stage
-	// wrote them with transform.Marshal, and a row inserted by other
-	// means that is not a valid row is dead-lettered by the consumers.
-	// The fetch time travels in a header, for the fetch-to-stored
-	// latency wherever the rows are stored.
-	var (
-		seqs []int64
-		rows = make([]kafkasink.Encoded, 0, r.cfg.batchSize)
-		seq  int64
-		row  kafkasink.Encoded
-	)
-	for claimed.Next() {
-		row = kafkasink.Encoded{} // a fresh Value: the producer keeps it
-		if err := claimed.Scan(&seq, &row.ID, &row.Value, &row.FetchedAt); err != nil {
-			claimed.Close()
-			return res, s.wrap("claim", err)
-		}
-		seqs = append(seqs, seq)
-		rows = append(rows, row)
+	seqs, rows, err := r.read(ctx, tx, pos)
+	if err != nil || len(rows) == 0 {
+		return res, err
 	}
-	if err := claimed.Err(); err != nil {
-		return res, s.wrap("claim", err)
-	}
-	res.claimed = len(rows)
-	if res.claimed == 0 {
-		return res, nil
-	}
+	res.read = len(rows)
 
 	start := time.Now()
 	dels, err := r.p.ProduceEncodedSync(ctx, rows...)
@@ -185,27 +196,18 @@ func (r *Relay) round(ctx context.Context) (roundResult, error) {
 	if h := r.cfg.afterProduce; h != nil {
 		h()
 	}
-
 	// The position moves over the acknowledged rows up to the first
 	// failed one.
 	for res.published < len(rows) && ok[res.published] {
 		res.published++
 	}
-
-	// From here on the broker has the acknowledged rows: the position must
-	// be committed even if ctx has ended, or they would all be produced
-	// again.
 	if res.published > 0 {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.commitTimeout)
-		defer cancel()
-		if _, err := tx.Exec(cctx, s.q.advance, seqs[res.published-1]); err != nil {
-			return roundResult{claimed: res.claimed}, r.lostMarks(s.wrap("advance", err), res.published)
-		}
-		if err := tx.Commit(cctx); err != nil {
-			return roundResult{claimed: res.claimed}, r.lostMarks(s.wrap("commit", err), res.published)
+		if err := r.advance(ctx, tx, seqs[res.published-1]); err != nil {
+			r.log.Warn("outbox: acknowledged rows not recorded as published; they will be produced again (duplicates, not loss)",
+				"rows", res.published, "err", err)
+			return roundResult{read: res.read}, err
 		}
 	}
-
 	r.published.Add(int64(res.published))
 	r.failed.Add(int64(failed))
 	r.batches.Add(1)
@@ -215,14 +217,74 @@ func (r *Relay) round(ctx context.Context) (roundResult, error) {
 	return res, nil
 }
 
-// lostMarks logs that a batch the broker acknowledged was not recorded as
-// published, so its rows will be produced again, and returns err.
-func (r *Relay) lostMarks(err error, acked int) error {
-	if acked > 0 {
-		r.log.Warn("outbox: acknowledged rows not recorded as published; they will be produced again (duplicates, not loss)",
-			"rows", acked, "err", err)
+// lockPosition locks the position row and returns the position, or
+// ErrStandby when another relay holds the lock. NOWAIT: waiting would only
+// queue this relay behind one that is already publishing.
+func (r *Relay) lockPosition(ctx context.Context, tx pgx.Tx) (int64, error) {
+	s := r.store
+	var pos int64
+	err := tx.QueryRow(ctx, s.q.lockPosition).Scan(&pos)
+	var pg *pgconn.PgError
+	switch {
+	case err == nil:
+		return pos, nil
+	case errors.As(err, &pg) && pg.Code == codeLockNotAvailable:
+		return 0, ErrStandby
+	case errors.Is(err, pgx.ErrNoRows):
+		return 0, s.wrap("lock position", fmt.Errorf("%w: the outbox_position row is missing", ErrNotMigrated))
 	}
-	return err
+	return 0, s.wrap("lock position", err)
+}
+
+// read returns the rows after pos, in seq order, up to a batch. Rows become
+// visible in seq order (the outbox_serialize trigger), so no row can appear
+// later at or below a seq read here.
+func (r *Relay) read(ctx context.Context, tx pgx.Tx, pos int64) ([]int64, []kafkasink.Encoded, error) {
+	s := r.store
+	found, err := tx.Query(ctx, s.q.read, pos, r.cfg.batchSize)
+	if err != nil {
+		return nil, nil, s.wrap("read", err)
+	}
+	defer found.Close()
+	// The payloads go out as they are, without being decoded: Stage
+	// wrote them with transform.Marshal, and a row inserted by other
+	// means that is not a valid row is dead-lettered by the consumers.
+	// The fetch time travels in a header, for the fetch-to-stored
+	// latency wherever the rows are stored.
+	var (
+		seqs []int64
+		rows = make([]kafkasink.Encoded, 0, r.cfg.batchSize)
+		seq  int64
+	)
+	for found.Next() {
+		row := kafkasink.Encoded{} // a fresh Value: the producer may keep it
+		if err := found.Scan(&seq, &row.ID, &row.Value, &row.FetchedAt); err != nil {
+			return nil, nil, s.wrap("read", err)
+		}
+		seqs = append(seqs, seq)
+		rows = append(rows, row)
+	}
+	if err := found.Err(); err != nil {
+		return nil, nil, s.wrap("read", err)
+	}
+	return seqs, rows, nil
+}
+
+// advance moves the position to seq and commits. From here on the broker
+// has the acknowledged rows, so this must happen even if ctx has ended, or
+// they would all be produced again: it runs on a context of its own,
+// bounded by the commit timeout.
+func (r *Relay) advance(ctx context.Context, tx pgx.Tx, seq int64) error {
+	s := r.store
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.commitTimeout)
+	defer cancel()
+	if _, err := tx.Exec(cctx, s.q.advance, seq); err != nil {
+		return s.wrap("advance", err)
+	}
+	if err := tx.Commit(cctx); err != nil {
+		return s.wrap("commit", err)
+	}
+	return nil
 }
 
 // sortDeliveries tells, for each row of a produce call, whether the broker
@@ -259,14 +321,17 @@ func sortDeliveries(rows []kafkasink.Encoded, dels []kafkasink.Delivery, err err
 
 // Run relays until ctx ends, then returns nil. It relays batch after batch
 // while full batches come back, then waits for a notification that rows
-// were staged, or for [PollInterval]. Every [CleanupInterval] it deletes
-// rows published longer than [Retention] ago.
+// were staged (it LISTENs on [Store.Channel]), or for [WithPollInterval].
+// While another relay holds the position, Run stands by the same way, and
+// takes over at the first round after that relay stops. Every
+// [WithCleanupInterval] it deletes the published rows staged more than
+// [WithRetention] ago.
 //
-// A failed round (Postgres or Kafka unavailable, a missing privilege) is
-// logged and retried with exponential [Backoff]; Run does not return
-// because of it, so a relay outlives outages and a grant or a migration can
-// fix it without a restart. A relay runs one Run at a time: a second
-// concurrent call returns [ErrRunning].
+// A failed round (Postgres or Kafka unavailable, a missing privilege, a
+// failed delivery) is logged and retried after a backoff ([WithBackoff]);
+// Run does not return because of it, so a relay outlives outages and a
+// grant or a migration can fix it without a restart. A relay runs one Run
+// at a time: a second concurrent call returns [ErrRunning].
 func (r *Relay) Run(ctx context.Context) error {
 	if !r.running.CompareAndSwap(false, true) {
 		return ErrRunning
@@ -300,8 +365,8 @@ func (r *Relay) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if err != nil {
-			r.errs.Add(1)
+		r.count(err)
+		if err != nil && !errors.Is(err, ErrStandby) {
 			failures++
 			d := r.backoff(failures)
 			lvl := slog.LevelWarn
@@ -320,7 +385,7 @@ func (r *Relay) Run(ctx context.Context) error {
 			r.log.Info("outbox: relay recovered", "after_failures", failures)
 			failures = 0
 		}
-		if res.claimed == r.cfg.batchSize {
+		if res.read == r.cfg.batchSize {
 			continue // more may be waiting
 		}
 		wait := r.cfg.pollInterval

@@ -21,6 +21,9 @@ import (
 	"github.com/userstream/userstream/transform"
 )
 
+// *kafkasink.Producer is what NewRelay is usually given.
+var _ outbox.Producer = (*kafkasink.Producer)(nil)
+
 func TestNewRelayValidates(t *testing.T) {
 	pool := newPool(t)
 	store, err := outbox.NewStore(pool)
@@ -29,12 +32,12 @@ func TestNewRelayValidates(t *testing.T) {
 	}
 	p := &fakeProducer{}
 	for name, opts := range map[string][]outbox.RelayOpt{
-		"batch":   {outbox.BatchSize(0)},
-		"poll":    {outbox.PollInterval(0)},
-		"cleanup": {outbox.CleanupInterval(-time.Second)},
-		"keep":    {outbox.Retention(-time.Hour)},
-		"backoff": {outbox.Backoff(time.Second, time.Millisecond)},
-		"commit":  {outbox.CommitTimeout(0)},
+		"batch":   {outbox.WithBatchSize(0)},
+		"poll":    {outbox.WithPollInterval(0)},
+		"cleanup": {outbox.WithCleanupInterval(-time.Second)},
+		"keep":    {outbox.WithRetention(-time.Hour)},
+		"backoff": {outbox.WithBackoff(time.Second, time.Millisecond)},
+		"commit":  {outbox.WithCommitTimeout(0)},
 	} {
 		if _, err := outbox.NewRelay(store, p, opts...); err == nil {
 			t.Errorf("%s: NewRelay succeeded, want an error", name)
@@ -54,7 +57,7 @@ func TestRelayOncePublishesToKafka(t *testing.T) {
 	pool := newPool(t)
 	store := newStore(t, pool)
 	topic := newTopic(t, brokers, 3)
-	relay, err := outbox.NewRelay(store, newProducer(t, brokers, topic), outbox.BatchSize(500))
+	relay, err := outbox.NewRelay(store, newProducer(t, brokers, topic), outbox.WithBatchSize(500))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +99,103 @@ func TestRelayOncePublishesToKafka(t *testing.T) {
 	}
 }
 
+// blockingProducer acknowledges every row, once release is closed; it
+// tells entered when a produce call has begun.
+type blockingProducer struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingProducer) ProduceEncodedSync(ctx context.Context, rows ...kafkasink.Encoded) ([]kafkasink.Delivery, error) {
+	b.entered <- struct{}{}
+	select {
+	case <-b.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	out := make([]kafkasink.Delivery, len(rows))
+	for i, r := range rows {
+		out[i] = kafkasink.Delivery{ID: r.ID}
+	}
+	return out, nil
+}
+
+// TestRelayOnceTellsStandbyFromNothingPending: RelayOnce returns 0, nil
+// only when nothing is pending, and 0, ErrStandby while another relay is
+// publishing (here, stuck in its produce call with the position locked).
+func TestRelayOnceTellsStandbyFromNothingPending(t *testing.T) {
+	t.Parallel()
+	pool := newPool(t)
+	store := newStore(t, pool)
+	ctx := testContext(t, 30*time.Second)
+	var logs syncBuffer
+	standby, err := outbox.NewRelay(store, &fakeProducer{}, outbox.WithPollInterval(10*time.Millisecond),
+		outbox.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := standby.RelayOnce(ctx); n != 0 || err != nil {
+		t.Fatalf("RelayOnce on an empty outbox = %d, %v; want 0, nil", n, err)
+	}
+
+	if _, err := store.Stage(ctx, "run", testrows.Rows(10)); err != nil {
+		t.Fatal(err)
+	}
+	bp := &blockingProducer{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	publishing, err := outbox.NewRelay(store, bp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := publishing.RelayOnce(ctx)
+		done <- result{n, err}
+	}()
+	select {
+	case <-bp.entered: // the position is locked until this round ends
+	case r := <-done:
+		t.Fatalf("publishing relay returned %d, %v before producing", r.n, r.err)
+	}
+
+	n, err := standby.RelayOnce(ctx)
+	if n != 0 || !errors.Is(err, outbox.ErrStandby) {
+		t.Fatalf("RelayOnce while another relay publishes = %d, %v; want 0, ErrStandby", n, err)
+	}
+	if c := counts(t, store); c.Pending != 10 {
+		t.Fatalf("Counts = %+v, want the 10 rows pending while the other relay produces", c)
+	}
+	if s := standby.Stats(); s.Standby != 1 || s.Errors != 0 || s.Batches != 0 {
+		t.Fatalf("standby relay's Stats = %+v, want 1 standby and no error", s)
+	}
+	// Run stands by the same way: no failed round, no backoff.
+	runCtx, stop := context.WithCancel(ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- standby.Run(runCtx) }()
+	waitFor(t, 10*time.Second, "Run to stand by twice", func() bool { return standby.Stats().Standby >= 3 })
+	stop()
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
+	if s := standby.Stats(); s.Errors != 0 || s.Published != 0 {
+		t.Fatalf("standby relay's Stats after Run = %+v, want no error and nothing published", s)
+	}
+	if out := logs.String(); strings.Contains(out, "round failed") {
+		t.Fatalf("Run logged a failure while standing by:\n%s", out)
+	}
+
+	close(bp.release)
+	if r := <-done; r.n != 10 || r.err != nil {
+		t.Fatalf("publishing relay's RelayOnce = %d, %v; want 10, nil", r.n, r.err)
+	}
+	if n, err := standby.RelayOnce(ctx); n != 0 || err != nil {
+		t.Fatalf("RelayOnce after the other relay published everything = %d, %v; want 0, nil", n, err)
+	}
+}
+
 // TestTwoRelaysPublishEveryRowOnce runs two relays at once on one store:
 // one publishes while the other stands by (the position's lock), so no row
 // reaches the topic twice.
@@ -117,7 +217,7 @@ func TestTwoRelaysPublishEveryRowOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 2 {
 		// Each relay has its own producer, as separate processes would.
-		r, err := outbox.NewRelay(store, newProducer(t, brokers, topic), outbox.BatchSize(250))
+		r, err := outbox.NewRelay(store, newProducer(t, brokers, topic), outbox.WithBatchSize(250))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -152,7 +252,7 @@ func TestRelayWakesOnNotify(t *testing.T) {
 	listening := make(chan struct{}, 1)
 	// A poll interval far beyond the test's deadline: only a
 	// notification can make the relay publish in time.
-	relay, err := outbox.NewRelay(store, newProducer(t, brokers, topic), outbox.PollInterval(time.Hour),
+	relay, err := outbox.NewRelay(store, newProducer(t, brokers, topic), outbox.WithPollInterval(time.Hour),
 		outbox.OnListening(func() { listening <- struct{}{} }))
 	if err != nil {
 		t.Fatal(err)
@@ -253,7 +353,9 @@ func (shortProducer) ProduceEncodedSync(ctx context.Context, rows ...kafkasink.E
 	return []kafkasink.Delivery{{ID: rows[0].ID}}, nil
 }
 
-func TestUnclearDeliveryReportMarksNothing(t *testing.T) {
+// TestUnclearDeliveryReportMovesNothing: a report that does not say which
+// rows were acknowledged leaves the position where it was.
+func TestUnclearDeliveryReportMovesNothing(t *testing.T) {
 	t.Parallel()
 	pool := newPool(t)
 	store := newStore(t, pool)
@@ -342,8 +444,8 @@ func TestRetentionCleanup(t *testing.T) {
 	if _, err := store.Stage(ctx, "run", rows[:20]); err != nil {
 		t.Fatal(err)
 	}
-	relay, err := outbox.NewRelay(store, &fakeProducer{}, outbox.Retention(time.Hour),
-		outbox.CleanupInterval(50*time.Millisecond), outbox.PollInterval(20*time.Millisecond))
+	relay, err := outbox.NewRelay(store, &fakeProducer{}, outbox.WithRetention(time.Hour),
+		outbox.WithCleanupInterval(50*time.Millisecond), outbox.WithPollInterval(20*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -424,14 +526,14 @@ func TestRunRidesOutPostgresOutage(t *testing.T) {
 	proxy := newTCPProxy(t, fmt.Sprintf("%s:%d", cfg.ConnConfig.Host, cfg.ConnConfig.Port))
 	cfg.ConnConfig.Host, cfg.ConnConfig.Port = "127.0.0.1", proxy.port()
 	proxied := newPoolWithConfig(t, cfg)
-	proxiedStore, err := outbox.NewStore(proxied, outbox.Schema(store.Schema()))
+	proxiedStore, err := outbox.NewStore(proxied, outbox.WithSchema(store.Schema()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var logs syncBuffer
 	relay, err := outbox.NewRelay(proxiedStore, &fakeProducer{},
-		outbox.Backoff(10*time.Millisecond, 100*time.Millisecond), outbox.PollInterval(50*time.Millisecond),
-		outbox.Logger(slog.New(slog.NewTextHandler(&logs, nil))))
+		outbox.WithBackoff(10*time.Millisecond, 100*time.Millisecond), outbox.WithPollInterval(50*time.Millisecond),
+		outbox.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -548,7 +650,7 @@ func TestConcurrentStagingLosesNothing(t *testing.T) {
 	store := newStore(t, pool)
 	ctx := testContext(t, 60*time.Second)
 	p := &fakeProducer{}
-	relay, err := outbox.NewRelay(store, p, outbox.BatchSize(37), outbox.PollInterval(5*time.Millisecond))
+	relay, err := outbox.NewRelay(store, p, outbox.WithBatchSize(37), outbox.WithPollInterval(5*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}

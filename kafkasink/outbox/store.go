@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,8 +15,11 @@ import (
 	"github.com/userstream/userstream/transform"
 )
 
-// Store is the staging table of one schema: [Store.Stage] writes to it and
-// a [Relay] publishes from it. It is safe for concurrent use.
+// Store is the outbox of one schema: the append-only table <schema>.outbox,
+// which [Store.Stage] appends to, and the relay position
+// <schema>.outbox_position, the seq of the last row published, which a
+// [Relay] moves. Rows at or below the position are published, the others
+// pending. A Store is safe for concurrent use; it borrows its pool.
 type Store struct {
 	pool   *pgxpool.Pool
 	schema string
@@ -47,22 +51,23 @@ func (e *InvalidRowError) Unwrap() error { return e.Err }
 var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,55}$`)
 
 // NewStore returns the store of pool's database, in the schema "userstream"
-// unless [Schema] says otherwise. It does no I/O: call [Store.Migrate] to
-// create the tables, or [Store.Ping] to check the connection. The caller
+// unless [WithSchema] says otherwise. It does no I/O: call [Store.Migrate]
+// to create the tables, or [Store.Ping] to check the connection. The caller
 // owns the pool and closes it after the store's last use.
 func NewStore(pool *pgxpool.Pool, opts ...StoreOpt) (*Store, error) {
 	if pool == nil {
 		return nil, errors.New("outbox: nil pool")
 	}
-	cfg := defaultStoreConfig()
+	all := config{store: defaultStoreConfig()}
 	for _, o := range opts {
-		o.applyStore(&cfg)
+		o.apply(&all)
 	}
-	if !schemaName.MatchString(cfg.schema) || len(cfg.schema) >= 3 && cfg.schema[:3] == "pg_" {
-		return nil, fmt.Errorf("outbox: schema name %q: want a lower-case identifier of at most 56 bytes, not starting with pg_", cfg.schema)
+	cfg := all.store
+	if !schemaName.MatchString(cfg.schema) || strings.HasPrefix(cfg.schema, "pg_") {
+		return nil, fmt.Errorf("outbox: WithSchema(%q): want a lower-case identifier of at most 56 bytes, not starting with pg_", cfg.schema)
 	}
 	if cfg.copyThreshold < 1 {
-		return nil, fmt.Errorf("outbox: CopyThreshold %d, want at least 1", cfg.copyThreshold)
+		return nil, fmt.Errorf("outbox: WithCopyThreshold(%d): want at least 1", cfg.copyThreshold)
 	}
 	return &Store{pool: pool, schema: cfg.schema, cfg: cfg, q: newQueries(cfg.schema)}, nil
 }
@@ -79,16 +84,19 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.wrap("ping", s.pool.Ping(ctx))
 }
 
-// Stage stores rows, fetched in the run runID, for publishing. Each row is
+// Stage appends rows, fetched in the run runID, to the outbox. Each row is
 // stored with its id, its wire JSON ([transform.Marshal]), the run id and
-// the time of staging as its fetch time. A row whose id is already staged,
-// or that repeats an id earlier in rows, is not stored again and is counted
-// as a duplicate.
+// the time of staging as its fetch time. A row whose id is already in the
+// table, or that repeats an id earlier in rows, is not stored again and is
+// counted as a duplicate.
 //
 // The page is staged in one transaction: all of it, or, on error, none.
-// Every row must be valid; otherwise Stage returns an *[InvalidRowError]
-// before any I/O. Pages of at least [CopyThreshold] rows are loaded with
-// COPY. Committing wakes the relays listening on [Store.Channel].
+// Its INSERT waits for any other transaction inserting into the outbox to
+// end (see the package doc), so pages get their seqs, and become visible,
+// one after the other. Every row must be valid; otherwise Stage returns an
+// *[InvalidRowError] before any I/O. Pages of at least [WithCopyThreshold]
+// rows are loaded with COPY. Committing wakes the relays listening on
+// [Store.Channel].
 func (s *Store) Stage(ctx context.Context, runID string, rows []transform.Row) (StageResult, error) {
 	if runID == "" {
 		return StageResult{}, errors.New("outbox: empty run id")
@@ -186,23 +194,24 @@ func (s *Store) stageCopy(ctx context.Context, runID string, rows []transform.Ro
 	return tag.RowsAffected(), nil
 }
 
-// Counts is a snapshot of the staging table.
+// Counts is a snapshot of the outbox.
 type Counts struct {
-	Pending   int64 // waiting to be published
-	Published int64 // published and not yet deleted
+	Pending   int64 // after the relay position: waiting to be published
+	Published int64 // at or below it: published and not yet deleted
 }
 
-// Counts counts the rows of the staging table by state. It scans the
-// table: use it for monitoring and tests, not per page.
+// Counts counts the rows of the outbox on either side of the relay
+// position. It scans the table: use it for monitoring and tests, not per
+// page.
 func (s *Store) Counts(ctx context.Context) (Counts, error) {
 	var c Counts
 	err := s.pool.QueryRow(ctx, s.q.counts).Scan(&c.Pending, &c.Published)
 	return c, s.wrap("count", err)
 }
 
-// Pending counts the rows staged and not yet published. Unlike [Store.Counts]
-// it reads only those rows, through the seq index: cheap enough to poll
-// while a relay keeps up.
+// Pending counts the rows after the relay position: staged and not yet
+// published. Unlike [Store.Counts] it reads only those rows, through the
+// seq index: cheap enough to poll while a relay keeps up.
 func (s *Store) Pending(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.pool.QueryRow(ctx, s.q.pending).Scan(&n)
@@ -213,10 +222,11 @@ func (s *Store) Pending(ctx context.Context) (int64, error) {
 // cleaning up a large backlog does not hold one long transaction.
 const deleteChunk = 10000
 
-// DeletePublished deletes the rows published more than olderThan ago and
-// returns how many it deleted. Unpublished rows are never deleted, however
-// old. A [Relay] calls it every [CleanupInterval] with its [Retention];
-// call it yourself to clean up without a running relay.
+// DeletePublished deletes the published rows (at or below the position)
+// staged more than olderThan ago, and returns how many it deleted. Pending
+// rows are never deleted, however old. [Relay.Run] calls it every
+// [WithCleanupInterval] with its [WithRetention]; call it yourself to clean
+// up without a running relay.
 func (s *Store) DeletePublished(ctx context.Context, olderThan time.Duration) (int64, error) {
 	var total int64
 	for {

@@ -20,14 +20,14 @@ import (
 func TestNewStoreRejectsBadSchemaNames(t *testing.T) {
 	pool := newPool(t) // lazy: no connection is made
 	for _, name := range []string{"", "Users", "1abc", "a-b", "pg_catalog", `x"; DROP TABLE y; --`, strings.Repeat("a", 57)} {
-		if _, err := outbox.NewStore(pool, outbox.Schema(name)); err == nil {
+		if _, err := outbox.NewStore(pool, outbox.WithSchema(name)); err == nil {
 			t.Errorf("NewStore(Schema(%q)) succeeded, want an error", name)
 		}
 	}
 	if _, err := outbox.NewStore(nil); err == nil {
 		t.Error("NewStore(nil) succeeded")
 	}
-	if _, err := outbox.NewStore(pool, outbox.Schema(strings.Repeat("a", 56))); err != nil {
+	if _, err := outbox.NewStore(pool, outbox.WithSchema(strings.Repeat("a", 56))); err != nil {
 		t.Errorf("56-byte schema name: %v", err)
 	}
 }
@@ -38,7 +38,7 @@ func TestMigrateIsIdempotentAndConcurrent(t *testing.T) {
 	ctx := testContext(t, 30*time.Second)
 	schema := testenv.Name(t, "ob")
 	dropSchemaAtCleanup(t, pool, schema)
-	store, err := outbox.NewStore(pool, outbox.Schema(schema))
+	store, err := outbox.NewStore(pool, outbox.WithSchema(schema))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,12 +81,12 @@ func TestMigrateIsIdempotentAndConcurrent(t *testing.T) {
 func TestStageNotMigrated(t *testing.T) {
 	t.Parallel()
 	pool := newPool(t)
-	store, err := outbox.NewStore(pool, outbox.Schema(testenv.Name(t, "ob")))
+	store, err := outbox.NewStore(pool, outbox.WithSchema(testenv.Name(t, "ob")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, threshold := range []int{1, 1000} {
-		store, _ := outbox.NewStore(pool, outbox.Schema(store.Schema()), outbox.CopyThreshold(threshold))
+		store, _ := outbox.NewStore(pool, outbox.WithSchema(store.Schema()), outbox.WithCopyThreshold(threshold))
 		_, err := store.Stage(testContext(t, 10*time.Second), "run", testrows.Rows(3))
 		if !errors.Is(err, outbox.ErrNotMigrated) {
 			t.Errorf("CopyThreshold %d: Stage before Migrate = %v, want ErrNotMigrated", threshold, err)
@@ -107,7 +107,7 @@ func TestStageDuplicates(t *testing.T) {
 	}{{"insert", 1 << 30}, {"copy", 1}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			store := newStore(t, pool, outbox.CopyThreshold(tc.threshold))
+			store := newStore(t, pool, outbox.WithCopyThreshold(tc.threshold))
 			ctx := testContext(t, 30*time.Second)
 			rows := testrows.Rows(10)
 			// Rows 8 and 9 repeat rows 0 and 1, the second in upper case:
@@ -215,7 +215,7 @@ func TestStageInvalidRowStagesNothing(t *testing.T) {
 func TestConcurrentStagesOfOverlappingPages(t *testing.T) {
 	t.Parallel()
 	pool := newPool(t)
-	store := newStore(t, pool, outbox.CopyThreshold(50))
+	store := newStore(t, pool, outbox.WithCopyThreshold(50))
 	ctx := testContext(t, 30*time.Second)
 	rows := testrows.Rows(400)
 	// Eight pages of 200 overlapping rows, in different orders, staged at
@@ -279,7 +279,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 	pool := newPool(t)
 	ctx := testContext(t, 30*time.Second)
 	schema := testenv.Name(t, "ob")
-	store, err := outbox.NewStore(pool, outbox.Schema(schema))
+	store, err := outbox.NewStore(pool, outbox.WithSchema(schema))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +349,7 @@ func TestPendingCountsUnpublishedRows(t *testing.T) {
 	if _, err := store.Stage(ctx, "run", testrows.Rows(7)); err != nil {
 		t.Fatal(err)
 	}
-	relay, err := outbox.NewRelay(store, &fakeProducer{}, outbox.BatchSize(5))
+	relay, err := outbox.NewRelay(store, &fakeProducer{}, outbox.WithBatchSize(5))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,232 @@
+package cassandrastore
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"time"
+
+	"github.com/gocql/gocql"
+)
+
+// Opt is an option of this package. Only the package makes options, and
+// each is of a kind after what it configures: a [StoreOpt] for [New], a
+// [SessionOpt] for [NewSession], or a [CommonOpt] for both. The
+// constructors take only their own kind, so an option given to the wrong
+// one does not compile.
+type Opt interface {
+	apply(*config)
+}
+
+// StoreOpt is an option of [New]: an [Opt] that configures a [Store].
+type StoreOpt interface {
+	Opt
+	storeOpt()
+}
+
+// SessionOpt is an option of [NewSession]: an [Opt] that configures the
+// session.
+type SessionOpt interface {
+	Opt
+	sessionOpt()
+}
+
+// CommonOpt is an option of both [New] and [NewSession] ([WithLogger]):
+// a [StoreOpt] and a [SessionOpt].
+type CommonOpt interface {
+	StoreOpt
+	SessionOpt
+}
+
+// config holds the settings of every kind; a constructor reads its part.
+type config struct {
+	store   storeConfig
+	session sessionConfig
+}
+
+type storeConfig struct {
+	keyspace    string
+	table       string
+	replication Replication
+	strategy    WriteStrategy
+	concurrency int
+	// concurrencySet tells an explicit concurrency from the strategy's
+	// default, which is only known once all options are applied.
+	concurrencySet bool
+	batchSize      int
+	logger         *slog.Logger
+}
+
+func defaultStoreConfig() storeConfig {
+	return storeConfig{
+		keyspace:    DefaultKeyspace,
+		table:       DefaultTable,
+		replication: SimpleStrategy(1),
+		strategy:    DefaultStrategy,
+		batchSize:   DefaultBatchSize,
+		logger:      discard,
+	}
+}
+
+type sessionConfig struct {
+	port           int
+	localDC        string
+	username       string
+	password       string
+	tls            *tls.Config
+	consistency    gocql.Consistency
+	timeout        time.Duration
+	connectTimeout time.Duration
+	retries        int
+	retryMin       time.Duration
+	retryMax       time.Duration
+	logger         *slog.Logger
+}
+
+func defaultSessionConfig() sessionConfig {
+	return sessionConfig{
+		port:        9042,
+		consistency: gocql.LocalQuorum,
+		// Above Cassandra's own request timeouts (2 s for writes, 10 s for
+		// range scans by default), so the server reports a timeout, with its
+		// details, before the client gives up.
+		timeout:        11 * time.Second,
+		connectTimeout: 5 * time.Second,
+		retries:        3,
+		retryMin:       100 * time.Millisecond,
+		retryMax:       2 * time.Second,
+		logger:         discard,
+	}
+}
+
+var discard = slog.New(slog.DiscardHandler)
+
+type storeOpt struct{ fn func(*storeConfig) }
+
+func (o storeOpt) apply(c *config) { o.fn(&c.store) }
+func (storeOpt) storeOpt()         {}
+
+type sessionOpt struct{ fn func(*sessionConfig) }
+
+func (o sessionOpt) apply(c *config) { o.fn(&c.session) }
+func (sessionOpt) sessionOpt()       {}
+
+type commonOpt struct{ fn func(*config) }
+
+func (o commonOpt) apply(c *config) { o.fn(c) }
+func (commonOpt) storeOpt()         {}
+func (commonOpt) sessionOpt()       {}
+
+// WithLogger sends the package's logs to l, overriding the default, which
+// discards them; a nil l keeps the default. A Store logs schema changes at
+// Info and per-row write failures at Debug; a session logs retries and the
+// driver's own messages at Warn.
+func WithLogger(l *slog.Logger) CommonOpt {
+	return commonOpt{func(c *config) {
+		if l == nil {
+			l = discard
+		}
+		c.store.logger, c.session.logger = l, l
+	}}
+}
+
+// WithKeyspace sets the keyspace, overriding the default "spark_streams"
+// ([DefaultKeyspace]). Unquoted CQL names are case-insensitive, so the name
+// is lower-cased.
+func WithKeyspace(name string) StoreOpt {
+	return storeOpt{func(c *storeConfig) { c.keyspace = name }}
+}
+
+// WithTable sets the table, overriding the default "created_users"
+// ([DefaultTable]). The name is lower-cased, as for [WithKeyspace].
+func WithTable(name string) StoreOpt {
+	return storeOpt{func(c *storeConfig) { c.table = name }}
+}
+
+// WithReplication sets the replication [Store.Migrate] gives the keyspace
+// when it creates it, overriding the default SimpleStrategy(1) (the seed
+// pipeline's). Use [NetworkTopologyStrategy] in production. An existing
+// keyspace keeps its replication: changing it needs a repair, an
+// operator's decision.
+func WithReplication(r Replication) StoreOpt {
+	return storeOpt{func(c *storeConfig) { c.replication = r }}
+}
+
+// WithWriteStrategy chooses how [Store.UpsertMany] writes, overriding the
+// default [WriteUnloggedBatch] ([DefaultStrategy]).
+func WithWriteStrategy(s WriteStrategy) StoreOpt {
+	return storeOpt{func(c *storeConfig) { c.strategy = s }}
+}
+
+// WithConcurrency bounds the requests one UpsertMany call has in flight,
+// overriding the default, which depends on the strategy: 64
+// ([DefaultConcurrency]) single-row writes with [WriteConcurrent], 16
+// ([DefaultBatchConcurrency]) batches with [WriteUnloggedBatch].
+func WithConcurrency(n int) StoreOpt {
+	return storeOpt{func(c *storeConfig) { c.concurrency, c.concurrencySet = n, true }}
+}
+
+// WithBatchSize caps the rows of one unlogged batch, overriding the default
+// 32 ([DefaultBatchSize]). Only [WriteUnloggedBatch] uses it. A batch is
+// also closed at about 32 KiB of values, below Cassandra's default
+// batch_size_fail_threshold of 50 KiB.
+func WithBatchSize(n int) StoreOpt {
+	return storeOpt{func(c *storeConfig) { c.batchSize = n }}
+}
+
+// WithPort sets the native-protocol port used for hosts given without one,
+// overriding the default 9042.
+func WithPort(port int) SessionOpt {
+	return sessionOpt{func(c *sessionConfig) { c.port = port }}
+}
+
+// WithLocalDC names the data center whose nodes coordinate requests,
+// overriding the default of none, which round-robins over every node in the
+// cluster. Set it in any multi-DC deployment: LOCAL_QUORUM is counted in the
+// coordinator's data center.
+func WithLocalDC(dc string) SessionOpt {
+	return sessionOpt{func(c *sessionConfig) { c.localDC = dc }}
+}
+
+// WithAuth authenticates with PasswordAuthenticator, overriding the default
+// of no authentication.
+func WithAuth(username, password string) SessionOpt {
+	return sessionOpt{func(c *sessionConfig) { c.username, c.password = username, password }}
+}
+
+// WithTLS encrypts connections with cfg, overriding the default of plain
+// TCP. The config is cloned; set ServerName, RootCAs and Certificates on it
+// as for any TLS client.
+func WithTLS(cfg *tls.Config) SessionOpt {
+	return sessionOpt{func(c *sessionConfig) { c.tls = cfg.Clone() }}
+}
+
+// WithConsistency sets the consistency level of every request, overriding
+// the default LOCAL_QUORUM.
+func WithConsistency(cons gocql.Consistency) SessionOpt {
+	return sessionOpt{func(c *sessionConfig) { c.consistency = cons }}
+}
+
+// WithTimeout bounds each request on the client side, overriding the default
+// 11s. A context deadline, when shorter, wins.
+func WithTimeout(d time.Duration) SessionOpt {
+	return sessionOpt{func(c *sessionConfig) { c.timeout = d }}
+}
+
+// WithConnectTimeout bounds dialling and the connection handshake,
+// overriding the default 5s.
+func WithConnectTimeout(d time.Duration) SessionOpt {
+	return sessionOpt{func(c *sessionConfig) { c.connectTimeout = d }}
+}
+
+// WithRetry sets the driver's retry policy: how many times it retries a
+// failed idempotent request on the next host, overriding the default 3, and
+// the wait before each retry, which doubles on each failure, with jitter,
+// overriding the defaults 100ms and 2s (minBackoff, maxBackoff). Zero
+// retries disables retrying. Only timeouts, unavailability and lost
+// connections are retried. Every statement of this package is idempotent;
+// the driver never retries statements that are not marked idempotent.
+func WithRetry(retries int, minBackoff, maxBackoff time.Duration) SessionOpt {
+	return sessionOpt{func(c *sessionConfig) {
+		c.retries, c.retryMin, c.retryMax = retries, minBackoff, maxBackoff
+	}}
+}
