@@ -71,7 +71,7 @@ func (k Kafka) validate() error {
 
 // Opts returns the franz-go options that apply the settings: kgo.SASL and
 // kgo.DialTLSConfig. None when nothing is enabled. Pass them to every
-// client of the same cluster (kafkasink.ClientOpts, kgo.NewClient).
+// client of the same cluster (kafkasink.WithClientOpts, kgo.NewClient).
 func (k Kafka) Opts() ([]kgo.Opt, error) {
 	if err := k.validate(); err != nil {
 		return nil, fmt.Errorf("secure: kafka: %w", err)
