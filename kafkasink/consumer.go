@@ -218,7 +218,9 @@ func (c *Consumer) Lag(ctx context.Context) (int64, error) {
 // stops Run as cancelling Run's context does (the batch in flight is
 // handled and committed, within the shutdown timeout) and returns once Run
 // has returned; called before Run, it makes Run return [ErrClosed]. It is
-// idempotent, and safe to call concurrently with Run and with itself.
+// idempotent, and safe to call concurrently with Run and with itself, but
+// not from the handler or the WithOnCommit callback, which Run waits for:
+// cancel Run's context there instead.
 func (c *Consumer) Close() {
 	c.closeOnce.Do(func() { close(c.closing) })
 	if c.ran.Load() {

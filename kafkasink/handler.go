@@ -80,7 +80,7 @@ func (e *RejectError) Error() string {
 			fmt.Fprintf(&b, "; and %d more", len(e.Rejected)-i)
 			break
 		}
-		fmt.Fprintf(&b, "; message %d (%s): %v", r.Index, r.reason(), r.Err)
+		fmt.Fprintf(&b, "; message %d (%s): %s", r.Index, r.reason(), r.errText())
 	}
 	return b.String()
 }

@@ -112,10 +112,10 @@ func newConfig(side string, opts []Opt, wrong func(Opt) bool) (config, error) {
 // [WithDLQTopic]).
 func WithTopic(topic string) Opt { return commonOpt{func(c *config) { c.topic = topic }} }
 
-// WithLogger sets the logger, overriding the default, which discards. Retries
-// and dead-lettered records are logged at warning level, partition
-// assignments at info; franz-go's own messages are passed on at warning level
-// and above.
+// WithLogger sets the logger (nil discards), overriding the default, which
+// discards. Retries and dead-lettered records are logged at warning level,
+// partition assignments at info; franz-go's own messages are passed on at
+// warning level and above.
 func WithLogger(l *slog.Logger) Opt { return commonOpt{func(c *config) { c.logger = l }} }
 
 // WithClientOpts appends options to the franz-go client that the producer or
