@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -74,14 +75,29 @@ func (c *Consumer) missingTopics(ctx context.Context) ([]string, error) {
 	return missing, nil
 }
 
+// createDLQTopic creates the dead-letter topic, and waits a little for the
+// brokers to know it: a first dead-letter write that finds it unknown would
+// wait for the client's next metadata refresh (5s by default).
 func (c *Consumer) createDLQTopic(ctx context.Context) error {
 	spec := TopicSpec{Name: c.cfg.dlqTopic, Partitions: c.cfg.dlqPartitions, ReplicationFactor: c.cfg.dlqReplication}
 	created, err := EnsureTopic(ctx, c.cl, spec)
-	if err == nil && created {
+	if err != nil {
+		return err
+	}
+	if created {
 		c.log.Info("kafkasink: created the dead-letter topic", "topic", spec.Name,
 			"partitions", spec.Partitions, "replication_factor", spec.ReplicationFactor)
 	}
-	return err
+	for attempt := 1; attempt <= missingTries; attempt++ {
+		missing, err := c.missingTopics(ctx)
+		if err == nil && !slices.Contains(missing, spec.Name) {
+			return nil
+		}
+		if c.cfg.backoff.Wait(ctx, attempt) != nil {
+			return ctx.Err()
+		}
+	}
+	return nil // known soon; the dead-letter writes retry meanwhile
 }
 
 // endTargets returns, by partition, the end offset a bounded Run must

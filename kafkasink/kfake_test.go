@@ -286,3 +286,24 @@ func TestDLQTopicDeletedDuringRun(t *testing.T) {
 		t.Errorf("Run = %v, want ErrTopicNotFound naming users.dlq", err)
 	}
 }
+
+// A consumer built and not yet run holds no partitions of its group: a
+// running member gets them all.
+func TestConsumerNotRunHoldsNoPartitions(t *testing.T) {
+	t.Parallel()
+	c := fakeCluster(t, "users", "users.dlq")
+	brokers := c.ListenAddrs()
+	idle, err := kafkasink.NewConsumer(brokers, "g", newCollector().handle, kafkasink.WithTopic("users"), kafkasink.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	rows := testrows.Rows(20)
+	produce(t, brokers, "users", rows)
+	col := newCollector()
+	r := start(t, brokers, "users", "g", col.handle)
+	waitFor(t, "every row handled by the running member", func() bool { return col.count() == len(rows) })
+	if err := r.shutdown(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
