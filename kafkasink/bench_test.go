@@ -27,7 +27,7 @@ func BenchmarkProduce(b *testing.B) {
 
 	b.Run("kafkasink", func(b *testing.B) {
 		topic := newTopic(b, brokers, 3)
-		p, err := kafkasink.NewProducer(brokers, kafkasink.Topic(topic), kafkasink.Logger(quiet))
+		p, err := kafkasink.NewProducer(brokers, kafkasink.WithTopic(topic), kafkasink.WithLogger(quiet))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -88,7 +88,7 @@ func BenchmarkProduce(b *testing.B) {
 func benchPlain(b *testing.B, brokers []string, rows []transform.Row, newRecord func(string, transform.Row) (*kgo.Record, error)) {
 	ctx := context.Background()
 	topic := newTopic(b, brokers, 3)
-	cl, err := kgo.NewClient(kafkasink.ProducerClientOpts(brokers, kafkasink.Topic(topic), kafkasink.Logger(quiet))...)
+	cl, err := kgo.NewClient(kafkasink.ProducerClientOpts(brokers, kafkasink.WithTopic(topic), kafkasink.WithLogger(quiet))...)
 	if err != nil {
 		b.Fatal(err)
 	}

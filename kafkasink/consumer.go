@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -14,8 +13,21 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+)
 
-	"github.com/userstream/userstream/transform"
+// Errors returned by a [Consumer]. Test for them with errors.Is.
+var (
+	// ErrTopicNotFound is returned by [Consumer.Run] when the consumed
+	// topic or the dead-letter topic does not exist; the error's text
+	// names the topic. Run checks both before it joins the group, so a
+	// missing dead-letter topic fails at once rather than when the first
+	// poison record stalls its partition. [WithCreateDLQ] creates a
+	// missing dead-letter topic instead.
+	ErrTopicNotFound = errors.New("topic not found")
+
+	// ErrClosed is returned by [Consumer.Run] called after
+	// [Consumer.Close].
+	ErrClosed = errors.New("kafkasink: consumer closed")
 )
 
 type topicPartition struct {
@@ -28,42 +40,31 @@ type uncommitted struct {
 	n    int64 // records handled since the partition's last commit
 }
 
-// Message is a decoded, valid row with where it was read from.
-type Message struct {
-	Row       transform.Row
-	Topic     string
-	Partition int32
-	Offset    int64
-	Timestamp time.Time // the record's timestamp, set by its producer
-	FetchedAt time.Time // from the fetched-at header; zero without one
-}
-
-// Handler processes the messages of one partition, in offset order. It is
-// called concurrently for different partitions, so it must be safe for
-// concurrent use. Returning an error means none of msgs is done: the call is
-// retried with backoff, with the same messages, until it succeeds or the
-// consumer shuts down. It must therefore be idempotent, as an upsert by id
-// is. ctx ends when the consumer's shutdown timeout runs out.
-type Handler func(ctx context.Context, msgs []Message) error
-
 // Stats counts what a consumer has done since it started.
 type Stats struct {
 	Handled      int64 // messages the handler accepted
-	DeadLettered int64 // poison records written to the dead-letter topic
+	DeadLettered int64 // records written to the dead-letter topic: poison and rejected
+	Rejected     int64 // messages the handler rejected (counted in DeadLettered too)
 	Committed    int64 // records whose offsets were committed
 	Retries      int64 // failed handler or dead-letter attempts that were retried
 }
 
 // Consumer reads rows in a consumer group and commits their offsets only
-// after its handler succeeded. Create it with [NewConsumer] and call
-// [Consumer.Run] once.
+// after its handler succeeded. Create it with [NewConsumer], call
+// [Consumer.Run] once, and [Consumer.Close] when done with it, whether or
+// not it ran. Its methods are safe for concurrent use.
 type Consumer struct {
-	cfg     consumerConfig
-	group   string
-	handler Handler
-	cl      *kgo.Client
-	log     *slog.Logger
-	ran     atomic.Bool
+	cfg         config
+	group       string
+	handler     Handler
+	cl          *kgo.Client
+	log         *slog.Logger
+	closeClient func()
+
+	ran       atomic.Bool
+	closeOnce sync.Once
+	closing   chan struct{} // closed by Close
+	runDone   chan struct{} // closed when a started Run returns
 
 	// uncommitted holds, per partition, the last handled record whose
 	// commit failed; the next commit retries it. A revoked or lost
@@ -71,14 +72,20 @@ type Consumer struct {
 	// committed offset (duplicates, never loss).
 	mu          sync.Mutex
 	uncommitted map[topicPartition]uncommitted
+	// committedTo is the offset after this consumer's last commit, by
+	// partition of the topic: how far a bounded Run has come.
+	committedTo map[int32]int64
 
-	handled, deadLettered, committed, retries atomic.Int64
+	handled, deadLettered, rejected, committed, retries atomic.Int64
 }
 
 // NewConsumer returns a consumer of the topic (default users_created) in
-// the consumer group, which hands valid rows to h. Like franz-go, it
-// connects lazily; nothing is read until Run.
-func NewConsumer(brokers []string, group string, h Handler, opts ...ConsumerOpt) (*Consumer, error) {
+// the consumer group, which hands valid rows to h. opts are the options
+// common to both sides ([WithTopic], [WithLogger], [WithClientOpts]) and
+// the [ConsumerOpt] ones; a [ProducerOpt] is an error. It does no I/O:
+// the group is joined, and records read, only by Run. Its franz-go client's
+// goroutines run until Run returns or Close is called.
+func NewConsumer(brokers []string, group string, h Handler, opts ...Opt) (*Consumer, error) {
 	if len(brokers) == 0 {
 		return nil, errors.New("kafkasink: no brokers")
 	}
@@ -88,36 +95,59 @@ func NewConsumer(brokers []string, group string, h Handler, opts ...ConsumerOpt)
 	if h == nil {
 		return nil, errors.New("kafkasink: nil handler")
 	}
-	cfg := consumerConfig{
-		common:          common{topic: DefaultTopic, logger: slog.Default()},
-		dlqTopic:        DefaultDLQTopic,
-		maxPollRecords:  2000,
-		minBackoff:      100 * time.Millisecond,
-		maxBackoff:      10 * time.Second,
-		shutdownTimeout: 30 * time.Second,
+	cfg, err := newConfig("consumer", opts, func(o Opt) bool { _, ok := o.(ProducerOpt); return ok })
+	if err != nil {
+		return nil, err
 	}
-	for _, o := range opts {
-		o.applyConsumer(&cfg)
+	if !cfg.dlqSet {
+		cfg.dlqTopic = cfg.topic + DLQSuffix
 	}
+	if err := cfg.validateConsumer(); err != nil {
+		return nil, err
+	}
+	c := &Consumer{
+		cfg: cfg, group: group, handler: h, log: cfg.logger,
+		closing: make(chan struct{}), runDone: make(chan struct{}),
+		uncommitted: map[topicPartition]uncommitted{}, committedTo: map[int32]int64{},
+	}
+	c.cl, err = kgo.NewClient(c.clientOpts(brokers)...)
+	if err != nil {
+		return nil, fmt.Errorf("kafkasink: new client: %w", err)
+	}
+	c.closeClient = sync.OnceFunc(c.cl.Close)
+	return c, nil
+}
+
+func (cfg *config) validateConsumer() error {
 	switch {
 	case cfg.topic == "" || cfg.dlqTopic == "":
-		return nil, errors.New("kafkasink: empty topic or dead-letter topic")
+		return errors.New("kafkasink: empty topic or dead-letter topic")
 	case cfg.topic == cfg.dlqTopic:
-		return nil, fmt.Errorf("kafkasink: dead-letter topic %q is the topic consumed", cfg.dlqTopic)
+		return fmt.Errorf("kafkasink: dead-letter topic %q is the topic consumed", cfg.dlqTopic)
 	case cfg.maxPollRecords < 1:
-		return nil, fmt.Errorf("kafkasink: MaxPollRecords %d, want at least 1", cfg.maxPollRecords)
-	case cfg.minBackoff <= 0 || cfg.maxBackoff < cfg.minBackoff:
-		return nil, fmt.Errorf("kafkasink: invalid backoff %v..%v", cfg.minBackoff, cfg.maxBackoff)
+		return fmt.Errorf("kafkasink: WithMaxPollRecords(%d), want at least 1", cfg.maxPollRecords)
+	case cfg.createDLQ && (cfg.dlqPartitions < 1 || cfg.dlqReplication < 1):
+		return fmt.Errorf("kafkasink: WithCreateDLQ(%d, %d), want at least 1 partition and 1 replica", cfg.dlqPartitions, cfg.dlqReplication)
+	case cfg.shutdownTimeout < 0:
+		return fmt.Errorf("kafkasink: WithShutdownTimeout(%v), want at least 0", cfg.shutdownTimeout)
 	}
-	c := &Consumer{cfg: cfg, group: group, handler: h, log: cfg.logger, uncommitted: map[topicPartition]uncommitted{}}
+	if err := cfg.backoff.Validate(); err != nil {
+		return fmt.Errorf("kafkasink: WithBackoff: %w", err)
+	}
+	return nil
+}
+
+func (c *Consumer) clientOpts(brokers []string) []kgo.Opt {
 	start := kgo.NewOffset().AtStart()
-	if cfg.startAtEnd {
+	if c.cfg.startAtEnd {
 		start = kgo.NewOffset().AtEnd()
 	}
-	cl, err := kgo.NewClient(append([]kgo.Opt{
+	return append([]kgo.Opt{
 		kgo.SeedBrokers(brokers...),
-		kgo.ConsumerGroup(group),
-		kgo.ConsumeTopics(cfg.topic),
+		// No ConsumeTopics: franz-go would join the group and fetch as
+		// soon as the client exists. Run adds the topic, so a consumer
+		// never run holds no partitions.
+		kgo.ConsumerGroup(c.group),
 		kgo.ConsumeResetOffset(start),
 		// Offsets are committed by hand, after the handler; and a
 		// rebalance waits until the polled batch is handled and
@@ -125,35 +155,37 @@ func NewConsumer(brokers []string, group string, h Handler, opts ...ConsumerOpt)
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.RequiredAcks(kgo.AllISRAcks()), // for dead-letter writes
-		kgo.WithLogger(slogLogger{cfg.logger}),
+		kgo.WithLogger(slogLogger{c.cfg.logger}),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-			c.log.Info("kafkasink: partitions assigned", "group", group, "partitions", m)
+			c.log.Info("kafkasink: partitions assigned", "group", c.group, "partitions", m)
 		}),
 		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-			c.log.Info("kafkasink: partitions revoked", "group", group, "partitions", m)
+			c.log.Info("kafkasink: partitions revoked", "group", c.group, "partitions", m)
 			c.forget(m)
 		}),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-			c.log.Warn("kafkasink: partitions lost; uncommitted records will be delivered again", "group", group, "partitions", m)
+			c.log.Warn("kafkasink: partitions lost; uncommitted records will be delivered again", "group", c.group, "partitions", m)
 			c.forget(m)
 		}),
-	}, cfg.common.clientOpts...)...)
-	if err != nil {
-		return nil, fmt.Errorf("kafkasink: new client: %w", err)
-	}
-	c.cl = cl
-	return c, nil
+	}, c.cfg.clientOpts...)
 }
 
 // Client returns the underlying franz-go client, for metrics and
 // administration. The consumer owns it: do not close it.
 func (c *Consumer) Client() *kgo.Client { return c.cl }
 
+// Topic returns the topic consumed.
+func (c *Consumer) Topic() string { return c.cfg.topic }
+
+// DLQTopic returns the dead-letter topic.
+func (c *Consumer) DLQTopic() string { return c.cfg.dlqTopic }
+
 // Stats returns the consumer's counters.
 func (c *Consumer) Stats() Stats {
 	return Stats{
 		Handled:      c.handled.Load(),
 		DeadLettered: c.deadLettered.Load(),
+		Rejected:     c.rejected.Load(),
 		Committed:    c.committed.Load(),
 		Retries:      c.retries.Load(),
 	}
@@ -182,29 +214,103 @@ func (c *Consumer) Lag(ctx context.Context) (int64, error) {
 	return total, nil
 }
 
-// Run consumes until ctx ends, then finishes and commits the batch in
-// flight (bounded by the shutdown timeout), leaves the group and closes the
-// client. It returns nil after a clean shutdown, and an error when a batch
-// could not be finished before the shutdown timeout (its records are
-// delivered again to the group later). Run may be called once.
+// Close stops the consumer and releases its client. Called during Run, it
+// stops Run as cancelling Run's context does (the batch in flight is
+// handled and committed, within the shutdown timeout) and returns once Run
+// has returned; called before Run, it makes Run return [ErrClosed]. It is
+// idempotent, and safe to call concurrently with Run and with itself, but
+// not from the handler or the WithOnCommit callback, which Run waits for:
+// cancel Run's context there instead.
+func (c *Consumer) Close() {
+	c.closeOnce.Do(func() { close(c.closing) })
+	if c.ran.Load() {
+		<-c.runDone
+	}
+	c.closeClient()
+}
+
+// Run consumes until ctx ends or Close is called (or, with
+// [WithStopAtEnd], until the end offsets seen at its start are committed),
+// then finishes and commits the batch in flight (bounded by the shutdown
+// timeout), leaves the group and closes the client. It first checks that
+// the topic and the dead-letter topic exist, and fails with
+// [ErrTopicNotFound] if one does not (see [WithCreateDLQ]); a broker it
+// cannot reach meanwhile is retried with backoff. It returns nil after a
+// clean shutdown, and an error when a batch could not be finished before
+// the shutdown timeout (its records are delivered again to the group
+// later), when the dead-letter topic disappears, or when the handler
+// rejects a message that is not in its batch. Run may be called once.
 func (c *Consumer) Run(ctx context.Context) error {
 	if !c.ran.CompareAndSwap(false, true) {
 		return errors.New("kafkasink: Run called twice")
 	}
-	defer c.cl.Close() // leaves the group
+	defer close(c.runDone)
+	defer c.closeClient() // leaves the group
+	select {
+	case <-c.closing:
+		return ErrClosed
+	default:
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-c.closing:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+
+	if err := c.checkTopics(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // shut down before it started
+		}
+		return err
+	}
+	var targets map[int32]int64
+	if c.cfg.stopAtEnd {
+		var err error
+		if targets, err = c.endTargets(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if len(targets) == 0 {
+			c.log.Info("kafkasink: nothing to consume up to the end offsets; stopping", "group", c.group, "topic", c.cfg.topic)
+			return nil
+		}
+	}
+	c.cl.AddConsumeTopics(c.cfg.topic) // joins the group
+	return c.consume(ctx, targets)
+}
+
+// boundedIdlePoll is how long a bounded Run waits for records before it
+// looks at the group's commits: the partitions it waits for may belong to
+// other members of the group.
+const boundedIdlePoll = time.Second
+
+// consume polls and processes until ctx ends or, when targets is not nil,
+// until the offsets in targets are committed.
+func (c *Consumer) consume(ctx context.Context, targets map[int32]int64) error {
 	for {
-		fs := c.cl.PollRecords(ctx, c.cfg.maxPollRecords)
+		pctx, pcancel := ctx, context.CancelFunc(func() {})
+		if targets != nil {
+			pctx, pcancel = context.WithTimeout(ctx, boundedIdlePoll)
+		}
+		fs := c.cl.PollRecords(pctx, c.cfg.maxPollRecords)
+		pcancel()
 		if fs.IsClientClosed() || ctx.Err() != nil {
 			// Records polled as ctx ended were not started, and not
 			// committed: the group delivers them again. Commits that
 			// failed earlier get a last try.
-			hctx, cancel := c.handlerContext(ctx)
-			c.commit(hctx)
-			cancel()
-			c.cl.AllowRebalance()
+			c.finish(ctx)
 			return nil
 		}
 		fs.EachError(func(topic string, partition int32, err error) {
+			if errors.Is(err, context.DeadlineExceeded) {
+				return // a bounded Run's idle poll
+			}
 			c.log.Warn("kafkasink: fetch error", "topic", topic, "partition", partition, "err", err)
 		})
 		err := c.process(ctx, fs)
@@ -212,7 +318,21 @@ func (c *Consumer) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if targets != nil && c.reached(ctx, targets, fs.NumRecords() == 0) {
+			c.log.Info("kafkasink: committed up to the end offsets seen at the start; stopping", "group", c.group, "topic", c.cfg.topic)
+			c.finish(ctx)
+			return nil
+		}
 	}
+}
+
+// finish gives failed commits a last try and lets the group rebalance, so
+// that closing the client leaves the group.
+func (c *Consumer) finish(ctx context.Context) {
+	hctx, cancel := c.handlerContext(ctx)
+	c.commit(hctx)
+	cancel()
+	c.cl.AllowRebalance()
 }
 
 // process handles one poll's records, partitions concurrently, and commits
@@ -295,6 +415,9 @@ func (c *Consumer) commit(ctx context.Context) {
 		if u, ok := c.uncommitted[tp]; ok && u.last == r {
 			delete(c.uncommitted, tp)
 		}
+		if r.Topic == c.cfg.topic {
+			c.committedTo[r.Partition] = max(c.committedTo[r.Partition], r.Offset+1)
+		}
 	}
 	c.mu.Unlock()
 	c.committed.Add(n)
@@ -321,48 +444,29 @@ func (c *Consumer) handlerContext(ctx context.Context) (context.Context, context
 	return hctx, func() { stop(); cancel() }
 }
 
-// processPartition dead-letters the poison among recs and hands the rest to
-// the handler, retrying each step until it succeeds or shutdown.
+// processPartition dead-letters the poison among recs, hands the rest to
+// the handler and dead-letters what it rejects, retrying each step until it
+// succeeds or shutdown.
 func (c *Consumer) processPartition(ctx, hctx context.Context, recs []*kgo.Record) error {
 	msgs := make([]Message, 0, len(recs))
+	msgRecs := make([]*kgo.Record, 0, len(recs))
 	var poison []*kgo.Record
 	for _, r := range recs {
 		row, err := DecodeRecord(r)
 		if err != nil {
-			poison = append(poison, deadLetterRecord(c.cfg.dlqTopic, r, err))
+			reason := ReasonDecode
+			var p *PoisonError
+			if errors.As(err, &p) {
+				reason = p.Reason
+			}
+			poison = append(poison, deadLetterRecord(c.cfg.dlqTopic, r, reason, err.Error()))
 			continue
 		}
 		msgs = append(msgs, Message{Row: row, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, FetchedAt: fetchedAt(r)})
+		msgRecs = append(msgRecs, r)
 	}
 	if len(poison) > 0 {
-		// Only the records that failed are written again, so a retry does
-		// not duplicate the others in the dead-letter topic.
-		pending := poison
-		err := c.retry(ctx, hctx, "dead-letter write", func() error {
-			var failed []*kgo.Record
-			var firstErr error
-			for _, res := range c.cl.ProduceSync(hctx, pending...) {
-				if res.Err == nil {
-					continue
-				}
-				if firstErr == nil {
-					firstErr = res.Err
-				}
-				r := res.Record
-				if errors.Is(res.Err, kerr.MessageTooLarge) && (len(r.Value) > 0 || len(r.Key) > maxDLQKeyBytes) {
-					// A record near the size limit, plus the
-					// dead-letter headers, can never be written:
-					// retrying as it is would stall the partition
-					// for good. It goes without its value; the
-					// headers say where the original is.
-					r = withoutValue(r)
-				}
-				failed = append(failed, r)
-			}
-			pending = failed
-			return firstErr
-		})
-		if err != nil {
+		if err := c.deadLetter(ctx, hctx, poison); err != nil {
 			return err
 		}
 		c.deadLettered.Add(int64(len(poison)))
@@ -375,56 +479,125 @@ func (c *Consumer) processPartition(ctx, hctx context.Context, recs []*kgo.Recor
 	if len(msgs) == 0 {
 		return nil
 	}
-	if err := c.retry(ctx, hctx, "handler", func() error { return c.handler(hctx, msgs) }); err != nil {
+	var rej *RejectError
+	err := c.retry(ctx, hctx, "handler", func() error {
+		err := c.handler(hctx, msgs)
+		if r, ok := asRejectError(err); ok {
+			rej = r
+			return nil
+		}
+		return err
+	})
+	if err != nil {
 		return err
 	}
-	c.handled.Add(int64(len(msgs)))
+	if rej == nil || len(rej.Rejected) == 0 {
+		c.handled.Add(int64(len(msgs)))
+		return nil
+	}
+	return c.deadLetterRejected(ctx, hctx, rej, msgs, msgRecs)
+}
+
+// deadLetterRejected writes the messages the handler rejected to the
+// dead-letter topic; the other messages of the batch are handled.
+func (c *Consumer) deadLetterRejected(ctx, hctx context.Context, rej *RejectError, msgs []Message, recs []*kgo.Record) error {
+	if err := rej.check(len(msgs)); err != nil {
+		return err
+	}
+	dl := make([]*kgo.Record, len(rej.Rejected))
+	for i, r := range rej.Rejected {
+		dl[i] = deadLetterRecord(c.cfg.dlqTopic, recs[r.Index], r.reason(), r.errText())
+	}
+	if err := c.deadLetter(ctx, hctx, dl); err != nil {
+		return err
+	}
+	n := int64(len(rej.Rejected))
+	c.rejected.Add(n)
+	c.deadLettered.Add(n)
+	c.handled.Add(int64(len(msgs)) - n)
+	for _, r := range rej.Rejected {
+		m := msgs[r.Index]
+		c.log.Warn("kafkasink: message rejected by the handler dead-lettered", "topic", m.Topic,
+			"partition", m.Partition, "offset", m.Offset, "id", m.Row.ID, "reason", r.reason(), "err", r.errText())
+	}
 	return nil
 }
 
-// retry calls fn until it succeeds, waiting between attempts with
-// exponential backoff and jitter. Once ctx (the consumer's) has ended it
-// stops retrying and returns the last error, so shutdown is not held up by a
-// store that is down.
+// deadLetter writes recs to the dead-letter topic, retrying failures until
+// they are written or shutdown. Only the records that failed are written
+// again, so a retry does not duplicate the others.
+func (c *Consumer) deadLetter(ctx, hctx context.Context, recs []*kgo.Record) error {
+	pending := recs
+	return c.retry(ctx, hctx, "dead-letter write", func() error {
+		var failed []*kgo.Record
+		var firstErr error
+		for _, res := range c.cl.ProduceSync(hctx, pending...) {
+			if res.Err == nil {
+				continue
+			}
+			if errors.Is(res.Err, kerr.UnknownTopicOrPartition) {
+				// Deleted while Run was running: no retry will
+				// write it, and the partition would stall for good.
+				return &permanentError{fmt.Errorf("dead-letter topic %q: %w: %w", c.cfg.dlqTopic, ErrTopicNotFound, res.Err)}
+			}
+			if firstErr == nil {
+				firstErr = res.Err
+			}
+			r := res.Record
+			if errors.Is(res.Err, kerr.MessageTooLarge) && (len(r.Value) > 0 || len(r.Key) > maxDLQKeyBytes) {
+				// A record near the size limit, plus the dead-letter
+				// headers, can never be written: retrying as it is
+				// would stall the partition for good. It goes
+				// without its value; the headers say where the
+				// original is.
+				r = withoutValue(r)
+			}
+			failed = append(failed, r)
+		}
+		pending = failed
+		return firstErr
+	})
+}
+
+// permanentError is an error that retry must not retry.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// retry calls fn until it succeeds, waiting between attempts with the
+// configured backoff. Once ctx (the consumer's) has ended it stops retrying
+// and returns the last error, so shutdown is not held up by a store that is
+// down; a *permanentError is returned at once.
 func (c *Consumer) retry(ctx, hctx context.Context, what string, fn func() error) error {
-	wait := c.cfg.minBackoff
 	for attempt := 1; ; attempt++ {
 		err := fn()
 		if err == nil {
 			return nil
 		}
+		var perm *permanentError
+		if errors.As(err, &perm) {
+			return perm.err
+		}
 		if ctx.Err() != nil || hctx.Err() != nil {
 			return fmt.Errorf("%s not done before shutdown: %w", what, err)
 		}
 		c.retries.Add(1)
-		// Full jitter over the upper half keeps consumers from retrying in
-		// lockstep against a store that is coming back.
-		d := wait/2 + rand.N(wait/2+1)
-		c.log.Warn("kafkasink: "+what+" failed; retrying", "group", c.group, "attempt", attempt, "in", d, "err", err)
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		c.log.Warn("kafkasink: "+what+" failed; retrying", "group", c.group, "attempt", attempt, "err", err)
+		if c.cfg.backoff.Wait(ctx, attempt) != nil {
 			return fmt.Errorf("%s not done before shutdown: %w", what, err)
 		}
-		wait = min(2*wait, c.cfg.maxBackoff)
 	}
 }
 
 // deadLetterRecord is r addressed to the dead-letter topic, with its key,
 // value and headers, plus headers saying why and where it came from.
-func deadLetterRecord(topic string, r *kgo.Record, err error) *kgo.Record {
-	reason := ReasonDecode
-	var p *PoisonError
-	if errors.As(err, &p) {
-		reason = p.Reason
-	}
+func deadLetterRecord(topic string, r *kgo.Record, reason, errText string) *kgo.Record {
 	headers := make([]kgo.RecordHeader, 0, len(r.Headers)+5)
 	headers = append(headers, r.Headers...)
 	headers = append(headers,
 		kgo.RecordHeader{Key: HeaderDLQReason, Value: []byte(reason)},
-		kgo.RecordHeader{Key: HeaderDLQError, Value: []byte(err.Error())},
+		kgo.RecordHeader{Key: HeaderDLQError, Value: []byte(errText)},
 		kgo.RecordHeader{Key: HeaderDLQTopic, Value: []byte(r.Topic)},
 		kgo.RecordHeader{Key: HeaderDLQPartition, Value: strconv.AppendInt(nil, int64(r.Partition), 10)},
 		kgo.RecordHeader{Key: HeaderDLQOffset, Value: strconv.AppendInt(nil, r.Offset, 10)},

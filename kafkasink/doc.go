@@ -1,8 +1,27 @@
 // Package kafkasink moves [transform.Row] values through Kafka: a [Producer]
-// that writes them to the users_created topic and a [Consumer] that reads
-// them back in a consumer group, hands them to a [Handler] in batches, and
-// commits offsets only after the handler succeeded. Both sit on
+// that writes them to a topic (default users_created) and a [Consumer] that
+// reads them back in a consumer group, hands them to a [Handler] in batches,
+// and commits offsets only after the handler is done with them. Both sit on
 // github.com/twmb/franz-go.
+//
+//	p, err := kafkasink.NewProducer(brokers, kafkasink.WithTopic("users"))
+//	...
+//	deliveries, err := p.ProduceSync(ctx, rows...)
+//
+//	c, err := kafkasink.NewConsumer(brokers, "users-to-store",
+//		kafkasink.RowsHandler(store.UpsertMany, rejectBadRows),
+//		kafkasink.WithTopic("users"), kafkasink.WithLogger(logger))
+//	...
+//	defer c.Close()
+//	err = c.Run(ctx) // until ctx ends
+//
+// # Options
+//
+// Constructors take options ([Opt]): [WithTopic], [WithLogger] and
+// [WithClientOpts] serve both sides; a [ProducerOpt] serves the producer
+// only and a [ConsumerOpt] the consumer only, and the other side's
+// constructor rejects it with an error. Each option's documentation gives
+// the default it overrides. The default logger discards.
 //
 // # Wire format
 //
@@ -11,8 +30,8 @@
 // content-type and schema-version ([NewRecord], [DecodeRecord]). Records
 // without headers, such as those of the seed's Python producer, decode too.
 // A fetched-at header, when present, carries the time the user was fetched
-// ([Encoded.FetchedAt], [Message.FetchedAt]), so the latency from fetch to
-// store is known wherever the consumer runs.
+// ([FetchedRow], [Encoded.FetchedAt], [Message.FetchedAt]), so the latency
+// from fetch to store is known wherever the consumer runs.
 //
 // # Producer
 //
@@ -22,29 +41,50 @@
 // buffer that blocks [Producer.Produce] when full (backpressure instead of
 // unbounded memory). Every record's outcome reaches the caller, through the
 // callback of [Producer.Produce] or the result of [Producer.ProduceSync];
-// nothing is dropped silently. Call [Producer.Flush] before [Producer.Close].
-// [Producer.ProduceEncodedSync] produces rows already in their wire form,
-// as an outbox stores them, without decoding and encoding them again.
+// nothing is dropped silently. [Producer.ProduceFetchedSync] writes rows with
+// the time they were fetched, and [Producer.ProduceEncodedSync] writes rows
+// already in their wire form, as an outbox stores them, without decoding and
+// encoding them again. Call [Producer.Flush] before [Producer.Close]. A
+// Producer is safe for concurrent use.
 //
 // # Consumer
 //
-// [Consumer.Run] polls, decodes and validates each record, and calls the
-// handler with the good rows of one partition at a time. Partitions are
-// processed concurrently, each in offset order. A handler error is retried
-// with exponential backoff, never skipped: a store outage is backpressure,
-// not data loss. Offsets are committed after the handler succeeded for the
-// records they cover (at-least-once; with idempotent upserts downstream the
-// effect is exactly-once). Rebalances wait until the batch in flight is
-// handled and committed, and so does shutdown, bounded by
-// [ShutdownTimeout].
+// [Consumer.Run] first checks that the topic and its dead-letter topic
+// exist: a missing one fails Run at once with [ErrTopicNotFound], naming the
+// topic, unless [WithCreateDLQ] asks Run to create the dead-letter topic.
+// Then it polls, decodes and validates each record, and calls the handler
+// with the good rows of one partition at a time. Partitions are processed
+// concurrently, each in offset order.
+//
+// Offsets are committed after the handler is done with the records they
+// cover (at-least-once; with idempotent upserts downstream the effect is
+// exactly-once). The [Handler] contract decides what done means: nil means
+// every message is handled; a *[RejectError] ([Reject]) sends the messages
+// it names to the dead-letter topic and counts the others handled; any
+// other error is backpressure: nothing is dead-lettered or committed, and
+// the same batch is retried with backoff ([WithBackoff]) until it succeeds,
+// so a store outage holds the partition instead of losing or dead-lettering
+// its records. [RowsHandler] turns a store's bulk write of rows
+// ([RowWriter]) into a handler, mapping the rows the store rejects for good
+// back to their messages ([RejectFunc]).
 //
 // A record that cannot be decoded or fails validation is poison: it goes to
-// the dead-letter topic (default users_created.dlq) with headers naming the
-// reason, the error, and the original topic, partition and offset, and is
-// then committed, so one bad record never stalls the pipeline. A value that
-// is not valid UTF-8 is poison too. A record too large to be written to the
-// dead-letter topic with those headers goes there without its value (the
-// dlq-error header says so).
+// the dead-letter topic with headers naming the reason, the error, and the
+// original topic, partition and offset, and is then committed, so one bad
+// record never stalls the pipeline. A value that is not valid UTF-8 is
+// poison too. A record too large to be written to the dead-letter topic with
+// those headers goes there without its value (the dlq-error header says
+// so). The dead-letter topic defaults to the consumed topic's name plus
+// [DLQSuffix] ([WithDLQTopic]).
+//
+// Rebalances wait until the batch in flight is handled and committed, and
+// so does shutdown, bounded by [WithShutdownTimeout]. Run returns when its
+// context ends or [Consumer.Close] is called; with [WithStopAtEnd] it also
+// returns nil once the group has committed up to the end offsets it saw at
+// its start (a backfill or batch job; at once if there is nothing to
+// consume). Close releases the consumer's franz-go client: call it whether
+// or not Run ran (a consumer never run still holds the client's
+// goroutines); it is idempotent and, during Run, waits for Run to return.
 //
 // # Administration
 //

@@ -12,28 +12,71 @@ import (
 	"github.com/userstream/userstream/kafkasink"
 )
 
-// newTopic creates a topic of its own for the test (the broker does not
-// create topics automatically) and deletes it afterwards.
+// newTopic creates a topic of its own for the test, with its dead-letter
+// topic (the broker does not create topics automatically), and deletes both
+// afterwards.
 func newTopic(t testing.TB, brokers []string, partitions int32) string {
 	t.Helper()
+	topic := newTopicOnly(t, brokers, partitions)
+	createTopic(t, brokers, topic+kafkasink.DLQSuffix, 1)
+	return topic
+}
+
+// newTopicOnly creates a topic of its own for the test, without a
+// dead-letter topic, and deletes it and its dead-letter topic (should
+// the test create one) afterwards.
+func newTopicOnly(t testing.TB, brokers []string, partitions int32) string {
+	t.Helper()
 	topic := testenv.Name(t, "topic")
+	t.Cleanup(func() { deleteTopics(brokers, topic+kafkasink.DLQSuffix) })
+	createTopic(t, brokers, topic, partitions)
+	return topic
+}
+
+// createTopic creates the topic and deletes it after the test.
+func createTopic(t testing.TB, brokers []string, topic string, partitions int32) {
+	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	t.Cleanup(func() { deleteTopics(brokers, topic) })
 	created, err := kafkasink.EnsureTopic(ctx, cl, kafkasink.TopicSpec{Name: topic, Partitions: partitions, ReplicationFactor: 1})
 	if err != nil || !created {
 		t.Fatalf("EnsureTopic(%s) = %v, %v", topic, created, err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_, _ = kadm.NewClient(cl).DeleteTopics(ctx, topic)
-		cl.Close()
-	})
-	return topic
+}
+
+// deleteTopics deletes topics, best effort: the names are the test's own.
+func deleteTopics(brokers []string, topics ...string) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, _ = kadm.NewClient(cl).DeleteTopics(ctx, topics...)
+}
+
+// topicExists reports whether topic exists.
+func topicExists(t testing.TB, brokers []string, topic string) bool {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tds, err := kadm.NewClient(cl).ListTopics(ctx, topic)
+	if err != nil {
+		t.Fatalf("list topics: %v", err)
+	}
+	return tds.Has(topic)
 }
 
 // readAll reads every record of topic from the start until it has want

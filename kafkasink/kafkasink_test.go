@@ -62,7 +62,7 @@ func (c *collector) count() int {
 // delivery.
 func produce(t testing.TB, brokers []string, topic string, rows []transform.Row) {
 	t.Helper()
-	p, err := kafkasink.NewProducer(brokers, kafkasink.Topic(topic), kafkasink.Logger(quiet))
+	p, err := kafkasink.NewProducer(brokers, kafkasink.WithTopic(topic), kafkasink.WithLogger(quiet))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,10 +87,12 @@ type running struct {
 	done chan error
 }
 
-func start(t testing.TB, brokers []string, topic, group string, h kafkasink.Handler, opts ...kafkasink.ConsumerOpt) *running {
+// start runs a consumer of topic in the background; its dead-letter topic
+// is the default, topic.dlq.
+func start(t testing.TB, brokers []string, topic, group string, h kafkasink.Handler, opts ...kafkasink.Opt) *running {
 	t.Helper()
-	opts = append([]kafkasink.ConsumerOpt{kafkasink.Topic(topic), kafkasink.DLQTopic(topic + "_dlq"),
-		kafkasink.Logger(quiet), kafkasink.Backoff(20*time.Millisecond, 200*time.Millisecond)}, opts...)
+	opts = append([]kafkasink.Opt{kafkasink.WithTopic(topic),
+		kafkasink.WithLogger(quiet), kafkasink.WithBackoff(20*time.Millisecond, 200*time.Millisecond)}, opts...)
 	c, err := kafkasink.NewConsumer(brokers, group, h, opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -249,12 +251,12 @@ func TestRebalanceTwoConsumers(t *testing.T) {
 	group := testenv.Name(t, "group")
 
 	colA, colB := newCollector(), newCollector()
-	a := start(t, brokers, topic, group, colA.handle, kafkasink.MaxPollRecords(50))
+	a := start(t, brokers, topic, group, colA.handle, kafkasink.WithMaxPollRecords(50))
 	before := testrows.Rows(200)
 	produce(t, brokers, topic, before)
 	waitFor(t, "first consumer handles rows", func() bool { return colA.count() > 0 })
 
-	b := start(t, brokers, topic, group, colB.handle, kafkasink.MaxPollRecords(50))
+	b := start(t, brokers, topic, group, colB.handle, kafkasink.WithMaxPollRecords(50))
 	// Keep producing while the group rebalances, until the second consumer
 	// has been given partitions and handled some of them.
 	var after []transform.Row
@@ -310,7 +312,13 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 		return col.handle(ctx, msgs)
 	}
 	r := start(t, brokers, topic, group, slow)
-	<-entered
+	select {
+	case <-entered:
+	case err := <-r.done:
+		t.Fatalf("Run returned %v before handling anything", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("the handler was not called within 60s")
+	}
 	if err := r.shutdown(t); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -326,16 +334,13 @@ func TestPoisonGoesToDeadLetterTopic(t *testing.T) {
 	t.Parallel()
 	brokers := testenv.KafkaBrokers(t)
 	topic := newTopic(t, brokers, 2)
-	dlq := topic + "_dlq"
+	dlq := topic + kafkasink.DLQSuffix
 	ctx := context.Background()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	if _, err := kafkasink.EnsureTopic(ctx, cl, kafkasink.TopicSpec{Name: dlq, Partitions: 1, ReplicationFactor: 1}); err != nil {
-		t.Fatal(err)
-	}
 
 	good := testrows.Rows(10)
 	produce(t, brokers, topic, good)
@@ -423,7 +428,7 @@ func TestProduceRejectsInvalidRow(t *testing.T) {
 	t.Parallel()
 	brokers := testenv.KafkaBrokers(t)
 	topic := newTopic(t, brokers, 1)
-	p, err := kafkasink.NewProducer(brokers, kafkasink.Topic(topic), kafkasink.Logger(quiet))
+	p, err := kafkasink.NewProducer(brokers, kafkasink.WithTopic(topic), kafkasink.WithLogger(quiet))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -461,10 +466,7 @@ func TestProduceEncoded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	if _, err := kafkasink.EnsureTopic(ctx, cl, kafkasink.TopicSpec{Name: topic + "_dlq", Partitions: 1, ReplicationFactor: 1}); err != nil {
-		t.Fatal(err)
-	}
-	p, err := kafkasink.NewProducer(brokers, kafkasink.Topic(topic))
+	p, err := kafkasink.NewProducer(brokers, kafkasink.WithTopic(topic))
 	if err != nil {
 		t.Fatal(err)
 	}

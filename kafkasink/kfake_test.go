@@ -6,9 +6,13 @@ package kafkasink_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -35,8 +39,8 @@ func TestProduceSurfacesBrokerErrors(t *testing.T) {
 	c := fakeCluster(t, "users")
 	c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "users", Err: kerr.TopicAuthorizationFailed, Count: -1})
 
-	p, err := kafkasink.NewProducer(c.ListenAddrs(), kafkasink.Topic("users"), kafkasink.Logger(quiet),
-		kafkasink.DeliveryTimeout(5*time.Second))
+	p, err := kafkasink.NewProducer(c.ListenAddrs(), kafkasink.WithTopic("users"), kafkasink.WithLogger(quiet),
+		kafkasink.WithDeliveryTimeout(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,8 +66,8 @@ func TestProduceRetriesTransientErrors(t *testing.T) {
 
 	// NOT_LEADER makes the client refresh metadata before retrying; a short
 	// minimum metadata age keeps the test fast.
-	p, err := kafkasink.NewProducer(c.ListenAddrs(), kafkasink.Topic("users"), kafkasink.Logger(quiet),
-		kafkasink.ClientOpts(kgo.MetadataMinAge(50*time.Millisecond)))
+	p, err := kafkasink.NewProducer(c.ListenAddrs(), kafkasink.WithTopic("users"), kafkasink.WithLogger(quiet),
+		kafkasink.WithClientOpts(kgo.MetadataMinAge(50*time.Millisecond)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +84,7 @@ func TestProduceRetriesTransientErrors(t *testing.T) {
 // is committed only once it is in the dead-letter topic.
 func TestDeadLetterWriteFailureBlocksCommit(t *testing.T) {
 	t.Parallel()
-	c := fakeCluster(t, "users", "users_dlq")
+	c := fakeCluster(t, "users", "users.dlq")
 	ctx := context.Background()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
 	if err != nil {
@@ -90,7 +94,7 @@ func TestDeadLetterWriteFailureBlocksCommit(t *testing.T) {
 	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "users", Partition: 0, Value: []byte("{not json")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	h := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "users_dlq", Err: kerr.TopicAuthorizationFailed, Count: 4})
+	h := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "users.dlq", Err: kerr.TopicAuthorizationFailed, Count: 4})
 
 	col := newCollector()
 	r := start(t, c.ListenAddrs(), "users", "g", col.handle)
@@ -105,7 +109,7 @@ func TestDeadLetterWriteFailureBlocksCommit(t *testing.T) {
 	if st.DeadLettered != 1 || st.Retries < 4 {
 		t.Errorf("Stats = %+v, want 1 dead-lettered after at least 4 retries", st)
 	}
-	if got := readAll(t, c.ListenAddrs(), "users_dlq", 1); len(got) != 1 {
+	if got := readAll(t, c.ListenAddrs(), "users.dlq", 1); len(got) != 1 {
 		t.Errorf("dead-letter topic holds %d records, want 1", len(got))
 	}
 }
@@ -114,7 +118,7 @@ func TestDeadLetterWriteFailureBlocksCommit(t *testing.T) {
 // handled record is committed.
 func TestFailedCommitIsRetried(t *testing.T) {
 	t.Parallel()
-	c := fakeCluster(t, "users", "users_dlq")
+	c := fakeCluster(t, "users", "users.dlq")
 	h := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetCommit}, Group: "g", Err: kerr.OffsetMetadataTooLarge, Count: 1})
 	brokers := c.ListenAddrs()
 	first, second := testrows.Rows(30), testrows.Rows(30)
@@ -137,5 +141,169 @@ func TestFailedCommitIsRetried(t *testing.T) {
 	}
 	if got := sum(committed(t, brokers, "g", "users")); got != int64(len(first)+len(second)) {
 		t.Errorf("committed offsets sum to %d, want %d", got, len(first)+len(second))
+	}
+}
+
+// Options of the other side are refused by the constructor rather than
+// silently ignored; the dead-letter topic follows WithTopic.
+func TestOptionSides(t *testing.T) {
+	t.Parallel()
+	brokers := []string{"127.0.0.1:1"} // constructors do no I/O
+	if _, err := kafkasink.NewProducer(brokers, kafkasink.WithDLQTopic("x")); err == nil {
+		t.Error("NewProducer accepted a consumer option")
+	}
+	h := newCollector().handle
+	if _, err := kafkasink.NewConsumer(brokers, "g", h, kafkasink.WithLinger(time.Second)); err == nil {
+		t.Error("NewConsumer accepted a producer option")
+	}
+	for _, tc := range []struct {
+		opts []kafkasink.Opt
+		dlq  string
+	}{
+		{nil, "users_created.dlq"},
+		{[]kafkasink.Opt{kafkasink.WithTopic("orders")}, "orders.dlq"},
+		{[]kafkasink.Opt{kafkasink.WithDLQTopic("dead"), kafkasink.WithTopic("orders")}, "dead"},
+	} {
+		c, err := kafkasink.NewConsumer(brokers, "g", h, tc.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.DLQTopic() != tc.dlq {
+			t.Errorf("DLQTopic() = %q, want %q", c.DLQTopic(), tc.dlq)
+		}
+		c.Close()
+	}
+	for _, o := range []kafkasink.Opt{
+		kafkasink.WithDLQTopic("users_created"), kafkasink.WithMaxPollRecords(0), kafkasink.WithCreateDLQ(0, 1),
+		kafkasink.WithBackoff(time.Second, time.Millisecond), kafkasink.WithShutdownTimeout(-1),
+	} {
+		if c, err := kafkasink.NewConsumer(brokers, "g", h, o); err == nil {
+			c.Close()
+			t.Errorf("NewConsumer accepted the invalid option %#v", o)
+		}
+	}
+}
+
+// A handler that rejects a message outside its batch has a bug: Run fails
+// and names it, and nothing is committed.
+func TestRejectOutsideTheBatchFailsRun(t *testing.T) {
+	t.Parallel()
+	c := fakeCluster(t, "users", "users.dlq")
+	produce(t, c.ListenAddrs(), "users", testrows.Rows(3))
+	h := func(_ context.Context, msgs []kafkasink.Message) error {
+		return kafkasink.Reject(kafkasink.Rejection{Index: len(msgs), Err: errors.New("bad")})
+	}
+	cons, err := kafkasink.NewConsumer(c.ListenAddrs(), "g", h, kafkasink.WithTopic("users"), kafkasink.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	err = runErr(t, cons)
+	if err == nil || !strings.Contains(err.Error(), "rejected message") {
+		t.Errorf("Run = %v, want the handler's bad rejection", err)
+	}
+	if st := cons.Stats(); st.Committed != 0 || st.DeadLettered != 0 {
+		t.Errorf("Stats = %+v, want nothing committed or dead-lettered", st)
+	}
+}
+
+// A rejection joined with another error is not a rejection: the other
+// error may be an outage, so the batch is retried, and nothing is
+// dead-lettered until the handler returns the rejection alone.
+func TestJoinedRejectionIsRetried(t *testing.T) {
+	t.Parallel()
+	c := fakeCluster(t, "users", "users.dlq")
+	brokers := c.ListenAddrs()
+	rows := testrows.Rows(5)
+	produce(t, brokers, "users", rows)
+	var calls atomic.Int64
+	var dlqWhileJoined atomic.Int64
+	h := func(_ context.Context, msgs []kafkasink.Message) error {
+		var rej error
+		for i, m := range msgs {
+			if m.Row.ID == rows[0].ID {
+				rej = kafkasink.Reject(kafkasink.Rejection{Index: i, Err: errors.New("bad row")})
+			}
+		}
+		if rej == nil {
+			return nil
+		}
+		if calls.Add(1) <= 3 {
+			ends, err := tryEndOffsets(brokers, "users.dlq")
+			if err != nil {
+				return err
+			}
+			dlqWhileJoined.Add(sum(ends))
+			return errors.Join(rej, errors.New("store unavailable"))
+		}
+		return fmt.Errorf("wrapped once: %w", rej)
+	}
+	r := start(t, brokers, "users", "g", h)
+	waitFor(t, "all committed", func() bool { return r.c.Stats().Committed == int64(len(rows)) })
+	if err := r.shutdown(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if dlqWhileJoined.Load() != 0 {
+		t.Errorf("%d dead letters written while the handler returned a joined error", dlqWhileJoined.Load())
+	}
+	if st := r.c.Stats(); st.Retries < 3 || st.Rejected != 1 || st.Handled != int64(len(rows)-1) {
+		t.Errorf("Stats = %+v, want at least 3 retries, then 1 rejected and %d handled", st, len(rows)-1)
+	}
+}
+
+// A dead-letter topic deleted while Run runs fails Run with
+// ErrTopicNotFound at the first poison record, instead of retrying a write
+// that can never succeed.
+func TestDLQTopicDeletedDuringRun(t *testing.T) {
+	t.Parallel()
+	c := fakeCluster(t, "users", "users.dlq")
+	brokers := c.ListenAddrs()
+	col := newCollector()
+	cons, err := kafkasink.NewConsumer(brokers, "g", col.handle, kafkasink.WithTopic("users"), kafkasink.WithLogger(quiet),
+		kafkasink.WithClientOpts(kgo.MetadataMinAge(10*time.Millisecond), kgo.MetadataMaxAge(50*time.Millisecond)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	done := make(chan error, 1)
+	go func() { done <- runAlone(cons) }()
+	rows := testrows.Rows(2)
+	produce(t, brokers, "users", rows)
+	waitFor(t, "rows handled", func() bool { return col.count() == len(rows) })
+
+	adm, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	if _, err := kadm.NewClient(adm).DeleteTopics(context.Background(), "users.dlq"); err != nil {
+		t.Fatal(err)
+	}
+	if err := adm.ProduceSync(context.Background(), &kgo.Record{Topic: "users", Value: []byte("{not json")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, kafkasink.ErrTopicNotFound) || !strings.Contains(err.Error(), `"users.dlq"`) {
+		t.Errorf("Run = %v, want ErrTopicNotFound naming users.dlq", err)
+	}
+}
+
+// A consumer built and not yet run holds no partitions of its group: a
+// running member gets them all.
+func TestConsumerNotRunHoldsNoPartitions(t *testing.T) {
+	t.Parallel()
+	c := fakeCluster(t, "users", "users.dlq")
+	brokers := c.ListenAddrs()
+	idle, err := kafkasink.NewConsumer(brokers, "g", newCollector().handle, kafkasink.WithTopic("users"), kafkasink.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	rows := testrows.Rows(20)
+	produce(t, brokers, "users", rows)
+	col := newCollector()
+	r := start(t, brokers, "users", "g", col.handle)
+	waitFor(t, "every row handled by the running member", func() bool { return col.count() == len(rows) })
+	if err := r.shutdown(t); err != nil {
+		t.Fatalf("Run: %v", err)
 	}
 }

@@ -2,143 +2,235 @@ package kafkasink
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/userstream/userstream/internal/backoff"
 )
 
-// ProducerOpt configures a [Producer].
-type ProducerOpt interface{ applyProducer(*producerConfig) }
-
-// ConsumerOpt configures a [Consumer].
-type ConsumerOpt interface{ applyConsumer(*consumerConfig) }
-
-// Opt configures both a [Producer] and a [Consumer].
+// Opt configures a [Producer] or a [Consumer]. Options that apply to both,
+// such as [WithTopic], are plain Opts; [ProducerOpt] and [ConsumerOpt] are
+// the options of one side only, and the other side's constructor rejects
+// them with an error. Only this package makes options.
 type Opt interface {
-	ProducerOpt
-	ConsumerOpt
+	apply(*config)
 }
 
-type common struct {
+// ProducerOpt is an option of a [Producer] only, such as [WithLinger].
+type ProducerOpt interface {
+	Opt
+	producerOpt()
+}
+
+// ConsumerOpt is an option of a [Consumer] only, such as [WithDLQTopic].
+type ConsumerOpt interface {
+	Opt
+	consumerOpt()
+}
+
+type (
+	commonOpt   struct{ fn func(*config) }
+	producerOpt struct{ fn func(*config) }
+	consumerOpt struct{ fn func(*config) }
+)
+
+func (o commonOpt) apply(c *config)   { o.fn(c) }
+func (o producerOpt) apply(c *config) { o.fn(c) }
+func (o consumerOpt) apply(c *config) { o.fn(c) }
+func (producerOpt) producerOpt()      {}
+func (consumerOpt) consumerOpt()      {}
+
+// config holds the settings of both sides, as kgo's cfg does; each
+// constructor reads its own.
+type config struct {
 	topic      string
 	logger     *slog.Logger
 	clientOpts []kgo.Opt
-}
 
-type producerConfig struct {
-	common
+	// Producer.
 	linger          time.Duration
 	maxBuffered     int
 	compression     kgo.CompressionCodec
 	deliveryTimeout time.Duration
-}
 
-type consumerConfig struct {
-	common
-	dlqTopic        string
+	// Consumer.
+	dlqTopic        string // without WithDLQTopic, NewConsumer sets topic + DLQSuffix
+	dlqSet          bool
+	createDLQ       bool
+	dlqPartitions   int32
+	dlqReplication  int16
 	maxPollRecords  int
-	minBackoff      time.Duration
-	maxBackoff      time.Duration
+	backoff         backoff.Backoff
 	shutdownTimeout time.Duration
 	startAtEnd      bool
+	stopAtEnd       bool
 	onCommit        func(map[string]map[int32]int64)
 }
 
-type commonOpt func(*common)
+// discard is the default logger: a library does not write to the
+// process's log unless asked to.
+var discard = slog.New(slog.DiscardHandler)
 
-func (o commonOpt) applyProducer(c *producerConfig) { o(&c.common) }
-func (o commonOpt) applyConsumer(c *consumerConfig) { o(&c.common) }
-
-type producerOpt func(*producerConfig)
-
-func (o producerOpt) applyProducer(c *producerConfig) { o(c) }
-
-type consumerOpt func(*consumerConfig)
-
-func (o consumerOpt) applyConsumer(c *consumerConfig) { o(c) }
-
-// Topic sets the topic to produce to or consume from, overriding the default
-// users_created.
-func Topic(topic string) Opt { return commonOpt(func(c *common) { c.topic = topic }) }
-
-// Logger sets the logger, overriding the default slog.Default(). franz-go's
-// own messages are passed to it at warning level and above.
-func Logger(l *slog.Logger) Opt { return commonOpt(func(c *common) { c.logger = l }) }
-
-// ClientOpts appends options to the franz-go client that the producer or
-// consumer builds, after its own: TLS, SASL, hooks such as kprom's metrics.
-func ClientOpts(opts ...kgo.Opt) Opt {
-	return commonOpt(func(c *common) { c.clientOpts = append(c.clientOpts, opts...) })
+func defaultConfig() config {
+	return config{
+		topic:           DefaultTopic,
+		logger:          discard,
+		linger:          5 * time.Millisecond,
+		maxBuffered:     10000,
+		compression:     kgo.SnappyCompression(),
+		deliveryTimeout: 2 * time.Minute,
+		maxPollRecords:  2000,
+		backoff:         backoff.Backoff{Min: 100 * time.Millisecond, Max: 10 * time.Second},
+		shutdownTimeout: 30 * time.Second,
+	}
 }
 
-// Linger sets how long a partition's batch may wait for more records,
+// newConfig applies opts over the defaults; an option of the other side
+// (wrong is the marker it must not have) is an error.
+func newConfig(side string, opts []Opt, wrong func(Opt) bool) (config, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if wrong(o) {
+			return cfg, fmt.Errorf("kafkasink: option %T is not a %s option", o, side)
+		}
+		o.apply(&cfg)
+	}
+	if cfg.logger == nil {
+		cfg.logger = discard
+	}
+	return cfg, nil
+}
+
+// WithTopic sets the topic to produce to or consume from, overriding the
+// default users_created. A consumer's dead-letter topic follows it (see
+// [WithDLQTopic]).
+func WithTopic(topic string) Opt { return commonOpt{func(c *config) { c.topic = topic }} }
+
+// WithLogger sets the logger (nil discards), overriding the default, which
+// discards. Retries and dead-lettered records are logged at warning level,
+// partition assignments at info; franz-go's own messages are passed on at
+// warning level and above.
+func WithLogger(l *slog.Logger) Opt { return commonOpt{func(c *config) { c.logger = l }} }
+
+// WithClientOpts appends options to the franz-go client that the producer or
+// consumer builds (TLS, SASL, hooks such as kprom's metrics, fetch sizes),
+// overriding the default of none. They come after the package's own
+// options, so where both set the same thing these win.
+func WithClientOpts(opts ...kgo.Opt) Opt {
+	return commonOpt{func(c *config) { c.clientOpts = append(c.clientOpts, opts...) }}
+}
+
+// WithLinger sets how long a partition's batch may wait for more records,
 // overriding the default 5ms. Longer lingers make larger batches (fewer
 // requests, better compression) at the cost of latency.
-func Linger(d time.Duration) ProducerOpt {
-	return producerOpt(func(c *producerConfig) { c.linger = d })
+func WithLinger(d time.Duration) ProducerOpt {
+	return producerOpt{func(c *config) { c.linger = d }}
 }
 
-// MaxBufferedRecords bounds the records buffered and in flight, overriding
-// the default 10,000. When the buffer is full, Produce blocks until space
-// frees up or its context ends: backpressure, never a silent drop.
-func MaxBufferedRecords(n int) ProducerOpt {
-	return producerOpt(func(c *producerConfig) { c.maxBuffered = n })
+// WithMaxBufferedRecords bounds the records buffered and in flight,
+// overriding the default 10,000. When the buffer is full, Produce blocks
+// until space frees up or its context ends: backpressure, never a silent
+// drop.
+func WithMaxBufferedRecords(n int) ProducerOpt {
+	return producerOpt{func(c *config) { c.maxBuffered = n }}
 }
 
-// Compression sets the batch compression, overriding the default snappy, which compresses these JSON rows about as well as lz4 with a fraction of its memory (lz4 keeps megabytes of hash tables per compressor).
-func Compression(codec kgo.CompressionCodec) ProducerOpt {
-	return producerOpt(func(c *producerConfig) { c.compression = codec })
+// WithCompression sets the batch compression, overriding the default snappy,
+// which compresses these JSON rows about as well as lz4 with a fraction of
+// its memory (lz4 keeps megabytes of hash tables per compressor).
+func WithCompression(codec kgo.CompressionCodec) ProducerOpt {
+	return producerOpt{func(c *config) { c.compression = codec }}
 }
 
-// DeliveryTimeout bounds how long a record may be retried before its
+// WithDeliveryTimeout bounds how long a record may be retried before its
 // delivery fails with an error, overriding the default 2 minutes.
-func DeliveryTimeout(d time.Duration) ProducerOpt {
-	return producerOpt(func(c *producerConfig) { c.deliveryTimeout = d })
+func WithDeliveryTimeout(d time.Duration) ProducerOpt {
+	return producerOpt{func(c *config) { c.deliveryTimeout = d }}
 }
 
-// DLQTopic sets the dead-letter topic, overriding the default
-// users_created.dlq.
-func DLQTopic(topic string) ConsumerOpt {
-	return consumerOpt(func(c *consumerConfig) { c.dlqTopic = topic })
+// WithDLQTopic sets the dead-letter topic, overriding the default: the
+// consumed topic's name followed by [DLQSuffix] (users_created.dlq for
+// users_created, orders.dlq for orders). The topic must exist when Run
+// starts, unless [WithCreateDLQ] is given.
+func WithDLQTopic(topic string) ConsumerOpt {
+	return consumerOpt{func(c *config) { c.dlqTopic, c.dlqSet = topic, true }}
 }
 
-// MaxPollRecords bounds the records taken by one poll, and so the size of
+// WithCreateDLQ makes Run create the dead-letter topic, with the partitions
+// and replication factor given, when it does not exist, overriding the
+// default: Run fails with [ErrTopicNotFound] (clusters rarely create topics
+// on first use, and a dead-letter topic created so would get the broker's
+// defaults).
+func WithCreateDLQ(partitions int32, replicationFactor int16) ConsumerOpt {
+	return consumerOpt{func(c *config) {
+		c.createDLQ, c.dlqPartitions, c.dlqReplication = true, partitions, replicationFactor
+	}}
+}
+
+// WithMaxPollRecords bounds the records taken by one poll, and so the size of
 // the batches the handler sees, overriding the default 2,000.
-func MaxPollRecords(n int) ConsumerOpt {
-	return consumerOpt(func(c *consumerConfig) { c.maxPollRecords = n })
+func WithMaxPollRecords(n int) ConsumerOpt {
+	return consumerOpt{func(c *config) { c.maxPollRecords = n }}
 }
 
-// Backoff sets the first and the longest wait between retries of a failing
-// handler or dead-letter write, overriding the defaults 100ms and 10s. The
-// wait doubles on each failure, with jitter.
-func Backoff(min, max time.Duration) ConsumerOpt {
-	return consumerOpt(func(c *consumerConfig) { c.minBackoff, c.maxBackoff = min, max })
+// WithBackoff sets the waits between retries of a failing handler, a failing
+// dead-letter write, or a failed check of the topics at the start of Run:
+// the wait doubles on each failure, with jitter, from min up to max,
+// overriding the defaults 100ms and 10s.
+func WithBackoff(min, max time.Duration) ConsumerOpt {
+	return consumerOpt{func(c *config) { c.backoff = backoff.Backoff{Min: min, Max: max} }}
 }
 
-// ShutdownTimeout bounds how long Run, once its context is done, waits for
-// the batch in flight to be handled and committed, overriding the default
-// 30s. Records not committed by then are delivered again later.
-func ShutdownTimeout(d time.Duration) ConsumerOpt {
-	return consumerOpt(func(c *consumerConfig) { c.shutdownTimeout = d })
+// WithShutdownTimeout bounds how long Run, once its context is done (or
+// [Consumer.Close] is called), waits for the batch in flight to be handled
+// and committed, overriding the default 30s. Records not committed by then
+// are delivered again later.
+func WithShutdownTimeout(d time.Duration) ConsumerOpt {
+	return consumerOpt{func(c *config) { c.shutdownTimeout = d }}
 }
 
-// StartAtEnd makes a group with no committed offsets start at the end of
+// WithStartAtEnd makes a group with no committed offsets start at the end of
 // the topic, overriding the default start at the earliest offset (the
 // seed's startingOffsets=earliest).
-func StartAtEnd() ConsumerOpt { return consumerOpt(func(c *consumerConfig) { c.startAtEnd = true }) }
+func WithStartAtEnd() ConsumerOpt { return consumerOpt{func(c *config) { c.startAtEnd = true }} }
 
-// OnCommit sets a function called after each successful commit with the
-// committed offsets (the next offset to read) by topic and partition. It
-// runs on the consumer's goroutine and must not block.
-func OnCommit(fn func(offsets map[string]map[int32]int64)) ConsumerOpt {
-	return consumerOpt(func(c *consumerConfig) { c.onCommit = fn })
+// WithStopAtEnd makes Run return nil once the group has committed every
+// partition of the topic up to the end offsets Run saw when it started,
+// overriding the default of consuming until the context ends: a backfill
+// or batch job. Records produced after the start may be handled too, in
+// the batches that finish the job, but Run does not wait for them. Run
+// returns nil at once, without joining the group, when there is nothing to
+// consume: an empty topic, or one the group has already committed to its
+// end. It counts commits made by every member of the group. The topic must
+// be written without transactions (a transaction marker at the end of a
+// partition is never committed past).
+func WithStopAtEnd() ConsumerOpt { return consumerOpt{func(c *config) { c.stopAtEnd = true }} }
+
+// WithOnCommit sets a function called after each successful commit with the
+// committed offsets (the next offset to read) by topic and partition,
+// overriding the default of no callback. It runs on the consumer's goroutine and must
+// not block.
+func WithOnCommit(fn func(offsets map[string]map[int32]int64)) ConsumerOpt {
+	return consumerOpt{func(c *config) { c.onCommit = fn }}
 }
 
 // slogLogger adapts a *slog.Logger to franz-go's Logger.
 type slogLogger struct{ l *slog.Logger }
 
-func (s slogLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
+// Level asks franz-go for warnings and errors, or for nothing when the
+// logger drops them (the default), so that it does not format them in vain.
+func (s slogLogger) Level() kgo.LogLevel {
+	if !s.l.Enabled(context.Background(), slog.LevelWarn) {
+		return kgo.LogLevelNone
+	}
+	return kgo.LogLevelWarn
+}
 
 func (s slogLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
 	lvl := slog.LevelInfo

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -54,31 +53,18 @@ func (e *ProduceError) Unwrap() []error {
 type Producer struct {
 	cl    *kgo.Client
 	topic string
+	close func()
 }
 
 // ProducerClientOpts returns the franz-go options that [NewProducer] builds
 // its client with, so that a plain franz-go client can be configured the
-// same (the benchmarks compare the two).
-func ProducerClientOpts(brokers []string, opts ...ProducerOpt) []kgo.Opt {
-	cfg := newProducerConfig(opts)
-	return cfg.clientOpts(brokers)
+// same (the benchmarks compare the two). Consumer options are ignored.
+func ProducerClientOpts(brokers []string, opts ...Opt) []kgo.Opt {
+	cfg, _ := newConfig("producer", opts, func(Opt) bool { return false })
+	return producerClientOpts(cfg, brokers)
 }
 
-func newProducerConfig(opts []ProducerOpt) producerConfig {
-	cfg := producerConfig{
-		common:          common{topic: DefaultTopic, logger: slog.Default()},
-		linger:          5 * time.Millisecond,
-		maxBuffered:     10000,
-		compression:     kgo.SnappyCompression(),
-		deliveryTimeout: 2 * time.Minute,
-	}
-	for _, o := range opts {
-		o.applyProducer(&cfg)
-	}
-	return cfg
-}
-
-func (cfg producerConfig) clientOpts(brokers []string) []kgo.Opt {
+func producerClientOpts(cfg config, brokers []string) []kgo.Opt {
 	return append([]kgo.Opt{
 		kgo.SeedBrokers(brokers...),
 		kgo.DefaultProduceTopic(cfg.topic),
@@ -91,27 +77,33 @@ func (cfg producerConfig) clientOpts(brokers []string) []kgo.Opt {
 		kgo.MaxBufferedRecords(cfg.maxBuffered),
 		kgo.RecordDeliveryTimeout(cfg.deliveryTimeout),
 		kgo.WithLogger(slogLogger{cfg.logger}),
-	}, cfg.common.clientOpts...)
+	}, cfg.clientOpts...)
 }
 
-// NewProducer returns a producer for brokers with its own franz-go client.
-// Like franz-go, it connects lazily: [Producer.Ping] checks the brokers.
-func NewProducer(brokers []string, opts ...ProducerOpt) (*Producer, error) {
+// NewProducer returns a producer for brokers with its own franz-go client,
+// configured by opts: the options common to both sides ([WithTopic],
+// [WithLogger], [WithClientOpts]) and the [ProducerOpt] ones; a
+// [ConsumerOpt] is an error. Like franz-go, it connects lazily:
+// [Producer.Ping] checks the brokers.
+func NewProducer(brokers []string, opts ...Opt) (*Producer, error) {
 	if len(brokers) == 0 {
 		return nil, errors.New("kafkasink: no brokers")
 	}
-	cfg := newProducerConfig(opts)
+	cfg, err := newConfig("producer", opts, func(o Opt) bool { _, ok := o.(ConsumerOpt); return ok })
+	if err != nil {
+		return nil, err
+	}
 	if cfg.topic == "" {
 		return nil, errors.New("kafkasink: empty topic")
 	}
 	if cfg.maxBuffered < 1 {
-		return nil, fmt.Errorf("kafkasink: MaxBufferedRecords %d, want at least 1", cfg.maxBuffered)
+		return nil, fmt.Errorf("kafkasink: WithMaxBufferedRecords(%d), want at least 1", cfg.maxBuffered)
 	}
-	cl, err := kgo.NewClient(cfg.clientOpts(brokers)...)
+	cl, err := kgo.NewClient(producerClientOpts(cfg, brokers)...)
 	if err != nil {
 		return nil, fmt.Errorf("kafkasink: new client: %w", err)
 	}
-	return &Producer{cl: cl, topic: cfg.topic}, nil
+	return &Producer{cl: cl, topic: cfg.topic, close: sync.OnceFunc(cl.Close)}, nil
 }
 
 // Ping checks that a broker answers.
@@ -135,14 +127,35 @@ func (p *Producer) Topic() string { return p.topic }
 // (backpressure); if ctx ends first, done gets ctx's error. A row that fails
 // validation is not sent and done gets the *transform.ValidationError.
 func (p *Producer) Produce(ctx context.Context, row transform.Row, done func(Delivery)) {
-	value, err := transform.Marshal(row)
+	p.ProduceFetched(ctx, FetchedRow{Row: row}, done)
+}
+
+// FetchedRow is a row with the time its user was fetched from the source
+// API, for [Producer.ProduceFetched]: the time travels in the fetched-at
+// header ([HeaderFetchedAt]), so a consumer anywhere can measure the
+// latency from fetch to store ([Message.FetchedAt]).
+type FetchedRow struct {
+	Row       transform.Row
+	FetchedAt time.Time // zero: no header, as Produce writes
+}
+
+// ProduceFetched is [Producer.Produce] for a row with its fetch time: the
+// record gets the fetched-at header besides the usual ones.
+func (p *Producer) ProduceFetched(ctx context.Context, r FetchedRow, done func(Delivery)) {
+	value, err := transform.Marshal(r.Row)
 	if err != nil {
 		if done != nil {
-			done(Delivery{ID: row.ID, Partition: -1, Offset: -1, Err: fmt.Errorf("encode row %q: %w", row.ID, err)})
+			done(Delivery{ID: r.Row.ID, Partition: -1, Offset: -1, Err: fmt.Errorf("encode row %q: %w", r.Row.ID, err)})
 		}
 		return
 	}
-	p.produce(ctx, row.ID, value, time.Time{}, done)
+	p.produce(ctx, r.Row.ID, value, r.FetchedAt, done)
+}
+
+// ProduceFetchedSync is [Producer.ProduceSync] for rows with their fetch
+// times, with the deliveries and error of ProduceSync.
+func (p *Producer) ProduceFetchedSync(ctx context.Context, rows ...FetchedRow) ([]Delivery, error) {
+	return produceSync(len(rows), func(i int, done func(Delivery)) { p.ProduceFetched(ctx, rows[i], done) })
 }
 
 func (p *Producer) produce(ctx context.Context, id string, value []byte, fetchedAt time.Time, done func(Delivery)) {
@@ -211,6 +224,6 @@ func (p *Producer) Flush(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the client. Records still buffered fail with
-// kgo.ErrClientClosed: call Flush first to deliver them.
-func (p *Producer) Close() { p.cl.Close() }
+// Close closes the client; it is idempotent. Records still buffered fail
+// with kgo.ErrClientClosed: call Flush first to deliver them.
+func (p *Producer) Close() { p.close() }

@@ -13,10 +13,12 @@ import (
 	"github.com/userstream/userstream/transform"
 )
 
-// Defaults for topic names.
+// Topic names. A consumer's dead-letter topic defaults to the name of the
+// topic it consumes followed by DLQSuffix.
 const (
 	DefaultTopic    = "users_created"
-	DefaultDLQTopic = "users_created.dlq"
+	DLQSuffix       = ".dlq"
+	DefaultDLQTopic = DefaultTopic + DLQSuffix // the dead-letter topic of DefaultTopic
 )
 
 // Record headers written by [NewRecord] and read by [DecodeRecord].
@@ -34,18 +36,21 @@ const (
 
 // Record headers added to a dead-lettered record, beside its original ones.
 const (
-	HeaderDLQReason    = "dlq-reason" // "decode", "validate" or "schema-version"
+	HeaderDLQReason    = "dlq-reason" // a Reason constant, or the reason a handler gave
 	HeaderDLQError     = "dlq-error"  // the error's text
 	HeaderDLQTopic     = "dlq-original-topic"
 	HeaderDLQPartition = "dlq-original-partition"
 	HeaderDLQOffset    = "dlq-original-offset"
 )
 
-// Reasons a record is poison, the values of the dlq-reason header.
+// Reasons a record is dead-lettered, the values of the dlq-reason header:
+// the first three for poison, ReasonRejected for a message a [Handler]
+// rejected without a reason of its own ([Rejection]).
 const (
 	ReasonDecode        = "decode"
 	ReasonValidate      = "validate"
 	ReasonSchemaVersion = "schema-version"
+	ReasonRejected      = "rejected"
 )
 
 // PoisonError reports a record that can never be processed: its value does

@@ -75,8 +75,8 @@ func (k Kafka) validate() error {
 
 // Opts returns the franz-go options that apply the settings: kgo.SASL when
 // a Mechanism is set, kgo.DialTLSConfig when TLS is on; none when nothing
-// is. Pass them to every client of the same cluster: kgo.NewClient, or the
-// option of kafkasink that takes extra kgo options. It reads the TLS files
+// is. Pass them to every client of the same cluster: kgo.NewClient, or
+// kafkasink.WithClientOpts. It reads the TLS files
 // each time: call it once per process. It reads no environment variable.
 func (k Kafka) Opts() ([]kgo.Opt, error) {
 	if err := k.validate(); err != nil {

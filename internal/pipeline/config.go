@@ -141,8 +141,19 @@ func (c *Config) ServerFlags(fs *flag.FlagSet) {
 	c.PostgresDSN = env(EnvPostgresDSN, DefaultPostgresDSN)
 	fs.Var(listFlag{&c.Brokers}, "brokers", "Kafka seed brokers, comma-separated (env "+EnvKafkaBrokers+")")
 	fs.Var(listFlag{&c.CassandraHosts}, "cassandra-hosts", "Cassandra contact points, comma-separated (env "+EnvCassandraHosts+")")
-	fs.StringVar(&c.Topic, "topic", kafkasink.DefaultTopic, "Kafka topic of the users")
-	fs.StringVar(&c.DLQTopic, "dlq-topic", kafkasink.DefaultDLQTopic, "dead-letter topic for poison records")
+	c.Topic, c.DLQTopic = kafkasink.DefaultTopic, kafkasink.DefaultDLQTopic
+	dlqSet := false
+	fs.Func("topic", "Kafka topic of the users (default "+kafkasink.DefaultTopic+")", func(v string) error {
+		c.Topic = v
+		if !dlqSet { // the dead-letter topic follows, as kafkasink's does
+			c.DLQTopic = v + kafkasink.DLQSuffix
+		}
+		return nil
+	})
+	fs.Func("dlq-topic", "dead-letter topic for poison records (default: the topic followed by "+kafkasink.DLQSuffix+")", func(v string) error {
+		c.DLQTopic, dlqSet = v, true
+		return nil
+	})
 	fs.IntVar(&c.Partitions, "partitions", DefaultPartitions, "partitions of the topic when it is created")
 	fs.StringVar(&c.Keyspace, "keyspace", cassandrastore.DefaultKeyspace, "Cassandra keyspace")
 	fs.StringVar(&c.Table, "table", cassandrastore.DefaultTable, "Cassandra table")

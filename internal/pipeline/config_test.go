@@ -37,3 +37,27 @@ func TestMemoryLimitFlag(t *testing.T) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// The dead-letter topic follows -topic unless -dlq-topic names one, in
+// either order: poison of one topic never lands among another's.
+func TestDLQTopicFollowsTopic(t *testing.T) {
+	for _, tc := range []struct {
+		args       []string
+		topic, dlq string
+	}{
+		{nil, "users_created", "users_created.dlq"},
+		{[]string{"-topic", "orders"}, "orders", "orders.dlq"},
+		{[]string{"-dlq-topic", "dead", "-topic", "orders"}, "orders", "dead"},
+		{[]string{"-topic", "orders", "-dlq-topic", "dead"}, "orders", "dead"},
+	} {
+		var c Config
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		c.ServerFlags(fs)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		if c.Topic != tc.topic || c.DLQTopic != tc.dlq {
+			t.Errorf("%q: topic %q, dead-letter topic %q; want %q, %q", tc.args, c.Topic, c.DLQTopic, tc.topic, tc.dlq)
+		}
+	}
+}

@@ -137,8 +137,8 @@ func Open(ctx context.Context, cfg Config, needs Needs, log *slog.Logger, m *Met
 		}
 	}
 	if needs.Ingest {
-		if p.prod, err = kafkasink.NewProducer(cfg.Brokers, kafkasink.Topic(cfg.Topic), kafkasink.Logger(log),
-			kafkasink.ClientOpts(slices.Concat(p.kafkaSec, m.KafkaOpts("producer"))...)); err != nil {
+		if p.prod, err = kafkasink.NewProducer(cfg.Brokers, kafkasink.WithTopic(cfg.Topic), kafkasink.WithLogger(log),
+			kafkasink.WithClientOpts(slices.Concat(p.kafkaSec, m.KafkaOpts("producer"))...)); err != nil {
 			return nil, err
 		}
 		if err := p.setupAPI(); err != nil {
@@ -190,6 +190,9 @@ func (p *Pipeline) setupAPI() error {
 
 // Close releases every connection.
 func (p *Pipeline) Close() {
+	for _, k := range p.consumers() {
+		k.Close() // stops a Run still going; releases a consumer never run
+	}
 	if p.prod != nil {
 		p.prod.Close()
 	}
@@ -377,8 +380,8 @@ func (p *Pipeline) Consumers(n int, c *Counters) ([]*kafkasink.Consumer, error) 
 	for i := range out {
 		var err error
 		out[i], err = kafkasink.NewConsumer(p.cfg.Brokers, p.cfg.Group, handler,
-			kafkasink.Topic(p.cfg.Topic), kafkasink.DLQTopic(p.cfg.DLQTopic), kafkasink.Logger(p.log),
-			kafkasink.ClientOpts(slices.Concat(p.kafkaSec, p.m.KafkaOpts("consumer"), consumerFetchOpts, p.cfg.groupOpts(i))...))
+			kafkasink.WithTopic(p.cfg.Topic), kafkasink.WithDLQTopic(p.cfg.DLQTopic), kafkasink.WithLogger(p.log),
+			kafkasink.WithClientOpts(slices.Concat(p.kafkaSec, p.m.KafkaOpts("consumer"), consumerFetchOpts, p.cfg.groupOpts(i))...))
 		if err != nil {
 			return nil, err
 		}

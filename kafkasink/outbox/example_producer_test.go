@@ -43,7 +43,7 @@ func ExampleProducer() {
 	defer pool.Close()
 	topic := "example_" + strings.ToLower(rand.Text())
 	producer, err := kafkasink.NewProducer(strings.Split(os.Getenv("USERSTREAM_KAFKA_BROKERS"), ","),
-		kafkasink.Topic(topic))
+		kafkasink.WithTopic(topic))
 	if err != nil {
 		log.Fatal(err)
 	}

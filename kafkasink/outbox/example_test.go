@@ -92,7 +92,7 @@ func ExampleRelay_Run() {
 	// the default, users_created.
 	topic := "example_" + strings.ToLower(rand.Text())
 	producer, err := kafkasink.NewProducer(strings.Split(os.Getenv("USERSTREAM_KAFKA_BROKERS"), ","),
-		kafkasink.Topic(topic))
+		kafkasink.WithTopic(topic))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func ExampleRelay_RelayOnce() {
 	defer pool.Close()
 	topic := "example_" + strings.ToLower(rand.Text())
 	producer, err := kafkasink.NewProducer(strings.Split(os.Getenv("USERSTREAM_KAFKA_BROKERS"), ","),
-		kafkasink.Topic(topic))
+		kafkasink.WithTopic(topic))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -89,7 +89,7 @@ func newTopic(tb testing.TB, brokers []string, partitions int32) string {
 // newProducer returns a producer to topic, closed after the test.
 func newProducer(tb testing.TB, brokers []string, topic string) *kafkasink.Producer {
 	tb.Helper()
-	p, err := kafkasink.NewProducer(brokers, kafkasink.Topic(topic), kafkasink.Logger(discard()))
+	p, err := kafkasink.NewProducer(brokers, kafkasink.WithTopic(topic), kafkasink.WithLogger(discard()))
 	if err != nil {
 		tb.Fatal(err)
 	}

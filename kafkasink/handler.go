@@ -1,0 +1,179 @@
+package kafkasink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/userstream/userstream/transform"
+)
+
+// Message is a decoded, valid row with where it was read from.
+type Message struct {
+	Row       transform.Row
+	Topic     string
+	Partition int32
+	Offset    int64
+	Timestamp time.Time // the record's timestamp, set by its producer
+	FetchedAt time.Time // from the fetched-at header; zero without one
+}
+
+// Handler processes the messages of one partition, in offset order. It is
+// called concurrently for different partitions, so it must be safe for
+// concurrent use. ctx ends when the consumer's shutdown timeout runs out
+// after Run's context ended or [Consumer.Close] was called.
+//
+// What it returns decides what happens to msgs:
+//
+//   - nil: every message is handled; the offsets are committed.
+//   - an error that is, or wraps in a chain of single-error wraps (%w), a
+//     *[RejectError] (see [Reject]): the messages it names are written to
+//     the dead-letter topic with the reason and error given, every other
+//     message of msgs counts as handled, and the offsets are committed once
+//     the dead-letter writes succeeded. Use it for a row the store refuses
+//     for good, never for a store that is down.
+//   - any other error, including an errors.Join of a *RejectError and
+//     another error: none of msgs is done. Nothing is dead-lettered or
+//     committed, and the call is retried with backoff ([WithBackoff]), with
+//     the same messages, until it succeeds or the consumer shuts down: a
+//     store outage is backpressure, not data loss.
+//
+// The handler must therefore be idempotent, as an upsert by id is. A handler
+// that meets both a permanently bad row and an outage in one call returns
+// the plain error; the bad row is rejected on a later call, once the
+// outage is over.
+type Handler func(ctx context.Context, msgs []Message) error
+
+// Rejection names a message of a [Handler]'s batch that can never be
+// stored, for the dead-letter topic.
+type Rejection struct {
+	Index  int    // the message's position in the slice given to the handler
+	Reason string // the dlq-reason header; empty means [ReasonRejected]
+	Err    error  // why; its text is the dlq-error header
+}
+
+// RejectError is the error a [Handler] returns to dead-letter some messages
+// of its batch and have the others counted as handled. Build it with
+// [Reject]. Run fails, with an error naming the handler's mistake, when a
+// Rejection's Index is outside the batch or repeated.
+type RejectError struct {
+	Rejected []Rejection
+}
+
+// Reject returns a *[RejectError] for the messages rejected, or nil when
+// there are none, so that a handler may end with `return
+// kafkasink.Reject(rejected...)`.
+func Reject(rejected ...Rejection) error {
+	if len(rejected) == 0 {
+		return nil
+	}
+	return &RejectError{Rejected: rejected}
+}
+
+func (e *RejectError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "kafkasink: %d message(s) rejected", len(e.Rejected))
+	for i, r := range e.Rejected {
+		if i == 3 {
+			fmt.Fprintf(&b, "; and %d more", len(e.Rejected)-i)
+			break
+		}
+		fmt.Fprintf(&b, "; message %d (%s): %s", r.Index, r.reason(), r.errText())
+	}
+	return b.String()
+}
+
+// Unwrap returns the rejections' errors, for errors.Is and As.
+func (e *RejectError) Unwrap() []error {
+	errs := make([]error, 0, len(e.Rejected))
+	for _, r := range e.Rejected {
+		if r.Err != nil {
+			errs = append(errs, r.Err)
+		}
+	}
+	return errs
+}
+
+func (r Rejection) reason() string {
+	if r.Reason == "" {
+		return ReasonRejected
+	}
+	return r.Reason
+}
+
+func (r Rejection) errText() string {
+	if r.Err == nil {
+		return "rejected by the handler"
+	}
+	return r.Err.Error()
+}
+
+// asRejectError finds a *RejectError in err's chain of single wraps. It
+// does not look into joined errors: a join may carry an outage beside the
+// rejections, and an outage must not be committed.
+func asRejectError(err error) (*RejectError, bool) {
+	for err != nil {
+		if r, ok := err.(*RejectError); ok {
+			return r, true
+		}
+		err = errors.Unwrap(err)
+	}
+	return nil, false
+}
+
+// check reports a rejection that does not name exactly one message of a
+// batch of n.
+func (e *RejectError) check(n int) error {
+	seen := make(map[int]bool, len(e.Rejected))
+	for _, r := range e.Rejected {
+		switch {
+		case r.Index < 0 || r.Index >= n:
+			return fmt.Errorf("handler rejected message %d of a batch of %d", r.Index, n)
+		case seen[r.Index]:
+			return fmt.Errorf("handler rejected message %d twice", r.Index)
+		}
+		seen[r.Index] = true
+	}
+	return nil
+}
+
+// RowWriter stores rows, for [RowsHandler]: for example the UpsertMany
+// method of a cassandrastore.Store. It returns nil when every row is stored.
+// It may be called again with the same rows, so writing a row twice must be
+// harmless (an upsert by id).
+type RowWriter func(ctx context.Context, rows []transform.Row) error
+
+// RejectFunc classifies an error of a [RowWriter] for [RowsHandler]. When
+// the write failed only because some rows can never be stored (a row the
+// store refuses as invalid, say), it returns one [Rejection] per such row,
+// with Index the row's position in the slice written, which is the
+// message's position in the batch. When any failure may heal by retrying (a
+// timeout, an unavailable store), it returns nil, and the whole batch is
+// retried. It must be safe for concurrent use.
+type RejectFunc func(err error) []Rejection
+
+// RowsHandler returns a [Handler] that passes the rows of its messages, in
+// order, to write, so a store's bulk write serves as the handler without a
+// copy loop. reject, if not nil, maps the rows a failed write rejected for
+// good back to their messages, which go to the dead-letter topic while the
+// others are committed; with a nil reject every error is retried. An error
+// while ctx has ended is always retried, never rejected: rows cut off by
+// shutdown are not bad rows.
+func RowsHandler(write RowWriter, reject RejectFunc) Handler {
+	return func(ctx context.Context, msgs []Message) error {
+		rows := make([]transform.Row, len(msgs))
+		for i := range msgs {
+			rows[i] = msgs[i].Row
+		}
+		err := write(ctx, rows)
+		if err == nil || reject == nil || ctx.Err() != nil {
+			return err
+		}
+		if rejected := reject(err); len(rejected) > 0 {
+			return &RejectError{Rejected: rejected}
+		}
+		return err
+	}
+}
