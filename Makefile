@@ -6,13 +6,13 @@ GO ?= go
 # Integration tests fail rather than skip when a server is missing.
 export USERSTREAM_REQUIRE_INTEGRATION ?= 1
 
-.PHONY: test test-secure vet demo up down status logs bench bench-e2e
+.PHONY: test test-secure tidy-check vet demo up down status logs bench bench-e2e
 
-# test: vet, the unit and integration tests (go test -race ./...), the tests
-# against the secured listeners, every decoder's fuzz target for a bounded
-# time, and the fault-injection suite, which kills servers and so runs last
-# and alone.
-test: vet
+# test: tidy-check, vet, the unit and integration tests (go test -race ./...),
+# the tests against the secured listeners, every decoder's fuzz target for a
+# bounded time, and the fault-injection suite, which kills servers and so runs
+# last and alone.
+test: tidy-check vet
 	$(STACK) run $(GO) test -race -count=1 -timeout 25m ./...
 	$(MAKE) test-secure
 	$(MAKE) fuzz FUZZTIME=10s
@@ -20,6 +20,12 @@ test: vet
 
 vet:
 	$(GO) vet ./...
+
+# tidy-check fails when go.mod or go.sum is not what `go mod tidy` writes: an
+# untidy go.mod misleads adopters about what the module requires. It changes
+# no file.
+tidy-check:
+	@$(GO) mod tidy -diff || { echo 'tidy-check: go.mod or go.sum is not tidy (diff above); run `go mod tidy` and commit both files' >&2; exit 1; }
 
 # The full pipeline, offline, for DEMO_USERS users (default 100,000), ending
 # with a summary verified against Cassandra. Run it twice: the second run

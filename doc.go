@@ -6,22 +6,20 @@
 // The root package holds no code; the pipeline is built from small packages
 // that other services import on their own:
 //
-//   - randomuser: a typed client of the Random User API (version 1.4), with
-//     retries, rate limiting and streaming decode; randomuser/randomusertest is
-//     an offline API-compatible server for tests and demos.
-//   - transform: the typed created_users row, the mapping from an API user to
-//     it, its validation and its JSON wire format.
-//   - kafkasink: Kafka producer and consumer adapters over franz-go, with
-//     at-least-once commits and a dead-letter topic.
-//   - cassandrastore: a gocqlx repository for created_users, with schema
-//     migration and bulk writes.
-//   - secure: SASL, TLS and password settings for franz-go, gocql and pgx,
-//     read from USERSTREAM_* variables or set in code, with the passwords
-//     redacted in logs and errors. The other packages connect as their
-//     drivers are configured, plain by default; this is how to secure them.
+//   - [github.com/userstream/userstream/randomuser]: a typed client of the Random User API 1.4, with retries and rate limiting.
+//   - [github.com/userstream/userstream/randomuser/randomusertest]: an offline server compatible with that API, for tests and demos.
+//   - [github.com/userstream/userstream/transform]: the created_users row, its mapping from an API user, validation and JSON wire format.
+//   - [github.com/userstream/userstream/kafkasink]: a franz-go producer and consumer of rows, at-least-once, with a dead-letter topic.
+//   - [github.com/userstream/userstream/kafkasink/outbox]: a PostgreSQL (pgx) outbox that stages users and relays them to Kafka without loss.
+//   - [github.com/userstream/userstream/cassandrastore]: a gocqlx repository for created_users, with schema migration and bulk writes.
+//   - [github.com/userstream/userstream/secure]: secured connections (SASL, TLS, password files) for the drivers, from values or USERSTREAM_* variables.
 //
-// The examples directory assembles them into the full pipeline; internal/devstack
-// starts the real Kafka, Cassandra and PostgreSQL that the tests and the demo
-// use. Servers are found through USERSTREAM_KAFKA_BROKERS,
+// The client packages connect as their drivers are configured, plain by
+// default; secure is how to authenticate and encrypt those connections.
+// The examples directory assembles the packages into the full pipeline;
+// internal/devstack starts the real Kafka, Cassandra and PostgreSQL that the
+// tests and the demo use. Servers are found through USERSTREAM_KAFKA_BROKERS,
 // USERSTREAM_CASSANDRA_HOSTS and USERSTREAM_POSTGRES_DSN.
+//
+// The module needs Go 1.25 or later.
 package userstream

@@ -689,7 +689,8 @@ func (st *userState) store(u *User) {
 	u.Phone, u.Cell = get(slotPhone), get(slotCell)
 	u.ID.Name = get(slotIDName)
 	if st.set&(1<<slotIDValue) != 0 {
-		u.ID.Value = new(get(slotIDValue)) // the one other allocation
+		v := get(slotIDValue)
+		u.ID.Value = &v // the one other allocation
 	}
 	u.Picture = Picture{Large: get(slotLarge), Medium: get(slotMedium), Thumbnail: get(slotThumbnail)}
 	u.Nat = get(slotNat)

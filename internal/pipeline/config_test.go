@@ -29,7 +29,8 @@ func TestMemoryLimitFlag(t *testing.T) {
 			t.Errorf("-memory-limit %q accepted as %d", in, c.MemoryLimit)
 		}
 	}
-	if got := (byteSize{new(int64(40 << 20))}).String(); got != "40MiB" {
+	limit := int64(40 << 20)
+	if got := (byteSize{&limit}).String(); got != "40MiB" {
 		t.Errorf("String = %q, want 40MiB", got)
 	}
 }
