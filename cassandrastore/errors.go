@@ -156,3 +156,28 @@ func retryable(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne)
 }
+
+// RejectedRows returns the rows of the write that can never be written,
+// by their index in the slice given to UpsertMany, with their errors: rows
+// whose id is not a UUID ([ErrInvalidID]), which are never sent. It returns
+// nil unless every failed row is of that kind: when any failure may heal by
+// retrying (a timeout, an unavailable replica, a lost connection), the
+// whole write should be retried, and rejecting some rows would let a retry
+// skip the others. Errors Cassandra returns for a request it finds invalid
+// are not counted as the row's fault either: with rows that passed
+// transform's validation they come from the table (a column dropped, a type
+// changed), would refuse every row alike, and are for an operator to fix,
+// not for the dead-letter topic. kafkasink.RejectedRows uses it.
+func (e *WriteError) RejectedRows() map[int]error {
+	if len(e.Failed) == 0 {
+		return nil
+	}
+	out := make(map[int]error, len(e.Failed))
+	for _, f := range e.Failed {
+		if !errors.Is(f.Err, ErrInvalidID) {
+			return nil
+		}
+		out[f.Index] = f.Err
+	}
+	return out
+}

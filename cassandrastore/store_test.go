@@ -187,6 +187,38 @@ func TestStore(t *testing.T) {
 		}
 	})
 
+	// A write whose only failures are rows that can never be written names
+	// them, for kafkasink.RejectedRows; one that also timed out or was cut
+	// off names none, so that the whole write is retried.
+	t.Run("RejectedRows", func(t *testing.T) {
+		t.Parallel()
+		rs := rows(5)
+		rs[2].ID = "not-a-uuid"
+		err := st.UpsertMany(t.Context(), rs)
+		var we *cassandrastore.WriteError
+		if !errors.As(err, &we) {
+			t.Fatalf("UpsertMany = %v, want a *WriteError", err)
+		}
+		got := we.RejectedRows()
+		if len(got) != 1 || !errors.Is(got[2], cassandrastore.ErrInvalidID) {
+			t.Fatalf("RejectedRows = %v, want row 2 with ErrInvalidID", got)
+		}
+		for _, i := range []int{0, 1, 3, 4} {
+			if _, err := st.Get(t.Context(), rs[i].ID); err != nil {
+				t.Errorf("row %d beside the rejected one: %v", i, err)
+			}
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		err = st.UpsertMany(ctx, rs)
+		if !errors.As(err, &we) {
+			t.Fatalf("UpsertMany on a cancelled context = %v, want a *WriteError", err)
+		}
+		if got := we.RejectedRows(); got != nil {
+			t.Fatalf("RejectedRows with cancelled rows = %v, want nil (retry the write)", got)
+		}
+	})
+
 	t.Run("TokenMatchesCassandra", func(t *testing.T) {
 		t.Parallel()
 		rs := rows(50)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -153,6 +154,32 @@ type RowWriter func(ctx context.Context, rows []transform.Row) error
 // timeout, an unavailable store), it returns nil, and the whole batch is
 // retried. It must be safe for concurrent use.
 type RejectFunc func(err error) []Rejection
+
+// RejectedRows is a [RejectFunc] for stores whose bulk-write error knows
+// which rows can never be written: it looks in err's chain for an error
+// with a method
+//
+//	RejectedRows() map[int]error
+//
+// (cassandrastore's *WriteError has one), which returns those rows by their
+// index in the slice written, with their errors, or nil when any failure
+// may heal by retrying. Without such an error it returns nil, and the batch
+// is retried:
+//
+//	kafkasink.RowsHandler(store.UpsertMany, kafkasink.RejectedRows)
+func RejectedRows(err error) []Rejection {
+	var r interface{ RejectedRows() map[int]error }
+	if !errors.As(err, &r) {
+		return nil
+	}
+	rows := r.RejectedRows()
+	out := make([]Rejection, 0, len(rows))
+	for i, err := range rows {
+		out = append(out, Rejection{Index: i, Err: err})
+	}
+	slices.SortFunc(out, func(a, b Rejection) int { return a.Index - b.Index })
+	return out
+}
 
 // RowsHandler returns a [Handler] that passes the rows of its messages, in
 // order, to write, so a store's bulk write serves as the handler without a
