@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -130,6 +131,8 @@ func (cfg *config) validateConsumer() error {
 		return fmt.Errorf("kafkasink: WithCreateDLQ(%d, %d), want at least 1 partition and 1 replica", cfg.dlqPartitions, cfg.dlqReplication)
 	case cfg.shutdownTimeout < 0:
 		return fmt.Errorf("kafkasink: WithShutdownTimeout(%v), want at least 0", cfg.shutdownTimeout)
+	case cfg.sessionTimeout < 0:
+		return fmt.Errorf("kafkasink: WithSessionTimeout(%v), want more than 0", cfg.sessionTimeout)
 	}
 	if err := cfg.backoff.Validate(); err != nil {
 		return fmt.Errorf("kafkasink: WithBackoff: %w", err)
@@ -142,7 +145,14 @@ func (c *Consumer) clientOpts(brokers []string) []kgo.Opt {
 	if c.cfg.startAtEnd {
 		start = kgo.NewOffset().AtEnd()
 	}
-	return append([]kgo.Opt{
+	var group []kgo.Opt
+	if d := c.cfg.sessionTimeout; d > 0 {
+		group = append(group, kgo.SessionTimeout(d), kgo.HeartbeatInterval(min(d/6, 3*time.Second)))
+	}
+	if c.cfg.instanceID != "" {
+		group = append(group, kgo.InstanceID(c.cfg.instanceID))
+	}
+	return slices.Concat([]kgo.Opt{
 		kgo.SeedBrokers(brokers...),
 		// No ConsumeTopics: franz-go would join the group and fetch as
 		// soon as the client exists. Run adds the topic, so a consumer
@@ -167,7 +177,7 @@ func (c *Consumer) clientOpts(brokers []string) []kgo.Opt {
 			c.log.Warn("kafkasink: partitions lost; uncommitted records will be delivered again", "group", c.group, "partitions", m)
 			c.forget(m)
 		}),
-	}, c.cfg.clientOpts...)
+	}, group, c.cfg.clientOpts)
 }
 
 // Client returns the underlying franz-go client, for metrics and

@@ -68,6 +68,8 @@ type config struct {
 	startAtEnd      bool
 	stopAtEnd       bool
 	onCommit        func(map[string]map[int32]int64)
+	instanceID      string
+	sessionTimeout  time.Duration
 }
 
 // discard is the default logger: a library does not write to the
@@ -211,6 +213,44 @@ func WithStartAtEnd() ConsumerOpt { return consumerOpt{func(c *config) { c.start
 // be written without transactions (a transaction marker at the end of a
 // partition is never committed past).
 func WithStopAtEnd() ConsumerOpt { return consumerOpt{func(c *config) { c.stopAtEnd = true }} }
+
+// WithInstanceID makes the consumer a static member of its group (Kafka's
+// group.instance.id, franz-go's kgo.InstanceID), overriding the default of
+// a dynamic member. A static member that restarts with the same id within
+// the session timeout gets its partitions back at once, with no rebalance
+// and no pause for the rest of the group: a crashed consumer process that
+// a supervisor restarts is storing again in well under a second
+// (RELIABILITY.md), where a dynamic one waits for its old session to
+// expire and stops the whole group meanwhile.
+//
+// The id must be the same across restarts of this consumer and different
+// from every other live member of the group: a StatefulSet pod name, a
+// systemd instance name, a host name plus an index. Two live consumers with
+// one id fence each other (FENCED_INSTANCE_ID), and the older stops. A
+// static member does not leave the group when it is closed, so the
+// partitions of one that is stopped for good wait a session timeout (see
+// [WithSessionTimeout]) before the others take them.
+func WithInstanceID(id string) ConsumerOpt {
+	return consumerOpt{func(c *config) { c.instanceID = id }}
+}
+
+// WithSessionTimeout sets how long the group waits for a member that has
+// stopped heartbeating before it gives the member's partitions to the
+// others, overriding the default 45s (Kafka's and franz-go's). Heartbeats
+// are sent every sixth of it (at most every 3s), from franz-go's own
+// goroutine whatever the handler is doing.
+//
+// Shorter means the partitions of a consumer that dies unreplaced move
+// sooner: with 6s, the broker's lowest allowed value by default
+// (group.min.session.timeout.ms), the others stored them about 10s after a
+// SIGKILL here. The trade is false expiries: a process that is alive but
+// silent longer than the timeout (stopped, swapped out, a paused VM) loses
+// its partitions, rejoins, and has its uncommitted batch delivered again,
+// which an idempotent handler absorbs. Use 6-10s on hosts that do not
+// pause, 30-45s where they do.
+func WithSessionTimeout(d time.Duration) ConsumerOpt {
+	return consumerOpt{func(c *config) { c.sessionTimeout = d }}
+}
 
 // WithOnCommit sets a function called after each successful commit with the
 // committed offsets (the next offset to read) by topic and partition,

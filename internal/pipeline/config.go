@@ -17,8 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/userstream/userstream/cassandrastore"
 	"github.com/userstream/userstream/kafkasink"
 	"github.com/userstream/userstream/randomuser"
@@ -254,22 +252,15 @@ const EnvInstanceID = "USERSTREAM_INSTANCE_ID"
 // heartbeat, with its uncommitted records delivered again.
 const DefaultSessionTimeout = 6 * time.Second
 
-// heartbeatInterval is a sixth of the default session timeout: the other
-// members learn of a rebalance within a second of it starting.
-const heartbeatInterval = time.Second
-
 // groupOpts returns consumer i's group settings.
-func (c *Config) groupOpts(i int) []kgo.Opt {
-	opts := []kgo.Opt{kgo.HeartbeatInterval(heartbeatInterval)}
-	if c.SessionTimeout > 0 {
-		opts = append(opts, kgo.SessionTimeout(c.SessionTimeout))
-	}
+func (c *Config) groupOpts(i int) []kafkasink.Opt {
+	opts := []kafkasink.Opt{kafkasink.WithSessionTimeout(c.SessionTimeout)}
 	if c.InstanceID != "" {
 		id := c.InstanceID
 		if c.Consumers > 1 {
 			id = fmt.Sprintf("%s-%d", id, i)
 		}
-		opts = append(opts, kgo.InstanceID(id))
+		opts = append(opts, kafkasink.WithInstanceID(id))
 	}
 	return opts
 }

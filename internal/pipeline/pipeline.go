@@ -379,9 +379,10 @@ func (p *Pipeline) Consumers(n int, c *Counters) ([]*kafkasink.Consumer, error) 
 	out := make([]*kafkasink.Consumer, n)
 	for i := range out {
 		var err error
-		out[i], err = kafkasink.NewConsumer(p.cfg.Brokers, p.cfg.Group, handler,
+		out[i], err = kafkasink.NewConsumer(p.cfg.Brokers, p.cfg.Group, handler, append([]kafkasink.Opt{
 			kafkasink.WithTopic(p.cfg.Topic), kafkasink.WithDLQTopic(p.cfg.DLQTopic), kafkasink.WithLogger(p.log),
-			kafkasink.WithClientOpts(slices.Concat(p.kafkaSec, p.m.KafkaOpts("consumer"), consumerFetchOpts, p.cfg.groupOpts(i))...))
+			kafkasink.WithClientOpts(slices.Concat(p.kafkaSec, p.m.KafkaOpts("consumer"), consumerFetchOpts)...),
+		}, p.cfg.groupOpts(i)...)...)
 		if err != nil {
 			return nil, err
 		}
