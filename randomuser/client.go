@@ -8,12 +8,13 @@ import (
 	"io"
 	"iter"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/userstream/userstream/internal/backoff"
 )
 
 // Client talks to the Random User API (or a compatible server such as
@@ -429,18 +430,14 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 }
 
 // backoff waits for Retry-After on 429 and 503 when the server sends it
-// (checkRetry has bounded it), and otherwise doubles minWait per attempt up
-// to maxWait, with "equal jitter": a random wait between half and all of it.
+// (checkRetry has bounded it), and otherwise doubles minWait per attempt
+// (0 for the first retry) up to maxWait, with "equal jitter": a random wait
+// between half and all of it.
 func (c *Client) backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
 	if ra := retryAfter(resp, time.Now()); ra > 0 {
 		return ra
 	}
-	d := maxWait
-	if attempt < 30 {
-		d = min(maxWait, minWait<<attempt)
-	}
-	half := d / 2
-	return half + rand.N(d-half+1)
+	return backoff.Backoff{Min: minWait, Max: maxWait}.Delay(attempt + 1)
 }
 
 // retryAfter parses Retry-After (seconds or an HTTP date) on 429 and 503.

@@ -161,12 +161,13 @@ func WithTimeout(d time.Duration) Opt {
 // results array. Other 4xx statuses and malformed bodies are not retried.
 func WithMaxRetries(n int) Opt { return optFunc(func(c *config) { c.maxRetries = n }) }
 
-// WithBackoff sets the wait before the first retry and the cap of the wait,
-// overriding the defaults [DefaultMinWait] and [DefaultMaxWait]. The wait
-// doubles with each retry and is jittered (a random value between half and
-// all of it) so that many clients do not retry in lockstep.
-func WithBackoff(minWait, maxWait time.Duration) Opt {
-	return optFunc(func(c *config) { c.minWait, c.maxWait = minWait, maxWait })
+// WithBackoff sets the wait before the first retry and the cap of the wait:
+// the wait doubles on each failure, with jitter (a random value between half
+// and all of it, so that many clients do not retry in lockstep), overriding
+// the defaults [DefaultMinWait] and [DefaultMaxWait]. A Retry-After the
+// server sends on 429 and 503 takes its place.
+func WithBackoff(min, max time.Duration) Opt {
+	return optFunc(func(c *config) { c.minWait, c.maxWait = min, max })
 }
 
 // WithMaxRetryAfter sets the longest Retry-After (on 429 and 503) the client

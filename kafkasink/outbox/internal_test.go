@@ -9,12 +9,13 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/userstream/userstream/internal/backoff"
 	"github.com/userstream/userstream/kafkasink"
 )
 
 func TestBackoffDoublesWithJitterUpToMax(t *testing.T) {
 	r := &Relay{cfg: defaultRelayConfig()}
-	r.cfg.minBackoff, r.cfg.maxBackoff = 100*time.Millisecond, time.Second
+	r.cfg.backoff = backoff.Backoff{Min: 100 * time.Millisecond, Max: time.Second}
 	for failures, ceil := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond, 4: 800 * time.Millisecond, 5: time.Second, 50: time.Second} {
 		for range 100 {
 			if d := r.backoff(failures); d < ceil/2 || d > ceil {

@@ -3,6 +3,8 @@ package outbox
 import (
 	"log/slog"
 	"time"
+
+	"github.com/userstream/userstream/internal/backoff"
 )
 
 // Opt is an option of this package. Only the package makes options, and
@@ -49,8 +51,7 @@ type relayConfig struct {
 	pollInterval    time.Duration
 	retention       time.Duration
 	cleanupInterval time.Duration
-	minBackoff      time.Duration
-	maxBackoff      time.Duration
+	backoff         backoff.Backoff
 	commitTimeout   time.Duration
 	logger          *slog.Logger
 
@@ -65,8 +66,7 @@ func defaultRelayConfig() relayConfig {
 		pollInterval:    time.Second,
 		retention:       24 * time.Hour,
 		cleanupInterval: 5 * time.Minute,
-		minBackoff:      100 * time.Millisecond,
-		maxBackoff:      30 * time.Second,
+		backoff:         backoff.Backoff{Min: 100 * time.Millisecond, Max: 30 * time.Second},
 		commitTimeout:   30 * time.Second,
 		logger:          slog.New(slog.DiscardHandler),
 	}
@@ -135,7 +135,7 @@ func WithCleanupInterval(d time.Duration) RelayOpt {
 // wait doubles on each failure, with jitter, overriding the defaults 100ms
 // and 30s. A round that succeeds resets it to min.
 func WithBackoff(min, max time.Duration) RelayOpt {
-	return relayOpt{func(c *relayConfig) { c.minBackoff, c.maxBackoff = min, max }}
+	return relayOpt{func(c *relayConfig) { c.backoff = backoff.Backoff{Min: min, Max: max} }}
 }
 
 // WithCommitTimeout bounds how long a relay may take, once a batch is

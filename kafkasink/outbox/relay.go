@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -101,8 +100,8 @@ func NewRelay(store *Store, p Producer, opts ...RelayOpt) (*Relay, error) {
 		return nil, fmt.Errorf("outbox: WithCleanupInterval(%v): want more than 0", cfg.cleanupInterval)
 	case cfg.retention < 0:
 		return nil, fmt.Errorf("outbox: WithRetention(%v): want 0 (keep) or more", cfg.retention)
-	case cfg.minBackoff <= 0 || cfg.maxBackoff < cfg.minBackoff:
-		return nil, fmt.Errorf("outbox: WithBackoff(%v, %v): want 0 < min <= max", cfg.minBackoff, cfg.maxBackoff)
+	case cfg.backoff.Validate() != nil:
+		return nil, fmt.Errorf("outbox: WithBackoff: %w", cfg.backoff.Validate())
 	case cfg.commitTimeout <= 0:
 		return nil, fmt.Errorf("outbox: WithCommitTimeout(%v): want more than 0", cfg.commitTimeout)
 	}
@@ -421,14 +420,7 @@ func (r *Relay) cleanup(ctx context.Context) {
 // backoff returns the wait after the failures-th failed round in a row:
 // doubling from the minimum up to the maximum, with jitter so that relays
 // failing together do not retry together.
-func (r *Relay) backoff(failures int) time.Duration {
-	d := r.cfg.minBackoff
-	for i := 1; i < failures && d < r.cfg.maxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, r.cfg.maxBackoff)
-	return d/2 + rand.N(d/2+1)
-}
+func (r *Relay) backoff(failures int) time.Duration { return r.cfg.backoff.Delay(failures) }
 
 // sleep waits d or until ctx ends, and reports whether ctx is still live.
 func sleep(ctx context.Context, d time.Duration) bool {
