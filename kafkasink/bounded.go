@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -88,7 +89,7 @@ func (c *Consumer) createDLQTopic(ctx context.Context) error {
 		c.log.Info("kafkasink: created the dead-letter topic", "topic", spec.Name,
 			"partitions", spec.Partitions, "replication_factor", spec.ReplicationFactor)
 	}
-	for attempt := 1; attempt <= missingTries; attempt++ {
+	for attempt, start := 1, time.Now(); time.Since(start) < missingGrace; attempt++ {
 		missing, err := c.missingTopics(ctx)
 		if err == nil && !slices.Contains(missing, spec.Name) {
 			return nil
@@ -198,24 +199,28 @@ func (c *Consumer) groupOffsets(ctx context.Context) (map[int32]int64, error) {
 	return out, nil
 }
 
-// missingTries is how many times a topic must be found missing before Run
-// believes it: a topic created a moment ago may not be known yet to the
-// broker asked (each broker learns of it from the controller).
-const missingTries = 3
+// missingGrace is how long a topic must be found missing, look after
+// look, before Run believes it: a topic created a moment ago may not be
+// known yet to the broker asked (each broker learns of it from the
+// controller, later when the cluster is busy). It is a span of time, not a
+// count of looks, so that a short WithBackoff does not shorten it.
+const missingGrace = 5 * time.Second
 
 // startRetry calls fn until it succeeds, fails for good, or ctx ends,
 // waiting with the configured backoff: a broker that is down when Run
 // starts is waited for, as the poll loop would, while a topic still
-// missing after missingTries looks, or a refused authorization, fails Run.
+// missing after missingGrace, or a refused authorization, fails Run.
 func (c *Consumer) startRetry(ctx context.Context, what string, fn func() error) error {
-	missing := 0
+	var missingSince time.Time
 	for attempt := 1; ; attempt++ {
 		err := fn()
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
 		if errors.Is(err, ErrTopicNotFound) || errors.Is(err, kerr.UnknownTopicOrPartition) {
-			if missing++; missing >= missingTries {
+			if missingSince.IsZero() {
+				missingSince = time.Now()
+			} else if time.Since(missingSince) >= missingGrace {
 				return err
 			}
 		} else if !retriable(err) {

@@ -21,9 +21,11 @@ var (
 	// ErrTopicNotFound is returned by [Consumer.Run] when the consumed
 	// topic or the dead-letter topic does not exist; the error's text
 	// names the topic. Run checks both before it joins the group, so a
-	// missing dead-letter topic fails at once rather than when the first
-	// poison record stalls its partition. [WithCreateDLQ] creates a
-	// missing dead-letter topic instead.
+	// missing dead-letter topic fails Run at its start rather than when
+	// the first poison record stalls its partition. A topic counts as
+	// missing once the brokers have reported it unknown for 5 seconds: one
+	// created a moment ago may not be known to every broker yet.
+	// [WithCreateDLQ] creates a missing dead-letter topic instead.
 	ErrTopicNotFound = errors.New("topic not found")
 
 	// ErrClosed is returned by [Consumer.Run] called after

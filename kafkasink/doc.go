@@ -50,8 +50,9 @@
 // # Consumer
 //
 // [Consumer.Run] first checks that the topic and its dead-letter topic
-// exist: a missing one fails Run at once with [ErrTopicNotFound], naming the
-// topic, unless [WithCreateDLQ] asks Run to create the dead-letter topic.
+// exist: a missing one fails Run within seconds with [ErrTopicNotFound],
+// naming the topic, unless [WithCreateDLQ] asks Run to create the
+// dead-letter topic.
 // Then it polls, decodes and validates each record, and calls the handler
 // with the good rows of one partition at a time. Partitions are processed
 // concurrently, each in offset order.

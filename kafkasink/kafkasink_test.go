@@ -99,7 +99,15 @@ func start(t testing.TB, brokers []string, topic, group string, h kafkasink.Hand
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{c: c, stop: cancel, done: make(chan error, 1)}
-	go func() { r.done <- c.Run(ctx) }()
+	go func() {
+		err := c.Run(ctx)
+		if err != nil && ctx.Err() == nil {
+			// Say so at once: a test waiting for rows would otherwise
+			// time out with no word of why.
+			t.Errorf("Run ended early: %v", err)
+		}
+		r.done <- err
+	}()
 	t.Cleanup(func() { r.shutdown(t) })
 	return r
 }
