@@ -86,7 +86,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 
-	// The connections, closed on return.
+	// The connections, closed on return. The Cassandra session has gocql's
+	// defaults (consistency QUORUM, round robin); cassandrastore.NewSession
+	// is the tuned alternative (LOCAL_QUORUM, token-aware routing, retries),
+	// given the same login and TLS through its WithAuth and WithTLS options.
 	pool, err := pgxpool.NewWithConfig(ctx, pgCfg)
 	if err != nil {
 		return err
