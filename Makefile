@@ -3,17 +3,21 @@
 # internal/devstack) when USERSTREAM_* does not point at servers already.
 STACK := internal/devstack/devstack
 GO ?= go
+# The adopter example, a module of its own that requires this one
+# (examples/adopter/go.mod); ./... does not reach it.
+ADOPTER := examples/adopter
 # Integration tests fail rather than skip when a server is missing.
 export USERSTREAM_REQUIRE_INTEGRATION ?= 1
 
-.PHONY: test test-secure tidy-check vet demo up down status logs bench bench-e2e
+.PHONY: test test-secure test-adopter tidy-check vet demo up down status logs bench bench-e2e
 
 # test: tidy-check, vet, the unit and integration tests (go test -race ./...),
-# the tests against the secured listeners, every decoder's fuzz target for a
-# bounded time, and the fault-injection suite, which kills servers and so runs
-# last and alone.
+# the adopter example (its own module), the tests against the secured
+# listeners, every decoder's fuzz target for a bounded time, and the
+# fault-injection suite, which kills servers and so runs last and alone.
 test: tidy-check vet
 	$(STACK) run $(GO) test -race -count=1 -timeout 25m ./...
+	$(MAKE) test-adopter
 	$(MAKE) test-secure
 	$(MAKE) fuzz FUZZTIME=10s
 	$(MAKE) faults
@@ -22,10 +26,20 @@ vet:
 	$(GO) vet ./...
 
 # tidy-check fails when go.mod or go.sum is not what `go mod tidy` writes: an
-# untidy go.mod misleads adopters about what the module requires. It changes
-# no file.
+# untidy go.mod misleads adopters about what the module requires. It checks
+# the adopter example's module too, and changes no file.
 tidy-check:
 	@$(GO) mod tidy -diff || { echo 'tidy-check: go.mod or go.sum is not tidy (diff above); run `go mod tidy` and commit both files' >&2; exit 1; }
+	@cd $(ADOPTER) && $(GO) mod tidy -diff || { echo 'tidy-check: $(ADOPTER)/go.mod or go.sum is not tidy (diff above); run `go mod tidy` in $(ADOPTER) and commit both files' >&2; exit 1; }
+
+# test-adopter vets the adopter example (examples/adopter, the pipeline wired
+# from the public API only, as a module that requires this one) and runs its
+# test against the plain listeners: the program twice, then every user
+# fetched checked in Cassandra. Its run on the secured listeners is part of
+# test-secure.
+test-adopter:
+	cd $(ADOPTER) && $(GO) vet ./... && $(GO) vet -tags secure ./...
+	cd $(ADOPTER) && $(CURDIR)/$(STACK) run $(GO) test -race -count=1 -timeout 10m ./...
 
 # The full pipeline, offline, for DEMO_USERS users (default 100,000), ending
 # with a summary verified against Cassandra. Run it twice: the second run
@@ -55,7 +69,8 @@ bench-e2e:
 	$(STACK) run $(GO) run ./internal/e2ebench
 
 # The tests against the secured servers (packages secure and
-# internal/pipeline; files built with -tags secure, tests named TestSecure*):
+# internal/pipeline, and the adopter example's module; files built with
+# -tags secure, tests named TestSecure*):
 # Kafka SCRAM-SHA-512 and PLAIN with and without TLS, PostgreSQL with a
 # password and verify-full, and a second Cassandra node with
 # PasswordAuthenticator and TLS, which secure mode starts and this target
@@ -63,7 +78,8 @@ bench-e2e:
 SECURE_PKGS ?= ./secure/... ./internal/pipeline/
 test-secure:
 	@if $(STACK) status 2>/dev/null | grep -q '^cassandra-secure .* up'; then keep=1; else keep=0; fi; \
-	USERSTREAM_STACK_SECURE=1 $(STACK) run sh -c '$(GO) vet -tags secure $(SECURE_PKGS) && $(GO) test -tags secure -race -count=1 -timeout 10m -run "^TestSecure" $(SECURE_PKGS)'; \
+	USERSTREAM_STACK_SECURE=1 $(STACK) run sh -c '$(GO) vet -tags secure $(SECURE_PKGS) && $(GO) test -tags secure -race -count=1 -timeout 10m -run "^TestSecure" $(SECURE_PKGS) && \
+		cd $(ADOPTER) && $(GO) test -tags secure -race -count=1 -timeout 10m -run "^TestSecure" ./...'; \
 	rc=$$?; [ $$keep = 1 ] || $(STACK) stop cassandra-secure; exit $$rc
 
 # The fault-injection suite (internal/faults; figures in RELIABILITY.md). It
