@@ -80,6 +80,7 @@ type sessionConfig struct {
 	retryMin       time.Duration
 	retryMax       time.Duration
 	logger         *slog.Logger
+	configure      []func(*gocql.ClusterConfig) error
 }
 
 func defaultSessionConfig() sessionConfig {
@@ -198,6 +199,20 @@ func WithAuth(username, password string) SessionOpt {
 // as for any TLS client.
 func WithTLS(cfg *tls.Config) SessionOpt {
 	return sessionOpt{func(c *sessionConfig) { c.tls = cfg.Clone() }}
+}
+
+// WithClusterConfig has fn adjust the gocql cluster configuration that
+// NewSession builds, after the other options and before connecting,
+// overriding the default of no adjustment. It is the seam for settings this
+// package has no option for, and for code that configures a gocql cluster
+// itself: secure's Cassandra.Apply (login and TLS from USERSTREAM_*
+// variables) fits as it is:
+//
+//	sess, err := cassandrastore.NewSession(ctx, hosts, cassandrastore.WithClusterConfig(sec.Cassandra.Apply))
+//
+// An error from fn fails NewSession. Several WithClusterConfig run in order.
+func WithClusterConfig(fn func(*gocql.ClusterConfig) error) SessionOpt {
+	return sessionOpt{func(c *sessionConfig) { c.configure = append(c.configure, fn) }}
 }
 
 // WithConsistency sets the consistency level of every request, overriding

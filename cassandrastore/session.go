@@ -65,6 +65,14 @@ func NewSession(ctx context.Context, hosts []string, opts ...SessionOpt) (gocqlx
 		// InsecureSkipVerify.
 		cluster.SslOpts = &gocql.SslOptions{Config: cfg.tls}
 	}
+	for _, fn := range cfg.configure {
+		if fn == nil {
+			continue
+		}
+		if err := fn(cluster); err != nil {
+			return gocqlx.Session{}, fmt.Errorf("cassandrastore: new session: %w", err)
+		}
+	}
 
 	// gocql's CreateSession takes no context; run it aside so ctx still
 	// bounds the wait, and close a session that arrives too late.

@@ -475,3 +475,33 @@ func TestNewSessionErrors(t *testing.T) {
 		t.Fatal("NewSession to a closed port succeeded")
 	}
 }
+
+// WithClusterConfig sees the cluster the other options built, can change
+// it before the session connects, and fails NewSession with its error.
+func TestWithClusterConfig(t *testing.T) {
+	hosts := testenv.CassandraHosts(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var seen gocql.Consistency
+	s, err := cassandrastore.NewSession(ctx, hosts, cassandrastore.WithConsistency(gocql.One),
+		cassandrastore.WithClusterConfig(func(c *gocql.ClusterConfig) error {
+			seen = c.Consistency
+			c.Consistency = gocql.LocalOne
+			return nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if seen != gocql.One {
+		t.Errorf("the function saw consistency %v, want the option's ONE", seen)
+	}
+	if got := s.Session.Query(`SELECT release_version FROM system.local`).GetConsistency(); got != gocql.LocalOne {
+		t.Errorf("the session's queries run at %v, want the function's LOCAL_ONE", got)
+	}
+	boom := errors.New("no login configured")
+	_, err = cassandrastore.NewSession(ctx, hosts, cassandrastore.WithClusterConfig(func(*gocql.ClusterConfig) error { return boom }))
+	if !errors.Is(err, boom) {
+		t.Fatalf("NewSession = %v, want the function's error", err)
+	}
+}

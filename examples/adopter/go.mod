@@ -3,7 +3,6 @@ module example.com/userstream-adopter
 go 1.25.0
 
 require (
-	github.com/gocql/gocql v1.7.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/scylladb/gocqlx/v2 v2.8.0
 	github.com/twmb/franz-go v1.21.7
@@ -12,6 +11,7 @@ require (
 )
 
 require (
+	github.com/gocql/gocql v1.7.0 // indirect
 	github.com/golang/snappy v0.0.4 // indirect
 	github.com/google/go-cmp v0.7.0 // indirect
 	github.com/hailocab/go-hostpool v0.0.0-20160125115350-e80d13ce29ed // indirect

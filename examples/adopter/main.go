@@ -27,9 +27,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/gocql/gocql"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/scylladb/gocqlx/v2"
 
 	"github.com/userstream/userstream/cassandrastore"
 	"github.com/userstream/userstream/kafkasink"
@@ -71,31 +69,30 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	// Logins, passwords and TLS from the environment, turned into each
 	// driver's configuration: franz-go options (SASL, TLS), a pgx pool
 	// configuration (verify-full; the password kept out of the DSN) and a
-	// gocql cluster (Authenticator, SslOpts). The pings connect once to each
-	// server, so that a wrong password or certificate fails here, naming
-	// the server, the cause and the variable to fix.
+	// gocql cluster adjustment (Authenticator, SslOpts). The pings connect
+	// once to each server, so that a wrong password or certificate fails
+	// here, naming the server, the cause and the variable to fix.
 	sec, err := secure.FromEnv()
 	if err != nil {
 		return err
 	}
 	kafkaOpts, kafkaErr := sec.Kafka.Opts()
 	pgCfg, pgErr := sec.Postgres.PoolConfig(dsn)
-	cluster := gocql.NewCluster(nodes...)
-	if err := errors.Join(kafkaErr, pgErr, sec.Cassandra.Apply(cluster),
+	if err := errors.Join(kafkaErr, pgErr,
 		sec.Kafka.Ping(ctx, seeds), sec.Cassandra.Ping(ctx, nodes), sec.Postgres.Ping(ctx, dsn)); err != nil {
 		return err
 	}
 
-	// The connections, closed on return. The Cassandra session has gocql's
-	// defaults (consistency QUORUM, round robin); cassandrastore.NewSession
-	// is the tuned alternative (LOCAL_QUORUM, token-aware routing, retries),
-	// given the same login and TLS through its WithAuth and WithTLS options.
+	// The connections, closed on return. cassandrastore's session is tuned
+	// for these writes (LOCAL_QUORUM, token-aware routing, retries); the
+	// login and TLS go into it through WithClusterConfig.
 	pool, err := pgxpool.NewWithConfig(ctx, pgCfg)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	session, err := gocqlx.WrapSession(cluster.CreateSession())
+	session, err := cassandrastore.NewSession(ctx, nodes, cassandrastore.WithClusterConfig(sec.Cassandra.Apply),
+		cassandrastore.WithLogger(log))
 	if err != nil {
 		return err
 	}
