@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/userstream/userstream/runledger"
+)
+
+// 20,000 users through the real stack: rows in Cassandra are exactly the
+// unique users fetched, the dead-letter topic is empty; fetching the same
+// users again changes nothing.
+func TestEndToEnd(t *testing.T) {
+	cfg := testConfig(t, 20000)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	cfg.metricsAddr = freeAddr(t)
+	// kprom's metrics live as long as their client: watch for them while
+	// the pipeline runs.
+	var seenKafka atomic.Int32
+	stopWatch := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for {
+			select {
+			case <-stopWatch:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			resp, err := http.Get("http://" + cfg.metricsAddr + "/metrics")
+			if err != nil {
+				continue
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(b), "userstream_kafka_producer_write_bytes_total") &&
+				strings.Contains(string(b), "userstream_kafka_consumer_read_bytes_total") {
+				seenKafka.Store(1)
+			}
+		}
+	}()
+	var out bytes.Buffer
+	reports, err := run(ctx, cfg, quiet, &out)
+	close(stopWatch)
+	<-watched
+	if err != nil {
+		t.Fatalf("first run: %v\n%s", err, out.String())
+	}
+	if seenKafka.Load() == 0 {
+		t.Error("/metrics never showed kprom's producer and consumer metrics during the run")
+	}
+	// The metrics endpoint lives as long as ctx: scrape what the run left.
+	metrics := get(t, "http://"+cfg.metricsAddr+"/metrics")
+	for _, want := range []string{
+		"userstream_users_fetched_total 20000",
+		"userstream_users_staged_total 20000",
+		"userstream_rows_stored_total 20000",
+		// Every stored row's latency from fetch, through the outbox's
+		// fetch time and the records' fetched-at header.
+		"userstream_fetch_to_store_seconds_count 20000",
+		"userstream_produce_to_store_seconds_count 20000",
+		`userstream_consumer_lag{partition="0"} 0`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if got := get(t, "http://"+cfg.metricsAddr+"/healthz"); got != "ok\n" {
+		t.Errorf("/healthz = %q", got)
+	}
+	cfg.metricsAddr = "" // the second run must not take the port again
+	r := reports[0]
+	if r.Status != runledger.StatusSucceeded || r.Verification == nil {
+		t.Fatalf("first run: %+v\n%s", r, out.String())
+	}
+	if r.P50 <= 0 || r.P99 < r.P50 || r.P99 > 5*time.Minute {
+		t.Errorf("fetch-to-stored latency p50 %v, p99 %v", r.P50, r.P99)
+	}
+	v := r.Verification
+	if r.Fetched != 20000 || v.Unique != 20000 || v.Found != v.Unique {
+		t.Errorf("fetched %d, unique %d, found %d: want 20,000 each", r.Fetched, v.Unique, v.Found)
+	}
+	if r.TableRows != int64(v.Unique) {
+		t.Errorf("table holds %d rows, want exactly the %d unique users", r.TableRows, v.Unique)
+	}
+	if r.Staged != 20000 || r.Published != 20000 || r.Stored < 20000 {
+		t.Errorf("staged %d, published %d, stored %d: want 20,000 each", r.Staged, r.Published, r.Stored)
+	}
+	if r.DeadLetters != 0 || r.DeadLettered != 0 {
+		t.Errorf("dead-letter topic holds %d records, want 0", r.DeadLetters)
+	}
+
+	// The same seed again: every user is a duplicate, nothing changes.
+	out.Reset()
+	reports, err = run(ctx, cfg, quiet, &out)
+	if err != nil {
+		t.Fatalf("second run: %v\n%s", err, out.String())
+	}
+	r2 := reports[0]
+	if r2.Staged != 0 || r2.Duplicates != 20000 || r2.Published != 0 || r2.Stored != 0 {
+		t.Errorf("second run staged %d, duplicates %d, published %d, stored %d: want 0, 20,000, 0, 0",
+			r2.Staged, r2.Duplicates, r2.Published, r2.Stored)
+	}
+	if r2.TableRows != r.TableRows || r2.DeadLetters != 0 {
+		t.Errorf("second run: table %d rows (was %d), dead letters %d", r2.TableRows, r.TableRows, r2.DeadLetters)
+	}
+
+	// The ledger recorded both runs.
+	pool, err := pgxpool.New(ctx, cfg.postgresDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	ledger, err := runledger.New(pool, runledger.WithSchema(cfg.pgSchema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := ledger.Recent(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 2 || runs[0].RunID != r2.RunID || runs[1].Staged != 20000 || runs[0].Duplicates != 20000 ||
+		runs[0].Status != runledger.StatusSucceeded || runs[0].EndedAt == nil {
+		t.Errorf("ledger = %+v", runs)
+	}
+	if !strings.Contains(out.String(), "verified     20,000 of 20,000") {
+		t.Errorf("summary does not report the verification:\n%s", out.String())
+	}
+}
