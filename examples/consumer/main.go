@@ -117,7 +117,7 @@ type pipeline struct {
 
 	pool      *pgxpool.Pool
 	ledger    *runledger.Ledger
-	kafkaSec  []kgo.Opt  // SASL and TLS, for every Kafka client
+	kafkaSec  []kgo.Opt   // SASL and TLS, for every Kafka client
 	admin     *kgo.Client // topics and lag
 	session   gocqlx.Session
 	store     *cassandrastore.Store

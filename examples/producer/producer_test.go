@@ -40,7 +40,9 @@ func TestProducerStagesAndPublishesOnce(t *testing.T) {
 	// the producer runs.
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	sawKafka := make(chan bool, 1)
-	go func() { sawKafka <- watchMetrics(watchCtx, cfg.metricsAddr, "userstream_kafka_producer_write_bytes_total") }()
+	go func() {
+		sawKafka <- watchMetrics(watchCtx, cfg.metricsAddr, "userstream_kafka_producer_write_bytes_total")
+	}()
 	var out bytes.Buffer
 	err := run(ctx, cfg, slog.New(slog.DiscardHandler), &out)
 	stopWatch()
