@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gocql/gocql"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -23,9 +22,9 @@ import (
 
 	"github.com/userstream/userstream/cassandrastore"
 	"github.com/userstream/userstream/internal/testenv"
+	"github.com/userstream/userstream/internal/testrows"
 	"github.com/userstream/userstream/kafkasink"
 	"github.com/userstream/userstream/runledger"
-	"github.com/userstream/userstream/transform"
 )
 
 // What the fault suite (internal/faults) reads of a consumer process: the
@@ -139,12 +138,7 @@ func produce(ctx context.Context, t *testing.T, cfg config, n int) {
 			t.Fatal(err)
 		}
 	}
-	rows := make([]transform.Row, n)
-	for i := range rows {
-		rows[i] = transform.Row{ID: gocql.TimeUUID().String(), FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com",
-			DOB: "1815-12-10T08:00:00.000Z", RegisteredDate: "2015-03-08T15:13:16.688Z"}
-	}
-	if _, err := p.ProduceSync(ctx, rows...); err != nil {
+	if _, err := p.ProduceSync(ctx, testrows.Rows(n)...); err != nil {
 		t.Fatal(err)
 	}
 	poison := &kgo.Record{Topic: cfg.topic, Key: []byte("poison"), Value: []byte("<html>502 Bad Gateway</html>")}
