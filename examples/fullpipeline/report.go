@@ -52,9 +52,8 @@ func (p *pipeline) startProgress(ctx context.Context, run, base runledger.Run) *
 	pr.wg.Go(func() {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
-		var lastLedger time.Time
 		printed := false
-		for {
+		for n := 1; ; n++ {
 			select {
 			case <-ctx.Done():
 				if printed && tty {
@@ -68,21 +67,20 @@ func (p *pipeline) startProgress(ctx context.Context, run, base runledger.Run) *
 			if l, err := p.lag(ctx); err == nil {
 				lag = p.m.setLag(l)
 			}
-			if time.Since(lastLedger) >= 5*time.Second {
+			if n%5 == 0 {
 				r.Status = runledger.StatusRunning
 				if err := p.ledger.Update(ctx, r); err != nil {
 					p.log.Warn("ledger update", "err", err)
 				}
-				lastLedger = time.Now()
 			}
-			if !p.cfg.progress {
+			if !p.cfg.progress || (!tty && n%5 != 0) {
 				continue
 			}
-			elapsed := time.Since(run.StartedAt)
+			line := progressLine(r, lag, time.Since(run.StartedAt))
 			if tty {
-				fmt.Fprintf(os.Stderr, "\r\033[K%s", progressLine(r, lag, elapsed))
-			} else if int(elapsed.Seconds())%5 == 0 {
-				fmt.Fprintln(os.Stderr, progressLine(r, lag, elapsed))
+				fmt.Fprintf(os.Stderr, "\r\033[K%s", line)
+			} else {
+				fmt.Fprintln(os.Stderr, line)
 			}
 			printed = true
 		}
