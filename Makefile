@@ -69,13 +69,13 @@ bench-e2e:
 	$(STACK) run $(GO) run ./internal/e2ebench
 
 # The tests against the secured servers (packages secure and
-# internal/pipeline, and the adopter example's module; files built with
+# examples/fullpipeline, and the adopter example's module; files built with
 # -tags secure, tests named TestSecure*):
 # Kafka SCRAM-SHA-512 and PLAIN with and without TLS, PostgreSQL with a
 # password and verify-full, and a second Cassandra node with
 # PasswordAuthenticator and TLS, which secure mode starts and this target
 # stops again unless it was already running.
-SECURE_PKGS ?= ./secure/... ./internal/pipeline/
+SECURE_PKGS ?= ./secure/... ./examples/fullpipeline/
 test-secure:
 	@if $(STACK) status 2>/dev/null | grep -q '^cassandra-secure .* up'; then keep=1; else keep=0; fi; \
 	USERSTREAM_STACK_SECURE=1 $(STACK) run sh -c '$(GO) vet -tags secure $(SECURE_PKGS) && $(GO) test -tags secure -race -count=1 -timeout 10m -run "^TestSecure" $(SECURE_PKGS) && \

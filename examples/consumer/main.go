@@ -3,20 +3,315 @@
 // (poison goes to users_created.dlq) and upserts the rows into Cassandra,
 // committing offsets only after they are stored. Run several (or
 // -consumers N) to share the partitions. It runs until SIGINT or SIGTERM,
-// then finishes and commits its batch.
+// then finishes and commits its batch, prints a summary and records the
+// run in the run ledger (examples/runs) as kind "consume".
 //
 //	consumer -group userstream-cassandra -consumers 3
+//	consumer -instance-id "$POD_NAME"   # static membership: a restart takes its partitions back at once
+//
+// # How the packages fit together
+//
+// This file wires userstream's public packages:
+//
+//   - [kafkasink.Consumer]s read the topic in a consumer group, decode and
+//     validate each record, and send poison to the dead-letter topic;
+//   - kafkasink.RowsHandler(store.UpsertMany, kafkasink.RejectedRows) makes
+//     the bulk write of a [cassandrastore.Store] the handler: offsets are
+//     committed only once the rows are in Cassandra, rows the store can never
+//     write are dead-lettered, and an outage is retried, not lost;
+//   - [runledger] records the run, and [secure] supplies the credentials and
+//     TLS of all three drivers.
+//
+// The other files are operating conveniences, small and local to this
+// command: flags (flags.go), Prometheus metrics with franz-go's kprom
+// (metrics.go), and the progress line and summary (report.go).
+// examples/producer fills the topic.
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
 
-	"github.com/userstream/userstream/internal/pipeline"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/scylladb/gocqlx/v2"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/userstream/userstream/cassandrastore"
+	"github.com/userstream/userstream/kafkasink"
+	"github.com/userstream/userstream/runledger"
+	"github.com/userstream/userstream/secure"
 )
 
 func main() {
-	pipeline.Main("consumer", "info", func(cfg *pipeline.Config, fs *flag.FlagSet) {
-		cfg.ServerFlags(fs)
-		cfg.ConsumeFlags(fs)
-	}, pipeline.RunConsume)
+	if err := runMain(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "consumer:", err)
+		os.Exit(1)
+	}
+}
+
+// runMain parses the flags and runs until SIGINT or SIGTERM.
+func runMain(args []string) error {
+	cfg, err := parseFlags(flag.NewFlagSet("consumer", flag.ExitOnError), args)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg.logLevel)
+	if err != nil {
+		return err
+	}
+	slog.SetDefault(log) // the standard log package (gocql's) too, at its level
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return run(ctx, cfg, log, os.Stdout)
+}
+
+// run wires the consumers and runs them until ctx ends, then prints a
+// summary to out.
+func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error {
+	setMemoryLimit(cfg, log)
+	m := newMetrics()
+	if cfg.metricsAddr != "" {
+		if err := serveMetrics(ctx, m.registry, cfg.metricsAddr, log); err != nil {
+			return err
+		}
+	}
+	p, err := open(ctx, cfg, log, m)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+
+	run := runledger.Run{RunID: runledger.NewRunID("consume"), Kind: "consume", StartedAt: time.Now()}
+	if err := p.ledger.Start(ctx, run.RunID, run.Kind); err != nil {
+		return err
+	}
+	prog := p.startProgress(ctx, run)
+	err = p.consume(ctx)
+	prog.stop()
+	r := p.counted(run)
+	r.Status = runledger.StatusSucceeded // stopping is how a consumer ends
+	if err != nil {
+		r.Status, r.Error = runledger.StatusFailed, err.Error()
+	}
+	err = errors.Join(err, p.ledger.Update(ctx, r))
+	writeSummary(out, cfg, r, time.Since(run.StartedAt))
+	return err
+}
+
+// pipeline is the process's connections and the components built on them.
+type pipeline struct {
+	cfg config
+	log *slog.Logger
+	m   *metrics
+
+	pool      *pgxpool.Pool
+	ledger    *runledger.Ledger
+	kafkaSec  []kgo.Opt   // SASL and TLS, for every Kafka client
+	admin     *kgo.Client // topics and lag
+	session   gocqlx.Session
+	store     *cassandrastore.Store
+	consumers []*kafkasink.Consumer
+
+	stored atomic.Int64 // rows written; the consumers count the rest (Stats)
+}
+
+// open connects to the servers and builds the consumers, creating what is
+// missing: the ledger table, the topics, the keyspace and the table. Close
+// it when done.
+func open(ctx context.Context, cfg config, log *slog.Logger, m *metrics) (_ *pipeline, err error) {
+	p := &pipeline{cfg: cfg, log: log, m: m}
+	defer func() {
+		if err != nil {
+			p.close()
+		}
+	}()
+	// Credentials and TLS come from the environment or files, never flags
+	// (package secure); nothing set means the local stack's plain listeners.
+	sec, err := secure.FromEnv()
+	if err != nil {
+		return nil, err
+	}
+	log.Info("connection security", "settings", sec) // passwords print as [redacted]
+
+	if err := p.openPostgres(ctx, sec.Postgres); err != nil {
+		return nil, err
+	}
+	if err := p.openKafka(ctx, sec.Kafka); err != nil {
+		return nil, err
+	}
+	if err := p.openCassandra(ctx, sec.Cassandra); err != nil {
+		return nil, err
+	}
+	if err := p.newConsumers(); err != nil {
+		return nil, err
+	}
+	p.exposeCounts()
+	return p, nil
+}
+
+// openPostgres connects to PostgreSQL, which holds the run ledger.
+func (p *pipeline) openPostgres(ctx context.Context, sec secure.Postgres) (err error) {
+	poolCfg, err := sec.PoolConfig(p.cfg.postgresDSN) // TLS and the password merged in
+	if err != nil {
+		return err
+	}
+	if p.pool, err = pgxpool.NewWithConfig(ctx, poolCfg); err != nil {
+		return sec.Explain(err)
+	}
+	// The pool connects lazily: fail now, with the cause.
+	if err := p.pool.Ping(ctx); err != nil {
+		return sec.Explain(err)
+	}
+	if p.ledger, err = runledger.New(p.pool, runledger.WithSchema(p.cfg.pgSchema)); err != nil {
+		return err
+	}
+	// Idempotent and safe for processes starting together (a producer and
+	// its consumers), so each runs it at start.
+	if err := p.ledger.Migrate(ctx); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	return nil
+}
+
+// openKafka creates the topics if they are missing, so that consumers may
+// start before the producer.
+func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) (err error) {
+	if p.kafkaSec, err = sec.Opts(); err != nil {
+		return err
+	}
+	// franz-go retries a refused login until its request times out; a ping
+	// first fails fast with the cause.
+	if err := sec.Ping(ctx, p.cfg.brokers); err != nil {
+		return err
+	}
+	if p.admin, err = kgo.NewClient(slices.Concat(p.kafkaSec, []kgo.Opt{kgo.SeedBrokers(p.cfg.brokers...)})...); err != nil {
+		return fmt.Errorf("kafka: %w", err)
+	}
+	// Clusters rarely create topics on first use, and this one would give
+	// them its default partitions: create both, as configured.
+	for _, spec := range []kafkasink.TopicSpec{
+		{Name: p.cfg.topic, Partitions: int32(p.cfg.partitions), ReplicationFactor: int16(p.cfg.replication)},
+		{Name: p.cfg.dlqTopic, Partitions: 1, ReplicationFactor: int16(p.cfg.replication)},
+	} {
+		created, err := kafkasink.EnsureTopic(ctx, p.admin, spec)
+		if err != nil {
+			return fmt.Errorf("kafka: %w", err)
+		}
+		if created {
+			p.log.Info("created topic", "topic", spec.Name, "partitions", spec.Partitions)
+		}
+	}
+	return nil
+}
+
+// openCassandra connects to Cassandra and creates the keyspace and table if
+// they are missing.
+func (p *pipeline) openCassandra(ctx context.Context, sec secure.Cassandra) (err error) {
+	// secure serves plain gocql too, so its values go to cassandrastore's
+	// own options: an empty username is no login, a nil TLS config plain TCP.
+	tlsCfg, err := sec.TLS.Config()
+	if err != nil {
+		return fmt.Errorf("cassandra TLS: %w", err)
+	}
+	p.session, err = cassandrastore.NewSession(ctx, p.cfg.cassandraHosts,
+		cassandrastore.WithAuth(sec.Username, sec.Password.Reveal()), cassandrastore.WithTLS(tlsCfg))
+	if err != nil {
+		return sec.Explain(ctx, p.cfg.cassandraHosts, err)
+	}
+	p.store, err = cassandrastore.New(p.session, cassandrastore.WithKeyspace(p.cfg.keyspace), cassandrastore.WithTable(p.cfg.table),
+		cassandrastore.WithReplication(cassandrastore.SimpleStrategy(p.cfg.replication)))
+	if err != nil {
+		return err
+	}
+	if err := p.store.Migrate(ctx); err != nil {
+		return fmt.Errorf("cassandra: %w", err)
+	}
+	return nil
+}
+
+// newConsumers creates the -consumers consumers of the group; each takes
+// a share of the partitions once it runs.
+func (p *pipeline) newConsumers() error {
+	// The store's bulk write is the handler. RowsHandler passes it each
+	// batch's rows, and RejectedRows sends the rows it can never write to
+	// the dead-letter topic; any other failure is retried, so a Cassandra
+	// outage holds the partition instead of losing rows. upsert and
+	// observe add the metrics (consume.go).
+	handler := p.observe(kafkasink.RowsHandler(p.upsert, kafkasink.RejectedRows))
+	for i := range max(p.cfg.consumers, 1) {
+		opts := []kafkasink.Opt{
+			kafkasink.WithTopic(p.cfg.topic), kafkasink.WithDLQTopic(p.cfg.dlqTopic), kafkasink.WithLogger(p.log),
+			kafkasink.WithSessionTimeout(p.cfg.sessionTimeout),
+			kafkasink.WithClientOpts(slices.Concat(p.kafkaSec, p.m.kafkaOpts("consumer"), consumerFetchOpts)...),
+		}
+		if id := instanceID(p.cfg.instanceID, p.cfg.consumers, i); id != "" {
+			opts = append(opts, kafkasink.WithInstanceID(id))
+		}
+		c, err := kafkasink.NewConsumer(p.cfg.brokers, p.cfg.group, handler, opts...)
+		if err != nil {
+			return err
+		}
+		p.consumers = append(p.consumers, c)
+	}
+	return nil
+}
+
+// consume runs the consumers until ctx ends, when they finish and commit
+// their batches, or until one fails, which stops the others: the process
+// exits and its supervisor restarts it.
+func (p *pipeline) consume(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(p.consumers))
+	var wg sync.WaitGroup
+	for i, c := range p.consumers {
+		wg.Go(func() {
+			if errs[i] = c.Run(ctx); errs[i] != nil {
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// close releases everything open opened.
+func (p *pipeline) close() {
+	for _, c := range p.consumers {
+		c.Close() // also releases the client of a consumer never run
+	}
+	if p.admin != nil {
+		p.admin.Close()
+	}
+	if p.session.Session != nil {
+		p.session.Close()
+	}
+	if p.pool != nil {
+		p.pool.Close()
+	}
+}
+
+// counted returns r with the process's counts so far.
+func (p *pipeline) counted(r runledger.Run) runledger.Run {
+	r.Stored, r.DeadLettered = p.stored.Load(), p.deadLettered()
+	return r
+}
+
+func (p *pipeline) deadLettered() int64 {
+	var n int64
+	for _, c := range p.consumers {
+		n += c.Stats().DeadLettered
+	}
+	return n
 }

@@ -16,61 +16,416 @@
 // SIGINT or SIGTERM stops it gracefully: staged users stay in the outbox,
 // consumers finish and commit their batch, nothing is lost; the next run
 // carries on. The run ledger (examples/runs) records every run.
+//
+// # How the packages fit together
+//
+// This file wires userstream's public packages in the order the users flow,
+// and the code is meant to be read and copied:
+//
+//   - [randomuser.Client] fetches users page by page, and [transform.FromUser]
+//     maps each to a row (ingest.go);
+//   - [outbox.Store.Stage] writes each page to PostgreSQL in one transaction:
+//     the durable hand-off between fetching and streaming;
+//   - an [outbox.Relay] publishes the staged rows, in stage order, through a
+//     [kafkasink.Producer];
+//   - [kafkasink.Consumer]s read them in a consumer group and hand each batch
+//     to kafkasink.RowsHandler(store.UpsertMany, kafkasink.RejectedRows),
+//     committing offsets only once the rows are in Cassandra
+//     ([cassandrastore.Store]), with poison sent to the dead-letter topic;
+//   - [runledger] records every run, and [secure] supplies the credentials
+//     and TLS of all three drivers.
+//
+// The other files are operating conveniences, small and local to this
+// command: flags (flags.go), Prometheus metrics with franz-go's kprom
+// (metrics.go), the progress line and summary (report.go), the check
+// against Cassandra (verify.go), latency quantiles (latency.go), and
+// running the relay and consumers in the background and the runs on a
+// schedule (schedule.go).
+// examples/producer and examples/consumer run the two halves as separate
+// processes.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
+	"sync/atomic"
 	"syscall"
+	"time"
 
-	"github.com/userstream/userstream/internal/pipeline"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/scylladb/gocqlx/v2"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/userstream/userstream/cassandrastore"
+	"github.com/userstream/userstream/kafkasink"
+	"github.com/userstream/userstream/kafkasink/outbox"
+	"github.com/userstream/userstream/randomuser"
+	"github.com/userstream/userstream/randomuser/randomusertest"
+	"github.com/userstream/userstream/runledger"
+	"github.com/userstream/userstream/secure"
 )
 
 func main() {
-	if err := run(); err != nil {
+	if err := runMain(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "fullpipeline:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	var cfg pipeline.Config
-	fs := flag.NewFlagSet("fullpipeline", flag.ExitOnError)
-	cfg.ServerFlags(fs)
-	cfg.IngestFlags(fs)
-	cfg.ConsumeFlags(fs)
-	level := fs.String("log-level", "warn", "log level: debug, info, warn or error")
-	report := fs.String("report", "", "also write the runs' reports as JSON to this file (for benchmarks)")
-	_ = fs.Parse(os.Args[1:])
-	log, err := pipeline.NewLogger(*level)
+// runMain parses the flags, runs until done or until SIGINT or SIGTERM,
+// writes -report, and fails unless every run succeeded.
+func runMain(args []string) error {
+	cfg, err := parseFlags(flag.NewFlagSet("fullpipeline", flag.ExitOnError), args)
 	if err != nil {
 		return err
 	}
+	log, err := newLogger(cfg.logLevel)
+	if err != nil {
+		return err
+	}
+	// The standard log package (gocql's default logger) goes through the
+	// same handler, at its level.
 	slog.SetDefault(log)
-
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	reports, err := pipeline.RunFull(ctx, cfg, log, os.Stdout)
-	if *report != "" {
-		b, jerr := json.MarshalIndent(reports, "", "  ")
-		if jerr == nil {
-			jerr = os.WriteFile(*report, b, 0o644)
-		}
-		err = errors.Join(err, jerr)
+
+	reports, err := run(ctx, cfg, log, os.Stdout)
+	if cfg.report != "" {
+		err = errors.Join(err, writeReports(cfg.report, reports))
 	}
 	if err != nil {
 		return err
 	}
 	for _, r := range reports {
-		if r.Status != pipeline.StatusSucceeded {
+		if r.Status != runledger.StatusSucceeded {
 			return fmt.Errorf("run %s %s", r.RunID, r.Status)
 		}
 	}
 	return nil
+}
+
+// run wires the pipeline and runs it, once or on the -every schedule,
+// printing a summary of each run to out.
+func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) ([]report, error) {
+	setMemoryLimit(cfg, log)
+	m := newMetrics()
+	if cfg.metricsAddr != "" {
+		if err := serveMetrics(ctx, m.registry, cfg.metricsAddr, log); err != nil {
+			return nil, err
+		}
+	}
+	p, err := open(ctx, cfg, log, m)
+	if err != nil {
+		return nil, err
+	}
+	defer p.close()
+
+	// The relay and the consumers run for the life of the process, across
+	// runs; a run fetches and stages, then waits for them to catch up.
+	p.startBackground(ctx)
+	var reports []report
+	err = schedule(ctx, cfg.every, cfg.runs, log, func() error {
+		r, err := p.fullRun(ctx, out)
+		reports = append(reports, r)
+		return err
+	})
+	return reports, errors.Join(err, p.bg.stop())
+}
+
+// pipeline is the process's connections and the components built on them.
+type pipeline struct {
+	cfg config
+	log *slog.Logger
+	m   *metrics
+
+	api       *randomuser.Client
+	offline   *randomusertest.Server // with -offline
+	pool      *pgxpool.Pool
+	outbox    *outbox.Store
+	ledger    *runledger.Ledger
+	kafkaSec  []kgo.Opt // SASL and TLS, for every Kafka client
+	producer  *kafkasink.Producer
+	relay     *outbox.Relay
+	session   gocqlx.Session
+	store     *cassandrastore.Store
+	consumers []*kafkasink.Consumer
+
+	bg      *background
+	counts  counts
+	latency latencyHist // fetch to stored, of the current run
+}
+
+// counts are what this process did, for the run ledger and the metrics; the
+// relay and the consumers count what they do themselves (their Stats).
+type counts struct {
+	fetched, staged, duplicates, invalid, stored atomic.Int64
+}
+
+// open connects to the servers and builds the pipeline, creating what is
+// missing: the outbox and ledger tables, the topics, the keyspace and the
+// table. Close it when done.
+func open(ctx context.Context, cfg config, log *slog.Logger, m *metrics) (_ *pipeline, err error) {
+	p := &pipeline{cfg: cfg, log: log, m: m}
+	defer func() {
+		if err != nil {
+			p.close()
+		}
+	}()
+	// Credentials and TLS come from the environment or files, never flags
+	// (package secure); nothing set means the local stack's plain listeners.
+	sec, err := secure.FromEnv()
+	if err != nil {
+		return nil, err
+	}
+	log.Info("connection security", "settings", sec) // passwords print as [redacted]
+
+	if err := p.openAPI(); err != nil {
+		return nil, err
+	}
+	if err := p.openPostgres(ctx, sec.Postgres); err != nil {
+		return nil, err
+	}
+	if err := p.openKafka(ctx, sec.Kafka); err != nil {
+		return nil, err
+	}
+	if err := p.openCassandra(ctx, sec.Cassandra); err != nil {
+		return nil, err
+	}
+	if err := p.newConsumers(); err != nil {
+		return nil, err
+	}
+	p.exposeCounts()
+	return p, nil
+}
+
+// openAPI creates the Random User API client. -offline points it at an
+// in-process imitation of the API, for machines without internet.
+func (p *pipeline) openAPI() (err error) {
+	base := p.cfg.apiURL
+	if p.cfg.offline {
+		if p.offline, err = randomusertest.NewServer(); err != nil {
+			return fmt.Errorf("offline API server: %w", err)
+		}
+		base = p.offline.BaseURL()
+		p.log.Info("serving the Random User API offline", "url", base)
+	}
+	p.api, err = randomuser.New(randomuser.WithBaseURL(base), randomuser.WithLogger(p.log))
+	return err
+}
+
+// openPostgres connects to PostgreSQL, which holds the outbox and the run
+// ledger, in one schema, over one pool.
+func (p *pipeline) openPostgres(ctx context.Context, sec secure.Postgres) (err error) {
+	poolCfg, err := sec.PoolConfig(p.cfg.postgresDSN) // TLS and the password merged in
+	if err != nil {
+		return err
+	}
+	if p.pool, err = pgxpool.NewWithConfig(ctx, poolCfg); err != nil {
+		return sec.Explain(err)
+	}
+	// The pool connects lazily: fail now, with the cause, not mid-run.
+	if err := p.pool.Ping(ctx); err != nil {
+		return sec.Explain(err)
+	}
+	if p.outbox, err = outbox.NewStore(p.pool, outbox.WithSchema(p.cfg.pgSchema)); err != nil {
+		return err
+	}
+	if p.ledger, err = runledger.New(p.pool, runledger.WithSchema(p.cfg.pgSchema)); err != nil {
+		return err
+	}
+	// Both migrations are idempotent and safe for processes starting
+	// together, so every process runs them at start.
+	if err := p.outbox.Migrate(ctx); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	if err := p.ledger.Migrate(ctx); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	return nil
+}
+
+// openKafka creates the topics, the producer and the relay that publishes
+// the outbox through it.
+func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) (err error) {
+	if p.kafkaSec, err = sec.Opts(); err != nil {
+		return err
+	}
+	// franz-go retries a refused login until its request times out; a ping
+	// first fails fast with the cause.
+	if err := sec.Ping(ctx, p.cfg.brokers); err != nil {
+		return err
+	}
+	p.producer, err = kafkasink.NewProducer(p.cfg.brokers, kafkasink.WithTopic(p.cfg.topic), kafkasink.WithLogger(p.log),
+		kafkasink.WithClientOpts(slices.Concat(p.kafkaSec, p.m.kafkaOpts("producer"))...))
+	if err != nil {
+		return err
+	}
+	// Clusters rarely create topics on first use, and this one would give
+	// them its default partitions: create both, as configured. The
+	// consumers refuse to start without their dead-letter topic.
+	for _, spec := range []kafkasink.TopicSpec{
+		{Name: p.cfg.topic, Partitions: int32(p.cfg.partitions), ReplicationFactor: int16(p.cfg.replication)},
+		{Name: p.cfg.dlqTopic, Partitions: 1, ReplicationFactor: int16(p.cfg.replication)},
+	} {
+		created, err := kafkasink.EnsureTopic(ctx, p.producer.Client(), spec)
+		if err != nil {
+			return fmt.Errorf("kafka: %w", err)
+		}
+		if created {
+			p.log.Info("created topic", "topic", spec.Name, "partitions", spec.Partitions)
+		}
+	}
+	// Batches of 2,000 rows (the default is 500) keep up with 5,000-user
+	// pages in fewer transactions; a crash duplicates at most one batch.
+	p.relay, err = outbox.NewRelay(p.outbox, p.producer, outbox.WithLogger(p.log), outbox.WithBatchSize(2000))
+	return err
+}
+
+// openCassandra connects to Cassandra and creates the keyspace and table if
+// they are missing.
+func (p *pipeline) openCassandra(ctx context.Context, sec secure.Cassandra) (err error) {
+	// secure serves plain gocql too, so its values go to cassandrastore's
+	// own options: an empty username is no login, a nil TLS config plain TCP.
+	tlsCfg, err := sec.TLS.Config()
+	if err != nil {
+		return fmt.Errorf("cassandra TLS: %w", err)
+	}
+	p.session, err = cassandrastore.NewSession(ctx, p.cfg.cassandraHosts,
+		cassandrastore.WithAuth(sec.Username, sec.Password.Reveal()), cassandrastore.WithTLS(tlsCfg))
+	if err != nil {
+		return sec.Explain(ctx, p.cfg.cassandraHosts, err)
+	}
+	p.store, err = cassandrastore.New(p.session, cassandrastore.WithKeyspace(p.cfg.keyspace), cassandrastore.WithTable(p.cfg.table),
+		cassandrastore.WithReplication(cassandrastore.SimpleStrategy(p.cfg.replication)))
+	if err != nil {
+		return err
+	}
+	if err := p.store.Migrate(ctx); err != nil {
+		return fmt.Errorf("cassandra: %w", err)
+	}
+	return nil
+}
+
+// newConsumers creates the -consumers consumers of the group; each takes
+// a share of the partitions once it runs.
+func (p *pipeline) newConsumers() error {
+	// The store's bulk write is the handler. RowsHandler passes it each
+	// batch's rows, and RejectedRows sends the rows it can never write to
+	// the dead-letter topic; any other failure is retried, so a Cassandra
+	// outage holds the partition instead of losing rows. upsert and
+	// observe add the metrics (consume.go).
+	handler := p.observe(kafkasink.RowsHandler(p.upsert, kafkasink.RejectedRows))
+	for i := range max(p.cfg.consumers, 1) {
+		opts := []kafkasink.Opt{
+			kafkasink.WithTopic(p.cfg.topic), kafkasink.WithDLQTopic(p.cfg.dlqTopic), kafkasink.WithLogger(p.log),
+			kafkasink.WithSessionTimeout(p.cfg.sessionTimeout),
+			kafkasink.WithClientOpts(slices.Concat(p.kafkaSec, p.m.kafkaOpts("consumer"), consumerFetchOpts)...),
+		}
+		if id := instanceID(p.cfg.instanceID, p.cfg.consumers, i); id != "" {
+			opts = append(opts, kafkasink.WithInstanceID(id))
+		}
+		c, err := kafkasink.NewConsumer(p.cfg.brokers, p.cfg.group, handler, opts...)
+		if err != nil {
+			return err
+		}
+		p.consumers = append(p.consumers, c)
+	}
+	return nil
+}
+
+// close releases everything open opened; the relay and consumers must
+// have stopped.
+func (p *pipeline) close() {
+	for _, c := range p.consumers {
+		c.Close() // also releases the client of a consumer never run
+	}
+	if p.producer != nil {
+		p.producer.Close()
+	}
+	if p.session.Session != nil {
+		p.session.Close()
+	}
+	if p.pool != nil {
+		p.pool.Close()
+	}
+	if p.offline != nil {
+		p.offline.Close()
+	}
+}
+
+// counted returns r with the process's counts so far less base's: the
+// share of r's run.
+func (p *pipeline) counted(r, base runledger.Run) runledger.Run {
+	r.Fetched, r.Staged = p.counts.fetched.Load(), p.counts.staged.Load()
+	r.Duplicates, r.Invalid = p.counts.duplicates.Load(), p.counts.invalid.Load()
+	r.Published = p.relay.Stats().Published
+	r.Stored, r.DeadLettered = p.counts.stored.Load(), p.deadLettered()
+	return r.Since(base)
+}
+
+func (p *pipeline) deadLettered() int64 {
+	var n int64
+	for _, c := range p.consumers {
+		n += c.Stats().DeadLettered
+	}
+	return n
+}
+
+// fullRun is one run: fetch and stage -users users, wait until they are
+// published and stored, check that every one is in Cassandra, record the
+// run in the ledger and print its summary.
+func (p *pipeline) fullRun(ctx context.Context, out io.Writer) (report, error) {
+	work := p.bg.ctx // ends with ctx, or when the relay or a consumer fails
+	run := runledger.Run{RunID: runledger.NewRunID("full"), Kind: "full", StartedAt: time.Now()}
+	rep := report{Run: run, TableRows: -1}
+	if err := p.ledger.Start(ctx, run.RunID, run.Kind); err != nil {
+		return rep, err
+	}
+	base := p.counted(runledger.Run{}, runledger.Run{})
+	p.latency.reset()
+	prog := p.startProgress(work, run, base)
+	ids := newIDSet()
+	err := p.ingest(work, run.RunID, ids)
+	if err == nil {
+		err = p.drain(work)
+	}
+	prog.stop()
+	rep.Run = p.counted(run, base)
+	rep.Duration = time.Since(run.StartedAt)
+	rep.P50, rep.P99 = p.latency.quantile(0.50), p.latency.quantile(0.99)
+	if err == nil {
+		err = p.check(work, ids, &rep)
+	}
+	if failed := p.bg.failure(); failed != nil && work.Err() != nil {
+		err = failed // the run was stopped by it
+	}
+	rep.Status, rep.Error = outcome(ctx, err)
+	if uerr := p.ledger.Update(ctx, rep.Run); uerr != nil {
+		err = errors.Join(err, uerr)
+	}
+	writeSummary(out, p.cfg, rep)
+	if rep.Status == runledger.StatusInterrupted {
+		return rep, nil
+	}
+	return rep, err
+}
+
+// outcome returns a run's status and error text: a run stopped by a signal
+// is interrupted, not failed, and the next one carries on.
+func outcome(ctx context.Context, err error) (status, text string) {
+	switch {
+	case err == nil:
+		return runledger.StatusSucceeded, ""
+	case ctx.Err() != nil:
+		return runledger.StatusInterrupted, "interrupted"
+	default:
+		return runledger.StatusFailed, err.Error()
+	}
 }

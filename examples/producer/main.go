@@ -4,17 +4,340 @@
 // on a schedule (-every). Run examples/consumer to store them in Cassandra.
 //
 //	producer -offline -users 20000 -every 24h
+//
+// SIGINT or SIGTERM stops it gracefully: what is staged stays in the outbox
+// and the next start publishes it. Each run is recorded in the run ledger
+// (examples/runs) as kind "ingest".
+//
+// # How the packages fit together
+//
+// This file wires userstream's public packages in the order the users
+// flow:
+//
+//   - [randomuser.Client] fetches users page by page, and [transform.FromUser]
+//     maps each to a row (ingest.go);
+//   - [outbox.Store.Stage] writes each page to PostgreSQL in one transaction:
+//     the durable hand-off between fetching and streaming, so a crash after
+//     it loses nothing and a second fetch of the same users stages nothing;
+//   - an [outbox.Relay] publishes the staged rows, in stage order, through a
+//     [kafkasink.Producer], and moves its position only past rows the broker
+//     acknowledged;
+//   - [runledger] records every run, and [secure] supplies the credentials
+//     and TLS of both drivers.
+//
+// The other files are operating conveniences, small and local to this
+// command: flags (flags.go), Prometheus metrics with franz-go's kprom
+// (metrics.go), and the progress line and summary (report.go).
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"slices"
+	"sync/atomic"
+	"syscall"
+	"time"
 
-	"github.com/userstream/userstream/internal/pipeline"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/userstream/userstream/kafkasink"
+	"github.com/userstream/userstream/kafkasink/outbox"
+	"github.com/userstream/userstream/randomuser"
+	"github.com/userstream/userstream/randomuser/randomusertest"
+	"github.com/userstream/userstream/runledger"
+	"github.com/userstream/userstream/secure"
 )
 
 func main() {
-	pipeline.Main("producer", "warn", func(cfg *pipeline.Config, fs *flag.FlagSet) {
-		cfg.ServerFlags(fs)
-		cfg.IngestFlags(fs)
-	}, pipeline.RunIngest)
+	if err := runMain(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "producer:", err)
+		os.Exit(1)
+	}
+}
+
+// runMain parses the flags and runs until done or until SIGINT or SIGTERM.
+func runMain(args []string) error {
+	cfg, err := parseFlags(flag.NewFlagSet("producer", flag.ExitOnError), args)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg.logLevel)
+	if err != nil {
+		return err
+	}
+	slog.SetDefault(log) // the standard log package too, at its level
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return run(ctx, cfg, log, os.Stdout)
+}
+
+// run wires the producer and runs it, once or on the -every schedule,
+// printing a summary of each run to out.
+func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error {
+	setMemoryLimit(cfg, log)
+	m := newMetrics()
+	if cfg.metricsAddr != "" {
+		if err := serveMetrics(ctx, m.registry, cfg.metricsAddr, log); err != nil {
+			return err
+		}
+	}
+	p, err := open(ctx, cfg, log, m)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+
+	// The relay runs for the life of the process, across runs: it also
+	// publishes what a process killed earlier left staged.
+	relayCtx, stopRelay := context.WithCancel(ctx)
+	relayDone := make(chan error, 1)
+	go func() { relayDone <- p.relay.Run(relayCtx) }()
+
+	err = schedule(ctx, cfg.every, cfg.runs, log, func() error { return p.ingestRun(ctx, out) })
+	stopRelay() // the relay commits its batch and returns
+	return errors.Join(err, <-relayDone)
+}
+
+// pipeline is the process's connections and the components built on them.
+type pipeline struct {
+	cfg config
+	log *slog.Logger
+	m   *metrics
+
+	api      *randomuser.Client
+	offline  *randomusertest.Server // with -offline
+	pool     *pgxpool.Pool
+	outbox   *outbox.Store
+	ledger   *runledger.Ledger
+	producer *kafkasink.Producer
+	relay    *outbox.Relay
+
+	counts counts
+}
+
+// counts are what this process did, for the run ledger and the metrics; the
+// relay counts what it publishes itself (its Stats).
+type counts struct {
+	fetched, staged, duplicates, invalid atomic.Int64
+}
+
+// open connects to the servers and builds the producer, creating what is
+// missing: the outbox and ledger tables and the topics. Close it when done.
+func open(ctx context.Context, cfg config, log *slog.Logger, m *metrics) (_ *pipeline, err error) {
+	p := &pipeline{cfg: cfg, log: log, m: m}
+	defer func() {
+		if err != nil {
+			p.close()
+		}
+	}()
+	// Credentials and TLS come from the environment or files, never flags
+	// (package secure); nothing set means the local stack's plain listeners.
+	sec, err := secure.FromEnv()
+	if err != nil {
+		return nil, err
+	}
+	log.Info("connection security", "settings", sec) // passwords print as [redacted]
+
+	if err := p.openAPI(); err != nil {
+		return nil, err
+	}
+	if err := p.openPostgres(ctx, sec.Postgres); err != nil {
+		return nil, err
+	}
+	if err := p.openKafka(ctx, sec.Kafka); err != nil {
+		return nil, err
+	}
+	p.exposeCounts()
+	return p, nil
+}
+
+// openAPI creates the Random User API client. -offline points it at an
+// in-process imitation of the API, for machines without internet.
+func (p *pipeline) openAPI() (err error) {
+	base := p.cfg.apiURL
+	if p.cfg.offline {
+		if p.offline, err = randomusertest.NewServer(); err != nil {
+			return fmt.Errorf("offline API server: %w", err)
+		}
+		base = p.offline.BaseURL()
+		p.log.Info("serving the Random User API offline", "url", base)
+	}
+	p.api, err = randomuser.New(randomuser.WithBaseURL(base), randomuser.WithLogger(p.log))
+	return err
+}
+
+// openPostgres connects to PostgreSQL, which holds the outbox and the run
+// ledger, in one schema, over one pool.
+func (p *pipeline) openPostgres(ctx context.Context, sec secure.Postgres) (err error) {
+	poolCfg, err := sec.PoolConfig(p.cfg.postgresDSN) // TLS and the password merged in
+	if err != nil {
+		return err
+	}
+	if p.pool, err = pgxpool.NewWithConfig(ctx, poolCfg); err != nil {
+		return sec.Explain(err)
+	}
+	// The pool connects lazily: fail now, with the cause, not mid-run.
+	if err := p.pool.Ping(ctx); err != nil {
+		return sec.Explain(err)
+	}
+	if p.outbox, err = outbox.NewStore(p.pool, outbox.WithSchema(p.cfg.pgSchema)); err != nil {
+		return err
+	}
+	if p.ledger, err = runledger.New(p.pool, runledger.WithSchema(p.cfg.pgSchema)); err != nil {
+		return err
+	}
+	// Both migrations are idempotent and safe for processes starting
+	// together (a producer and its consumers), so each runs them at start.
+	if err := p.outbox.Migrate(ctx); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	if err := p.ledger.Migrate(ctx); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	return nil
+}
+
+// openKafka creates the topics, the producer and the relay that publishes
+// the outbox through it.
+func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) error {
+	kafkaSec, err := sec.Opts() // SASL and TLS
+	if err != nil {
+		return err
+	}
+	// franz-go retries a refused login until its request times out; a ping
+	// first fails fast with the cause.
+	if err := sec.Ping(ctx, p.cfg.brokers); err != nil {
+		return err
+	}
+	p.producer, err = kafkasink.NewProducer(p.cfg.brokers, kafkasink.WithTopic(p.cfg.topic), kafkasink.WithLogger(p.log),
+		kafkasink.WithClientOpts(slices.Concat(kafkaSec, p.m.kafkaOpts("producer"))...))
+	if err != nil {
+		return err
+	}
+	// Clusters rarely create topics on first use, and this one would give
+	// them its default partitions: create both, as configured. The
+	// consumers refuse to start without their dead-letter topic.
+	for _, spec := range []kafkasink.TopicSpec{
+		{Name: p.cfg.topic, Partitions: int32(p.cfg.partitions), ReplicationFactor: int16(p.cfg.replication)},
+		{Name: p.cfg.dlqTopic, Partitions: 1, ReplicationFactor: int16(p.cfg.replication)},
+	} {
+		created, err := kafkasink.EnsureTopic(ctx, p.producer.Client(), spec)
+		if err != nil {
+			return fmt.Errorf("kafka: %w", err)
+		}
+		if created {
+			p.log.Info("created topic", "topic", spec.Name, "partitions", spec.Partitions)
+		}
+	}
+	// Batches of 2,000 rows (the default is 500) keep up with 5,000-user
+	// pages in fewer transactions; a crash duplicates at most one batch.
+	p.relay, err = outbox.NewRelay(p.outbox, p.producer, outbox.WithLogger(p.log), outbox.WithBatchSize(2000))
+	return err
+}
+
+// close releases everything open opened; the relay must have stopped.
+func (p *pipeline) close() {
+	if p.producer != nil {
+		p.producer.Close()
+	}
+	if p.pool != nil {
+		p.pool.Close()
+	}
+	if p.offline != nil {
+		p.offline.Close()
+	}
+}
+
+// counted returns r with the process's counts so far less base's: the
+// share of r's run.
+func (p *pipeline) counted(r, base runledger.Run) runledger.Run {
+	r.Fetched, r.Staged = p.counts.fetched.Load(), p.counts.staged.Load()
+	r.Duplicates, r.Invalid = p.counts.duplicates.Load(), p.counts.invalid.Load()
+	r.Published = p.relay.Stats().Published
+	return r.Since(base)
+}
+
+// ingestRun is one run: fetch and stage -users users, wait until the relay
+// has published them, record the run in the ledger and print its summary.
+func (p *pipeline) ingestRun(ctx context.Context, out io.Writer) error {
+	run := runledger.Run{RunID: runledger.NewRunID("ingest"), Kind: "ingest", StartedAt: time.Now()}
+	if err := p.ledger.Start(ctx, run.RunID, run.Kind); err != nil {
+		return err
+	}
+	base := p.counted(runledger.Run{}, runledger.Run{})
+	prog := p.startProgress(ctx, run, base)
+	err := p.ingest(ctx, run.RunID)
+	if err == nil {
+		err = p.drain(ctx)
+	}
+	prog.stop()
+	r := p.counted(run, base)
+	took := time.Since(run.StartedAt)
+	r.Status, r.Error = outcome(ctx, err)
+	if r.Status == runledger.StatusInterrupted {
+		err = nil // the next run carries on
+	}
+	err = errors.Join(err, p.ledger.Update(ctx, r))
+	writeSummary(out, p.cfg, r, took)
+	return err
+}
+
+// drain waits until the relay has published everything staged.
+func (p *pipeline) drain(ctx context.Context) error {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		pending, err := p.outbox.Pending(ctx)
+		if err == nil && pending == 0 {
+			return nil
+		}
+		if err != nil && ctx.Err() == nil {
+			p.log.Warn("waiting for the relay", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// outcome returns a run's status and error text: a run stopped by a signal
+// is interrupted, not failed.
+func outcome(ctx context.Context, err error) (status, text string) {
+	switch {
+	case err == nil:
+		return runledger.StatusSucceeded, ""
+	case ctx.Err() != nil:
+		return runledger.StatusInterrupted, "interrupted"
+	default:
+		return runledger.StatusFailed, err.Error()
+	}
+}
+
+// schedule calls run now and then every every, runs times in all (0: until
+// ctx ends); with every 0, once.
+func schedule(ctx context.Context, every time.Duration, runs int, log *slog.Logger, run func() error) error {
+	for n := 1; ; n++ {
+		start := time.Now()
+		if err := run(); err != nil {
+			return err
+		}
+		if every <= 0 || (runs > 0 && n >= runs) {
+			return nil
+		}
+		next := start.Add(every)
+		log.Info("next run scheduled", "at", next.Format(time.RFC3339))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Until(next)):
+		}
+	}
 }

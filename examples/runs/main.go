@@ -1,6 +1,6 @@
-// Command runs prints the run ledger: the last runs of the pipeline with
-// their counts per stage and status, read from PostgreSQL
-// (USERSTREAM_POSTGRES_DSN).
+// Command runs prints the run ledger (package runledger): the last runs of
+// the pipeline with their counts per stage and status, read from PostgreSQL
+// (USERSTREAM_POSTGRES_DSN, with the credentials and TLS of package secure).
 //
 //	runs            # the last 20 runs
 //	runs -n 5
@@ -11,58 +11,82 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/userstream/userstream/internal/pipeline"
+	"github.com/userstream/userstream/runledger"
 	"github.com/userstream/userstream/secure"
 )
 
+const (
+	envPostgresDSN     = "USERSTREAM_POSTGRES_DSN"
+	defaultPostgresDSN = "postgres://userstream:userstream@127.0.0.1:5432/userstream?sslmode=disable"
+)
+
 func main() {
-	if err := run(); err != nil {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "runs:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	var cfg pipeline.Config
+func run(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("runs", flag.ExitOnError)
-	cfg.ServerFlags(fs)
+	schema := fs.String("pg-schema", runledger.DefaultSchema, "PostgreSQL schema of the run ledger (DSN from env "+envPostgresDSN+")")
 	n := fs.Int("n", 20, "how many runs to show, newest first")
 	id := fs.String("id", "", "show only this run")
-	_ = fs.Parse(os.Args[1:])
+	_ = fs.Parse(args)
+	// The DSN is never a flag: a flag's value shows in ps, and a DSN may
+	// carry a password.
+	dsn := strings.TrimSpace(os.Getenv(envPostgresDSN))
+	if dsn == "" {
+		dsn = defaultPostgresDSN
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	sec, err := secure.FromEnv()
+	sec, err := secure.LoadPostgres(os.LookupEnv)
 	if err != nil {
 		return err
 	}
-	pgCfg, err := sec.Postgres.PoolConfig(cfg.PostgresDSN)
+	poolCfg, err := sec.PoolConfig(dsn) // TLS and the password merged in
 	if err != nil {
 		return err
 	}
-	pool, err := pgxpool.NewWithConfig(ctx, pgCfg)
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
-		return sec.Postgres.Explain(err)
+		return sec.Explain(err)
 	}
 	defer pool.Close()
-	l := pipeline.NewLedger(pool, cfg.PostgresSchema)
-	var runs []pipeline.RunRecord
+	// The pool connects lazily: fail here, with the cause.
+	if err := pool.Ping(ctx); err != nil {
+		return sec.Explain(err)
+	}
+	ledger, err := runledger.New(pool, runledger.WithSchema(*schema))
+	if err != nil {
+		return err
+	}
+	var runs []runledger.Run
 	if *id != "" {
-		r, err := l.Get(ctx, *id)
+		r, err := ledger.Get(ctx, *id)
 		if err != nil {
 			return err
 		}
 		runs = append(runs, r)
-	} else if runs, err = l.Recent(ctx, *n); err != nil {
+	} else if runs, err = ledger.Recent(ctx, *n); err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	return printRuns(out, runs)
+}
+
+// printRuns writes runs as a table, one run a line (two when it failed).
+func printRuns(w io.Writer, runs []runledger.Run) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "run\tstarted\tseconds\tfetched\tstaged\tduplicates\tinvalid\tpublished\tstored\tdead-lettered\tstatus\t")
 	for _, r := range runs {
 		secs := "-"

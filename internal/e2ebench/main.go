@@ -43,7 +43,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/userstream/userstream/cassandrastore"
-	"github.com/userstream/userstream/internal/pipeline"
+	"github.com/userstream/userstream/runledger"
 )
 
 func main() {
@@ -159,7 +159,7 @@ func run() error {
 		fmt.Printf(" (%.1f s wall)\n", r.seconds)
 	}
 	for _, r := range runs {
-		if r.status != pipeline.StatusSucceeded {
+		if r.status != runledger.StatusSucceeded {
 			return fmt.Errorf("the %s run did not succeed: %s", r.name, r.errorText)
 		}
 	}
@@ -187,10 +187,10 @@ func ceiling(rows int) (float64, error) {
 // (bench_<kind>_<n>) and measures it; name labels the result.
 func pipelineRun(bin, dir, kind, name string, users int, rate float64, pageSize int) (result, error) {
 	id := fmt.Sprintf("bench_%s_%d", kind, time.Now().UnixNano()%1e9)
-	report := filepath.Join(dir, id+".json")
+	reportFile := filepath.Join(dir, id+".json")
 	args := []string{"-api-url", "http://" + apiAddr + "/api/", "-users", strconv.Itoa(users), "-page-size", strconv.Itoa(pageSize),
 		"-topic", id, "-dlq-topic", id + "_dlq", "-group", id, "-keyspace", id, "-pg-schema", id,
-		"-seed", id, "-metrics-addr", "", "-progress=false", "-report", report}
+		"-seed", id, "-metrics-addr", "", "-progress=false", "-report", reportFile}
 	args = append(args, extraArgs...)
 	if rate > 0 {
 		args = append(args, "-rate", strconv.FormatFloat(rate, 'f', -1, 64))
@@ -224,11 +224,11 @@ func pipelineRun(bin, dir, kind, name string, users int, rate float64, pageSize 
 	err := cmd.Wait()
 	close(done)
 	fmt.Fprint(os.Stderr, out.String())
-	raw, rerr := os.ReadFile(report)
+	raw, rerr := os.ReadFile(reportFile)
 	if rerr != nil {
 		return result{}, fmt.Errorf("%s run: %v (no report: %v)", name, err, rerr)
 	}
-	var reps []pipeline.Report
+	var reps []runReport
 	if err := json.Unmarshal(raw, &reps); err != nil || len(reps) == 0 {
 		return result{}, fmt.Errorf("%s run: bad report: %v", name, err)
 	}
@@ -247,7 +247,28 @@ func pipelineRun(bin, dir, kind, name string, users int, rate float64, pageSize 
 	return r, nil
 }
 
+// runReport is what e2ebench reads of a run in examples/fullpipeline's
+// -report JSON.
+type runReport struct {
+	StartedAt time.Time
+	Duration  time.Duration
+	Stored    int64
+	P50, P99  time.Duration
+	Status    string
+	Error     string
+}
+
 const apiAddr = "127.0.0.1:18080"
+
+// The servers, as the examples find them.
+const (
+	envKafkaBrokers       = "USERSTREAM_KAFKA_BROKERS"
+	envCassandraHosts     = "USERSTREAM_CASSANDRA_HOSTS"
+	envPostgresDSN        = "USERSTREAM_POSTGRES_DSN"
+	defaultKafkaBrokers   = "127.0.0.1:9092"
+	defaultCassandraHosts = "127.0.0.1:9042"
+	defaultPostgresDSN    = "postgres://userstream:userstream@127.0.0.1:5432/userstream?sslmode=disable"
+)
 
 // extraArgs are more fullpipeline flags, from -args.
 var extraArgs []string
@@ -270,17 +291,17 @@ func awaitTCP(addr string, timeout time.Duration) error {
 func cleanup(id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	brokers := strings.Split(envOr(pipeline.EnvKafkaBrokers, pipeline.DefaultKafkaBrokers), ",")
+	brokers := strings.Split(envOr(envKafkaBrokers, defaultKafkaBrokers), ",")
 	if cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...)); err == nil {
 		_, _ = kadm.NewClient(cl).DeleteTopics(ctx, id, id+"_dlq")
 		cl.Close()
 	}
-	hosts := strings.Split(envOr(pipeline.EnvCassandraHosts, pipeline.DefaultCassandraHosts), ",")
+	hosts := strings.Split(envOr(envCassandraHosts, defaultCassandraHosts), ",")
 	if s, err := cassandrastore.NewSession(ctx, hosts); err == nil {
 		_ = s.ExecStmt(`DROP KEYSPACE IF EXISTS ` + id)
 		s.Close()
 	}
-	if conn, err := pgx.Connect(ctx, envOr(pipeline.EnvPostgresDSN, pipeline.DefaultPostgresDSN)); err == nil {
+	if conn, err := pgx.Connect(ctx, envOr(envPostgresDSN, defaultPostgresDSN)); err == nil {
 		_, _ = conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{id}.Sanitize()+` CASCADE`)
 		_ = conn.Close(ctx)
 	}

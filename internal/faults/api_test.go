@@ -1,19 +1,17 @@
 package faults_test
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/userstream/userstream/internal/pipeline"
 	ru "github.com/userstream/userstream/randomuser/randomusertest"
+	"github.com/userstream/userstream/runledger"
 )
 
-// TestAPIFaults runs the full pipeline against the offline API with faults
-// injected. Faults the client can outlast (5xx bursts, 429 and 503 with
+// TestAPIFaults runs the full pipeline (examples/fullpipeline, as a
+// process of its own) against the offline API with faults injected. Faults the client can outlast (5xx bursts, 429 and 503 with
 // Retry-After, an error body, truncated or empty pages, slow responses,
 // random faults) are retried: the run succeeds with every user stored once.
 // Faults it cannot (a malformed body, a lasting outage) end the run with an
@@ -25,6 +23,7 @@ func TestAPIFaults(t *testing.T) {
 		users = 5000
 		page  = 1000 // 5 pages, so faults can hit the middle of a run
 	)
+	bin := buildFullpipeline(t)
 	ok := ru.Fault{} // lets a request through
 	cases := []struct {
 		name    string
@@ -65,15 +64,12 @@ func TestAPIFaults(t *testing.T) {
 			srv.Inject(tc.inject...)
 			cfg.Offline, cfg.APIURL = false, srv.BaseURL()
 			logs := newLockedBuffer()
-			log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-			var out bytes.Buffer
 			start := time.Now()
-			reports, err := pipeline.RunFull(ctx, cfg, log, &out)
+			r, out, err := runFull(ctx, t, bin, cfg, logs)
 			took := time.Since(start)
-			if len(reports) != 1 {
-				t.Fatalf("RunFull: %v, %d reports\n%s", err, len(reports), out.String())
+			if r.RunID == "" {
+				t.Fatalf("fullpipeline: %v\n%s\nlogs:\n%s", err, out, tail(logs.String(), 20))
 			}
-			r := reports[0]
 			st := srv.Stats()
 			t.Logf("%s: status %s in %v; %d requests, %d faults; fetched %d, stored %d; error %q",
 				tc.name, r.Status, took.Round(10*time.Millisecond), st.Requests, st.Faults, r.Fetched, r.Stored, r.Error)
@@ -86,8 +82,8 @@ func TestAPIFaults(t *testing.T) {
 			}
 
 			if tc.wantErr == "" {
-				if err != nil || r.Status != pipeline.StatusSucceeded {
-					t.Fatalf("run failed: %v\n%s\nlogs:\n%s", err, out.String(), tail(logs.String(), 20))
+				if err != nil || r.Status != runledger.StatusSucceeded {
+					t.Fatalf("run failed: %v\n%s\nlogs:\n%s", err, out, tail(logs.String(), 20))
 				}
 				if took < tc.minTime {
 					t.Errorf("run took %v, want at least %v (was the wait honoured?)", took, tc.minTime)
@@ -96,17 +92,17 @@ func TestAPIFaults(t *testing.T) {
 					t.Errorf("faults were served but no retry was logged:\n%s", tail(logs.String(), 10))
 				}
 				checkExact(t, r, len(want))
-				if runs[0].Status != pipeline.StatusSucceeded || runs[0].Error != "" || runs[0].Fetched != users {
+				if runs[0].Status != runledger.StatusSucceeded || runs[0].Error != "" || runs[0].Fetched != users {
 					t.Errorf("ledger row %+v, want succeeded with %d fetched", runs[0], users)
 				}
 				return
 			}
 
 			// The run fails with a clear error, and the ledger says so.
-			if err == nil || r.Status != pipeline.StatusFailed || !strings.Contains(r.Error, tc.wantErr) {
-				t.Fatalf("run: status %s, error %q (%v); want failed with %q\n%s", r.Status, r.Error, err, tc.wantErr, out.String())
+			if err == nil || r.Status != runledger.StatusFailed || !strings.Contains(r.Error, tc.wantErr) {
+				t.Fatalf("run: status %s, error %q (%v); want failed with %q\n%s", r.Status, r.Error, err, tc.wantErr, out)
 			}
-			if runs[0].Status != pipeline.StatusFailed || runs[0].Error != r.Error || runs[0].Fetched != r.Fetched || runs[0].Fetched >= users {
+			if runs[0].Status != runledger.StatusFailed || runs[0].Error != r.Error || runs[0].Fetched != r.Fetched || runs[0].Fetched >= users {
 				t.Errorf("ledger row %+v, want failed with the run's error and %d users fetched", runs[0], r.Fetched)
 			}
 			// Once the API is healthy, the same seed completes the job:
@@ -117,12 +113,10 @@ func TestAPIFaults(t *testing.T) {
 			}
 			defer healthy.Close()
 			cfg.APIURL = healthy.BaseURL()
-			out.Reset()
-			reports, err = pipeline.RunFull(ctx, cfg, log, &out)
-			if err != nil || reports[0].Status != pipeline.StatusSucceeded {
-				t.Fatalf("run after recovery: %v\n%s", err, out.String())
+			r2, out, err := runFull(ctx, t, bin, cfg, logs)
+			if err != nil || r2.Status != runledger.StatusSucceeded {
+				t.Fatalf("run after recovery: %v\n%s", err, out)
 			}
-			r2 := reports[0]
 			if r2.Staged+r.Staged != users || r2.Duplicates != r.Staged {
 				t.Errorf("after recovery staged %d (duplicates %d), first run staged %d: want %d in all", r2.Staged, r2.Duplicates, r.Staged, users)
 			}
@@ -143,7 +137,7 @@ func countOK(fs []ru.Fault) int64 {
 
 // checkExact checks that a verified run left exactly the unique users in
 // the table, every one of them, and no dead letters.
-func checkExact(t *testing.T, r pipeline.Report, unique int) {
+func checkExact(t *testing.T, r report, unique int) {
 	t.Helper()
 	v := r.Verification
 	if v == nil || v.Unique != unique || v.Found != unique || r.TableRows != int64(unique) {

@@ -2,8 +2,14 @@ package faults_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
-	"log/slog"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,10 +20,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/userstream/userstream/cassandrastore"
-	"github.com/userstream/userstream/internal/pipeline"
 	"github.com/userstream/userstream/internal/testenv"
 	"github.com/userstream/userstream/randomuser"
 	"github.com/userstream/userstream/randomuser/randomusertest"
+	"github.com/userstream/userstream/runledger"
 	"github.com/userstream/userstream/transform"
 )
 
@@ -25,26 +31,46 @@ import (
 // default; the expected users are computed with the same pages.
 const pageSize = randomuser.MaxResults
 
-var quiet = slog.New(slog.DiscardHandler)
+// config names a pipeline of the tests' own and what it fetches: the
+// flags the tests give examples/fullpipeline, examples/producer and
+// examples/consumer.
+type config struct {
+	Brokers        []string
+	CassandraHosts []string
+	PostgresDSN    string // USERSTREAM_POSTGRES_DSN of the processes
+	Topic          string
+	DLQTopic       string
+	Partitions     int
+	Group          string
+	Keyspace       string
+	Table          string
+	PostgresSchema string
+	Offline        bool   // serve the API in-process (-offline) rather than at APIURL
+	APIURL         string // -api-url
+	Users          int
+	Seed           string
+	PageSize       int
+	Rate           float64 // -rate of the producer; 0: as fast as possible
+	Consumers      int     // -consumers of fullpipeline
+}
 
 // newConfig returns a pipeline of its own on the real servers (topic,
 // dead-letter topic, group, keyspace and schema named after the test),
 // fetching users users of its own seed from the offline API. Everything it
 // creates is removed when the test ends.
-func newConfig(t *testing.T, prefix string, users int) pipeline.Config {
+func newConfig(t *testing.T, prefix string, users int) config {
 	t.Helper()
 	name := testenv.Name(t, prefix)
-	cfg := pipeline.Config{
+	cfg := config{
 		Brokers:        testenv.KafkaBrokers(t),
 		CassandraHosts: testenv.CassandraHosts(t),
 		PostgresDSN:    testenv.PostgresDSN(t),
 		Topic:          name,
 		DLQTopic:       name + "_dlq",
-		Partitions:     pipeline.DefaultPartitions,
+		Partitions:     6,
 		Group:          name,
 		Keyspace:       name,
 		Table:          cassandrastore.DefaultTable,
-		Replication:    1,
 		PostgresSchema: name,
 		Offline:        true,
 		Users:          users,
@@ -60,7 +86,7 @@ func newConfig(t *testing.T, prefix string, users int) pipeline.Config {
 // dropAll deletes the topics, keyspace and schema of cfg. Failures are
 // logged, not fatal: a server killed by a failed scenario may still be
 // coming back.
-func dropAll(t *testing.T, cfg pipeline.Config) {
+func dropAll(t *testing.T, cfg config) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...)); err == nil {
@@ -91,7 +117,7 @@ func dropAll(t *testing.T, cfg pipeline.Config) {
 // seed and user count, computed independently of the pipeline with an
 // in-process offline server and the randomuser client; and, for each k,
 // how many of them the first k pages hold (upTo[0] is 0).
-func expectedIDs(ctx context.Context, cfg pipeline.Config) (ids map[string]struct{}, upTo []int64, err error) {
+func expectedIDs(ctx context.Context, cfg config) (ids map[string]struct{}, upTo []int64, err error) {
 	srv, err := randomusertest.NewServer()
 	if err != nil {
 		return nil, nil, err
@@ -121,7 +147,7 @@ func expectedIDs(ctx context.Context, cfg pipeline.Config) (ids map[string]struc
 
 // tableIDs reads the table's row count (cassandrastore's Count) and every
 // id it holds, with how often each was seen.
-func tableIDs(ctx context.Context, cfg pipeline.Config) (count int64, ids map[string]int, err error) {
+func tableIDs(ctx context.Context, cfg config) (count int64, ids map[string]int, err error) {
 	s, err := cassandrastore.NewSession(ctx, cfg.CassandraHosts)
 	if err != nil {
 		return 0, nil, err
@@ -212,13 +238,73 @@ func header(r *kgo.Record, key string) string {
 }
 
 // ledger returns the last runs recorded in cfg's run ledger, newest first.
-func ledger(ctx context.Context, cfg pipeline.Config) ([]pipeline.RunRecord, error) {
+func ledger(ctx context.Context, cfg config) ([]runledger.Run, error) {
 	pool, err := pgxpool.New(ctx, cfg.PostgresDSN)
 	if err != nil {
 		return nil, err
 	}
 	defer pool.Close()
-	return pipeline.NewLedger(pool, cfg.PostgresSchema).Recent(ctx, 100)
+	l, err := runledger.New(pool, runledger.WithSchema(cfg.PostgresSchema))
+	if err != nil {
+		return nil, err
+	}
+	return l.Recent(ctx, 100)
+}
+
+// buildFullpipeline builds examples/fullpipeline into a folder of t's and
+// returns the binary's path.
+func buildFullpipeline(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "fullpipeline")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../examples/fullpipeline").CombinedOutput(); err != nil {
+		t.Fatalf("build examples/fullpipeline: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// report is what the tests read of a run in examples/fullpipeline's
+// -report JSON.
+type report struct {
+	runledger.Run
+	Verification *struct{ Unique, Found int } // nil when the run was not verified
+	TableRows    int64                        // rows in the table after the run
+	DeadLetters  int64                        // records in the dead-letter topic
+}
+
+// runFull runs bin, examples/fullpipeline, once on cfg as a process of
+// its own, with its log at warn level going to logs, and returns the run's
+// report, what it printed on standard output, and how it exited (an error
+// for a failed run).
+func runFull(ctx context.Context, t *testing.T, bin string, cfg config, logs io.Writer) (report, string, error) {
+	t.Helper()
+	reportFile := filepath.Join(t.TempDir(), "report.json")
+	args := []string{"-brokers", strings.Join(cfg.Brokers, ","), "-cassandra-hosts", strings.Join(cfg.CassandraHosts, ","),
+		"-topic", cfg.Topic, "-dlq-topic", cfg.DLQTopic, "-partitions", strconv.Itoa(cfg.Partitions), "-group", cfg.Group,
+		"-keyspace", cfg.Keyspace, "-table", cfg.Table, "-pg-schema", cfg.PostgresSchema,
+		"-users", strconv.Itoa(cfg.Users), "-seed", cfg.Seed, "-page-size", strconv.Itoa(cfg.PageSize),
+		"-consumers", strconv.Itoa(cfg.Consumers), "-metrics-addr=", "-progress=false", "-log-level", "warn", "-report", reportFile}
+	if cfg.Offline {
+		args = append(args, "-offline")
+	} else {
+		args = append(args, "-api-url", cfg.APIURL)
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), "USERSTREAM_POSTGRES_DSN="+cfg.PostgresDSN)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, logs
+	err := cmd.Run()
+	var reports []report
+	raw, rerr := os.ReadFile(reportFile)
+	if rerr == nil {
+		rerr = json.Unmarshal(raw, &reports)
+	}
+	if rerr == nil && len(reports) != 1 {
+		rerr = fmt.Errorf("%d runs reported, want 1", len(reports))
+	}
+	if rerr != nil {
+		return report{}, out.String(), errors.Join(err, fmt.Errorf("report: %w", rerr))
+	}
+	return reports[0], out.String(), err
 }
 
 // tail returns the last n lines of s.

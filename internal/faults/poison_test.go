@@ -5,15 +5,14 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/userstream/userstream/internal/pipeline"
 	"github.com/userstream/userstream/kafkasink"
+	"github.com/userstream/userstream/runledger"
 	"github.com/userstream/userstream/transform"
 )
 
@@ -125,10 +124,12 @@ func (l *lockedBuffer) String() string {
 // shape, a missing id, huge values (up to a bit under the broker's limit),
 // invalid UTF-8, an unknown schema version. Every one must be in the
 // dead-letter topic with its reason and error, and the users produced after
-// them must all be stored: the pipeline never stalls on poison.
+// them must all be stored: the pipeline (examples/fullpipeline, as a
+// process of its own) never stalls on poison.
 func TestPoisonGoesToDeadLetters(t *testing.T) {
 	t.Parallel()
 	const users = 5000
+	bin := buildFullpipeline(t)
 	cfg := newConfig(t, "poison", users)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -168,18 +169,15 @@ func TestPoisonGoesToDeadLetters(t *testing.T) {
 	}
 
 	logs := newLockedBuffer()
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	var out bytes.Buffer
 	start := time.Now()
 	// A stalled partition would keep the run from draining: the deadline
 	// turns that into a failure instead of a hang.
 	rctx, rcancel := context.WithTimeout(ctx, 3*time.Minute)
-	reports, err := pipeline.RunFull(rctx, cfg, log, &out)
+	r, out, err := runFull(rctx, t, bin, cfg, logs)
 	rcancel()
-	if err != nil || len(reports) != 1 || reports[0].Status != pipeline.StatusSucceeded {
-		t.Fatalf("run did not finish (stalled on poison?): %v\n%s\nlogs:\n%s", err, out.String(), tail(logs.String(), 20))
+	if err != nil || r.Status != runledger.StatusSucceeded {
+		t.Fatalf("run did not finish (stalled on poison?): %v\n%s\nlogs:\n%s", err, out, tail(logs.String(), 20))
 	}
-	r := reports[0]
 	t.Logf("%d users after %d poison records stored in %v", r.Stored, len(cases), time.Since(start).Round(time.Millisecond))
 	if v := r.Verification; v == nil || v.Unique != users || v.Found != users {
 		t.Errorf("verification %+v, want all %d users found", r.Verification, users)
@@ -240,11 +238,11 @@ func TestPoisonGoesToDeadLetters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(runs) != 1 || runs[0].Status != pipeline.StatusSucceeded || runs[0].DeadLettered != int64(len(cases)) ||
+	if len(runs) != 1 || runs[0].Status != runledger.StatusSucceeded || runs[0].DeadLettered != int64(len(cases)) ||
 		runs[0].Stored < users {
 		t.Errorf("ledger = %+v, want one succeeded run with %d dead-lettered", runs, len(cases))
 	}
 	if t.Failed() {
-		t.Logf("summary:\n%s\nlogs:\n%s", out.String(), tail(logs.String(), 30))
+		t.Logf("summary:\n%s\nlogs:\n%s", out, tail(logs.String(), 30))
 	}
 }

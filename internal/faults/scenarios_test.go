@@ -17,15 +17,15 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/userstream/userstream/internal/pipeline"
 	"github.com/userstream/userstream/kafkasink/outbox"
+	"github.com/userstream/userstream/runledger"
 )
 
 // run is one scenario in progress: the pipeline's processes, the progress
 // monitor and the faults injected so far.
 type run struct {
 	t     *testing.T
-	cfg   pipeline.Config
+	cfg   config
 	stack *stack
 	bins  string
 	logs  string
@@ -628,7 +628,7 @@ func TestRelayKilled(t *testing.T) {
 	last := runs[0]
 	t.Logf("second run of the seed in %v: fetched %d, staged %d, duplicates %d, published %d",
 		time.Since(start).Round(time.Millisecond), last.Fetched, last.Staged, last.Duplicates, last.Published)
-	if last.Kind != "ingest" || last.Status != pipeline.StatusSucceeded || last.Staged != 0 || last.Published != 0 ||
+	if last.Kind != "ingest" || last.Status != runledger.StatusSucceeded || last.Staged != 0 || last.Published != 0 ||
 		last.Duplicates != int64(r.users) {
 		t.Errorf("second run of the seed: %+v, want all %d users duplicates and nothing staged or published", last, r.users)
 	}

@@ -1,4 +1,4 @@
-package pipeline
+package main
 
 import (
 	"context"
@@ -21,10 +21,10 @@ import (
 // users with credentials and searches all three stores for every value.
 func TestCredentialsNeverStored(t *testing.T) {
 	cfg := testConfig(t, 2000)
-	cfg.PageSize = 500
+	cfg.pageSize = 500
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if _, err := RunFull(ctx, cfg, quiet, &strings.Builder{}); err != nil {
+	if _, err := run(ctx, cfg, quiet, &strings.Builder{}); err != nil {
 		t.Fatalf("run: %v", err)
 	}
 
@@ -39,7 +39,7 @@ func TestCredentialsNeverStored(t *testing.T) {
 		t.Fatal(err)
 	}
 	var secrets []string
-	for u, err := range api.Users(ctx, randomuser.Query{Results: cfg.PageSize, Seed: cfg.Seed}, cfg.Users) {
+	for u, err := range api.Users(ctx, randomuser.Query{Results: cfg.pageSize, Seed: cfg.seed}, cfg.users) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,12 +62,12 @@ func TestCredentialsNeverStored(t *testing.T) {
 	}
 
 	// PostgreSQL: every staged payload.
-	conn, err := pgx.Connect(ctx, cfg.PostgresDSN)
+	conn, err := pgx.Connect(ctx, cfg.postgresDSN)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, `SELECT payload::text FROM `+pgx.Identifier{cfg.PostgresSchema, "outbox"}.Sanitize())
+	rows, err := conn.Query(ctx, `SELECT payload::text FROM `+pgx.Identifier{cfg.pgSchema, "outbox"}.Sanitize())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,18 +80,18 @@ func TestCredentialsNeverStored(t *testing.T) {
 		check("postgres outbox payload", p)
 		n++
 	}
-	if rows.Err() != nil || n != cfg.Users {
-		t.Fatalf("read %d outbox rows (%v), want %d", n, rows.Err(), cfg.Users)
+	if rows.Err() != nil || n != cfg.users {
+		t.Fatalf("read %d outbox rows (%v), want %d", n, rows.Err(), cfg.users)
 	}
 
 	// Kafka: every record, value and headers.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ConsumeTopics(cfg.Topic),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.brokers...), kgo.ConsumeTopics(cfg.topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	for n = 0; n < cfg.Users; {
+	for n = 0; n < cfg.users; {
 		fs := cl.PollFetches(ctx)
 		if err := fs.Err0(); err != nil {
 			t.Fatalf("read topic after %d records: %v", n, err)
@@ -103,12 +103,12 @@ func TestCredentialsNeverStored(t *testing.T) {
 	}
 
 	// Cassandra: every row.
-	session, err := cassandrastore.NewSession(ctx, cfg.CassandraHosts)
+	session, err := cassandrastore.NewSession(ctx, cfg.cassandraHosts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer session.Close()
-	store, err := cassandrastore.New(session, cassandrastore.WithKeyspace(cfg.Keyspace), cassandrastore.WithTable(cfg.Table))
+	store, err := cassandrastore.New(session, cassandrastore.WithKeyspace(cfg.keyspace), cassandrastore.WithTable(cfg.table))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestCredentialsNeverStored(t *testing.T) {
 		check("cassandra row", fmt.Sprintf("%+v", row))
 		n++
 	}
-	if n != cfg.Users {
-		t.Fatalf("read %d Cassandra rows, want %d", n, cfg.Users)
+	if n != cfg.users {
+		t.Fatalf("read %d Cassandra rows, want %d", n, cfg.users)
 	}
 }

@@ -1,93 +1,19 @@
-package pipeline
+package main
 
 import (
 	"bytes"
 	"context"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/userstream/userstream/cassandrastore"
-	"github.com/userstream/userstream/internal/testenv"
+	"github.com/userstream/userstream/runledger"
 )
-
-// testConfig is a pipeline of its own (topics, group, keyspace, schema) on
-// the real servers, fetching from the offline API.
-func testConfig(t *testing.T, users int) Config {
-	t.Helper()
-	name := testenv.Name(t, "e2e")
-	cfg := Config{
-		Brokers:        testenv.KafkaBrokers(t),
-		CassandraHosts: testenv.CassandraHosts(t),
-		PostgresDSN:    testenv.PostgresDSN(t),
-		Topic:          name,
-		DLQTopic:       name + "_dlq",
-		Partitions:     6,
-		Group:          name,
-		Keyspace:       name,
-		Table:          cassandrastore.DefaultTable,
-		Replication:    1,
-		PostgresSchema: name,
-		Offline:        true,
-		Users:          users,
-		Seed:           "e2e-" + name[len(name)-8:],
-		PageSize:       5000,
-		Consumers:      2,
-	}
-	t.Cleanup(func() { cleanup(t, cfg) })
-	return cfg
-}
-
-func cleanup(t *testing.T, cfg Config) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...)); err == nil {
-		_, _ = kadm.NewClient(cl).DeleteTopics(ctx, cfg.Topic, cfg.DLQTopic)
-		cl.Close()
-	}
-	if s, err := cassandrastore.NewSession(ctx, cfg.CassandraHosts); err == nil {
-		_ = s.ExecStmt(`DROP KEYSPACE IF EXISTS ` + cfg.Keyspace)
-		s.Close()
-	}
-	if conn, err := pgx.Connect(ctx, cfg.PostgresDSN); err == nil {
-		_, _ = conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{cfg.PostgresSchema}.Sanitize()+` CASCADE`)
-		_ = conn.Close(ctx)
-	}
-}
-
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
-
-// freeAddr returns a loopback address with a port free at the time.
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-func get(t *testing.T, url string) string {
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
-	}
-	return string(b)
-}
 
 // 20,000 users through the real stack: rows in Cassandra are exactly the
 // unique users fetched, the dead-letter topic is empty; fetching the same
@@ -97,7 +23,7 @@ func TestEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
-	cfg.MetricsAddr = freeAddr(t)
+	cfg.metricsAddr = freeAddr(t)
 	// kprom's metrics live as long as their client: watch for them while
 	// the pipeline runs.
 	var seenKafka atomic.Int32
@@ -111,7 +37,7 @@ func TestEndToEnd(t *testing.T) {
 				return
 			case <-time.After(50 * time.Millisecond):
 			}
-			resp, err := http.Get("http://" + cfg.MetricsAddr + "/metrics")
+			resp, err := http.Get("http://" + cfg.metricsAddr + "/metrics")
 			if err != nil {
 				continue
 			}
@@ -124,7 +50,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}()
 	var out bytes.Buffer
-	reports, err := RunFull(ctx, cfg, quiet, &out)
+	reports, err := run(ctx, cfg, quiet, &out)
 	close(stopWatch)
 	<-watched
 	if err != nil {
@@ -134,7 +60,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Error("/metrics never showed kprom's producer and consumer metrics during the run")
 	}
 	// The metrics endpoint lives as long as ctx: scrape what the run left.
-	metrics := get(t, "http://"+cfg.MetricsAddr+"/metrics")
+	metrics := get(t, "http://"+cfg.metricsAddr+"/metrics")
 	for _, want := range []string{
 		"userstream_users_fetched_total 20000",
 		"userstream_users_staged_total 20000",
@@ -149,12 +75,12 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
-	if got := get(t, "http://"+cfg.MetricsAddr+"/healthz"); got != "ok\n" {
+	if got := get(t, "http://"+cfg.metricsAddr+"/healthz"); got != "ok\n" {
 		t.Errorf("/healthz = %q", got)
 	}
-	cfg.MetricsAddr = "" // the second run must not take the port again
+	cfg.metricsAddr = "" // the second run must not take the port again
 	r := reports[0]
-	if r.Status != StatusSucceeded || r.Verification == nil {
+	if r.Status != runledger.StatusSucceeded || r.Verification == nil {
 		t.Fatalf("first run: %+v\n%s", r, out.String())
 	}
 	if r.P50 <= 0 || r.P99 < r.P50 || r.P99 > 5*time.Minute {
@@ -176,7 +102,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// The same seed again: every user is a duplicate, nothing changes.
 	out.Reset()
-	reports, err = RunFull(ctx, cfg, quiet, &out)
+	reports, err = run(ctx, cfg, quiet, &out)
 	if err != nil {
 		t.Fatalf("second run: %v\n%s", err, out.String())
 	}
@@ -190,17 +116,21 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// The ledger recorded both runs.
-	pool, err := pgxPool(ctx, cfg.PostgresDSN)
+	pool, err := pgxpool.New(ctx, cfg.postgresDSN)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	runs, err := NewLedger(pool, cfg.PostgresSchema).Recent(ctx, 10)
+	ledger, err := runledger.New(pool, runledger.WithSchema(cfg.pgSchema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := ledger.Recent(ctx, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(runs) != 2 || runs[0].RunID != r2.RunID || runs[1].Staged != 20000 || runs[0].Duplicates != 20000 ||
-		runs[0].Status != StatusSucceeded || runs[0].EndedAt == nil {
+		runs[0].Status != runledger.StatusSucceeded || runs[0].EndedAt == nil {
 		t.Errorf("ledger = %+v", runs)
 	}
 	if !strings.Contains(out.String(), "verified     20,000 of 20,000") {

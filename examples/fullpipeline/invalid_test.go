@@ -1,4 +1,4 @@
-package pipeline
+package main
 
 import (
 	"bytes"
@@ -44,11 +44,11 @@ func everyTenthEmailBroken(t *testing.T) string {
 // is staged and stored, and verification holds.
 func TestInvalidUsersAreLeftOut(t *testing.T) {
 	cfg := testConfig(t, 1000)
-	cfg.Offline, cfg.APIURL, cfg.PageSize = false, everyTenthEmailBroken(t), 100
+	cfg.offline, cfg.apiURL, cfg.pageSize = false, everyTenthEmailBroken(t), 100
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
-	reports, err := RunFull(ctx, cfg, quiet, &out)
+	reports, err := run(ctx, cfg, quiet, &out)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}

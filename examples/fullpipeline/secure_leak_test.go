@@ -1,6 +1,6 @@
 //go:build secure
 
-package pipeline
+package main
 
 import (
 	"bytes"
@@ -40,19 +40,19 @@ func TestSecurePipelineLeaksNoSecret(t *testing.T) {
 	name := testenv.Name(t, "leak")
 
 	bin := filepath.Join(t.TempDir(), "fullpipeline")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../examples/fullpipeline").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	env := map[string]string{
-		EnvKafkaBrokers:                 testenv.Require(t, testenv.KafkaSASLTLSBrokersEnv),
+		envKafkaBrokers:                 testenv.Require(t, testenv.KafkaSASLTLSBrokersEnv),
 		secure.EnvKafkaUsername:         testenv.Require(t, testenv.KafkaUsernameEnv),
 		secure.EnvKafkaPassword:         kafkaPass, // a variable: not in ps
 		secure.EnvKafkaTLSCAFile:        ca,
-		EnvCassandraHosts:               testenv.Require(t, testenv.CassandraTLSHostsEnv),
+		envCassandraHosts:               testenv.Require(t, testenv.CassandraTLSHostsEnv),
 		secure.EnvCassandraUsername:     testenv.Require(t, testenv.CassandraUsernameEnv),
 		secure.EnvCassandraPasswordFile: cassPassFile, // a file
 		secure.EnvCassandraTLSCAFile:    ca,
-		EnvPostgresDSN:                  testenv.Require(t, testenv.PostgresTLSDSNEnv),
+		envPostgresDSN:                  testenv.Require(t, testenv.PostgresTLSDSNEnv),
 		secure.EnvPostgresPassword:      pgPass,
 		secure.EnvPostgresTLSCAFile:     ca,
 	}
