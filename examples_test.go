@@ -23,8 +23,8 @@ const module = "github.com/userstream/userstream"
 // The examples are where an adopter learns how the public packages fit
 // together, and what they can copy into a service of their own: Go forbids
 // importing a module's internal packages from outside it, so no example may
-// import one. The public packages they import may use internal ones (as
-// kafkasink uses internal/backoff): those come with the module. The
+// import one; and the public packages they import use none either, so
+// `go list -deps ./examples/...` lists no internal package at all. The
 // examples' tests may use internal/testenv: `go list` without -test leaves
 // them out.
 func TestExamplesUseOnlyPublicPackages(t *testing.T) {
@@ -43,6 +43,9 @@ func TestExamplesUseOnlyPublicPackages(t *testing.T) {
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		f := strings.Fields(line)
 		pkg, imports := f[0], f[1:]
+		if isInternal(pkg) {
+			t.Errorf("the examples depend on %s: go list -deps ./examples/... must list no internal package", pkg)
+		}
 		if !strings.HasPrefix(pkg, module+"/examples/") {
 			continue
 		}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/userstream/userstream/internal/backoff"
+	"github.com/userstream/userstream/backoff"
 )
 
 // Opt configures a [Producer] or a [Consumer]. Options that apply to both,

@@ -1,6 +1,18 @@
 // Package backoff computes the waits between retries of a failing call:
 // exponential, capped, with jitter. Every package of the module that retries
-// uses it, so WithBackoff(min, max) means the same everywhere.
+// (randomuser, kafkasink, kafkasink/outbox) uses it, so their
+// WithBackoff(min, max) options mean the same thing; a service may use it
+// for retries of its own:
+//
+//	b := backoff.Backoff{Min: 100 * time.Millisecond, Max: 10 * time.Second}
+//	for attempt := 1; ; attempt++ {
+//		if err = call(ctx); err == nil || !retryable(err) {
+//			break
+//		}
+//		if err := b.Wait(ctx, attempt); err != nil {
+//			return err // ctx ended
+//		}
+//	}
 package backoff
 
 import (
