@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -79,11 +78,6 @@ func (r *run) consumerArgs(id string, n int) []string {
 		"-group", c.Group, "-keyspace", c.Keyspace, "-pg-schema", c.PostgresSchema,
 		"-consumers", strconv.Itoa(n), "-instance-id", id, "-metrics-addr", "127.0.0.1:0", "-progress=false", "-log-level", "info"}
 }
-
-// committed and published return the share of the users whose offsets the
-// group has committed, and that the relay has published.
-func (r *run) committed(s sample) float64 { return float64(s.committedTotal()) / float64(r.users) }
-func (r *run) published(s sample) float64 { return float64(s.published) / float64(r.users) }
 
 // usersUpTo returns how many unique users the first pages pages hold: all
 // that can pass any stage while the gate holds the page after them.
@@ -663,14 +657,6 @@ func TestConsumerGroupMemberKilled(t *testing.T) {
 		r.record(event{what: "consumer kill (" + v.name + ", not restarted)", at: at, stages: stageConsume, maxStall: deadConsumerBound})
 		return nil
 	})
-}
-
-func shares(xs []float64) string {
-	s := make([]string, len(xs))
-	for i, x := range xs {
-		s[i] = fmt.Sprintf("%.0f%%", 100*x)
-	}
-	return strings.Join(s, ", ")
 }
 
 // durableCassandra restarts Cassandra with the group commit log for the
