@@ -485,7 +485,8 @@ func (c *Consumer) processPartition(ctx, hctx context.Context, recs []*kgo.Recor
 		for _, p := range poison {
 			c.log.Warn("kafkasink: poison record dead-lettered", "topic", recs[0].Topic,
 				"partition", recs[0].Partition, "offset", headerValue(p, HeaderDLQOffset),
-				"reason", headerValue(p, HeaderDLQReason), "err", headerValue(p, HeaderDLQError))
+				"reason", headerValue(p, HeaderDLQReason), "err", headerValue(p, HeaderDLQError),
+				"redrives", headerValue(p, HeaderDLQRedriveCount))
 		}
 	}
 	if len(msgs) == 0 {
@@ -603,10 +604,19 @@ func (c *Consumer) retry(ctx, hctx context.Context, what string, fn func() error
 }
 
 // deadLetterRecord is r addressed to the dead-letter topic, with its key,
-// value and headers, plus headers saying why and where it came from.
+// value and headers, plus headers saying why and where it came from. The
+// dlq headers of an earlier dead-lettering that r may still carry (a record
+// copied back from the dead-letter topic by a tool that kept them) are
+// left out, so that a letter's headers say where it failed this time only; the
+// dlq-redrive-count header is kept, so a redriven record that fails again
+// comes back with its count.
 func deadLetterRecord(topic string, r *kgo.Record, reason, errText string) *kgo.Record {
 	headers := make([]kgo.RecordHeader, 0, len(r.Headers)+5)
-	headers = append(headers, r.Headers...)
+	for _, h := range r.Headers {
+		if !IsDLQHeader(h.Key) {
+			headers = append(headers, h)
+		}
+	}
 	headers = append(headers,
 		kgo.RecordHeader{Key: HeaderDLQReason, Value: []byte(reason)},
 		kgo.RecordHeader{Key: HeaderDLQError, Value: []byte(errText)},
@@ -634,6 +644,7 @@ func withoutValue(r *kgo.Record) *kgo.Record {
 			break
 		}
 	}
+	headers = append(headers, kgo.RecordHeader{Key: HeaderDLQValueDropped, Value: strconv.AppendInt(nil, int64(len(r.Value)), 10)})
 	key := r.Key
 	if len(key) > maxDLQKeyBytes {
 		key = nil

@@ -599,3 +599,47 @@ func TestStopAtEndTwoMembers(t *testing.T) {
 		t.Errorf("handled %d distinct rows, want %d", col.count(), len(rows))
 	}
 }
+
+// A record sent back from the dead-letter topic that fails again is
+// dead-lettered with its redrive count, and with the dlq headers of this
+// failure only: stale ones it still carried (a tool that copied a letter
+// back whole) are dropped, so its reason and origin are not ambiguous.
+func TestDeadLetteredAgainKeepsRedriveCount(t *testing.T) {
+	t.Parallel()
+	brokers := testenv.KafkaBrokers(t)
+	topic := newTopic(t, brokers, 1)
+	produceRaw(t, brokers, &kgo.Record{Topic: topic, Key: []byte("again"), Value: []byte("not json"), Headers: []kgo.RecordHeader{
+		{Key: "trace-id", Value: []byte("t1")},
+		{Key: kafkasink.HeaderDLQReason, Value: []byte("stale")},
+		{Key: kafkasink.HeaderDLQTopic, Value: []byte("elsewhere")},
+		{Key: kafkasink.HeaderDLQValueDropped, Value: []byte("9")},
+		{Key: kafkasink.HeaderDLQRedriveCount, Value: []byte("2")},
+	}})
+	c, err := kafkasink.NewConsumer(brokers, testenv.Name(t, "group"), func(context.Context, []kafkasink.Message) error { return nil },
+		kafkasink.WithTopic(topic), kafkasink.WithLogger(quiet), kafkasink.WithStopAtEnd())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := runErr(t, c); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	rec := readAll(t, brokers, topic+kafkasink.DLQSuffix, 1)[0]
+	count := map[string]int{}
+	for _, h := range rec.Headers {
+		count[h.Key]++
+	}
+	h := headers(rec)
+	if h[kafkasink.HeaderDLQReason] != kafkasink.ReasonDecode || h[kafkasink.HeaderDLQTopic] != topic ||
+		h[kafkasink.HeaderDLQRedriveCount] != "2" || h["trace-id"] != "t1" {
+		t.Errorf("dead letter headers %v, want reason decode, original topic %s, redrive count 2, trace-id kept", h, topic)
+	}
+	for _, k := range []string{kafkasink.HeaderDLQReason, kafkasink.HeaderDLQTopic, kafkasink.HeaderDLQRedriveCount} {
+		if count[k] != 1 {
+			t.Errorf("header %s appears %d times, want once", k, count[k])
+		}
+	}
+	if _, ok := h[kafkasink.HeaderDLQValueDropped]; ok {
+		t.Errorf("stale %s header kept on a letter with its value", kafkasink.HeaderDLQValueDropped)
+	}
+}

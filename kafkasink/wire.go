@@ -41,7 +41,31 @@ const (
 	HeaderDLQTopic     = "dlq-original-topic"
 	HeaderDLQPartition = "dlq-original-partition"
 	HeaderDLQOffset    = "dlq-original-offset"
+	// HeaderDLQValueDropped is on a dead letter whose record was too
+	// large to be written with these headers: it went without its value,
+	// and this header gives the value's size in bytes. Such a letter
+	// cannot be redriven; its original is at the original position.
+	HeaderDLQValueDropped = "dlq-value-dropped"
+	// HeaderDLQRedriveCount counts how many times a record has been sent
+	// back from the dead-letter topic to be consumed again (package
+	// kafkasink/dlq writes it on every record it redrives). The consumer
+	// keeps it when it dead-letters the record again, so that a record
+	// failing after each redrive is seen to, and a redrive tool can stop
+	// at a limit instead of looping forever.
+	HeaderDLQRedriveCount = "dlq-redrive-count"
 )
+
+// IsDLQHeader reports whether key is one of the headers the consumer adds
+// to a dead letter (dlq-reason, dlq-error, dlq-original-*,
+// dlq-value-dropped), which describe one dead-lettering only. Not
+// [HeaderDLQRedriveCount], which travels with the record.
+func IsDLQHeader(key string) bool {
+	switch key {
+	case HeaderDLQReason, HeaderDLQError, HeaderDLQTopic, HeaderDLQPartition, HeaderDLQOffset, HeaderDLQValueDropped:
+		return true
+	}
+	return false
+}
 
 // Reasons a record is dead-lettered, the values of the dlq-reason header:
 // the first three for poison, ReasonRejected for a message a [Handler]
