@@ -75,8 +75,12 @@
 // record never stalls the pipeline. A value that is not valid UTF-8 is
 // poison too. A record too large to be written to the dead-letter topic with
 // those headers goes there without its value (the dlq-error header says
-// so). The dead-letter topic defaults to the consumed topic's name plus
-// [DLQSuffix] ([WithDLQTopic]).
+// so, and dlq-value-dropped gives the size dropped). The dead-letter topic
+// defaults to the consumed topic's name plus [DLQSuffix] ([WithDLQTopic]).
+// Package kafkasink/dlq lists the letters and redrives them once the cause
+// is fixed; a redriven record carries a dlq-redrive-count header
+// ([HeaderDLQRedriveCount]), which the consumer keeps on the new letter
+// when the record fails again.
 //
 // Rebalances wait until the batch in flight is handled and committed, and
 // so does shutdown, bounded by [WithShutdownTimeout]. Run returns when its

@@ -1,0 +1,246 @@
+package dlq
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"iter"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/userstream/userstream/kafkasink"
+)
+
+// Position is a record's place in Kafka.
+type Position struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Offset    int64  `json:"offset"`
+}
+
+func (p Position) String() string { return fmt.Sprintf("%s/%d/%d", p.Topic, p.Partition, p.Offset) }
+
+// Letter is one record of the dead-letter topic, read back: why its
+// record failed, where it came from, and the record itself.
+type Letter struct {
+	Position               // in the dead-letter topic
+	Time         time.Time // when it was dead-lettered (the letter's timestamp)
+	Reason       string    // the dlq-reason header: a kafkasink.Reason constant, or a handler's own
+	Error        string    // the dlq-error header
+	Original     Position  // where the record was read from when it failed (Partition and Offset -1 when unknown)
+	RedriveCount int       // times the record had been redriven before it failed this time
+	// ValueDropped is true when the record was too large to be
+	// dead-lettered whole and went without its value ([ErrValueDropped]);
+	// DroppedBytes is then the value's size, when known.
+	ValueDropped bool
+	DroppedBytes int64
+	Key, Value   []byte
+	// Headers are the failed record's own headers: the letter's, without
+	// the dlq ones and the redrive count.
+	Headers []kgo.RecordHeader
+	// Redriven, when not nil, is the redrive log's entry for this letter:
+	// it has been sent back already.
+	Redriven *Redrive
+}
+
+// droppedText is what kafkasink's consumer wrote in the dlq-error header
+// of a letter without its value, before it wrote dlq-value-dropped.
+const droppedText = "bytes dropped: too large for the dead-letter topic"
+
+// letterOf reads the letter r of the dead-letter topic.
+func letterOf(r *kgo.Record) Letter {
+	l := Letter{
+		Position: Position{r.Topic, r.Partition, r.Offset}, Time: r.Timestamp,
+		Original: Position{Partition: -1, Offset: -1}, Key: r.Key, Value: r.Value,
+	}
+	for _, h := range r.Headers {
+		v := string(h.Value)
+		switch h.Key {
+		case kafkasink.HeaderDLQReason:
+			l.Reason = v
+		case kafkasink.HeaderDLQError:
+			l.Error = v
+		case kafkasink.HeaderDLQTopic:
+			l.Original.Topic = v
+		case kafkasink.HeaderDLQPartition:
+			if p, err := strconv.ParseInt(v, 10, 32); err == nil {
+				l.Original.Partition = int32(p)
+			}
+		case kafkasink.HeaderDLQOffset:
+			if o, err := strconv.ParseInt(v, 10, 64); err == nil {
+				l.Original.Offset = o
+			}
+		case kafkasink.HeaderDLQValueDropped:
+			l.ValueDropped = true
+			l.DroppedBytes, _ = strconv.ParseInt(v, 10, 64)
+		case kafkasink.HeaderDLQRedriveCount:
+			if n, err := strconv.Atoi(v); err == nil && n > 0 {
+				l.RedriveCount = n
+			}
+		default:
+			l.Headers = append(l.Headers, h)
+		}
+	}
+	if len(l.Value) == 0 && strings.Contains(l.Error, droppedText) {
+		l.ValueDropped = true
+	}
+	return l
+}
+
+// Range is the letters at offsets From to To, both included, of one
+// partition of the dead-letter topic (partition 0, the only one of a
+// dead-letter topic created with one partition, unless set).
+type Range struct {
+	Partition int32
+	From, To  int64
+}
+
+// Selection chooses letters: those matching every field set. [Queue.List]
+// reads the zero Selection as every letter; [Queue.Redrive] refuses it
+// with [ErrNoSelection] and wants All said.
+type Selection struct {
+	All     bool   // every letter (narrowed by Reason and Offsets when they are set too)
+	Reason  string // letters whose dlq-reason is Reason
+	Offsets *Range // letters in this range
+}
+
+func (s Selection) empty() bool { return !s.All && s.Reason == "" && s.Offsets == nil }
+
+func (s Selection) validate() error {
+	if r := s.Offsets; r != nil && (r.From < 0 || r.To < r.From || r.Partition < 0) {
+		return fmt.Errorf("dlq: offsets %d to %d of partition %d: want 0 <= from <= to", r.From, r.To, r.Partition)
+	}
+	return nil
+}
+
+func (s Selection) matches(l *Letter) bool { return s.Reason == "" || l.Reason == s.Reason }
+
+// spans returns what of the bounds start..end the selection reads.
+func (s Selection) spans(start, end map[int32]int64) map[int32]span {
+	out := map[int32]span{}
+	for p, e := range end {
+		sp := span{start[p], e}
+		if r := s.Offsets; r != nil {
+			if p != r.Partition {
+				continue
+			}
+			sp = span{max(sp.from, r.From), min(sp.to, r.To+1)}
+		}
+		out[p] = sp
+	}
+	return out
+}
+
+// Letters returns the selected letters in the dead-letter topic as it is
+// when the call starts (up to each partition's high watermark then; letters
+// written later are left for the next call), in offset order within each
+// partition, each with its redrive log entry. Breaking out of the loop
+// stops the read. The first error ends the sequence; a missing
+// dead-letter topic is [kafkasink.ErrTopicNotFound].
+func (q *Queue) Letters(ctx context.Context, sel Selection) iter.Seq2[Letter, error] {
+	return func(yield func(Letter, error) bool) {
+		log, err := q.redriveLog(ctx)
+		if err != nil {
+			yield(Letter{}, err)
+			return
+		}
+		for l, err := range q.letters(ctx, sel) {
+			if err == nil {
+				if e, ok := log[l.Position]; ok {
+					l.Redriven = &e
+				}
+			}
+			if !yield(l, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// letters is Letters without the redrive log.
+func (q *Queue) letters(ctx context.Context, sel Selection) iter.Seq2[Letter, error] {
+	return func(yield func(Letter, error) bool) {
+		if err := sel.validate(); err != nil {
+			yield(Letter{}, err)
+			return
+		}
+		start, end, exists, err := q.bounds(ctx, q.cfg.topic)
+		if err == nil && !exists {
+			err = fmt.Errorf("dlq: dead-letter topic %q: %w", q.cfg.topic, kafkasink.ErrTopicNotFound)
+		}
+		if err != nil {
+			yield(Letter{}, err)
+			return
+		}
+		stopped := false
+		err = q.read(ctx, q.cfg.topic, sel.spans(start, end), func(r *kgo.Record) bool {
+			l := letterOf(r)
+			if !sel.matches(&l) {
+				return true
+			}
+			stopped = !yield(l, nil)
+			return !stopped
+		})
+		if err != nil && !stopped {
+			yield(Letter{}, err)
+		}
+	}
+}
+
+// List returns the selected letters, as [Queue.Letters] does, in a slice.
+// A large dead-letter topic is better walked with Letters.
+func (q *Queue) List(ctx context.Context, sel Selection) ([]Letter, error) {
+	var out []Letter
+	for l, err := range q.Letters(ctx, sel) {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// Latest returns the n most recently dead-lettered letters, newest first,
+// each with its redrive log entry: what a status page shows. It reads at
+// most n letters of each partition, however large the topic.
+func (q *Queue) Latest(ctx context.Context, n int) ([]Letter, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	start, end, exists, err := q.bounds(ctx, q.cfg.topic)
+	if err == nil && !exists {
+		err = fmt.Errorf("dlq: dead-letter topic %q: %w", q.cfg.topic, kafkasink.ErrTopicNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	spans := map[int32]span{}
+	for p, e := range end {
+		spans[p] = span{max(start[p], e-int64(n)), e}
+	}
+	var out []Letter
+	if err := q.read(ctx, q.cfg.topic, spans, func(r *kgo.Record) bool {
+		out = append(out, letterOf(r))
+		return true
+	}); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b Letter) int {
+		return cmp.Or(b.Time.Compare(a.Time), cmp.Compare(a.Partition, b.Partition), cmp.Compare(b.Offset, a.Offset))
+	})
+	out = out[:min(n, len(out))]
+	log, err := q.redriveLog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if e, ok := log[out[i].Position]; ok {
+			out[i].Redriven = &e
+		}
+	}
+	return out, nil
+}
