@@ -280,7 +280,10 @@ func (p *pipeline) ingestRun(ctx context.Context, out io.Writer) error {
 	r := p.counted(run, base)
 	took := time.Since(run.StartedAt)
 	r.Status, r.Error = outcome(ctx, err)
-	if r.Status == runledger.StatusInterrupted {
+	switch r.Status {
+	case runledger.StatusSucceeded:
+		p.m.lastSuccess.SetToCurrentTime()
+	case runledger.StatusInterrupted:
 		err = nil // the next run carries on
 	}
 	err = errors.Join(err, p.ledger.Update(ctx, r))

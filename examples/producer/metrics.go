@@ -21,6 +21,10 @@ import (
 // in one registry. Labels never carry user data or secrets.
 type metrics struct {
 	registry *prometheus.Registry
+	// lastSuccess is when the last run succeeded, in Unix seconds: an
+	// alert on time() minus it catches a schedule that stopped running or
+	// runs that keep failing.
+	lastSuccess prometheus.Gauge
 
 	fetchErrors prometheus.Counter
 	fetchPage   prometheus.Histogram // seconds per API page
@@ -35,6 +39,8 @@ func newMetrics() *metrics {
 		return register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "userstream", Name: name, Help: help, Buckets: buckets}))
 	}
 	return &metrics{
+		lastSuccess: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "userstream", Name: "last_successful_run_timestamp_seconds",
+			Help: "When the last successful run ended, in Unix seconds; 0 until one has."})),
 		registry: reg,
 		fetchErrors: register(reg, prometheus.NewCounter(prometheus.CounterOpts{Namespace: "userstream", Name: "fetch_errors_total",
 			Help: "API requests that failed after retries."})),
