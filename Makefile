@@ -9,13 +9,14 @@ ADOPTER := examples/adopter
 # Integration tests fail rather than skip when a server is missing.
 export USERSTREAM_REQUIRE_INTEGRATION ?= 1
 
-.PHONY: test test-secure test-adopter tidy-check vet demo up down status logs bench bench-e2e
+.PHONY: test test-secure test-adopter tidy-check vet check-rules demo up down status logs bench bench-e2e
 
-# test: tidy-check, vet, the unit and integration tests (go test -race ./...),
+# test: tidy-check, vet, the alert rules (check-rules), the unit and
+# integration tests (go test -race ./...),
 # the adopter example (its own module), the tests against the secured
 # listeners, every decoder's fuzz target for a bounded time, and the
 # fault-injection suite, which kills servers and so runs last and alone.
-test: tidy-check vet
+test: tidy-check vet check-rules
 	$(STACK) run $(GO) test -race -count=1 -timeout 25m ./...
 	$(MAKE) test-adopter
 	$(MAKE) test-secure
@@ -24,6 +25,18 @@ test: tidy-check vet
 
 vet:
 	$(GO) vet ./...
+
+# check-rules checks the Prometheus alert rules of examples/prometheus with
+# promtool (Debian's prometheus package, installed when missing): their
+# syntax (check rules), then their unit tests (test rules), which fail when
+# a rule stops firing, or fires, where its tests say. That every metric
+# they read is one an example serves is checked by go test at the root
+# (alerts_test.go).
+RULES := examples/prometheus
+check-rules:
+	internal/devstack/need-deb promtool=prometheus
+	promtool check rules $(RULES)/alerts.yml
+	promtool test rules $(RULES)/alerts_test.yml
 
 # tidy-check fails when go.mod or go.sum is not what `go mod tidy` writes: an
 # untidy go.mod misleads adopters about what the module requires. It checks
