@@ -60,7 +60,7 @@ type Queue struct {
 	cl      *kgo.Client // produces redriven records and log entries; admin requests
 	adm     *kadm.Client
 
-	logOnce sync.Mutex // guards logReady
+	logMu sync.Mutex // guards logReady
 	// logReady is set once the redrive log topic is known to exist.
 	logReady bool
 }

@@ -80,3 +80,47 @@ func Example() {
 	// redriven users_created.dlq/0/0 to users_created/0/1, redrive count 1
 	// skipped users_created.dlq/0/0: already redriven: true
 }
+
+// Latest returns the newest letters first, reading no more than it
+// returns: what a status page shows. Here the letters are written by hand,
+// with the headers a kafkasink consumer gives them.
+func ExampleQueue_Latest() {
+	cluster, err := kfake.NewCluster(kfake.SeedTopics(1, "orders.dlq"))
+	if err != nil {
+		panic(err)
+	}
+	defer cluster.Close()
+	ctx := context.Background()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...))
+	if err != nil {
+		panic(err)
+	}
+	defer cl.Close()
+	for i, reason := range []string{"decode", "validate", "rejected"} {
+		letter := &kgo.Record{Topic: "orders.dlq", Key: fmt.Appendf(nil, "order-%d", i), Headers: []kgo.RecordHeader{
+			{Key: kafkasink.HeaderDLQReason, Value: []byte(reason)},
+			{Key: kafkasink.HeaderDLQTopic, Value: []byte("orders")},
+			{Key: kafkasink.HeaderDLQPartition, Value: []byte("0")},
+			{Key: kafkasink.HeaderDLQOffset, Value: fmt.Appendf(nil, "%d", 10*i)},
+		}}
+		if err := cl.ProduceSync(ctx, letter).FirstErr(); err != nil {
+			panic(err)
+		}
+	}
+
+	q, err := dlq.New(cluster.ListenAddrs(), dlq.WithTopic("orders.dlq"))
+	if err != nil {
+		panic(err)
+	}
+	defer q.Close()
+	latest, err := q.Latest(ctx, 2)
+	if err != nil {
+		panic(err)
+	}
+	for _, l := range latest {
+		fmt.Printf("%s %s from %s\n", l.Key, l.Reason, l.Original)
+	}
+	// Output:
+	// order-2 rejected from orders/0/20
+	// order-1 validate from orders/0/10
+}

@@ -240,8 +240,8 @@ func (q *Queue) redriveLog(ctx context.Context) (map[Position]Redrive, error) {
 // factor, and compaction, which keeps every letter's entry (each letter
 // has one key) however old it is.
 func (q *Queue) ensureLog(ctx context.Context) error {
-	q.logOnce.Lock()
-	defer q.logOnce.Unlock()
+	q.logMu.Lock()
+	defer q.logMu.Unlock()
 	if q.logReady {
 		return nil
 	}
