@@ -173,6 +173,11 @@ func RejectedRows(err error) []Rejection {
 		return nil
 	}
 	rows := r.RejectedRows()
+	if len(rows) == 0 {
+		// nil, as documented, not an empty slice: callers test for nil
+		// to tell a failure that may heal from rows rejected for good.
+		return nil
+	}
 	out := make([]Rejection, 0, len(rows))
 	for i, err := range rows {
 		out = append(out, Rejection{Index: i, Err: err})
