@@ -613,7 +613,7 @@ func (c *Consumer) retry(ctx, hctx context.Context, what string, fn func() error
 func deadLetterRecord(topic string, r *kgo.Record, reason, errText string) *kgo.Record {
 	headers := make([]kgo.RecordHeader, 0, len(r.Headers)+5)
 	for _, h := range r.Headers {
-		if !IsDLQHeader(h.Key) {
+		if !isDLQHeader(h.Key) {
 			headers = append(headers, h)
 		}
 	}

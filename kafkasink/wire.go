@@ -55,11 +55,11 @@ const (
 	HeaderDLQRedriveCount = "dlq-redrive-count"
 )
 
-// IsDLQHeader reports whether key is one of the headers the consumer adds
+// isDLQHeader reports whether key is one of the headers the consumer adds
 // to a dead letter (dlq-reason, dlq-error, dlq-original-*,
 // dlq-value-dropped), which describe one dead-lettering only. Not
-// [HeaderDLQRedriveCount], which travels with the record.
-func IsDLQHeader(key string) bool {
+// HeaderDLQRedriveCount, which travels with the record.
+func isDLQHeader(key string) bool {
 	switch key {
 	case HeaderDLQReason, HeaderDLQError, HeaderDLQTopic, HeaderDLQPartition, HeaderDLQOffset, HeaderDLQValueDropped:
 		return true

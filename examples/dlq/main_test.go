@@ -85,6 +85,12 @@ func TestListAndRedrive(t *testing.T) {
 		t.Fatalf("list printed:\n%s", out)
 	}
 
+	out, err = runCmd(t, "list", "-topic", topic, "-n", "2")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); err != nil || len(lines) != 4 || !strings.Contains(lines[1], "html-2") ||
+		!strings.Contains(lines[2], "no-id") || lines[3] != "3 letters in "+dlqTopic+", the last 2 shown" {
+		t.Fatalf("list -n 2: %v\n%s", err, out)
+	}
+
 	out, err = runCmd(t, "list", "-topic", topic, "-reason", "decode", "-n", "1", "-json")
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -17,17 +18,22 @@ import (
 // list prints the selected letters, oldest first: all of them, or the last
 // -n. Only -n letters are held at a time, however large the topic.
 func list(ctx context.Context, q *dlq.Queue, sel dlq.Selection, c config, out io.Writer) error {
-	var ring []dlq.Letter
+	var ring []dlq.Letter // with -n, the last n letters, the oldest at total % n once full
 	total := 0
 	for l, err := range q.Letters(ctx, sel) {
 		if err != nil {
 			return err
 		}
-		total++
 		if c.n > 0 && len(ring) == c.n {
-			ring = append(ring[:0:0], ring[1:]...)
+			ring[total%c.n] = l
+		} else {
+			ring = append(ring, l)
 		}
-		ring = append(ring, l)
+		total++
+	}
+	if c.n > 0 && total > c.n {
+		k := total % c.n
+		ring = slices.Concat(ring[k:], ring[:k])
 	}
 	if c.asJSON {
 		enc := json.NewEncoder(out)
