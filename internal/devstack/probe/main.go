@@ -1,6 +1,7 @@
 // Command probe tells whether a server of the local stack answers a real
 // request: Kafka a metadata request, Cassandra a CQL query, PostgreSQL a
-// query. devstack calls it while waiting for readiness and for `status`,
+// query, the schema registry a list of its subjects through its
+// Confluent-compatible API. devstack calls it while waiting for readiness and for `status`,
 // and to set up the secured listeners.
 //
 //	probe kafka 127.0.0.1:9092
@@ -10,6 +11,7 @@
 //	probe cassandra-setup HOSTS CA_FILE ADMIN_PASSWORD_FILE USER PASSWORD_FILE
 //	probe postgres 'postgres://...'
 //	probe postgres-secure DSN PASSWORD_FILE CA_FILE
+//	probe registry http://127.0.0.1:8081/apis/ccompat/v7
 //	probe secure-init DIR NAME...                  (certificates, passwords)
 //
 // Passwords are read from files: arguments show in ps.
@@ -29,6 +31,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
 )
 
 func main() {
@@ -74,6 +77,8 @@ func main() {
 	case "postgres-secure":
 		need(args, 3)
 		version, err = postgresSecure(ctx, args[0], args[1], args[2])
+	case "registry":
+		version, err = registry(ctx, args[0])
 	case "secure-init":
 		err = secureInit(args[0], args[1:])
 		version = "certificates and passwords in " + args[0]
@@ -88,7 +93,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: probe kafka|kafka-secure|kafka-scram|cassandra|cassandra-setup|postgres|postgres-secure|secure-init ARG...")
+	fmt.Fprintln(os.Stderr, "usage: probe kafka|kafka-secure|kafka-scram|cassandra|cassandra-setup|postgres|postgres-secure|registry|secure-init ARG...")
 	os.Exit(2)
 }
 
@@ -135,6 +140,20 @@ func cassandra(hosts, user, pass, caFile string) (string, error) {
 		return "", fmt.Errorf("cassandra query: %w", err)
 	}
 	return "cassandra " + v, nil
+}
+
+// registry lists the subjects of the schema registry at url with the client
+// kafkasink uses, so that a registry it cannot talk to is not ready.
+func registry(ctx context.Context, url string) (string, error) {
+	cl, err := sr.NewClient(sr.URLs(url))
+	if err != nil {
+		return "", err
+	}
+	subjects, err := cl.Subjects(ctx)
+	if err != nil {
+		return "", fmt.Errorf("schema registry subjects: %w", err)
+	}
+	return fmt.Sprintf("schema registry at %s, %d subject(s)", url, len(subjects)), nil
 }
 
 func postgres(ctx context.Context, dsn string) (string, error) {
