@@ -14,6 +14,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/userstream/userstream/transform"
 )
 
 // Errors returned by a [Consumer]. Test for them with errors.Is.
@@ -61,6 +63,7 @@ type Consumer struct {
 	group       string
 	handler     Handler
 	cl          *kgo.Client
+	reg         *registryConsumer // nil in plain mode
 	log         *slog.Logger
 	closeClient func()
 
@@ -112,6 +115,9 @@ func NewConsumer(brokers []string, group string, h Handler, opts ...Opt) (*Consu
 		cfg: cfg, group: group, handler: h, log: cfg.logger,
 		closing: make(chan struct{}), runDone: make(chan struct{}),
 		uncommitted: map[topicPartition]uncommitted{}, committedTo: map[int32]int64{},
+	}
+	if cfg.registry != nil {
+		c.reg = &registryConsumer{cl: cfg.registry}
 	}
 	c.cl, err = kgo.NewClient(c.clientOpts(brokers)...)
 	if err != nil {
@@ -463,8 +469,16 @@ func (c *Consumer) processPartition(ctx, hctx context.Context, recs []*kgo.Recor
 	msgs := make([]Message, 0, len(recs))
 	msgRecs := make([]*kgo.Record, 0, len(recs))
 	var poison []*kgo.Record
+	decode := DecodeRecord
+	if c.reg != nil {
+		unknown, err := c.resolveBatch(ctx, hctx, recs)
+		if err != nil {
+			return err
+		}
+		decode = func(r *kgo.Record) (transform.Row, error) { return c.reg.decode(r, unknown) }
+	}
 	for _, r := range recs {
-		row, err := DecodeRecord(r)
+		row, err := decode(r)
 		if err != nil {
 			reason := ReasonDecode
 			var p *PoisonError

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/userstream/userstream/backoff"
 )
@@ -49,8 +50,10 @@ type config struct {
 	topic      string
 	logger     *slog.Logger
 	clientOpts []kgo.Opt
+	registry   *sr.Client // nil: plain mode
 
 	// Producer.
+	compat          sr.CompatibilityLevel
 	linger          time.Duration
 	maxBuffered     int
 	compression     kgo.CompressionCodec
@@ -82,6 +85,7 @@ func defaultConfig() config {
 		logger:          discard,
 		linger:          5 * time.Millisecond,
 		maxBuffered:     10000,
+		compat:          sr.CompatBackward,
 		compression:     kgo.SnappyCompression(),
 		deliveryTimeout: 2 * time.Minute,
 		maxPollRecords:  2000,
@@ -126,6 +130,49 @@ func WithLogger(l *slog.Logger) Opt { return commonOpt{func(c *config) { c.logge
 // options, so where both set the same thing these win.
 func WithClientOpts(opts ...kgo.Opt) Opt {
 	return commonOpt{func(c *config) { c.clientOpts = append(c.clientOpts, opts...) }}
+}
+
+// WithSchemaRegistry turns on registry mode, overriding the default plain
+// mode (JSON values with content-type and schema-version headers, which the
+// seed's Spark job and kcat read).
+//
+// In registry mode the producer registers the row's value schema
+// ([RegistrySchema], JSON Schema) under the subject <topic>-value
+// ([ValueSubject]) before its first record, after setting the subject's
+// compatibility rule ([WithSchemaCompatibility]), and writes each value in
+// the Confluent wire format: magic byte 0, the schema id (4 bytes,
+// big-endian), the row's JSON. Its records carry no content-type or
+// schema-version header (the schema id replaces them); fetched-at stays.
+// A schema the subject's rule refuses fails every row with an
+// *[IncompatibleSchemaError] and nothing is produced; a registry that
+// cannot be reached fails the rows produced meanwhile, and registration is
+// tried again with the next row ([Producer.RegisterSchema] checks both at
+// start).
+//
+// The consumer reads the wire format, looking schema ids up in the
+// registry (cached; a registry that cannot be reached is retried like a
+// failing handler, never dead-lettered), and sends records whose schema id
+// the registry does not have ([ReasonSchemaID]) or whose first byte is
+// neither the magic byte nor '{' ([ReasonMagicByte]) to the dead-letter
+// topic. It reads plain JSON records as well, so a topic can switch to
+// registry mode without a stop: switch the consumers first, then the
+// producers.
+//
+// cl is franz-go's schema-registry client, for example
+// sr.NewClient(sr.URLs(url)); its options carry TLS, authentication and
+// timeouts.
+func WithSchemaRegistry(cl *sr.Client) Opt {
+	return commonOpt{func(c *config) { c.registry = cl }}
+}
+
+// WithSchemaCompatibility sets the compatibility rule that a producer in
+// registry mode puts on its subject before registering the schema,
+// overriding the default BACKWARD (a consumer using the new schema can read
+// records written with the previous one: fields may be added as optional,
+// not removed or made required). 0 leaves the subject's rule as the
+// registry has it, for a registry whose rules an operator owns.
+func WithSchemaCompatibility(level sr.CompatibilityLevel) ProducerOpt {
+	return producerOpt{func(c *config) { c.compat = level }}
 }
 
 // WithLinger sets how long a partition's batch may wait for more records,

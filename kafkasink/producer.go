@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/userstream/userstream/transform"
 )
@@ -53,6 +54,7 @@ func (e *ProduceError) Unwrap() []error {
 type Producer struct {
 	cl    *kgo.Client
 	topic string
+	reg   *registryProducer // nil in plain mode
 	close func()
 }
 
@@ -99,11 +101,18 @@ func NewProducer(brokers []string, opts ...Opt) (*Producer, error) {
 	if cfg.maxBuffered < 1 {
 		return nil, fmt.Errorf("kafkasink: WithMaxBufferedRecords(%d), want at least 1", cfg.maxBuffered)
 	}
+	if cfg.compat < 0 || cfg.compat > sr.CompatFullTransitive {
+		return nil, fmt.Errorf("kafkasink: WithSchemaCompatibility(%d): not a compatibility level", cfg.compat)
+	}
 	cl, err := kgo.NewClient(producerClientOpts(cfg, brokers)...)
 	if err != nil {
 		return nil, fmt.Errorf("kafkasink: new client: %w", err)
 	}
-	return &Producer{cl: cl, topic: cfg.topic, close: sync.OnceFunc(cl.Close)}, nil
+	p := &Producer{cl: cl, topic: cfg.topic, close: sync.OnceFunc(cl.Close)}
+	if cfg.registry != nil {
+		p.reg = &registryProducer{cl: cfg.registry, subject: ValueSubject(cfg.topic), level: cfg.compat}
+	}
+	return p, nil
 }
 
 // Ping checks that a broker answers.
@@ -159,7 +168,18 @@ func (p *Producer) ProduceFetchedSync(ctx context.Context, rows ...FetchedRow) (
 }
 
 func (p *Producer) produce(ctx context.Context, id string, value []byte, fetchedAt time.Time, done func(Delivery)) {
-	p.cl.Produce(ctx, record(p.topic, id, value, fetchedAt), func(r *kgo.Record, err error) {
+	rec := record(p.topic, id, value, fetchedAt)
+	if p.reg != nil {
+		header, err := p.reg.register(ctx)
+		if err != nil {
+			if done != nil {
+				done(Delivery{ID: id, Partition: -1, Offset: -1, Err: err})
+			}
+			return
+		}
+		rec = wireRecord(rec, header)
+	}
+	p.cl.Produce(ctx, rec, func(r *kgo.Record, err error) {
 		if done != nil {
 			done(Delivery{ID: id, Partition: r.Partition, Offset: r.Offset, Err: err})
 		}

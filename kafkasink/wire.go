@@ -68,17 +68,26 @@ func isDLQHeader(key string) bool {
 }
 
 // Reasons a record is dead-lettered, the values of the dlq-reason header:
-// the first three for poison, ReasonRejected for a message a [Handler]
-// rejected without a reason of its own ([Rejection]).
+// all but ReasonRejected for poison, ReasonRejected for a message a
+// [Handler] rejected without a reason of its own ([Rejection]).
+// ReasonSchemaID and ReasonMagicByte occur in registry mode only
+// ([WithSchemaRegistry]).
 const (
 	ReasonDecode        = "decode"
 	ReasonValidate      = "validate"
 	ReasonSchemaVersion = "schema-version"
 	ReasonRejected      = "rejected"
+	// ReasonSchemaID: the value's schema id is not in the registry, or
+	// names a schema that is not JSON Schema.
+	ReasonSchemaID = "schema-id"
+	// ReasonMagicByte: the value is neither in the Confluent wire format
+	// (magic byte 0 and a 4-byte schema id) nor plain JSON.
+	ReasonMagicByte = "magic-byte"
 )
 
 // PoisonError reports a record that can never be processed: its value does
-// not decode, the row fails validation, or its schema version is unknown.
+// not decode, the row fails validation, or its schema version or schema id
+// is unknown.
 // The consumer sends such records to the dead-letter topic.
 type PoisonError struct {
 	Reason string // one of the Reason constants
@@ -118,6 +127,16 @@ func record(topic, id string, value []byte, fetchedAt time.Time) *kgo.Record {
 	return &kgo.Record{Topic: topic, Key: []byte(id), Value: value, Headers: h}
 }
 
+// wireRecord turns a plain record into its registry-mode form: the value
+// in the Confluent wire format (header, then the JSON), and without the
+// content-type and schema-version headers, which the schema id replaces.
+func wireRecord(rec *kgo.Record, header []byte) *kgo.Record {
+	value := make([]byte, 0, len(header)+len(rec.Value))
+	rec.Value = append(append(value, header...), rec.Value...)
+	rec.Headers = rec.Headers[len(recordHeaders):]
+	return rec
+}
+
 // fetchedAt reads the fetched-at header of rec; the zero time if it has
 // none or an unreadable one (it is informational: never poison).
 func fetchedAt(rec *kgo.Record) time.Time {
@@ -141,13 +160,22 @@ func DecodeRecord(rec *kgo.Record) (transform.Row, error) {
 				Err: fmt.Errorf("schema version %q, this decoder reads %q", h.Value, transform.SchemaVersion)}
 		}
 	}
+	if id, ok := wireID(rec.Value); ok {
+		return transform.Row{}, &PoisonError{Reason: ReasonDecode,
+			Err: fmt.Errorf("value is in the Confluent wire format (schema id %d), not plain JSON: consume it in registry mode (WithSchemaRegistry)", id)}
+	}
+	return decodeValue(rec.Value)
+}
+
+// decodeValue decodes and validates a row's JSON.
+func decodeValue(value []byte) (transform.Row, error) {
 	// transform.Unmarshal turns invalid UTF-8 into U+FFFD, as encoding/json
 	// does; a record that carries it is not JSON (RFC 8259 §8.1) and is
 	// dead-lettered rather than stored with its text silently changed.
-	if !utf8.Valid(rec.Value) {
+	if !utf8.Valid(value) {
 		return transform.Row{}, &PoisonError{Reason: ReasonDecode, Err: errors.New("value is not valid UTF-8")}
 	}
-	row, err := transform.Unmarshal(rec.Value)
+	row, err := transform.Unmarshal(value)
 	if err != nil {
 		return transform.Row{}, &PoisonError{Reason: ReasonDecode, Err: err}
 	}

@@ -1,7 +1,8 @@
 // Package testenv finds the servers that integration tests run against.
 //
 // Tests read the same variables as the examples: USERSTREAM_KAFKA_BROKERS,
-// USERSTREAM_CASSANDRA_HOSTS and USERSTREAM_POSTGRES_DSN. When a variable is
+// USERSTREAM_CASSANDRA_HOSTS, USERSTREAM_POSTGRES_DSN and, for the schema
+// registry, USERSTREAM_SCHEMA_REGISTRY_URL. When a variable is
 // unset the test is skipped with a message, unless
 // USERSTREAM_REQUIRE_INTEGRATION=1, in which case it fails: CI sets that, so
 // an integration test can never silently skip there.
@@ -25,6 +26,10 @@ const (
 	CassandraHostsEnv = "USERSTREAM_CASSANDRA_HOSTS"
 	PostgresDSNEnv    = "USERSTREAM_POSTGRES_DSN"
 	RequireEnv        = "USERSTREAM_REQUIRE_INTEGRATION"
+	// SchemaRegistryEnv is the URL of a schema registry with the
+	// Confluent REST API; the local stack runs one when asked
+	// (USERSTREAM_REGISTRY=1).
+	SchemaRegistryEnv = "USERSTREAM_SCHEMA_REGISTRY_URL"
 )
 
 // Environment variables of the secured servers, read by the tests built
@@ -57,6 +62,13 @@ func lookup(tb testing.TB, name string) string {
 	}
 	tb.Skipf("integration test skipped: %s is not set (run `make up` and export what it prints)", name)
 	return ""
+}
+
+// SchemaRegistryURL returns the schema registry's URL from
+// USERSTREAM_SCHEMA_REGISTRY_URL.
+func SchemaRegistryURL(tb testing.TB) string {
+	tb.Helper()
+	return lookup(tb, SchemaRegistryEnv)
 }
 
 // KafkaBrokers returns the seed brokers from USERSTREAM_KAFKA_BROKERS.
