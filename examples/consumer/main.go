@@ -249,6 +249,12 @@ func (p *pipeline) newConsumers() error {
 	// outage holds the partition instead of losing rows. upsert and
 	// observe add the metrics (consume.go).
 	handler := p.observe(kafkasink.RowsHandler(p.upsert, kafkasink.RejectedRows))
+	// Registry mode reads the Confluent wire format, and the plain records
+	// written before the topic switched.
+	regOpts, err := registryOpts(p.cfg.schemaRegistry)
+	if err != nil {
+		return err
+	}
 	for i := range max(p.cfg.consumers, 1) {
 		opts := []kafkasink.Opt{
 			kafkasink.WithTopic(p.cfg.topic), kafkasink.WithDLQTopic(p.cfg.dlqTopic), kafkasink.WithLogger(p.log),
@@ -258,6 +264,7 @@ func (p *pipeline) newConsumers() error {
 		if id := instanceID(p.cfg.instanceID, p.cfg.consumers, i); id != "" {
 			opts = append(opts, kafkasink.WithInstanceID(id))
 		}
+		opts = append(opts, regOpts...)
 		c, err := kafkasink.NewConsumer(p.cfg.brokers, p.cfg.group, handler, opts...)
 		if err != nil {
 			return err

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"io"
 	"net/http"
 	"strings"
@@ -11,7 +12,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/userstream/userstream/internal/testenv"
+	"github.com/userstream/userstream/kafkasink"
 	"github.com/userstream/userstream/runledger"
 )
 
@@ -135,5 +140,50 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "verified     20,000 of 20,000") {
 		t.Errorf("summary does not report the verification:\n%s", out.String())
+	}
+}
+
+// The pipeline in registry mode (-schema-registry), against the local
+// stack's registry: the relay's records are in the Confluent wire format
+// under the schema registered for <topic>-value, and every user is stored,
+// none dead-lettered.
+func TestEndToEndSchemaRegistry(t *testing.T) {
+	cfg := testConfig(t, 2000)
+	cfg.schemaRegistry = testenv.SchemaRegistryURL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	reports, err := run(ctx, cfg, quiet, &out)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	r := reports[0]
+	if r.Status != runledger.StatusSucceeded || r.Verification == nil || r.Verification.Found != r.Verification.Unique ||
+		r.TableRows != int64(r.Verification.Unique) || r.Published != 2000 || r.DeadLetters != 0 || r.DeadLettered != 0 {
+		t.Fatalf("run: %+v\n%s", r, out.String())
+	}
+
+	reg, err := sr.NewClient(sr.URLs(cfg.schemaRegistry))
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest, err := reg.SchemaByVersion(ctx, kafkasink.ValueSubject(cfg.topic), -1)
+	if err != nil {
+		t.Fatalf("the subject of %s: %v", cfg.topic, err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.brokers...), kgo.ConsumeTopics(cfg.topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var recs []*kgo.Record
+	for len(recs) == 0 && ctx.Err() == nil {
+		recs = cl.PollFetches(ctx).Records()
+	}
+	for _, rec := range recs {
+		if len(rec.Value) < 5 || rec.Value[0] != 0 || int(binary.BigEndian.Uint32(rec.Value[1:5])) != latest.ID {
+			t.Fatalf("record value %q is not in the wire format with schema id %d", rec.Value[:min(len(rec.Value), 8)], latest.ID)
+		}
 	}
 }

@@ -11,7 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/userstream/userstream/cassandrastore"
+
 	"github.com/userstream/userstream/kafkasink"
 	"github.com/userstream/userstream/randomuser"
 )
@@ -20,6 +22,7 @@ import (
 // stack's addresses (examples/compose.yaml publishes the same ports).
 const (
 	envKafkaBrokers   = "USERSTREAM_KAFKA_BROKERS"
+	envSchemaRegistry = "USERSTREAM_SCHEMA_REGISTRY_URL"
 	envCassandraHosts = "USERSTREAM_CASSANDRA_HOSTS"
 	envPostgresDSN    = "USERSTREAM_POSTGRES_DSN"
 	envInstanceID     = "USERSTREAM_INSTANCE_ID"
@@ -60,7 +63,10 @@ type config struct {
 	// Servers. The DSN comes from USERSTREAM_POSTGRES_DSN only, never a
 	// flag: a flag's value shows in ps, and a DSN may carry a password.
 	brokers, cassandraHosts []string
-	postgresDSN             string
+	// schemaRegistry, when set, is the URL of a schema registry with the
+	// Confluent API: kafkasink\'s registry mode (Confluent wire format).
+	schemaRegistry string
+	postgresDSN    string
 
 	// Names.
 	topic, dlqTopic string
@@ -98,6 +104,7 @@ type config struct {
 func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
 	var c config
 	brokers := fs.String("brokers", envOr(envKafkaBrokers, defaultKafkaBrokers), "Kafka seed brokers, comma-separated (env "+envKafkaBrokers+")")
+	fs.StringVar(&c.schemaRegistry, "schema-registry", envOr(envSchemaRegistry, ""), "URL of a schema registry with the Confluent API, e.g. http://127.0.0.1:8081/apis/ccompat/v7 (env "+envSchemaRegistry+"): records in the Confluent wire format, the value schema registered under <topic>-value; empty: plain JSON records")
 	hosts := fs.String("cassandra-hosts", envOr(envCassandraHosts, defaultCassandraHosts), "Cassandra contact points, comma-separated (env "+envCassandraHosts+")")
 	c.postgresDSN = envOr(envPostgresDSN, defaultPostgresDSN)
 
@@ -138,6 +145,19 @@ func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
 		c.dlqTopic = c.topic + kafkasink.DLQSuffix
 	}
 	return c, nil
+}
+
+// registryOpts returns the kafkasink option of -schema-registry: none
+// for plain JSON records, else registry mode with a client of the URL.
+func registryOpts(url string) ([]kafkasink.Opt, error) {
+	if url == "" {
+		return nil, nil
+	}
+	cl, err := sr.NewClient(sr.URLs(url))
+	if err != nil {
+		return nil, fmt.Errorf("schema registry %s: %w", url, err)
+	}
+	return []kafkasink.Opt{kafkasink.WithSchemaRegistry(cl)}, nil
 }
 
 func envOr(name, def string) string {

@@ -262,10 +262,25 @@ func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) (err error) 
 	if err := sec.Ping(ctx, p.cfg.brokers); err != nil {
 		return err
 	}
-	p.producer, err = kafkasink.NewProducer(p.cfg.brokers, kafkasink.WithTopic(p.cfg.topic), kafkasink.WithLogger(p.log),
-		kafkasink.WithClientOpts(slices.Concat(p.kafkaSec, p.m.kafkaOpts("producer"))...))
+	regOpts, err := registryOpts(p.cfg.schemaRegistry)
 	if err != nil {
 		return err
+	}
+	p.producer, err = kafkasink.NewProducer(p.cfg.brokers, append([]kafkasink.Opt{kafkasink.WithTopic(p.cfg.topic), kafkasink.WithLogger(p.log),
+		kafkasink.WithClientOpts(slices.Concat(p.kafkaSec, p.m.kafkaOpts("producer"))...)}, regOpts...)...)
+	if err != nil {
+		return err
+	}
+	if regOpts != nil {
+		// Registry mode: register the value schema now, so that a
+		// registry that is down, or a subject whose compatibility rule
+		// refuses the schema, stops the program before it stages or
+		// produces anything.
+		id, err := p.producer.RegisterSchema(ctx)
+		if err != nil {
+			return fmt.Errorf("schema registry: %w", err)
+		}
+		p.log.Info("value schema registered", "subject", kafkasink.ValueSubject(p.cfg.topic), "id", id)
 	}
 	// Clusters rarely create topics on first use, and this one would give
 	// them its default partitions: create both, as configured. The
@@ -322,6 +337,12 @@ func (p *pipeline) newConsumers() error {
 	// outage holds the partition instead of losing rows. upsert and
 	// observe add the metrics (consume.go).
 	handler := p.observe(kafkasink.RowsHandler(p.upsert, kafkasink.RejectedRows))
+	// Registry mode reads the Confluent wire format, and the plain records
+	// written before the topic switched.
+	regOpts, err := registryOpts(p.cfg.schemaRegistry)
+	if err != nil {
+		return err
+	}
 	for i := range max(p.cfg.consumers, 1) {
 		opts := []kafkasink.Opt{
 			kafkasink.WithTopic(p.cfg.topic), kafkasink.WithDLQTopic(p.cfg.dlqTopic), kafkasink.WithLogger(p.log),
@@ -331,6 +352,7 @@ func (p *pipeline) newConsumers() error {
 		if id := instanceID(p.cfg.instanceID, p.cfg.consumers, i); id != "" {
 			opts = append(opts, kafkasink.WithInstanceID(id))
 		}
+		opts = append(opts, regOpts...)
 		c, err := kafkasink.NewConsumer(p.cfg.brokers, p.cfg.group, handler, opts...)
 		if err != nil {
 			return err

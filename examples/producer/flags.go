@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/sr"
+
 	"github.com/userstream/userstream/kafkasink"
 	"github.com/userstream/userstream/randomuser"
 )
@@ -18,8 +20,9 @@ import (
 // Where the servers are: flags, else these variables, else the local
 // stack's addresses (examples/compose.yaml publishes the same ports).
 const (
-	envKafkaBrokers = "USERSTREAM_KAFKA_BROKERS"
-	envPostgresDSN  = "USERSTREAM_POSTGRES_DSN"
+	envKafkaBrokers   = "USERSTREAM_KAFKA_BROKERS"
+	envSchemaRegistry = "USERSTREAM_SCHEMA_REGISTRY_URL"
+	envPostgresDSN    = "USERSTREAM_POSTGRES_DSN"
 
 	defaultKafkaBrokers = "127.0.0.1:9092"
 	defaultPostgresDSN  = "postgres://userstream:userstream@127.0.0.1:5432/userstream?sslmode=disable"
@@ -36,8 +39,11 @@ const defaultMemoryLimit = 40 << 20
 type config struct {
 	// Servers. The DSN comes from USERSTREAM_POSTGRES_DSN only, never a
 	// flag: a flag's value shows in ps, and a DSN may carry a password.
-	brokers     []string
-	postgresDSN string
+	brokers []string
+	// schemaRegistry, when set, is the URL of a schema registry with the
+	// Confluent API: kafkasink\'s registry mode (Confluent wire format).
+	schemaRegistry string
+	postgresDSN    string
 
 	// Names.
 	topic, dlqTopic string
@@ -67,6 +73,7 @@ type config struct {
 func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
 	var c config
 	brokers := fs.String("brokers", envOr(envKafkaBrokers, defaultKafkaBrokers), "Kafka seed brokers, comma-separated (env "+envKafkaBrokers+")")
+	fs.StringVar(&c.schemaRegistry, "schema-registry", envOr(envSchemaRegistry, ""), "URL of a schema registry with the Confluent API, e.g. http://127.0.0.1:8081/apis/ccompat/v7 (env "+envSchemaRegistry+"): records in the Confluent wire format, the value schema registered under <topic>-value; empty: plain JSON records")
 	c.postgresDSN = envOr(envPostgresDSN, defaultPostgresDSN)
 
 	fs.StringVar(&c.topic, "topic", kafkasink.DefaultTopic, "Kafka topic of the users")
@@ -98,6 +105,19 @@ func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
 		c.dlqTopic = c.topic + kafkasink.DLQSuffix
 	}
 	return c, nil
+}
+
+// registryOpts returns the kafkasink option of -schema-registry: none
+// for plain JSON records, else registry mode with a client of the URL.
+func registryOpts(url string) ([]kafkasink.Opt, error) {
+	if url == "" {
+		return nil, nil
+	}
+	cl, err := sr.NewClient(sr.URLs(url))
+	if err != nil {
+		return nil, fmt.Errorf("schema registry %s: %w", url, err)
+	}
+	return []kafkasink.Opt{kafkasink.WithSchemaRegistry(cl)}, nil
 }
 
 func envOr(name, def string) string {

@@ -215,10 +215,25 @@ func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) error {
 	if err := sec.Ping(ctx, p.cfg.brokers); err != nil {
 		return err
 	}
-	p.producer, err = kafkasink.NewProducer(p.cfg.brokers, kafkasink.WithTopic(p.cfg.topic), kafkasink.WithLogger(p.log),
-		kafkasink.WithClientOpts(slices.Concat(kafkaSec, p.m.kafkaOpts("producer"))...))
+	regOpts, err := registryOpts(p.cfg.schemaRegistry)
 	if err != nil {
 		return err
+	}
+	p.producer, err = kafkasink.NewProducer(p.cfg.brokers, append([]kafkasink.Opt{kafkasink.WithTopic(p.cfg.topic), kafkasink.WithLogger(p.log),
+		kafkasink.WithClientOpts(slices.Concat(kafkaSec, p.m.kafkaOpts("producer"))...)}, regOpts...)...)
+	if err != nil {
+		return err
+	}
+	if regOpts != nil {
+		// Registry mode: register the value schema now, so that a
+		// registry that is down, or a subject whose compatibility rule
+		// refuses the schema, stops the program before it stages or
+		// produces anything.
+		id, err := p.producer.RegisterSchema(ctx)
+		if err != nil {
+			return fmt.Errorf("schema registry: %w", err)
+		}
+		p.log.Info("value schema registered", "subject", kafkasink.ValueSubject(p.cfg.topic), "id", id)
 	}
 	// Clusters rarely create topics on first use, and this one would give
 	// them its default partitions: create both, as configured. The
