@@ -33,6 +33,22 @@
 // ([FetchedRow], [Encoded.FetchedAt], [Message.FetchedAt]), so the latency
 // from fetch to store is known wherever the consumer runs.
 //
+// # Registry mode
+//
+// [WithSchemaRegistry] switches both sides to what registry-based readers
+// (Confluent serdes, Kafka Connect, ksqlDB, Spark with ABRiS) expect. The
+// producer registers the row's JSON Schema ([RegistrySchema]) under the
+// subject <topic>-value ([ValueSubject]), after setting the subject's
+// compatibility rule ([WithSchemaCompatibility], BACKWARD by default), and
+// writes each value in the Confluent wire format: magic byte 0, the 4-byte
+// schema id, the row's JSON. A schema the rule refuses is an
+// *[IncompatibleSchemaError] ([ErrIncompatibleSchema]) before anything is
+// produced; [RegisterSchema] checks a next version of the schema the same
+// way. The consumer looks schema ids up in the registry and dead-letters
+// records with an unknown id ([ReasonSchemaID]) or a first byte that is
+// neither 0 nor '{' ([ReasonMagicByte]); it still reads plain JSON records,
+// so a topic switches to registry mode without a stop (consumers first).
+//
 // # Producer
 //
 // [NewProducer] builds a franz-go client with the settings a pipeline that

@@ -206,7 +206,9 @@ type Encoded struct {
 // ProduceEncodedSync is [Producer.ProduceSync] for rows already encoded.
 // It trusts rows' values without decoding them: a value that is not a
 // valid row reaches the topic, and the consumers' [DecodeRecord] sends it
-// to the dead-letter topic with the reason.
+// to the dead-letter topic with the reason. In registry mode
+// ([WithSchemaRegistry]) each value gets the wire-format header in front
+// of its JSON, as Produce's do.
 func (p *Producer) ProduceEncodedSync(ctx context.Context, rows ...Encoded) ([]Delivery, error) {
 	return produceSync(len(rows), func(i int, done func(Delivery)) { p.produce(ctx, rows[i].ID, rows[i].Value, rows[i].FetchedAt, done) })
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/scylladb/gocqlx/v2/qb"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/userstream/userstream/internal/testenv"
 )
@@ -128,5 +129,31 @@ func TestPostgresRoundTrip(t *testing.T) {
 	}
 	if v != 42 {
 		t.Fatalf("selected %d, want 42", v)
+	}
+}
+
+// TestSchemaRegistryRoundTrip registers a schema in the stack's registry
+// (USERSTREAM_REGISTRY=1) and reads it back by its id, through the
+// Confluent API that kafkasink's registry mode uses.
+func TestSchemaRegistryRoundTrip(t *testing.T) {
+	t.Parallel()
+	cl, err := sr.NewClient(sr.URLs(testenv.SchemaRegistryURL(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	subject := testenv.Name(t, "smoke") + "-value"
+	schema := sr.Schema{Schema: `{"type": "object", "properties": {"n": {"type": "integer"}}}`, Type: sr.TypeJSON}
+	id, err := cl.RegisterSchema(ctx, subject, schema, -1, -1)
+	if err != nil {
+		t.Fatalf("register: %v", err)
+	}
+	got, err := cl.SchemaByID(ctx, id)
+	if err != nil {
+		t.Fatalf("schema %d: %v", id, err)
+	}
+	if got.Schema != schema.Schema || got.Type != sr.TypeJSON {
+		t.Errorf("schema %d = %+v, want %+v", id, got, schema)
 	}
 }
