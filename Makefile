@@ -9,15 +9,17 @@ ADOPTER := examples/adopter
 # Integration tests fail rather than skip when a server is missing.
 export USERSTREAM_REQUIRE_INTEGRATION ?= 1
 
-.PHONY: test test-secure test-adopter tidy-check vet check-rules demo up down status logs bench bench-e2e
+.PHONY: test test-secure test-adopter tidy-check vet check-rules demo up down status logs bench bench-e2e schema-check
 
 # test: tidy-check, vet, the alert rules (check-rules), the unit and
-# integration tests (go test -race ./...),
-# the adopter example (its own module), the tests against the secured
-# listeners, every decoder's fuzz target for a bounded time, and the
-# fault-injection suite, which kills servers and so runs last and alone.
+# integration tests (go test -race ./..., with the stack's schema registry
+# up for kafkasink's registry mode and the schema checks:
+# USERSTREAM_REGISTRY=1), the adopter example (its own module), the tests
+# against the secured listeners, every decoder's fuzz target for a bounded
+# time, and the fault-injection suite, which kills servers and so runs last
+# and alone.
 test: tidy-check vet check-rules
-	$(STACK) run $(GO) test -race -count=1 -timeout 25m ./...
+	USERSTREAM_REGISTRY=1 $(STACK) run $(GO) test -race -count=1 -timeout 25m ./...
 	$(MAKE) test-adopter
 	$(MAKE) test-secure
 	$(MAKE) fuzz FUZZTIME=10s
@@ -53,6 +55,15 @@ tidy-check:
 test-adopter:
 	cd $(ADOPTER) && $(GO) vet ./... && $(GO) vet -tags secure ./...
 	cd $(ADOPTER) && $(CURDIR)/$(STACK) run $(GO) test -race -count=1 -timeout 10m ./...
+
+# schema-check compares the committed schema files (transform/schema) with
+# what the encoder writes, and with the schema registry's compatibility
+# rule: each version, registered in order under a fresh subject with
+# BACKWARD compatibility, must be accepted, and the newest must be what the
+# producer registers. make test runs the same tests among the others.
+schema-check:
+	$(GO) test -count=1 -run '^(TestSchemaFile|TestSchemaFieldsMatchEncoder|TestMarshalConformsToSchema)$$' ./transform/
+	USERSTREAM_REGISTRY=1 $(STACK) run $(GO) test -count=1 -run '^(TestRegistrySchemaIsTheCommittedOne|TestCommittedSchemasFollowTheRegistryRule|TestSchemaEvolution)$$' ./kafkasink/
 
 # The full pipeline, offline, for DEMO_USERS users (default 100,000), ending
 # with a summary verified against Cassandra. Run it twice: the second run

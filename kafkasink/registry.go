@@ -87,29 +87,71 @@ func RegistrySchema() sr.Schema {
 // the subject's rule as it is) and registers schema under it, returning the
 // schema's id. A schema the subject already has keeps its id and adds no
 // version. A schema the rule refuses is an *[IncompatibleSchemaError]
-// (errors.Is(err, [ErrIncompatibleSchema])); other errors are the
-// registry's or the network's, wrapped.
+// (errors.Is(err, [ErrIncompatibleSchema])): the registry refused it (409)
+// and says it is not compatible with the subject's latest version. Other
+// errors are the registry's or the network's, wrapped; a 409 for a schema
+// the rule accepts (Apicurio answers so when two registrations of the same
+// content race) is retried.
 //
 // The producer calls it with [RegistrySchema] in registry mode; call it
 // yourself to check a next version of the schema against the subject
 // before any producer writes it.
 func RegisterSchema(ctx context.Context, cl *sr.Client, subject string, schema sr.Schema, level sr.CompatibilityLevel) (int, error) {
 	if level != 0 {
-		res := cl.SetCompatibility(ctx, sr.SetCompatibility{Level: level}, subject)
-		if err := res[0].Err; err != nil {
-			return 0, fmt.Errorf("kafkasink: set compatibility %s on subject %s: %w", level, subject, err)
+		if err := setCompatibility(ctx, cl, subject, level); err != nil {
+			return 0, err
 		}
 	}
-	id, err := cl.RegisterSchema(ctx, subject, schema, -1, -1)
-	if err != nil {
+	for attempt := 1; ; attempt++ {
+		id, err := cl.RegisterSchema(ctx, subject, schema, -1, -1)
+		if err == nil {
+			return id, nil
+		}
 		var re *sr.ResponseError
-		if errors.As(err, &re) && re.StatusCode == http.StatusConflict {
+		if !errors.As(err, &re) || re.StatusCode != http.StatusConflict {
+			return 0, fmt.Errorf("kafkasink: register schema under subject %s: %w", subject, err)
+		}
+		// A 409 is the rule's refusal, or (Apicurio) a registration
+		// that lost a race with a concurrent one of the same content,
+		// under this subject or another. Ask which: the schema may be
+		// registered now, or compatible, and then registering again
+		// succeeds.
+		if ss, err := cl.LookupSchema(ctx, subject, schema); err == nil {
+			return ss.ID, nil
+		}
+		check, cerr := cl.CheckCompatibility(ctx, subject, -1, schema)
+		if cerr == nil && !check.Is {
 			return 0, &IncompatibleSchemaError{Subject: subject, Compatibility: level, Err: err}
 		}
-		return 0, fmt.Errorf("kafkasink: register schema under subject %s: %w", subject, err)
+		if attempt == registerAttempts || ctx.Err() != nil {
+			return 0, fmt.Errorf("kafkasink: register schema under subject %s: conflict %d times: %w", subject, attempt, err)
+		}
 	}
-	return id, nil
 }
+
+// setCompatibility sets subject's compatibility rule to level. A failure
+// is checked by reading the rule back: Apicurio refuses one of two
+// concurrent first settings of a subject's rule ("already exists"), and
+// the other has set it.
+func setCompatibility(ctx context.Context, cl *sr.Client, subject string, level sr.CompatibilityLevel) error {
+	for attempt := 1; ; attempt++ {
+		err := cl.SetCompatibility(ctx, sr.SetCompatibility{Level: level}, subject)[0].Err
+		if err == nil {
+			return nil
+		}
+		if got := cl.Compatibility(ctx, subject)[0]; got.Err == nil && got.Level == level {
+			return nil
+		}
+		if attempt == registerAttempts || ctx.Err() != nil {
+			return fmt.Errorf("kafkasink: set compatibility %s on subject %s: %w", level, subject, err)
+		}
+	}
+}
+
+// registerAttempts bounds the registrations RegisterSchema tries when the
+// registry answers 409 to a schema its rule accepts, and the settings of a
+// subject's rule that fail.
+const registerAttempts = 3
 
 // headerLen is the length of the Confluent wire-format header: magic byte
 // and schema id.

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -474,6 +475,38 @@ func TestRegistryCompatibilityOption(t *testing.T) {
 	}
 	if _, err := kafkasink.NewConsumer(brokers, "g", newCollector().handle, kafkasink.WithSchemaCompatibility(sr.CompatFull)); err == nil {
 		t.Error("NewConsumer accepted a producer option")
+	}
+}
+
+// Registrations of the same schema at once, under one subject and under
+// several, all succeed (Apicurio answers 409 to some of them, as if the
+// rule had refused them; RegisterSchema tells the two apart), and those
+// under one subject get one id.
+func TestRegisterSchemaConcurrently(t *testing.T) {
+	t.Parallel()
+	reg := newRegistryClient(t)
+	ctx := context.Background()
+	shared := kafkasink.ValueSubject(testenv.Name(t, "shared"))
+	subjects := []string{shared, shared, shared, shared}
+	for range 6 {
+		subjects = append(subjects, kafkasink.ValueSubject(testenv.Name(t, "own")))
+	}
+	ids := make([]int, len(subjects))
+	errs := make([]error, len(subjects))
+	var wg sync.WaitGroup
+	for i, subject := range subjects {
+		wg.Go(func() {
+			ids[i], errs[i] = kafkasink.RegisterSchema(ctx, reg, subject, kafkasink.RegistrySchema(), sr.CompatBackward)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("registration %d under %s: %v", i, subjects[i], err)
+		}
+	}
+	if ids[0] != ids[1] || ids[0] != ids[2] || ids[0] != ids[3] {
+		t.Errorf("one subject, ids %v; want one id", ids[:4])
 	}
 }
 
