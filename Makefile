@@ -115,10 +115,11 @@ faults:
 	$(STACK) run $(GO) test -tags faults -count=1 -timeout 30m -v ./internal/faults/
 
 # Every decoder's fuzz target, each for FUZZTIME: the API page, the row's
-# JSON, the Kafka record.
+# JSON, the Kafka record (plain, and in registry mode).
 FUZZTIME ?= 15s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodePage$$' -fuzztime $(FUZZTIME) ./randomuser/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeDifferential$$' -fuzztime $(FUZZTIME) ./randomuser/
 	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime $(FUZZTIME) ./transform/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRecord$$' -fuzztime $(FUZZTIME) ./kafkasink/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRegistryRecord$$' -fuzztime $(FUZZTIME) ./kafkasink/

@@ -139,3 +139,49 @@ func BenchmarkWireDecode(b *testing.B) {
 		})
 	}
 }
+
+// FuzzDecodeRegistryRecord feeds arbitrary values to the decoder of
+// registry mode. It must never panic, and every outcome must follow the
+// rules: '{' is a plain record, decoded as DecodeRecord does; a value that
+// starts with neither 0 nor '{', or is shorter than the header, is
+// magic-byte poison; an id the registry lacks or that is not JSON Schema
+// is schema-id poison; a known id's payload decodes as plain JSON does.
+func FuzzDecodeRegistryRecord(f *testing.F) {
+	for _, r := range testrows.Rows(2) {
+		f.Add(append(wireHeader(7), transform.AppendJSON(nil, r)...))
+		f.Add(transform.AppendJSON(nil, r))
+	}
+	for _, v := range [][]byte{nil, {0}, {0, 0, 0, 0}, wireHeader(8), wireHeader(9), append(wireHeader(7), '{', '}'), {1, 2, 3}, []byte("[]")} {
+		f.Add(v)
+	}
+	r := &registryConsumer{}
+	r.known.Store(7, nil)
+	r.known.Store(8, error(errors.New("not JSON")))
+	unknown := map[int]error{9: errors.New("unknown")}
+	f.Fuzz(func(t *testing.T, value []byte) {
+		rec := &kgo.Record{Value: value}
+		row, err := r.decode(rec, unknown)
+		var want error
+		var wantRow transform.Row
+		switch id, wire := wireID(value); {
+		case len(value) > 0 && value[0] == '{':
+			wantRow, want = DecodeRecord(rec)
+		case !wire:
+			want = &PoisonError{Reason: ReasonMagicByte}
+		case id == 7:
+			wantRow, want = decodeValue(value[headerLen:])
+		default:
+			want = &PoisonError{Reason: ReasonSchemaID}
+		}
+		if want == nil {
+			if err != nil || row != wantRow || row.Validate() != nil {
+				t.Fatalf("decode = %+v, %v; want the valid row %+v", row, err, wantRow)
+			}
+			return
+		}
+		var got, exp *PoisonError
+		if !errors.As(err, &got) || !errors.As(want, &exp) || got.Reason != exp.Reason || got.Error() == "" {
+			t.Fatalf("decode error %v, want poison %q", err, exp.Reason)
+		}
+	})
+}
