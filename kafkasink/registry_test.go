@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -318,6 +320,85 @@ func TestRegistryMigrationFromPlainRecords(t *testing.T) {
 		if h[kafkasink.HeaderDLQReason] != kafkasink.ReasonDecode || !strings.Contains(h[kafkasink.HeaderDLQError], "Confluent wire format") {
 			t.Fatalf("plain consumer dead-lettered a registry record with %q: %q", h[kafkasink.HeaderDLQReason], h[kafkasink.HeaderDLQError])
 		}
+	}
+}
+
+// failingTransport fails requests, as a registry that cannot be reached
+// does, while down is set and for the first n requests; the others go to
+// the real registry.
+type failingTransport struct {
+	down atomic.Bool
+	mu   sync.Mutex
+	n    int
+}
+
+var errUnreachable = errors.New("registry unreachable (injected)")
+
+func (f *failingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	f.mu.Lock()
+	fail := f.n > 0 || f.down.Load()
+	f.n--
+	f.mu.Unlock()
+	if fail {
+		return nil, errUnreachable
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// A registry that cannot be reached fails the producer's registration (and
+// the rows produced meanwhile) with an error that is not a refusal, and the
+// next attempt succeeds; on the consumer's side it holds the partition,
+// retried with backoff: nothing is dead-lettered or skipped.
+func TestRegistryOutageIsRetriedNotDeadLettered(t *testing.T) {
+	t.Parallel()
+	brokers := testenv.KafkaBrokers(t)
+	url := testenv.SchemaRegistryURL(t)
+	topic := newTopic(t, brokers, 1)
+	rows := testrows.Rows(10)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	flaky := &failingTransport{}
+	flaky.down.Store(true)
+	reg, err := sr.NewClient(sr.URLs(url), sr.HTTPClient(&http.Client{Transport: flaky}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := kafkasink.NewProducer(brokers, kafkasink.WithTopic(topic), kafkasink.WithLogger(quiet), kafkasink.WithSchemaRegistry(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := p.RegisterSchema(ctx); !errors.Is(err, errUnreachable) || errors.Is(err, kafkasink.ErrIncompatibleSchema) {
+		t.Fatalf("RegisterSchema with the registry down = %v, want the transport's error", err)
+	}
+	if _, err := p.ProduceSync(ctx, rows[0]); !errors.Is(err, errUnreachable) {
+		t.Fatalf("ProduceSync with the registry down = %v, want the transport's error", err)
+	}
+	flaky.down.Store(false)
+	if _, err := p.ProduceSync(ctx, rows...); err != nil {
+		t.Fatalf("ProduceSync once the registry answers: %v", err)
+	}
+
+	flaky = &failingTransport{n: 3}
+	reg, err = sr.NewClient(sr.URLs(url), sr.HTTPClient(&http.Client{Transport: flaky}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := newCollector()
+	c, err := kafkasink.NewConsumer(brokers, testenv.Name(t, "group"), col.handle, kafkasink.WithTopic(topic),
+		kafkasink.WithLogger(quiet), kafkasink.WithBackoff(10*time.Millisecond, 50*time.Millisecond),
+		kafkasink.WithStopAtEnd(), kafkasink.WithSchemaRegistry(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := runErr(t, c); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	st := c.Stats()
+	if col.count() != len(rows) || st.DeadLettered != 0 || st.Retries < 3 {
+		t.Errorf("handled %d of %d; Stats %+v; want all handled, none dead-lettered, 3 lookups retried", col.count(), len(rows), st)
 	}
 }
 
