@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -33,10 +34,12 @@ var ErrIncompatibleSchema = errors.New("schema incompatible with the subject's c
 // IncompatibleSchemaError reports a schema that the registry refused to
 // register under Subject because its compatibility rule forbids the change
 // (HTTP 409). Nothing was produced with it. Err is the registry's
-// *sr.ResponseError, whose message names the incompatible differences.
+// *sr.ResponseError; its message (Apicurio's) or Reasons (Confluent's
+// verbose compatibility check) name the incompatible differences.
 type IncompatibleSchemaError struct {
 	Subject       string
 	Compatibility sr.CompatibilityLevel // the rule set before registering; 0 if left as it was
+	Reasons       []string              // the registry's reasons, when it gives them apart from Err
 	Err           error
 }
 
@@ -45,7 +48,11 @@ func (e *IncompatibleSchemaError) Error() string {
 	if e.Compatibility != 0 {
 		rule = e.Compatibility.String()
 	}
-	return fmt.Sprintf("kafkasink: schema refused under subject %s by its compatibility rule (%s): %v", e.Subject, rule, e.Err)
+	msg := fmt.Sprintf("kafkasink: schema refused under subject %s by its compatibility rule (%s): %v", e.Subject, rule, e.Err)
+	if len(e.Reasons) > 0 {
+		msg += " (" + strings.Join(e.Reasons, "; ") + ")"
+	}
+	return msg
 }
 
 func (e *IncompatibleSchemaError) Unwrap() error        { return e.Err }
@@ -119,9 +126,9 @@ func RegisterSchema(ctx context.Context, cl *sr.Client, subject string, schema s
 		if ss, err := cl.LookupSchema(ctx, subject, schema); err == nil {
 			return ss.ID, nil
 		}
-		check, cerr := cl.CheckCompatibility(ctx, subject, -1, schema)
+		check, cerr := cl.CheckCompatibility(sr.WithParams(ctx, sr.Verbose), subject, -1, schema)
 		if cerr == nil && !check.Is {
-			return 0, &IncompatibleSchemaError{Subject: subject, Compatibility: level, Err: err}
+			return 0, &IncompatibleSchemaError{Subject: subject, Compatibility: level, Reasons: check.Messages, Err: err}
 		}
 		if attempt == registerAttempts || ctx.Err() != nil {
 			return 0, fmt.Errorf("kafkasink: register schema under subject %s: conflict %d times: %w", subject, attempt, err)
