@@ -36,7 +36,7 @@ import (
 const (
 	dagID  = "user_automation"
 	taskID = "stream_data_from_api"
-	// VenvEnv names the venv install-airflow made (make test-airflow sets it).
+	// venvEnv names the venv install-airflow made (make test-airflow sets it).
 	venvEnv = "USERSTREAM_AIRFLOW_VENV"
 	// runUsers is what each run fetches: the DAG asks for 20,000, the
 	// tests' Variable overrides it (a later flag wins), to keep runs short.
@@ -196,7 +196,7 @@ func seedIDs(t *testing.T, seed string, n int) []string {
 	return ids
 }
 
-// runDate is the date a run's seed is made of, as the DAG renders it.
+// seedOf is the seed the DAG renders for a run of date.
 func seedOf(date time.Time) string { return "userstream-" + date.UTC().Format("20060102") }
 
 // verify checks that the outbox, the topic and created_users each hold
