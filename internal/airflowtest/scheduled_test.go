@@ -61,7 +61,7 @@ func TestScheduledAndManualRuns(t *testing.T) {
 	a.env = append(a.env, "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="+pwFile)
 
 	start := time.Now()
-	stop := a.startComponents(t,
+	stop, pgids := a.startComponents(t,
 		[]string{"api-server"},
 		[]string{"scheduler", "--skip-serve-logs"},
 		[]string{"dag-processor"},
@@ -142,7 +142,24 @@ func TestScheduledAndManualRuns(t *testing.T) {
 		return scheduled > 0 && ended == len(runs) && len(runs) >= 2, nil
 	})
 	took := time.Since(start)
+	// Nothing of Airflow's, the task's processes included, listens beyond
+	// 127.0.0.1 (the API server at least listens).
+	addrs, lerr := listeners(pgids)
 	stop()
+	if lerr != nil {
+		t.Errorf("listening sockets: %v", lerr)
+	}
+	apiListens := false
+	for _, a := range addrs {
+		if !a.IP.Equal(net.IPv4(127, 0, 0, 1)) {
+			t.Errorf("an Airflow process listens on %s, want 127.0.0.1 only", a.String())
+		}
+		apiListens = apiListens || a.Port == port
+	}
+	t.Logf("Airflow's processes listened on %v", addrs)
+	if !apiListens {
+		t.Errorf("listening sockets %v do not include the API server's port %d: is the check blind?", addrs, port)
+	}
 	if err != nil {
 		t.Fatalf("runs: %+v: %v", runs, err)
 	}
@@ -201,10 +218,10 @@ type dagRun struct {
 }
 
 // startComponents starts each airflow command in its own process group and
-// returns a function that stops them: SIGTERM, as a service manager does,
+// returns a function that stops them, and their process groups: SIGTERM, as a service manager does,
 // then a wait for each, after which nothing of its group may be left. A
 // component that exits before stop is a failure.
-func (a *airflow) startComponents(t *testing.T, cmds ...[]string) (stop func()) {
+func (a *airflow) startComponents(t *testing.T, cmds ...[]string) (stop func(), pgids []int) {
 	t.Helper()
 	type proc struct {
 		name string
@@ -251,6 +268,7 @@ func (a *airflow) startComponents(t *testing.T, cmds ...[]string) (stop func()) 
 		}
 		go func() { p.done <- p.cmd.Wait() }()
 		procs = append(procs, p)
+		pgids = append(pgids, p.cmd.Process.Pid)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -259,7 +277,7 @@ func (a *airflow) startComponents(t *testing.T, cmds ...[]string) (stop func()) 
 			}
 		}
 	})
-	return stop
+	return stop, pgids
 }
 
 // errTaskFailed ends a poll at once.
