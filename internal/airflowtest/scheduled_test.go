@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -161,6 +162,7 @@ func TestScheduledAndManualRuns(t *testing.T) {
 		t.Errorf("listening sockets %v do not include the API server's port %d: is the check blind?", addrs, port)
 	}
 	if err != nil {
+		a.logTaskLogs(t)
 		t.Fatalf("runs: %+v: %v", runs, err)
 	}
 	t.Logf("scheduled and manual runs ended %v after start", took.Round(100*time.Millisecond))
@@ -206,6 +208,21 @@ func TestScheduledAndManualRuns(t *testing.T) {
 		}
 	}
 	t.Logf("stored %d users (seeds %v)", len(want), keys(seeds))
+}
+
+// logTaskLogs logs the end of each task try's log, which the scheduler's
+// executor writes under AIRFLOW_HOME/logs: why a try failed.
+func (a *airflow) logTaskLogs(t *testing.T) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(a.home, "logs", "dag_id="+dagID, "run_id=*", "task_id="+taskID, "attempt=*.log"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Logf("%s: %v", f, err)
+			continue
+		}
+		t.Logf("%s (last lines):\n%s", strings.TrimPrefix(f, a.home+string(filepath.Separator)), tail(string(b), 15))
+	}
 }
 
 // dagRun is a DAG run as the REST API returns it.
