@@ -9,7 +9,7 @@ ADOPTER := examples/adopter
 # Integration tests fail rather than skip when a server is missing.
 export USERSTREAM_REQUIRE_INTEGRATION ?= 1
 
-.PHONY: test test-secure test-adopter tidy-check vet check-rules demo up down status logs bench bench-e2e schema-check
+.PHONY: test test-secure test-adopter test-airflow tidy-check vet check-rules demo up down status logs bench bench-e2e schema-check
 
 # test: tidy-check, vet, the alert rules (check-rules), the unit and
 # integration tests (go test -race ./..., with the stack's schema registry
@@ -105,6 +105,19 @@ test-secure:
 	USERSTREAM_STACK_SECURE=1 $(STACK) run sh -c '$(GO) vet -tags secure $(SECURE_PKGS) && $(GO) test -tags secure -race -count=1 -timeout 10m -run "^TestSecure" $(SECURE_PKGS) && \
 		cd $(ADOPTER) && $(GO) test -tags secure -race -count=1 -timeout 10m -run "^TestSecure" ./...'; \
 	rc=$$?; [ $$keep = 1 ] || $(STACK) stop cassandra-secure; exit $$rc
+
+# The Airflow DAG examples/airflow/user_automation.py run by a real Apache
+# Airflow (internal/airflowtest): install-airflow installs AIRFLOW_VERSION,
+# pinned by examples/airflow/constraints-*.txt, into a venv under the stack's
+# folder (once; later runs reuse it), then the tests build the producer and
+# consumer and run the DAG with `airflow dags test` and under a scheduler,
+# checking the outbox, the topic, created_users and the run ledger.
+AIRFLOW_VERSION ?= 3.3.2
+test-airflow:
+	$(GO) vet -tags airflow ./internal/airflowtest/
+	@venv=$$(AIRFLOW_VERSION=$(AIRFLOW_VERSION) internal/airflowtest/install-airflow) && \
+		echo "test-airflow: Airflow $(AIRFLOW_VERSION) in $$venv" && \
+		USERSTREAM_AIRFLOW_VENV=$$venv $(STACK) run $(GO) test -tags airflow -count=1 -timeout 20m -v ./internal/airflowtest/
 
 # The fault-injection suite (internal/faults; figures in RELIABILITY.md). It
 # SIGKILLs and restarts the local stack's servers and the pipeline's
