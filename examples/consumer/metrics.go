@@ -44,7 +44,7 @@ func newMetrics() *metrics {
 	}
 	return &metrics{
 		registry:     reg,
-		storeErrors:  counter("store_errors_total", "Cassandra bulk writes that failed (and were retried)."),
+		storeErrors:  counter("store_errors_total", "Cassandra bulk writes that failed and are retried (rows the store rejects for good are dead-lettered instead)."),
 		storeBatch:   histogram("store_batch_seconds", "Time to write one batch of rows to Cassandra."),
 		produceToEnd: histogram("produce_to_store_seconds", "Time from a record's produce timestamp to its row stored in Cassandra."),
 		fetchToEnd:   histogram("fetch_to_store_seconds", "Time from a user's fetch (staged in the outbox) to its row stored in Cassandra, from the record's fetched-at header."),
@@ -92,8 +92,9 @@ func (m *metrics) setLag(byPartition map[int32]int64) int64 {
 }
 
 // serveMetrics serves /metrics, /healthz and /debug/pprof on addr until
-// ctx ends.
-func serveMetrics(ctx context.Context, reg *prometheus.Registry, addr string, log *slog.Logger) error {
+// ctx ends, and returns its mux, where the status page goes once the
+// pipeline is open.
+func serveMetrics(ctx context.Context, reg *prometheus.Registry, addr string, log *slog.Logger) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -101,7 +102,7 @@ func serveMetrics(ctx context.Context, reg *prometheus.Registry, addr string, lo
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("metrics: %w", err)
+		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
@@ -110,11 +111,11 @@ func serveMetrics(ctx context.Context, reg *prometheus.Registry, addr string, lo
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
-	log.Info("metrics listening", "addr", ln.Addr().String(), "paths", "/metrics /healthz")
+	log.Info("metrics listening", "addr", ln.Addr().String(), "paths", "/ (console) /metrics /healthz")
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("metrics server", "err", err)
 		}
 	}()
-	return nil
+	return mux, nil
 }

@@ -21,6 +21,10 @@ import (
 // in one registry. Labels never carry user data or secrets.
 type metrics struct {
 	registry *prometheus.Registry
+	// lastSuccess is when the last run succeeded, in Unix seconds: an
+	// alert on time() minus it catches a schedule that stopped running or
+	// runs that keep failing.
+	lastSuccess prometheus.Gauge
 
 	fetchErrors prometheus.Counter
 	fetchPage   prometheus.Histogram // seconds per API page
@@ -35,6 +39,8 @@ func newMetrics() *metrics {
 		return register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "userstream", Name: name, Help: help, Buckets: buckets}))
 	}
 	return &metrics{
+		lastSuccess: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "userstream", Name: "last_successful_run_timestamp_seconds",
+			Help: "When the last successful run ended, in Unix seconds; 0 until one has."})),
 		registry: reg,
 		fetchErrors: register(reg, prometheus.NewCounter(prometheus.CounterOpts{Namespace: "userstream", Name: "fetch_errors_total",
 			Help: "API requests that failed after retries."})),
@@ -72,8 +78,9 @@ func (m *metrics) kafkaOpts(role string) []kgo.Opt {
 }
 
 // serveMetrics serves /metrics, /healthz and /debug/pprof on addr until
-// ctx ends.
-func serveMetrics(ctx context.Context, reg *prometheus.Registry, addr string, log *slog.Logger) error {
+// ctx ends, and returns its mux, where the status page goes once the
+// pipeline is open.
+func serveMetrics(ctx context.Context, reg *prometheus.Registry, addr string, log *slog.Logger) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -81,7 +88,7 @@ func serveMetrics(ctx context.Context, reg *prometheus.Registry, addr string, lo
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("metrics: %w", err)
+		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
@@ -90,11 +97,11 @@ func serveMetrics(ctx context.Context, reg *prometheus.Registry, addr string, lo
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
-	log.Info("metrics listening", "addr", ln.Addr().String(), "paths", "/metrics /healthz")
+	log.Info("metrics listening", "addr", ln.Addr().String(), "paths", "/ (console) /metrics /healthz")
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("metrics server", "err", err)
 		}
 	}()
-	return nil
+	return mux, nil
 }
