@@ -173,6 +173,9 @@ func RejectedRows(err error) []Rejection {
 		return nil
 	}
 	rows := r.RejectedRows()
+	if len(rows) == 0 {
+		return nil // as documented: callers test for nil, and retry
+	}
 	out := make([]Rejection, 0, len(rows))
 	for i, err := range rows {
 		out = append(out, Rejection{Index: i, Err: err})

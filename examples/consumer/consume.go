@@ -42,7 +42,7 @@ func (p *pipeline) upsert(ctx context.Context, rows []transform.Row) error {
 		// count there) and the others were written; any other failure
 		// retries the batch: a store error, what an alert watches.
 		rejected := kafkasink.RejectedRows(err)
-		if rejected == nil {
+		if len(rejected) == 0 {
 			p.m.storeErrors.Inc()
 			return err
 		}
