@@ -60,6 +60,11 @@ func TestConsoleInABrowser(t *testing.T) {
 			v.MaxLag > 0 && v.number("total-stored") == 0
 	})
 	t.Logf("stalled: published %d, lag %d, store errors %d", stalled.number("total-published"), stalled.number("lag-total"), stalled.number("err-store errors"))
+	// What the alert rules read moved too.
+	if m := scrapeAll(t, cfg.metricsAddr); m["userstream_store_errors_total"] <= 0 || m["userstream_consumer_lag"] <= 0 || m["userstream_last_successful_run_timestamp_seconds"] != 0 {
+		t.Errorf("/metrics while stalled: store errors %v, lag %v, last success %v; want errors, lag, and no success yet",
+			m["userstream_store_errors_total"], m["userstream_consumer_lag"], m["userstream_last_successful_run_timestamp_seconds"])
+	}
 
 	if err := cql.ExecStmt(`ALTER KEYSPACE ` + cfg.keyspace + ` WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`); err != nil {
 		t.Fatal(err)
@@ -87,7 +92,10 @@ func TestConsoleInABrowser(t *testing.T) {
 	// Two poison records: text that is not JSON, and a row with a bad email.
 	poison := producePoison(ctx, t, cfg)
 	t.Logf("poison records: %+v", poison)
-	withDLQ := page.waitFor("the poison records in the dead-letter list", func(v pageView) bool {
+	withDLQ := page.waitFor("the poison records in the dead-letter list and counted", func(v pageView) bool {
+		if v.number("total-dead-lettered") != int64(len(poison)) {
+			return false
+		}
 		for _, p := range poison {
 			if v.dlqField(p.origin, "reason") != p.reason {
 				return false
@@ -106,8 +114,15 @@ func TestConsoleInABrowser(t *testing.T) {
 			}
 		}
 	}
-	if n := withDLQ.number("total-dead-lettered"); n != int64(len(poison)) {
-		t.Errorf("the page counts %d dead-lettered, want %d", n, len(poison))
+	m := scrapeAll(t, cfg.metricsAddr)
+	for name, want := range map[string]float64{"userstream_users_published_total": users, "userstream_rows_stored_total": float64(stored),
+		"userstream_records_dead_lettered_total": float64(len(poison)), "userstream_consumer_lag": 0} {
+		if m[name] != want {
+			t.Errorf("/metrics: %s %v, want %v", name, m[name], want)
+		}
+	}
+	if m["userstream_last_successful_run_timestamp_seconds"] <= 0 {
+		t.Error("/metrics: no last successful run after the run succeeded")
 	}
 	page.screenshot()
 
@@ -353,4 +368,21 @@ func httpStatus(url string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// scrapeAll returns addr's /metrics by name, each labelled metric summed
+// under its bare name.
+func scrapeAll(t *testing.T, addr string) map[string]float64 {
+	out := map[string]float64{}
+	for _, line := range strings.Split(get(t, "http://"+addr+"/metrics"), "\n") {
+		name, value, ok := strings.Cut(line, " ")
+		if !ok || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, _, _ = strings.Cut(name, "{")
+		if f, err := strconv.ParseFloat(value, 64); err == nil {
+			out[name] += f
+		}
+	}
+	return out
 }
