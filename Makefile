@@ -9,13 +9,14 @@ ADOPTER := examples/adopter
 # Integration tests fail rather than skip when a server is missing.
 export USERSTREAM_REQUIRE_INTEGRATION ?= 1
 
-.PHONY: test test-secure test-adopter tidy-check vet demo up down status logs bench bench-e2e
+.PHONY: test test-secure test-adopter test-console browser-deps tidy-check vet demo up down status logs bench bench-e2e
 
-# test: tidy-check, vet, the unit and integration tests (go test -race ./...),
-# the adopter example (its own module), the tests against the secured
-# listeners, every decoder's fuzz target for a bounded time, and the
+# test: tidy-check, vet, the unit and integration tests (go test -race ./...,
+# which includes the console's test in headless Chromium, hence
+# browser-deps), the adopter example (its own module), the tests against the
+# secured listeners, every decoder's fuzz target for a bounded time, and the
 # fault-injection suite, which kills servers and so runs last and alone.
-test: tidy-check vet
+test: tidy-check vet browser-deps
 	$(STACK) run $(GO) test -race -count=1 -timeout 25m ./...
 	$(MAKE) test-adopter
 	$(MAKE) test-secure
@@ -24,6 +25,21 @@ test: tidy-check vet
 
 vet:
 	$(GO) vet ./...
+
+# browser-deps installs Debian's chromium when it is missing (apt-get, as
+# root; otherwise it names the package and fails): the console's browser
+# test (TestConsoleInABrowser in examples/fullpipeline) drives it headless.
+browser-deps:
+	@internal/devstack/need-deb chromium=chromium
+
+# test-console: the status page alone (package console, the browser test,
+# and the tests that the metrics it and the alert rules read move). The
+# screenshot goes to CONSOLE_SCREENSHOT (default bin/console.png).
+CONSOLE_SCREENSHOT ?= $(CURDIR)/bin/console.png
+test-console: browser-deps
+	@mkdir -p $(dir $(CONSOLE_SCREENSHOT))
+	USERSTREAM_CONSOLE_SCREENSHOT=$(CONSOLE_SCREENSHOT) $(STACK) run $(GO) test -race -count=1 -timeout 10m \
+		-run 'Console|Metrics|Test(Status|Preview|Quantile|Samples|New)' ./console/ ./examples/fullpipeline/ ./examples/consumer/ ./examples/producer/
 
 # tidy-check fails when go.mod or go.sum is not what `go mod tidy` writes: an
 # untidy go.mod misleads adopters about what the module requires. It checks
