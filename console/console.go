@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -153,6 +154,8 @@ func WithPreviewLength(n int) Opt { return opt(func(c *config) { c.previewLen = 
 type Console struct {
 	cfg config
 
+	throughput int // index in cfg.metrics.Stages of the charted stage, -1 for none
+
 	mu      sync.Mutex // guards samples
 	samples []sample   // oldest first, at most history/interval+1
 
@@ -187,7 +190,8 @@ func New(opts ...Opt) (*Console, error) {
 	case cfg.nRuns < 0 || cfg.nDLQ < 0 || cfg.previewLen < 16:
 		return nil, errors.New("console: negative limits, or a preview shorter than 16 characters")
 	}
-	return &Console{cfg: cfg}, nil
+	throughput := slices.IndexFunc(cfg.metrics.Stages, func(s Stage) bool { return s.Name == cfg.metrics.Throughput })
+	return &Console{cfg: cfg, throughput: throughput}, nil
 }
 
 // Run samples the metrics every interval until ctx ends, so that the chart

@@ -19,6 +19,10 @@ type sample struct {
 	lag     map[string]float64
 	hist    histogram
 	lastRun float64 // NaN when absent or zero
+
+	// The chart's point, computed once when sampled.
+	rate     float64 // throughput since the previous sample, per second
+	lagTotal float64 // -1 when unknown
 }
 
 // histogram is a cumulative Prometheus histogram: counts[i] observations
@@ -38,9 +42,17 @@ func (c *Console) sampleIfDue(now time.Time) {
 		return
 	}
 	s := c.gather(now)
+	if n := len(c.samples); n > 0 && c.throughput >= 0 {
+		prev := c.samples[n-1]
+		if r := rate(prev, s, prev.stages[c.throughput], s.stages[c.throughput]); r != nil {
+			s.rate = *r
+		}
+	}
 	keep := int(c.cfg.history/c.cfg.interval) + 1
 	if len(c.samples) >= keep {
-		c.samples = slices.Delete(c.samples, 0, len(c.samples)-keep+1)
+		// Dropped from the front without a copy: append moves the live
+		// samples to a new array once this one is full.
+		c.samples = c.samples[len(c.samples)-keep+1:]
 	}
 	c.samples = append(c.samples, s)
 }
@@ -61,10 +73,12 @@ func (c *Console) gather(now time.Time) sample {
 	for i, st := range m.Errors {
 		s.errors[i] = sum(byName[st.Metric])
 	}
+	s.lagTotal = -1
 	if mf := byName[m.Lag]; mf != nil {
-		s.lag = map[string]float64{}
+		s.lag, s.lagTotal = map[string]float64{}, 0
 		for _, mt := range mf.GetMetric() {
 			s.lag[label(mt, "partition")] += value(mt)
+			s.lagTotal += value(mt)
 		}
 	}
 	if mf := byName[m.Latency]; mf != nil && len(mf.GetMetric()) > 0 {
@@ -253,7 +267,7 @@ const rateSpan = 5
 func (c *Console) status(ctx context.Context, now time.Time) status {
 	c.sampleIfDue(now)
 	c.mu.Lock()
-	samples := slices.Clone(c.samples)
+	samples := c.samples // appended to, never changed in place: safe to read after unlocking
 	c.mu.Unlock()
 
 	m := c.cfg.metrics
@@ -291,7 +305,7 @@ func (c *Console) status(ctx context.Context, now time.Time) status {
 		t := time.UnixMilli(int64(last.lastRun * 1000))
 		st.LastSuccess = &t
 	}
-	st.Chart = chartOf(samples, slices.IndexFunc(m.Stages, func(s Stage) bool { return s.Name == m.Throughput }))
+	st.Chart = chartOf(samples)
 	st.Chart.Series = m.Throughput
 	st.Runs, st.RunsError = c.recentRuns(ctx, now)
 	st.DeadLetters, st.DLQError = c.latestDeadLetters(ctx, now)
@@ -336,26 +350,13 @@ func lagOf(byPartition map[string]float64) *lagView {
 	return l
 }
 
-func chartOf(samples []sample, stage int) chartView {
-	ch := chartView{T: []int64{}, Rate: []float64{}, Lag: []float64{}}
-	for i := 1; i < len(samples); i++ {
-		a, b := samples[i-1], samples[i]
-		r := 0.0
-		if stage >= 0 {
-			if v := rate(a, b, a.stages[stage], b.stages[stage]); v != nil {
-				r = *v
-			}
-		}
-		lag := -1.0
-		if b.lag != nil {
-			lag = 0
-			for _, v := range b.lag {
-				lag += v
-			}
-		}
-		ch.T = append(ch.T, b.at.UnixMilli())
-		ch.Rate = append(ch.Rate, r)
-		ch.Lag = append(ch.Lag, lag)
+func chartOf(samples []sample) chartView {
+	n := max(len(samples)-1, 0)
+	ch := chartView{T: make([]int64, 0, n), Rate: make([]float64, 0, n), Lag: make([]float64, 0, n)}
+	for _, s := range samples[min(1, len(samples)):] {
+		ch.T = append(ch.T, s.at.UnixMilli())
+		ch.Rate = append(ch.Rate, s.rate)
+		ch.Lag = append(ch.Lag, s.lagTotal)
 	}
 	return ch
 }

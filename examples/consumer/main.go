@@ -85,7 +85,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error
 	var mux *http.ServeMux
 	if cfg.metricsAddr != "" {
 		var err error
-		if mux, err = serveMetrics(ctx, m.registry, cfg.metricsAddr, log); err != nil {
+		if mux, err = serveMetrics(ctx, m.all, cfg.metricsAddr, log); err != nil {
 			return err
 		}
 	}

@@ -21,8 +21,9 @@ import (
 // metrics are the command's Prometheus metrics, beside franz-go's (kprom)
 // in one registry. Labels never carry user data or secrets.
 type metrics struct {
-	registry *prometheus.Registry
-	clients  int // franz-go clients given kprom hooks so far
+	registry *prometheus.Registry // the pipeline's metrics, franz-go's included
+	all      prometheus.Gatherers // registry and the runtime's: what /metrics serves
+	clients  int                  // franz-go clients given kprom hooks so far
 
 	storeErrors prometheus.Counter
 
@@ -33,8 +34,12 @@ type metrics struct {
 }
 
 func newMetrics() *metrics {
+	// The Go runtime's and the process's metrics in a registry of their
+	// own: /metrics serves both, the status page reads only the pipeline's
+	// (the process collector reads /proc files, most of a gather's cost).
+	runtimeReg := prometheus.NewRegistry()
+	runtimeReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	counter := func(name, help string) prometheus.Counter {
 		return register(reg, prometheus.NewCounter(prometheus.CounterOpts{Namespace: "userstream", Name: name, Help: help}))
 	}
@@ -44,6 +49,7 @@ func newMetrics() *metrics {
 	}
 	return &metrics{
 		registry:     reg,
+		all:          prometheus.Gatherers{reg, runtimeReg},
 		storeErrors:  counter("store_errors_total", "Cassandra bulk writes that failed and are retried (rows the store rejects for good are dead-lettered instead)."),
 		storeBatch:   histogram("store_batch_seconds", "Time to write one batch of rows to Cassandra."),
 		produceToEnd: histogram("produce_to_store_seconds", "Time from a record's produce timestamp to its row stored in Cassandra."),
@@ -94,7 +100,7 @@ func (m *metrics) setLag(byPartition map[int32]int64) int64 {
 // serveMetrics serves /metrics, /healthz and /debug/pprof on addr until
 // ctx ends, and returns its mux, where the status page goes once the
 // pipeline is open.
-func serveMetrics(ctx context.Context, reg *prometheus.Registry, addr string, log *slog.Logger) (*http.ServeMux, error) {
+func serveMetrics(ctx context.Context, reg prometheus.Gatherer, addr string, log *slog.Logger) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)

@@ -21,7 +21,8 @@ import (
 // metrics are the command's Prometheus metrics, beside franz-go's (kprom)
 // in one registry. Labels never carry user data or secrets.
 type metrics struct {
-	registry *prometheus.Registry
+	registry *prometheus.Registry // the pipeline's metrics, franz-go's included
+	all      prometheus.Gatherers // registry and the runtime's: what /metrics serves
 	// lastSuccess is when the last run succeeded, in Unix seconds: an
 	// alert on time() minus it catches a schedule that stopped running or
 	// runs that keep failing.
@@ -40,8 +41,12 @@ type metrics struct {
 }
 
 func newMetrics() *metrics {
+	// The Go runtime's and the process's metrics in a registry of their
+	// own: /metrics serves both, the status page reads only the pipeline's
+	// (the process collector reads /proc files, most of a gather's cost).
+	runtimeReg := prometheus.NewRegistry()
+	runtimeReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	counter := func(name, help string) prometheus.Counter {
 		return register(reg, prometheus.NewCounter(prometheus.CounterOpts{Namespace: "userstream", Name: name, Help: help}))
 	}
@@ -53,6 +58,7 @@ func newMetrics() *metrics {
 		lastSuccess: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "userstream", Name: "last_successful_run_timestamp_seconds",
 			Help: "When the last successful run ended, in Unix seconds; 0 until one has."})),
 		registry:     reg,
+		all:          prometheus.Gatherers{reg, runtimeReg},
 		fetchErrors:  counter("fetch_errors_total", "API requests that failed after retries."),
 		storeErrors:  counter("store_errors_total", "Cassandra bulk writes that failed and are retried (rows the store rejects for good are dead-lettered instead)."),
 		fetchPage:    histogram("fetch_page_seconds", "Time to fetch and decode one API page."),
@@ -111,7 +117,7 @@ func (m *metrics) setLag(byPartition map[int32]int64) int64 {
 // serveMetrics serves /metrics, /healthz and /debug/pprof on addr until
 // ctx ends, and returns its mux, where the status page goes once the
 // pipeline is open.
-func serveMetrics(ctx context.Context, reg *prometheus.Registry, addr string, log *slog.Logger) (*http.ServeMux, error) {
+func serveMetrics(ctx context.Context, reg prometheus.Gatherer, addr string, log *slog.Logger) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)

@@ -20,7 +20,8 @@ import (
 // metrics are the command's Prometheus metrics, beside franz-go's (kprom)
 // in one registry. Labels never carry user data or secrets.
 type metrics struct {
-	registry *prometheus.Registry
+	registry *prometheus.Registry // the pipeline's metrics, franz-go's included
+	all      prometheus.Gatherers // registry and the runtime's: what /metrics serves
 	// lastSuccess is when the last run succeeded, in Unix seconds: an
 	// alert on time() minus it catches a schedule that stopped running or
 	// runs that keep failing.
@@ -32,8 +33,12 @@ type metrics struct {
 }
 
 func newMetrics() *metrics {
+	// The Go runtime's and the process's metrics in a registry of their
+	// own: /metrics serves both, the status page reads only the pipeline's
+	// (the process collector reads /proc files, most of a gather's cost).
+	runtimeReg := prometheus.NewRegistry()
+	runtimeReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	buckets := prometheus.ExponentialBuckets(0.001, 2, 17) // 1ms to about 65s
 	histogram := func(name, help string) prometheus.Histogram {
 		return register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "userstream", Name: name, Help: help, Buckets: buckets}))
@@ -42,6 +47,7 @@ func newMetrics() *metrics {
 		lastSuccess: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "userstream", Name: "last_successful_run_timestamp_seconds",
 			Help: "When the last successful run ended, in Unix seconds; 0 until one has."})),
 		registry: reg,
+		all:      prometheus.Gatherers{reg, runtimeReg},
 		fetchErrors: register(reg, prometheus.NewCounter(prometheus.CounterOpts{Namespace: "userstream", Name: "fetch_errors_total",
 			Help: "API requests that failed after retries."})),
 		fetchPage:  histogram("fetch_page_seconds", "Time to fetch and decode one API page."),
@@ -80,7 +86,7 @@ func (m *metrics) kafkaOpts(role string) []kgo.Opt {
 // serveMetrics serves /metrics, /healthz and /debug/pprof on addr until
 // ctx ends, and returns its mux, where the status page goes once the
 // pipeline is open.
-func serveMetrics(ctx context.Context, reg *prometheus.Registry, addr string, log *slog.Logger) (*http.ServeMux, error) {
+func serveMetrics(ctx context.Context, reg prometheus.Gatherer, addr string, log *slog.Logger) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
