@@ -8,6 +8,8 @@ GO ?= go
 ADOPTER := examples/adopter
 # Integration tests fail rather than skip when a server is missing.
 export USERSTREAM_REQUIRE_INTEGRATION ?= 1
+# Where the console's browser test saves its screenshot.
+export USERSTREAM_CONSOLE_SCREENSHOT ?= $(CURDIR)/bin/console.png
 
 .PHONY: test test-secure test-adopter test-console browser-deps tidy-check vet demo up down status logs bench bench-e2e
 
@@ -34,11 +36,9 @@ browser-deps:
 
 # test-console: the status page alone (package console, the browser test,
 # and the tests that the metrics it and the alert rules read move). The
-# screenshot goes to CONSOLE_SCREENSHOT (default bin/console.png).
-CONSOLE_SCREENSHOT ?= $(CURDIR)/bin/console.png
+# screenshot goes to USERSTREAM_CONSOLE_SCREENSHOT (default bin/console.png).
 test-console: browser-deps
-	@mkdir -p $(dir $(CONSOLE_SCREENSHOT))
-	USERSTREAM_CONSOLE_SCREENSHOT=$(CONSOLE_SCREENSHOT) $(STACK) run $(GO) test -race -count=1 -timeout 10m \
+	$(STACK) run $(GO) test -race -count=1 -timeout 10m \
 		-run 'Console|Metrics|Test(Status|Preview|Quantile|Samples|New)' ./console/ ./examples/fullpipeline/ ./examples/consumer/ ./examples/producer/
 
 # tidy-check fails when go.mod or go.sum is not what `go mod tidy` writes: an

@@ -32,7 +32,7 @@ import (
 // and the lag back to zero. Then two poison records must appear in the
 // dead-letter list with their reasons, where they came from, and no user
 // data in clear. The screenshot goes to $USERSTREAM_CONSOLE_SCREENSHOT
-// (default: console.png in the test's temporary directory, logged).
+// (make sets bin/console.png; default: the test's temporary directory).
 func TestConsoleInABrowser(t *testing.T) {
 	browser := chromium(t)
 	const users = 20000
@@ -234,6 +234,10 @@ func (p *page) screenshot() {
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		p.t.Logf("screenshot: %v", err)
+		return
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		p.t.Errorf("screenshot: %v", err)
 		return
 	}
 	if err := os.WriteFile(path, png, 0o644); err != nil {
