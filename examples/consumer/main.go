@@ -95,8 +95,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error
 	}
 	defer p.close()
 	if mux != nil {
-		// The status page reads the ledger and the dead-letter topic: it comes once
-		// they are open (console.go). Its sampler stops with the pipeline.
+		// The status page reads the ledger and the dead-letter topic: it
+		// comes once they are open (console.go). Its sampler stops with
+		// the pipeline.
 		ctx, stopConsole := context.WithCancel(ctx)
 		defer stopConsole()
 		if err := p.serveConsole(ctx, mux); err != nil {

@@ -19,7 +19,8 @@ import (
 )
 
 // metrics are the command's Prometheus metrics, beside franz-go's (kprom)
-// in one registry. Labels never carry user data or secrets.
+// in one registry, and the Go runtime's and the process's in another.
+// Labels never carry user data or secrets.
 type metrics struct {
 	registry *prometheus.Registry // the pipeline's metrics, franz-go's included
 	all      prometheus.Gatherers // registry and the runtime's: what /metrics serves
