@@ -8,17 +8,20 @@ GO ?= go
 ADOPTER := examples/adopter
 # Integration tests fail rather than skip when a server is missing.
 export USERSTREAM_REQUIRE_INTEGRATION ?= 1
+# Where the console's browser test saves its screenshot.
+export USERSTREAM_CONSOLE_SCREENSHOT ?= $(CURDIR)/bin/console.png
 
-.PHONY: test test-secure test-adopter test-airflow tidy-check vet check-rules demo up down status logs bench bench-e2e schema-check
+.PHONY: test test-secure test-adopter test-airflow test-console browser-deps tidy-check vet check-rules demo up down status logs bench bench-e2e schema-check
 
 # test: tidy-check, vet, the alert rules (check-rules), the unit and
 # integration tests (go test -race ./..., with the stack's schema registry
 # up for kafkasink's registry mode and the schema checks:
-# USERSTREAM_REGISTRY=1), the adopter example (its own module), the tests
-# against the secured listeners, every decoder's fuzz target for a bounded
-# time, and the fault-injection suite, which kills servers and so runs last
-# and alone.
-test: tidy-check vet check-rules
+# USERSTREAM_REGISTRY=1, and the console's test in headless Chromium, hence
+# browser-deps), the adopter example (its own module), the tests against
+# the secured listeners, every decoder's fuzz target for a bounded time,
+# and the fault-injection suite, which kills servers and so runs last and
+# alone.
+test: tidy-check vet check-rules browser-deps
 	USERSTREAM_REGISTRY=1 $(STACK) run $(GO) test -race -count=1 -timeout 25m ./...
 	$(MAKE) test-adopter
 	$(MAKE) test-secure
@@ -39,6 +42,19 @@ check-rules:
 	internal/devstack/need-deb promtool=prometheus
 	promtool check rules $(RULES)/alerts.yml
 	promtool test rules $(RULES)/alerts_test.yml
+
+# browser-deps installs Debian's chromium when it is missing (apt-get, as
+# root; otherwise it names the package and fails): the console's browser
+# test (TestConsoleInABrowser in examples/fullpipeline) drives it headless.
+browser-deps:
+	@internal/devstack/need-deb chromium=chromium
+
+# test-console: the status page alone (package console, the browser test,
+# and the tests that the metrics it and the alert rules read move). The
+# screenshot goes to USERSTREAM_CONSOLE_SCREENSHOT (default bin/console.png).
+test-console: browser-deps
+	$(STACK) run $(GO) test -race -count=1 -timeout 10m \
+		-run 'Console|Metrics|Test(Status|Preview|Quantile|Samples|New)' ./console/ ./examples/fullpipeline/ ./examples/consumer/ ./examples/producer/
 
 # tidy-check fails when go.mod or go.sum is not what `go mod tidy` writes: an
 # untidy go.mod misleads adopters about what the module requires. It checks

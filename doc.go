@@ -15,6 +15,7 @@
 //   - [github.com/userstream/userstream/secure]: secured connections (SASL, TLS, password files) for the drivers, from values or USERSTREAM_* variables.
 //   - [github.com/userstream/userstream/backoff]: the exponential backoff with jitter behind every package's WithBackoff option.
 //   - [github.com/userstream/userstream/runledger]: a PostgreSQL run ledger: what each run of the pipeline fetched, staged, published and stored, and how it ended.
+//   - [github.com/userstream/userstream/console]: a status page (an http.Handler) of the runs, rates, latency, lag and dead letters.
 //
 // The client packages connect as their drivers are configured, plain by
 // default; secure is how to authenticate and encrypt those connections.

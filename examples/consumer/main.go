@@ -35,6 +35,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"slices"
@@ -81,8 +82,10 @@ func runMain(args []string) error {
 func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error {
 	setMemoryLimit(cfg, log)
 	m := newMetrics()
+	var mux *http.ServeMux
 	if cfg.metricsAddr != "" {
-		if err := serveMetrics(ctx, m.registry, cfg.metricsAddr, log); err != nil {
+		var err error
+		if mux, err = serveMetrics(ctx, m.all, cfg.metricsAddr, log); err != nil {
 			return err
 		}
 	}
@@ -91,6 +94,16 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error
 		return err
 	}
 	defer p.close()
+	if mux != nil {
+		// The status page reads the ledger and the dead-letter topic: it
+		// comes once they are open (console.go). Its sampler stops with
+		// the pipeline.
+		ctx, stopConsole := context.WithCancel(ctx)
+		defer stopConsole()
+		if err := p.serveConsole(ctx, mux); err != nil {
+			return err
+		}
+	}
 
 	run := runledger.Run{RunID: runledger.NewRunID("consume"), Kind: "consume", StartedAt: time.Now()}
 	if err := p.ledger.Start(ctx, run.RunID, run.Kind); err != nil {

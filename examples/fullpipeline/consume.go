@@ -38,11 +38,12 @@ func (p *pipeline) upsert(ctx context.Context, rows []transform.Row) error {
 	err := p.store.UpsertMany(ctx, rows)
 	written := len(rows)
 	if err != nil {
-		p.m.storeErrors.Inc()
-		// Rows the store can never write go to the dead-letter topic and
-		// the others were written; any other failure retries the batch.
+		// Rows the store can never write go to the dead-letter topic (and
+		// count there) and the others were written; any other failure
+		// retries the batch: a store error, what an alert watches.
 		rejected := kafkasink.RejectedRows(err)
-		if rejected == nil {
+		if len(rejected) == 0 {
+			p.m.storeErrors.Inc()
 			return err
 		}
 		written -= len(rejected)

@@ -52,6 +52,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"slices"
@@ -116,8 +117,10 @@ func runMain(args []string) error {
 func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) ([]report, error) {
 	setMemoryLimit(cfg, log)
 	m := newMetrics()
+	var mux *http.ServeMux
 	if cfg.metricsAddr != "" {
-		if err := serveMetrics(ctx, m.registry, cfg.metricsAddr, log); err != nil {
+		var err error
+		if mux, err = serveMetrics(ctx, m.all, cfg.metricsAddr, log); err != nil {
 			return nil, err
 		}
 	}
@@ -126,6 +129,16 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) ([]re
 		return nil, err
 	}
 	defer p.close()
+	if mux != nil {
+		// The status page reads the ledger and the dead-letter topic: it
+		// comes once they are open (console.go). Its sampler stops with the
+		// pipeline.
+		ctx, stopConsole := context.WithCancel(ctx)
+		defer stopConsole()
+		if err := p.serveConsole(ctx, mux); err != nil {
+			return nil, err
+		}
+	}
 
 	// The relay and the consumers run for the life of the process, across
 	// runs; a run fetches and stages, then waits for them to catch up.
@@ -429,6 +442,9 @@ func (p *pipeline) fullRun(ctx context.Context, out io.Writer) (report, error) {
 		err = failed // the run was stopped by it
 	}
 	rep.Status, rep.Error = outcome(ctx, err)
+	if rep.Status == runledger.StatusSucceeded {
+		p.m.lastSuccess.SetToCurrentTime()
+	}
 	if uerr := p.ledger.Update(ctx, rep.Run); uerr != nil {
 		err = errors.Join(err, uerr)
 	}

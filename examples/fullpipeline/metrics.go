@@ -19,10 +19,16 @@ import (
 )
 
 // metrics are the command's Prometheus metrics, beside franz-go's (kprom)
-// in one registry. Labels never carry user data or secrets.
+// in one registry, and the Go runtime's and the process's in another.
+// Labels never carry user data or secrets.
 type metrics struct {
-	registry *prometheus.Registry
-	clients  int // franz-go clients given kprom hooks so far
+	registry *prometheus.Registry // the pipeline's metrics, franz-go's included
+	all      prometheus.Gatherers // registry and the runtime's: what /metrics serves
+	// lastSuccess is when the last run succeeded, in Unix seconds: an
+	// alert on time() minus it catches a schedule that stopped running or
+	// runs that keep failing.
+	lastSuccess prometheus.Gauge
+	clients     int // franz-go clients given kprom hooks so far
 
 	fetchErrors prometheus.Counter
 	storeErrors prometheus.Counter
@@ -36,8 +42,12 @@ type metrics struct {
 }
 
 func newMetrics() *metrics {
+	// The Go runtime's and the process's metrics in a registry of their
+	// own: /metrics serves both, the status page reads only the pipeline's
+	// (the process collector reads /proc files, most of a gather's cost).
+	runtimeReg := prometheus.NewRegistry()
+	runtimeReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	counter := func(name, help string) prometheus.Counter {
 		return register(reg, prometheus.NewCounter(prometheus.CounterOpts{Namespace: "userstream", Name: name, Help: help}))
 	}
@@ -46,9 +56,12 @@ func newMetrics() *metrics {
 		return register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "userstream", Name: name, Help: help, Buckets: buckets}))
 	}
 	return &metrics{
+		lastSuccess: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "userstream", Name: "last_successful_run_timestamp_seconds",
+			Help: "When the last successful run ended, in Unix seconds; 0 until one has."})),
 		registry:     reg,
+		all:          prometheus.Gatherers{reg, runtimeReg},
 		fetchErrors:  counter("fetch_errors_total", "API requests that failed after retries."),
-		storeErrors:  counter("store_errors_total", "Cassandra bulk writes that failed (and were retried)."),
+		storeErrors:  counter("store_errors_total", "Cassandra bulk writes that failed and are retried (rows the store rejects for good are dead-lettered instead)."),
 		fetchPage:    histogram("fetch_page_seconds", "Time to fetch and decode one API page."),
 		stageBatch:   histogram("stage_batch_seconds", "Time to stage one page in the outbox."),
 		storeBatch:   histogram("store_batch_seconds", "Time to write one batch of rows to Cassandra."),
@@ -103,8 +116,9 @@ func (m *metrics) setLag(byPartition map[int32]int64) int64 {
 }
 
 // serveMetrics serves /metrics, /healthz and /debug/pprof on addr until
-// ctx ends.
-func serveMetrics(ctx context.Context, reg *prometheus.Registry, addr string, log *slog.Logger) error {
+// ctx ends, and returns its mux, where the status page goes once the
+// pipeline is open.
+func serveMetrics(ctx context.Context, reg prometheus.Gatherer, addr string, log *slog.Logger) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -112,7 +126,7 @@ func serveMetrics(ctx context.Context, reg *prometheus.Registry, addr string, lo
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("metrics: %w", err)
+		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
@@ -121,11 +135,11 @@ func serveMetrics(ctx context.Context, reg *prometheus.Registry, addr string, lo
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
-	log.Info("metrics listening", "addr", ln.Addr().String(), "paths", "/metrics /healthz")
+	log.Info("metrics listening", "addr", ln.Addr().String(), "paths", "/ (console) /metrics /healthz")
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("metrics server", "err", err)
 		}
 	}()
-	return nil
+	return mux, nil
 }

@@ -93,10 +93,13 @@ func TestSecurePipelineLeaksNoSecret(t *testing.T) {
 				return out.String(), pages.String(), err
 			case <-time.After(100 * time.Millisecond):
 			}
-			if resp, err := http.Get("http://" + metrics + "/metrics"); err == nil {
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				pages.Write(b)
+			// /metrics, and the status page's data: runs, errors, dead letters.
+			for _, path := range []string{"/metrics", "/status.json"} {
+				if resp, err := http.Get("http://" + metrics + path); err == nil {
+					b, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					pages.Write(b)
+				}
 			}
 		}
 	}
@@ -115,11 +118,11 @@ func TestSecurePipelineLeaksNoSecret(t *testing.T) {
 	if !strings.Contains(out, "verified     2,000 of 2,000") {
 		t.Fatalf("secured run did not verify its users:\n%s", out)
 	}
-	if !strings.Contains(scraped, "userstream_rows_stored_total") {
-		t.Error("never scraped /metrics during the run")
+	if !strings.Contains(scraped, "userstream_rows_stored_total") || !strings.Contains(scraped, `"runs":`) {
+		t.Error("never scraped /metrics and the status page during the run")
 	}
 	check("the secured run's output", out)
-	check("/metrics", scraped)
+	check("/metrics and /status.json", scraped)
 
 	wrong := map[string]string{}
 	for k, v := range env {

@@ -37,6 +37,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"slices"
@@ -82,8 +83,10 @@ func runMain(args []string) error {
 func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error {
 	setMemoryLimit(cfg, log)
 	m := newMetrics()
+	var mux *http.ServeMux
 	if cfg.metricsAddr != "" {
-		if err := serveMetrics(ctx, m.registry, cfg.metricsAddr, log); err != nil {
+		var err error
+		if mux, err = serveMetrics(ctx, m.all, cfg.metricsAddr, log); err != nil {
 			return err
 		}
 	}
@@ -92,6 +95,15 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error
 		return err
 	}
 	defer p.close()
+	if mux != nil {
+		// The status page reads the ledger: it comes once the ledger is
+		// open (console.go). Its sampler stops with the pipeline.
+		ctx, stopConsole := context.WithCancel(ctx)
+		defer stopConsole()
+		if err := p.serveConsole(ctx, mux); err != nil {
+			return err
+		}
+	}
 
 	// The relay runs for the life of the process, across runs: it also
 	// publishes what a process killed earlier left staged.

@@ -18,9 +18,11 @@ import (
 )
 
 // metrics are the command's Prometheus metrics, beside franz-go's (kprom)
-// in one registry. Labels never carry user data or secrets.
+// in one registry, and the Go runtime's and the process's in another.
+// Labels never carry user data or secrets.
 type metrics struct {
-	registry *prometheus.Registry
+	registry *prometheus.Registry // the pipeline's metrics, franz-go's included
+	all      prometheus.Gatherers // registry and the runtime's: what /metrics serves
 	// lastSuccess is when the last run succeeded, in Unix seconds: an
 	// alert on time() minus it catches a schedule that stopped running or
 	// runs that keep failing.
@@ -32,8 +34,12 @@ type metrics struct {
 }
 
 func newMetrics() *metrics {
+	// The Go runtime's and the process's metrics in a registry of their
+	// own: /metrics serves both, the status page reads only the pipeline's
+	// (the process collector reads /proc files, most of a gather's cost).
+	runtimeReg := prometheus.NewRegistry()
+	runtimeReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	buckets := prometheus.ExponentialBuckets(0.001, 2, 17) // 1ms to about 65s
 	histogram := func(name, help string) prometheus.Histogram {
 		return register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "userstream", Name: name, Help: help, Buckets: buckets}))
@@ -42,6 +48,7 @@ func newMetrics() *metrics {
 		lastSuccess: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "userstream", Name: "last_successful_run_timestamp_seconds",
 			Help: "When the last successful run ended, in Unix seconds; 0 until one has."})),
 		registry: reg,
+		all:      prometheus.Gatherers{reg, runtimeReg},
 		fetchErrors: register(reg, prometheus.NewCounter(prometheus.CounterOpts{Namespace: "userstream", Name: "fetch_errors_total",
 			Help: "API requests that failed after retries."})),
 		fetchPage:  histogram("fetch_page_seconds", "Time to fetch and decode one API page."),
@@ -78,8 +85,9 @@ func (m *metrics) kafkaOpts(role string) []kgo.Opt {
 }
 
 // serveMetrics serves /metrics, /healthz and /debug/pprof on addr until
-// ctx ends.
-func serveMetrics(ctx context.Context, reg *prometheus.Registry, addr string, log *slog.Logger) error {
+// ctx ends, and returns its mux, where the status page goes once the
+// pipeline is open.
+func serveMetrics(ctx context.Context, reg prometheus.Gatherer, addr string, log *slog.Logger) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -87,7 +95,7 @@ func serveMetrics(ctx context.Context, reg *prometheus.Registry, addr string, lo
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("metrics: %w", err)
+		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
@@ -96,11 +104,11 @@ func serveMetrics(ctx context.Context, reg *prometheus.Registry, addr string, lo
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
-	log.Info("metrics listening", "addr", ln.Addr().String(), "paths", "/metrics /healthz")
+	log.Info("metrics listening", "addr", ln.Addr().String(), "paths", "/ (console) /metrics /healthz")
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("metrics server", "err", err)
 		}
 	}()
-	return nil
+	return mux, nil
 }

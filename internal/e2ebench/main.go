@@ -13,6 +13,11 @@
 // 1,000, in pages of 100), with fetch-to-stored p50 and p99. For every run
 // it also prints the CPU-seconds each server used over the run's span.
 //
+// -console on serves the status page (package console) on the run's
+// metrics address and polls it as an open page does: the page once, then
+// status.json every second; -console both makes every run twice, without
+// then with, to show what the page costs.
+//
 // Every run uses a topic, group, keyspace and schema of its own, dropped at
 // the end. Run it with `make bench-e2e`, or:
 //
@@ -26,7 +31,9 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,6 +72,7 @@ type result struct {
 	cpuSecPerMillion  float64
 	offered           float64
 	status, errorText string
+	polled            *pollStats // with -console: the page's polls during the run
 }
 
 func run() error {
@@ -74,8 +82,13 @@ func run() error {
 	rate := flag.Float64("rate", 1000, "offered load of the latency run, users/s")
 	ceilingRows := flag.Int("ceiling-rows", 50000, "rows per contender in the Cassandra ceiling benchmark; 0 skips it")
 	extra := flag.String("args", "", "more fullpipeline flags, space-separated (for experiments)")
+	consoleMode := flag.String("console", "off", "poll the status page every second during each run: off, on, or both (each run without, then with)")
 	flag.Parse()
 	extraArgs = strings.Fields(*extra)
+	modes, ok := map[string][]bool{"off": {false}, "on": {true}, "both": {false, true}}[*consoleMode]
+	if !ok {
+		return fmt.Errorf("-console %q: want off, on or both", *consoleMode)
+	}
 
 	dir, err := os.MkdirTemp("", "e2ebench")
 	if err != nil {
@@ -110,17 +123,22 @@ func run() error {
 				return err
 			}
 		}
-		fmt.Fprintf(os.Stderr, "e2ebench: round %d: throughput run, %d users...\n", i, *users)
-		thr, err := pipelineRun(bin, dir, "throughput", fmt.Sprintf("throughput %d", i), *users, 0, 5000)
-		if err != nil {
-			return err
+		for _, polled := range modes {
+			fmt.Fprintf(os.Stderr, "e2ebench: round %d: throughput run, %d users%s...\n", i, *users, pageNote(polled))
+			thr, err := pipelineRun(bin, dir, "throughput", fmt.Sprintf("throughput %d%s", i, pageNote(polled)), *users, 0, 5000, polled)
+			if err != nil {
+				return err
+			}
+			thr.ceiling = ceil
+			runs = append(runs, thr)
 		}
-		thr.ceiling = ceil
-		runs = append(runs, thr)
 	}
-	if *latUsers > 0 {
-		fmt.Fprintf(os.Stderr, "e2ebench: latency run, %d users at %.0f users/s...\n", *latUsers, *rate)
-		lat, err := pipelineRun(bin, dir, "latency", "latency", *latUsers, *rate, 100)
+	for _, polled := range modes {
+		if *latUsers <= 0 {
+			break
+		}
+		fmt.Fprintf(os.Stderr, "e2ebench: latency run, %d users at %.0f users/s%s...\n", *latUsers, *rate, pageNote(polled))
+		lat, err := pipelineRun(bin, dir, "latency", "latency"+pageNote(polled), *latUsers, *rate, 100, polled)
 		if err != nil {
 			return err
 		}
@@ -132,7 +150,7 @@ func run() error {
 	fmt.Printf("ceiling: plain gocql insert loop, 64 goroutines (cassandrastore BulkWrite), measured right before each throughput run\n\n")
 	fmt.Println("| run | users | offered users/s | users/s API→Cassandra | ceiling rows/s | × ceiling | fetch→stored p50 | p99 | peak RSS | CPU-s per 1M rows | status |")
 	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
-	var ratios []float64
+	ratios := map[bool][]float64{}
 	for _, r := range runs {
 		offered, ceil, ratio := "max", "", ""
 		if r.offered > 0 {
@@ -140,17 +158,26 @@ func run() error {
 		}
 		if r.ceiling > 0 {
 			ceil, ratio = fmt.Sprintf("%.0f", r.ceiling), fmt.Sprintf("%.2f", r.usersPerSec/r.ceiling)
-			ratios = append(ratios, r.usersPerSec/r.ceiling)
+			ratios[r.polled != nil] = append(ratios[r.polled != nil], r.usersPerSec/r.ceiling)
 		}
 		fmt.Printf("| %s | %d | %s | %.0f | %s | %s | %s | %s | %.1f MB | %.1f | %s |\n", r.name, r.users, offered,
 			r.usersPerSec, ceil, ratio, r.p50.Round(100*time.Microsecond), r.p99.Round(100*time.Microsecond),
 			r.maxRSSMB, r.cpuSecPerMillion, r.status)
 	}
-	if len(ratios) > 0 {
-		slices.Sort(ratios)
-		fmt.Printf("\nmedian × ceiling over %d rounds: %.2f (range %.2f-%.2f)\n", len(ratios), ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1])
+	for _, polled := range modes {
+		if rs := ratios[polled]; len(rs) > 0 {
+			slices.Sort(rs)
+			fmt.Printf("\nmedian × ceiling over %d rounds%s: %.2f (range %.2f-%.2f)", len(rs), pageNote(polled), rs[len(rs)/2], rs[0], rs[len(rs)-1])
+		}
 	}
 	fmt.Println()
+	fmt.Println()
+	for _, r := range runs {
+		if p := r.polled; p != nil {
+			fmt.Printf("status page during the %s run: %d polls of status.json (%d failed), %.1f ms mean, %.1f ms max\n",
+				r.name, p.polls, p.failed, p.mean().Seconds()*1000, p.max.Seconds()*1000)
+		}
+	}
 	for _, r := range runs {
 		fmt.Printf("CPU-s during the %s run:", r.name)
 		for _, k := range []string{"pipeline", "cassandra", "postgres", "kafka", "api"} {
@@ -185,12 +212,20 @@ func ceiling(rows int) (float64, error) {
 
 // pipelineRun runs fullpipeline as a child process on names of its own
 // (bench_<kind>_<n>) and measures it; name labels the result.
-func pipelineRun(bin, dir, kind, name string, users int, rate float64, pageSize int) (result, error) {
+// With polled, it serves the status page and polls it as an open page does.
+func pipelineRun(bin, dir, kind, name string, users int, rate float64, pageSize int, polled bool) (result, error) {
 	id := fmt.Sprintf("bench_%s_%d", kind, time.Now().UnixNano()%1e9)
 	reportFile := filepath.Join(dir, id+".json")
+	metricsAddr := ""
+	if polled {
+		var err error
+		if metricsAddr, err = freeAddr(); err != nil {
+			return result{}, err
+		}
+	}
 	args := []string{"-api-url", "http://" + apiAddr + "/api/", "-users", strconv.Itoa(users), "-page-size", strconv.Itoa(pageSize),
 		"-topic", id, "-dlq-topic", id + "_dlq", "-group", id, "-keyspace", id, "-pg-schema", id,
-		"-seed", id, "-metrics-addr", "", "-progress=false", "-report", reportFile}
+		"-seed", id, "-metrics-addr", metricsAddr, "-progress=false", "-report", reportFile}
 	args = append(args, extraArgs...)
 	if rate > 0 {
 		args = append(args, "-rate", strconv.FormatFloat(rate, 'f', -1, 64))
@@ -221,6 +256,11 @@ func pipelineRun(bin, dir, kind, name string, users int, rate float64, pageSize 
 			}
 		}
 	}()
+	var page chan pollStats
+	if polled {
+		page = make(chan pollStats, 1)
+		go func() { page <- pollPage(metricsAddr, done) }()
+	}
 	err := cmd.Wait()
 	close(done)
 	fmt.Fprint(os.Stderr, out.String())
@@ -238,6 +278,10 @@ func pipelineRun(bin, dir, kind, name string, users int, rate float64, pageSize 
 	r := result{
 		name: name, users: rep.Stored, seconds: rep.Duration.Seconds(), p50: rep.P50, p99: rep.P99,
 		maxRSSMB: float64(ru.Maxrss) / 1024, offered: rate, status: rep.Status, errorText: rep.Error,
+	}
+	if page != nil {
+		p := <-page
+		r.polled = &p
 	}
 	r.serverCPU = cpuBetween(samples, rep.StartedAt, rep.StartedAt.Add(rep.Duration))
 	if rep.Stored > 0 {
@@ -410,4 +454,77 @@ func cpuBetween(samples []cpuSample, from, to time.Time) map[string]float64 {
 		out[k] = v - a.cpu[k]
 	}
 	return out
+}
+
+func pageNote(polled bool) string {
+	if polled {
+		return " +page"
+	}
+	return ""
+}
+
+// pollStats are the polls of the status page during a run.
+type pollStats struct {
+	polls, failed int
+	total, max    time.Duration
+}
+
+func (p pollStats) mean() time.Duration {
+	if p.polls == p.failed {
+		return 0
+	}
+	return p.total / time.Duration(p.polls-p.failed)
+}
+
+// pollPage does what an open status page does, until done: it loads the
+// page (once it is served: the pipeline mounts it when its servers are
+// open), then fetches status.json every second.
+func pollPage(addr string, done <-chan struct{}) pollStats {
+	var st pollStats
+	get := func(path string) (time.Duration, error) {
+		start := time.Now()
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return 0, err
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("%s: %s", path, resp.Status)
+		}
+		return time.Since(start), err
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	loaded := false
+	for {
+		select {
+		case <-done:
+			return st
+		case <-t.C:
+		}
+		if !loaded {
+			_, err := get("/")
+			loaded = err == nil
+			continue
+		}
+		d, err := get("/status.json")
+		st.polls++
+		if err != nil {
+			st.failed++
+			continue
+		}
+		st.total += d
+		st.max = max(st.max, d)
+	}
+}
+
+// freeAddr returns a loopback address with a port free at the time.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }

@@ -1,0 +1,254 @@
+package console
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/userstream/userstream/runledger"
+)
+
+//go:embed static
+var static embed.FS
+
+// Runs is where the console reads the run ledger. [*runledger.Ledger]
+// implements it.
+type Runs interface {
+	// Recent returns the last n runs, newest first.
+	Recent(ctx context.Context, n int) ([]runledger.Run, error)
+}
+
+// DeadLetters is where the console reads the latest dead letters.
+type DeadLetters interface {
+	// Latest returns up to n of the most recent dead letters, newest
+	// first. The console calls it at most once per interval while the page
+	// is open, so an implementation may read the topic each time.
+	Latest(ctx context.Context, n int) ([]DeadLetter, error)
+}
+
+// DeadLetter is one record of a dead-letter topic, as the console shows it.
+type DeadLetter struct {
+	Time      time.Time // when it was dead-lettered (the record's timestamp)
+	Reason    string    // the dlq-reason header: decode, validate, schema-version, rejected…
+	Error     string    // the dlq-error header
+	Topic     string    // where it came from: the dlq-original-* headers
+	Partition int32
+	Offset    int64
+
+	// Where it sits in the dead-letter topic: what a redrive by offset
+	// range selects.
+	DLQTopic     string
+	DLQPartition int32
+	DLQOffset    int64
+
+	// Value is the payload as it was. The console shows only a redacted
+	// preview of it (see the package doc), never the value itself.
+	Value []byte
+}
+
+// Stage is a counter the console shows: a total, its rate and, for the
+// stage [Metrics.Throughput] names, a line in the chart.
+type Stage struct {
+	Name   string // as shown: "stored"
+	Metric string // a counter (or counter-like gauge); label sets are summed
+}
+
+// Metrics names what the console reads from the gatherer.
+type Metrics struct {
+	Stages     []Stage // in the order users flow
+	Errors     []Stage // counters shown as problems when not zero
+	Throughput string  // the stage charted as throughput
+	Lag        string  // a gauge of consumer lag with a "partition" label
+	Latency    string  // a histogram of fetch→stored seconds
+	LastRun    string  // a gauge of the last successful run's Unix time; "" for none
+}
+
+// DefaultMetrics returns the names the examples register: userstream_*
+// counters for each stage, userstream_consumer_lag,
+// userstream_fetch_to_store_seconds and
+// userstream_last_successful_run_timestamp_seconds.
+func DefaultMetrics() Metrics {
+	return Metrics{
+		Stages: []Stage{
+			{"fetched", "userstream_users_fetched_total"},
+			{"staged", "userstream_users_staged_total"},
+			{"published", "userstream_users_published_total"},
+			{"stored", "userstream_rows_stored_total"},
+			{"dead-lettered", "userstream_records_dead_lettered_total"},
+		},
+		Errors: []Stage{
+			{"fetch errors", "userstream_fetch_errors_total"},
+			{"store errors", "userstream_store_errors_total"},
+		},
+		Throughput: "stored",
+		Lag:        "userstream_consumer_lag",
+		Latency:    "userstream_fetch_to_store_seconds",
+		LastRun:    "userstream_last_successful_run_timestamp_seconds",
+	}
+}
+
+// Opt configures a [Console].
+type Opt interface{ apply(*config) }
+
+type opt func(*config)
+
+func (o opt) apply(c *config) { o(c) }
+
+type config struct {
+	gatherer    prometheus.Gatherer
+	runs        Runs
+	deadLetters DeadLetters
+	metrics     Metrics
+	interval    time.Duration
+	history     time.Duration
+	title       string
+	nRuns, nDLQ int
+	previewLen  int
+}
+
+// WithGatherer sets where counts, rates, latency and lag come from,
+// overriding the default prometheus.DefaultGatherer.
+func WithGatherer(g prometheus.Gatherer) Opt { return opt(func(c *config) { c.gatherer = g }) }
+
+// WithRuns sets the run ledger shown; without it the page has no runs
+// section.
+func WithRuns(r Runs) Opt { return opt(func(c *config) { c.runs = r }) }
+
+// WithDeadLetters sets the dead letters shown; without it the page has no
+// dead-letter section.
+func WithDeadLetters(d DeadLetters) Opt { return opt(func(c *config) { c.deadLetters = d }) }
+
+// WithMetrics sets the metric names read, overriding the default
+// [DefaultMetrics]. Metrics the gatherer lacks are shown as absent.
+func WithMetrics(m Metrics) Opt { return opt(func(c *config) { c.metrics = m }) }
+
+// WithInterval sets how often the metrics are sampled and the runs and
+// dead letters read, overriding the default 1s.
+func WithInterval(d time.Duration) Opt { return opt(func(c *config) { c.interval = d }) }
+
+// WithHistory sets how far back the chart goes, overriding the default 5
+// minutes.
+func WithHistory(d time.Duration) Opt { return opt(func(c *config) { c.history = d }) }
+
+// WithTitle sets the page's title, overriding the default "userstream".
+func WithTitle(t string) Opt { return opt(func(c *config) { c.title = t }) }
+
+// WithLimits sets how many runs and dead letters are shown, overriding the
+// defaults 10 and 20.
+func WithLimits(runs, deadLetters int) Opt {
+	return opt(func(c *config) { c.nRuns, c.nDLQ = runs, deadLetters })
+}
+
+// WithPreviewLength caps a dead letter's preview at n characters,
+// overriding the default 240.
+func WithPreviewLength(n int) Opt { return opt(func(c *config) { c.previewLen = n }) }
+
+// Console is the status page, an http.Handler. Create it with [New].
+type Console struct {
+	cfg config
+
+	throughput int // index in cfg.metrics.Stages of the charted stage, -1 for none
+
+	mu      sync.Mutex // guards samples
+	samples []sample   // oldest first, at most history/interval+1
+
+	runsMu sync.Mutex // guards runs, held while the ledger is read
+	runs   cached[[]runView]
+	dlqMu  sync.Mutex // guards dlq, held while the dead letters are read
+	dlq    cached[[]deadLetterView]
+}
+
+// cached is a source's last answer, read again once it is an interval old.
+type cached[T any] struct {
+	at  time.Time
+	val T
+	err string
+}
+
+// New returns a console over the sources given by opts. It does no I/O.
+func New(opts ...Opt) (*Console, error) {
+	cfg := config{
+		gatherer: prometheus.DefaultGatherer, metrics: DefaultMetrics(),
+		interval: time.Second, history: 5 * time.Minute, title: "userstream",
+		nRuns: 10, nDLQ: 20, previewLen: 240,
+	}
+	for _, o := range opts {
+		o.apply(&cfg)
+	}
+	switch {
+	case cfg.gatherer == nil:
+		return nil, errors.New("console: WithGatherer(nil)")
+	case cfg.interval <= 0 || cfg.history < cfg.interval:
+		return nil, errors.New("console: the interval must be positive and the history at least one interval")
+	case cfg.nRuns < 0 || cfg.nDLQ < 0 || cfg.previewLen < 16:
+		return nil, errors.New("console: negative limits, or a preview shorter than 16 characters")
+	}
+	throughput := slices.IndexFunc(cfg.metrics.Stages, func(s Stage) bool { return s.Name == cfg.metrics.Throughput })
+	return &Console{cfg: cfg, throughput: throughput}, nil
+}
+
+// Run samples the metrics every interval until ctx ends, so that the chart
+// covers the last minutes even before anyone opens the page. It returns
+// nil when ctx ends.
+func (c *Console) Run(ctx context.Context) error {
+	t := time.NewTicker(c.cfg.interval)
+	defer t.Stop()
+	for {
+		c.sampleIfDue(time.Now())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// ServeHTTP serves the page at "/" (or "/index.html"), its script and
+// stylesheet, and status.json, the data the script polls. Mount it under
+// a prefix with [http.StripPrefix]: the page's links are relative.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	// The page loads nothing but its own files and status.json.
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
+	switch r.URL.Path {
+	case "", "/", "/index.html":
+		c.serveFile(w, r, "static/index.html", "text/html; charset=utf-8")
+	case "/console.js":
+		c.serveFile(w, r, "static/console.js", "text/javascript; charset=utf-8")
+	case "/console.css":
+		c.serveFile(w, r, "static/console.css", "text/css; charset=utf-8")
+	case "/status.json":
+		st := c.status(r.Context(), time.Now())
+		h.Set("Content-Type", "application/json")
+		h.Set("Cache-Control", "no-store")
+		_ = json.NewEncoder(w).Encode(st)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (c *Console) serveFile(w http.ResponseWriter, r *http.Request, name, ctype string) {
+	b, err := static.ReadFile(name)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Cache-Control", "no-cache")
+	if r.Method == http.MethodGet {
+		_, _ = w.Write(b)
+	}
+}

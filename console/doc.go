@@ -1,0 +1,48 @@
+// Package console serves a status page of a userstream pipeline: the page
+// a person opens to see what ran and how it is going, beside /metrics.
+//
+//	c, err := console.New(
+//		console.WithGatherer(registry),        // counts, rates, latency, lag
+//		console.WithRuns(ledger),              // a *runledger.Ledger: recent runs
+//		console.WithDeadLetters(deadLetters),  // the latest dead letters
+//	)
+//	go c.Run(ctx)                           // samples the chart's history
+//	mux.Handle("/", c)                      // or http.StripPrefix("/console", c) under "/console/"
+//
+// The page shows:
+//
+//   - the run ledger: recent runs, their status, counts per stage,
+//     duration and error ([Runs], which [runledger.Ledger] implements);
+//   - live totals and rates per stage (fetched, staged, published, stored,
+//     dead-lettered), error counters, fetch→stored latency quantiles and
+//     consumer lag per partition, all read from a [prometheus.Gatherer]
+//     under the names of [Metrics] ([DefaultMetrics]: the examples' names);
+//   - a chart of throughput and lag over the last minutes;
+//   - the latest dead letters ([DeadLetters]): reason, error, original
+//     topic, partition and offset, and a redacted preview of the payload.
+//
+// # Cost
+//
+// The page is one HTML file, a stylesheet and a small script, embedded in
+// the package: no internet, no JavaScript library. The script polls
+// status.json every second. A Console gathers the metrics once per
+// interval ([WithInterval], default 1s) into a ring buffer of
+// [WithHistory] (default 5 minutes), however many pages are open; the runs
+// and dead letters are read at most once per interval too, and only while
+// someone polls. [Console.Run] samples in the background, so that the chart
+// shows the last minutes as soon as the page opens; without it a Console
+// samples when polled.
+//
+// # Privacy
+//
+// The console never shows a dead letter's payload as it is: the preview
+// keeps the JSON keys and the shape of every value (letters become x,
+// digits 9) and cuts it at [WithPreviewLength] (default 240) characters. A
+// value that is not text is shown as its size. The id field of a row, a
+// random UUID that operators need to find a record, is kept when it
+// looks like one.
+//
+// A Console is safe for concurrent use. Errors of a source (a ledger query,
+// a dead-letter read) are shown on the page in the source's section, not
+// returned.
+package console
