@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/userstream/userstream/kafkasink/dlq"
 	"github.com/userstream/userstream/runledger"
 )
 
@@ -26,31 +27,12 @@ type Runs interface {
 }
 
 // DeadLetters is where the console reads the latest dead letters.
+// [*dlq.Queue] implements it.
 type DeadLetters interface {
 	// Latest returns up to n of the most recent dead letters, newest
 	// first. The console calls it at most once per interval while the page
 	// is open, so an implementation may read the topic each time.
-	Latest(ctx context.Context, n int) ([]DeadLetter, error)
-}
-
-// DeadLetter is one record of a dead-letter topic, as the console shows it.
-type DeadLetter struct {
-	Time      time.Time // when it was dead-lettered (the record's timestamp)
-	Reason    string    // the dlq-reason header: decode, validate, schema-version, rejected…
-	Error     string    // the dlq-error header
-	Topic     string    // where it came from: the dlq-original-* headers
-	Partition int32
-	Offset    int64
-
-	// Where it sits in the dead-letter topic: what a redrive by offset
-	// range selects.
-	DLQTopic     string
-	DLQPartition int32
-	DLQOffset    int64
-
-	// Value is the payload as it was. The console shows only a redacted
-	// preview of it (see the package doc), never the value itself.
-	Value []byte
+	Latest(ctx context.Context, n int) ([]dlq.Letter, error)
 }
 
 // Stage is a counter the console shows: a total, its rate and, for the

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/userstream/userstream/kafkasink/dlq"
 	"github.com/userstream/userstream/runledger"
 )
 
@@ -72,7 +73,7 @@ func (f fakeRuns) Recent(_ context.Context, n int) ([]runledger.Run, error) {
 
 type failingDLQ struct{}
 
-func (failingDLQ) Latest(context.Context, int) ([]DeadLetter, error) {
+func (failingDLQ) Latest(context.Context, int) ([]dlq.Letter, error) {
 	return nil, errors.New("dead-letter topic unreachable")
 }
 

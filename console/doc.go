@@ -4,7 +4,7 @@
 //	c, err := console.New(
 //		console.WithGatherer(registry),        // counts, rates, latency, lag
 //		console.WithRuns(ledger),              // a *runledger.Ledger: recent runs
-//		console.WithDeadLetters(deadLetters),  // the latest dead letters
+//		console.WithDeadLetters(queue),        // a *dlq.Queue: the latest dead letters
 //	)
 //	go c.Run(ctx)                           // samples the chart's history
 //	mux.Handle("/", c)                      // or http.StripPrefix("/console", c) under "/console/"
@@ -18,8 +18,9 @@
 //     consumer lag per partition, all read from a [prometheus.Gatherer]
 //     under the names of [Metrics] ([DefaultMetrics]: the examples' names);
 //   - a chart of throughput and lag over the last minutes;
-//   - the latest dead letters ([DeadLetters]): reason, error, original
-//     topic, partition and offset, and a redacted preview of the payload.
+//   - the latest dead letters ([DeadLetters], which [dlq.Queue]
+//     implements): reason, error, original topic, partition and offset,
+//     redrive count, and a redacted preview of the payload.
 //
 // # Cost
 //

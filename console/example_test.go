@@ -15,7 +15,7 @@ import (
 
 // A service serves the page beside its own routes, over its registry. A
 // program would also pass its run ledger (console.WithRuns(ledger)) and a
-// reader of its dead-letter topic (console.WithDeadLetters).
+// dead-letter queue (console.WithDeadLetters(q), q a *dlq.Queue).
 func Example() {
 	reg := prometheus.NewRegistry()
 	stored := prometheus.NewCounter(prometheus.CounterOpts{Name: "userstream_rows_stored_total", Help: "Rows written to Cassandra."})

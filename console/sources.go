@@ -70,9 +70,10 @@ func (c *Console) latestDeadLetters(ctx context.Context, now time.Time) ([]deadL
 	for _, d := range dls[:min(len(dls), c.cfg.nDLQ)] {
 		c.dlq.val = append(c.dlq.val, deadLetterView{
 			Time: d.Time, Reason: clip(d.Reason, 64), Error: clip(d.Error, maxErrorText),
-			Topic: d.Topic, Partition: d.Partition, Offset: d.Offset,
-			DLQTopic: d.DLQTopic, DLQPartition: d.DLQPartition, DLQOffset: d.DLQOffset,
+			Topic: d.Original.Topic, Partition: d.Original.Partition, Offset: d.Original.Offset,
+			DLQTopic: d.Topic, DLQPartition: d.Partition, DLQOffset: d.Offset,
 			Size: len(d.Value), Preview: Preview(d.Value, c.cfg.previewLen),
+			RedriveCount: d.RedriveCount, Redriven: d.Redriven != nil,
 		})
 	}
 	return c.dlq.val, ""

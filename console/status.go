@@ -258,6 +258,8 @@ type deadLetterView struct {
 	DLQOffset    int64     `json:"dlq_offset"`
 	Size         int       `json:"size"`
 	Preview      string    `json:"preview"`
+	RedriveCount int       `json:"redrive_count"` // times redriven before this failure
+	Redriven     bool      `json:"redriven"`      // sent back already (the redrive log says so)
 }
 
 // rateSpan is how many samples back a stage's rate is measured over: a few

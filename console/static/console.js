@@ -88,7 +88,9 @@
       const k = (f) => "dlq-" + d.dlq_partition + "-" + d.dlq_offset + "-" + f;
       return [el("td", time(d.time)), el("td", d.reason, "", k("reason")), el("td", d.error, "wrap", k("error")),
         el("td", d.topic + "/" + d.partition + "@" + d.offset, "", k("origin")),
-        el("td", d.dlq_partition + "@" + d.dlq_offset), el("td", d.preview, "preview", k("preview"))];
+        el("td", d.dlq_partition + "@" + d.dlq_offset),
+        el("td", d.redrive_count + (d.redriven ? ", redriven" : ""), "num", k("redrives")),
+        el("td", d.preview, "preview", k("preview"))];
     });
   }
 

@@ -107,6 +107,10 @@ func TestConsoleInABrowser(t *testing.T) {
 		if e := withDLQ.dlqField(p.origin, "error"); !strings.Contains(e, p.errorHas) {
 			t.Errorf("dead letter %s: error %q, want it to say %q", p.origin, e, p.errorHas)
 		}
+		// Never redriven: the count kafkasink/dlq read from the letter.
+		if r := withDLQ.dlqField(p.origin, "redrives"); r != "0" {
+			t.Errorf("dead letter %s: redrives %q, want 0", p.origin, r)
+		}
 		preview := withDLQ.dlqField(p.origin, "preview")
 		for _, secret := range []string{"Jane", "jane", "Gateway", "555"} {
 			if strings.Contains(preview, secret) {
