@@ -34,7 +34,7 @@ import (
 // against a long-lived registry.
 
 // newRegistryClient returns a client of the registry in
-// USERSTREAM_SCHEMA_REGISTRY_URL.
+// USERSTREAM_TEST_SCHEMA_REGISTRY_URL.
 func newRegistryClient(t testing.TB) *sr.Client {
 	t.Helper()
 	cl, err := sr.NewClient(sr.URLs(testenv.SchemaRegistryURL(t)))

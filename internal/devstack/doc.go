@@ -15,7 +15,7 @@
 // When asked (USERSTREAM_REGISTRY=1, or `devstack start registry`) the
 // stack also runs a schema registry with the Confluent REST API, Apicurio
 // Registry 2.4.2 built from Maven artifacts by the runner project in
-// registry/, on 127.0.0.1:8081 (USERSTREAM_SCHEMA_REGISTRY_URL); kafkasink's
+// registry/, on 127.0.0.1:8081 (USERSTREAM_TEST_SCHEMA_REGISTRY_URL for the tests); kafkasink's
 // registry mode is tested against it.
 //
 // The package's Go code is only its smoke tests, one real round trip per

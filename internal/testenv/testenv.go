@@ -2,7 +2,10 @@
 //
 // Tests read the same variables as the examples: USERSTREAM_KAFKA_BROKERS,
 // USERSTREAM_CASSANDRA_HOSTS, USERSTREAM_POSTGRES_DSN and, for the schema
-// registry, USERSTREAM_SCHEMA_REGISTRY_URL. When a variable is
+// registry, USERSTREAM_TEST_SCHEMA_REGISTRY_URL (not the examples'
+// USERSTREAM_SCHEMA_REGISTRY_URL, which switches them to registry mode: a
+// test runs an example in that mode by passing -schema-registry itself).
+// When a variable is
 // unset the test is skipped with a message, unless
 // USERSTREAM_REQUIRE_INTEGRATION=1, in which case it fails: CI sets that, so
 // an integration test can never silently skip there.
@@ -28,8 +31,9 @@ const (
 	RequireEnv        = "USERSTREAM_REQUIRE_INTEGRATION"
 	// SchemaRegistryEnv is the URL of a schema registry with the
 	// Confluent REST API; the local stack runs one when asked
-	// (USERSTREAM_REGISTRY=1).
-	SchemaRegistryEnv = "USERSTREAM_SCHEMA_REGISTRY_URL"
+	// (USERSTREAM_REGISTRY=1). Its TEST_ prefix keeps it from being the
+	// examples' -schema-registry default in the processes tests start.
+	SchemaRegistryEnv = "USERSTREAM_TEST_SCHEMA_REGISTRY_URL"
 )
 
 // Environment variables of the secured servers, read by the tests built
@@ -65,7 +69,7 @@ func lookup(tb testing.TB, name string) string {
 }
 
 // SchemaRegistryURL returns the schema registry's URL from
-// USERSTREAM_SCHEMA_REGISTRY_URL.
+// USERSTREAM_TEST_SCHEMA_REGISTRY_URL.
 func SchemaRegistryURL(tb testing.TB) string {
 	tb.Helper()
 	return lookup(tb, SchemaRegistryEnv)
