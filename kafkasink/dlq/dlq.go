@@ -63,6 +63,9 @@ type Queue struct {
 	logMu sync.Mutex // guards logReady
 	// logReady is set once the redrive log topic is known to exist.
 	logReady bool
+
+	latestMu sync.Mutex  // guards latest
+	latest   *latestRead // Latest's last answer
 }
 
 // New returns a Queue of the dead-letter topic (default

@@ -286,3 +286,34 @@ func TestValueDroppedIsNotRedriven(t *testing.T) {
 		t.Fatalf("Redrive = %+v, %v; want the letter skipped with ErrValueDropped and its original position", rep, err)
 	}
 }
+
+// Latest answers again from its last read while nothing moved, and reads
+// again once a letter arrives or the redrive log records one: a page
+// polling it every second sees both.
+func TestLatestFollowsTheTopics(t *testing.T) {
+	t.Parallel()
+	_, q := deadLetter(t, 1, 0)
+	ctx := context.Background()
+	first, err := q.Latest(ctx, 5)
+	if err != nil || keys(first) != "[decode-0]" || first[0].Redriven != nil {
+		t.Fatalf("Latest = %s, %v", keys(first), err)
+	}
+	if again, err := q.Latest(ctx, 5); err != nil || keys(again) != "[decode-0]" {
+		t.Fatalf("Latest again = %s, %v", keys(again), err)
+	}
+
+	if _, err := q.Redrive(ctx, dlq.Selection{All: true}); err != nil {
+		t.Fatal(err)
+	}
+	redriven, err := q.Latest(ctx, 5)
+	if err != nil || len(redriven) != 1 || redriven[0].Redriven == nil {
+		t.Fatalf("Latest after a redrive = %+v, %v; want the letter marked redriven", redriven, err)
+	}
+
+	produceRecords(ctx, t, testenv.KafkaBrokers(t), &kgo.Record{Topic: q.Topic(), Key: []byte("later"), Value: []byte("x"),
+		Headers: []kgo.RecordHeader{{Key: kafkasink.HeaderDLQReason, Value: []byte(kafkasink.ReasonDecode)}}})
+	later, err := q.Latest(ctx, 5)
+	if err != nil || keys(later) != "[later decode-0]" {
+		t.Fatalf("Latest after a new letter = %s, %v; want it first", keys(later), err)
+	}
+}

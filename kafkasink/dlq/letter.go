@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -206,7 +207,10 @@ func (q *Queue) List(ctx context.Context, sel Selection) ([]Letter, error) {
 
 // Latest returns the n most recently dead-lettered letters, newest first,
 // each with its redrive log entry: what a status page shows. It reads at
-// most n letters of each partition, however large the topic.
+// most n letters of each partition, however large the topic, and nothing
+// while neither the dead-letter topic nor the redrive log has moved since
+// its last call (it then returns the last answer again, whose keys, values
+// and headers it shares: do not modify them).
 func (q *Queue) Latest(ctx context.Context, n int) ([]Letter, error) {
 	if n <= 0 {
 		return nil, nil
@@ -217,6 +221,17 @@ func (q *Queue) Latest(ctx context.Context, n int) ([]Letter, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	logStart, logEnd, _, err := q.bounds(ctx, q.cfg.logTopic)
+	if err != nil {
+		return nil, err
+	}
+	// A status page asks every second; while neither topic has moved the
+	// answer is the last one, and nothing is read.
+	q.latestMu.Lock()
+	defer q.latestMu.Unlock()
+	if c := q.latest; c != nil && c.n == n && maps.Equal(c.end, end) && maps.Equal(c.logEnd, logEnd) {
+		return slices.Clone(c.letters), nil
 	}
 	spans := map[int32]span{}
 	for p, e := range end {
@@ -233,7 +248,7 @@ func (q *Queue) Latest(ctx context.Context, n int) ([]Letter, error) {
 		return cmp.Or(b.Time.Compare(a.Time), cmp.Compare(a.Partition, b.Partition), cmp.Compare(b.Offset, a.Offset))
 	})
 	out = out[:min(n, len(out))]
-	log, err := q.redriveLog(ctx)
+	log, err := q.readRedriveLog(ctx, logStart, logEnd)
 	if err != nil {
 		return nil, err
 	}
@@ -242,5 +257,13 @@ func (q *Queue) Latest(ctx context.Context, n int) ([]Letter, error) {
 			out[i].Redriven = &e
 		}
 	}
-	return out, nil
+	q.latest = &latestRead{n: n, end: end, logEnd: logEnd, letters: out}
+	return slices.Clone(out), nil
+}
+
+// latestRead is Latest's last answer and the topics' ends it was read at.
+type latestRead struct {
+	n           int
+	end, logEnd map[int32]int64
+	letters     []Letter
 }

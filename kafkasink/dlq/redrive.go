@@ -212,13 +212,18 @@ func (q *Queue) redriveLog(ctx context.Context) (map[Position]Redrive, error) {
 	if err != nil || !exists {
 		return map[Position]Redrive{}, err
 	}
+	return q.readRedriveLog(ctx, start, end)
+}
+
+// readRedriveLog reads the redrive log between the bounds given.
+func (q *Queue) readRedriveLog(ctx context.Context, start, end map[int32]int64) (map[Position]Redrive, error) {
 	spans := map[int32]span{}
 	for p, e := range end {
 		spans[p] = span{start[p], e}
 	}
 	out := map[Position]Redrive{}
 	var bad error
-	err = q.read(ctx, q.cfg.logTopic, spans, func(r *kgo.Record) bool {
+	err := q.read(ctx, q.cfg.logTopic, spans, func(r *kgo.Record) bool {
 		var e Redrive
 		if err := json.Unmarshal(r.Value, &e); err != nil || e.Letter.Topic == "" {
 			bad = fmt.Errorf("dlq: redrive log %s/%d/%d is not an entry: %q", r.Topic, r.Partition, r.Offset, r.Value)
