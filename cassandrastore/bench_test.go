@@ -57,7 +57,7 @@ func BenchmarkBulkWrite(b *testing.B) {
 // BenchmarkWriteTuning sweeps the knobs behind the defaults, the same way:
 // the ceiling and the concurrent strategy at several concurrencies, a loop
 // of single Upserts, and unlogged batches at several concurrencies and
-// sizes.
+// sizes, each beside the raw batches (ceilingBatch) of the same ones.
 //
 //	USERSTREAM_CASSANDRA_HOSTS=127.0.0.1:9042 go test -run '^$' -bench WriteTuning -benchtime 20000x ./cassandrastore/
 func BenchmarkWriteTuning(b *testing.B) {
@@ -97,7 +97,8 @@ func BenchmarkWriteTuning(b *testing.B) {
 		for _, size := range []int{8, 32, 64} {
 			st := newStore(b, session, cassandrastore.WithKeyspace(ks), cassandrastore.WithConcurrency(c),
 				cassandrastore.WithWriteStrategy(cassandrastore.WriteUnloggedBatch), cassandrastore.WithBatchSize(size))
-			cs = append(cs, contender{fmt.Sprintf("batch-c%d-s%d", c, size), st.UpsertMany})
+			cs = append(cs, contender{fmt.Sprintf("batch-c%d-s%d", c, size), st.UpsertMany},
+				contender{fmt.Sprintf("ceiling-batch-c%d-s%d", c, size), ceilingBatch(b, session, st.InsertStmt(), size, c)})
 		}
 	}
 	interleave(b, cs)
