@@ -111,7 +111,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
 		return c, replErr
 	}
 	if c.replication < 1 || c.replication > math.MaxInt16 {
-		return c, fmt.Errorf("-replication %d: want at least 1", c.replication)
+		return c, fmt.Errorf("-replication %d: want 1 to %d", c.replication, math.MaxInt16)
 	}
 	return c, nil
 }
