@@ -33,8 +33,11 @@
 // # Schema
 //
 // [Store.Migrate] creates the keyspace (replication [SimpleStrategy] 1 by
-// default; [NetworkTopologyStrategy] for production, through the store's
-// [WithReplication]) and the table if they are missing, then adds any
+// default; [NetworkTopologyStrategy], or [LocalNetworkTopologyStrategy] for
+// the data center Migrate's node is in, for production, through the
+// store's [WithReplication]) and the table if they are missing (an
+// existing keyspace keeps its replication; a warning says when it holds
+// other replica counts), then adds any
 // column the table lacks, found through system_schema.columns. A table the
 // seed pipeline created (11 columns, no dob) is so upgraded in place by
 // ALTER TABLE ... ADD dob text, keeping its rows; their dob reads back

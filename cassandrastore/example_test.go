@@ -277,3 +277,32 @@ func ExampleIsRetryable() {
 	}
 	// Output: unavailable: nothing was written; back off and write it again
 }
+
+// A command's -consistency flag, parsed for WithConsistency; the session's
+// level serves the writes and the reads that verify them.
+func ExampleParseConsistency() {
+	for _, flag := range []string{"local_quorum", "LOCAL-ONE", "any"} {
+		c, err := cassandrastore.ParseConsistency(flag)
+		if err != nil {
+			fmt.Println(err)
+			continue
+		}
+		fmt.Println(c)
+		_ = cassandrastore.WithConsistency(c) // for NewSession
+	}
+	// Output:
+	// LOCAL_QUORUM
+	// LOCAL_ONE
+	// cassandrastore: consistency "any": want one of one, two, three, quorum, all, local_quorum, each_quorum, local_one
+}
+
+// The production keyspace of a single-DC cluster: three replicas in the
+// data center of the node Migrate reaches, whose name it reads from
+// system.local, written and read at LOCAL_QUORUM (NewSession's default).
+func ExampleLocalNetworkTopologyStrategy() {
+	repl := cassandrastore.LocalNetworkTopologyStrategy(3)
+	fmt.Println(repl)
+	_ = cassandrastore.WithReplication(repl) // for New
+	// Output:
+	// {'class': 'NetworkTopologyStrategy', <local data center>: 3}
+}

@@ -2,7 +2,9 @@ package cassandrastore
 
 import (
 	"crypto/tls"
+	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/gocql/gocql"
@@ -145,9 +147,11 @@ func WithTable(name string) StoreOpt {
 
 // WithReplication sets the replication [Store.Migrate] gives the keyspace
 // when it creates it, overriding the default SimpleStrategy(1) (the seed
-// pipeline's). Use [NetworkTopologyStrategy] in production. An existing
-// keyspace keeps its replication: changing it needs a repair, an
-// operator's decision.
+// pipeline's). Use [NetworkTopologyStrategy] or
+// [LocalNetworkTopologyStrategy] in production, with 3 replicas per data
+// center. An existing keyspace keeps its replication: changing it needs a
+// repair, an operator's decision; Migrate logs a warning when the
+// keyspace's replica counts differ from r's.
 func WithReplication(r Replication) StoreOpt {
 	return storeOpt{func(c *storeConfig) { c.replication = r }}
 }
@@ -215,8 +219,11 @@ func WithClusterConfig(fn func(*gocql.ClusterConfig) error) SessionOpt {
 	return sessionOpt{func(c *sessionConfig) { c.configure = append(c.configure, fn) }}
 }
 
-// WithConsistency sets the consistency level of every request, overriding
-// the default LOCAL_QUORUM.
+// WithConsistency sets the consistency level of every request, writes and
+// reads alike, overriding the default LOCAL_QUORUM: with 3 replicas per
+// data center a write is acknowledged by 2 in the coordinator's data
+// center, and a read at the same level sees it. [Store.Migrate]'s reads of
+// the node-local schema tables always use ONE.
 func WithConsistency(cons gocql.Consistency) SessionOpt {
 	return sessionOpt{func(c *sessionConfig) { c.consistency = cons }}
 }
@@ -244,4 +251,31 @@ func WithRetry(retries int, minBackoff, maxBackoff time.Duration) SessionOpt {
 	return sessionOpt{func(c *sessionConfig) {
 		c.retries, c.retryMin, c.retryMax = retries, minBackoff, maxBackoff
 	}}
+}
+
+// consistencies are the levels [ParseConsistency] accepts: every level
+// that serves both writes and reads (ANY serves writes only, and the
+// session's level is used for both).
+var consistencies = []gocql.Consistency{
+	gocql.One, gocql.Two, gocql.Three, gocql.Quorum, gocql.All,
+	gocql.LocalQuorum, gocql.EachQuorum, gocql.LocalOne,
+}
+
+// ParseConsistency parses a consistency level for [WithConsistency], as a
+// flag gives it: "local_quorum", "LOCAL_QUORUM" or "local-quorum", and
+// likewise one, two, three, quorum, all, each_quorum and local_one. ANY is
+// refused: it acknowledges writes no replica holds, and reads cannot use
+// it.
+func ParseConsistency(s string) (gocql.Consistency, error) {
+	name := strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(s), "-", "_"))
+	for _, c := range consistencies {
+		if c.String() == name {
+			return c, nil
+		}
+	}
+	names := make([]string, len(consistencies))
+	for i, c := range consistencies {
+		names[i] = strings.ToLower(c.String())
+	}
+	return 0, fmt.Errorf("cassandrastore: consistency %q: want one of %s", s, strings.Join(names, ", "))
 }

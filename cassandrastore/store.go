@@ -115,7 +115,7 @@ func New(session gocqlx.Session, opts ...StoreOpt) (*Store, error) {
 	case cfg.batchSize < 1:
 		return nil, fmt.Errorf("cassandrastore: new: batch size %d < 1", cfg.batchSize)
 	}
-	if _, err := cfg.replication.cql(); err != nil {
+	if err := cfg.replication.validate(); err != nil {
 		return nil, fmt.Errorf("cassandrastore: new: %w", err)
 	}
 

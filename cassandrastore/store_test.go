@@ -1,10 +1,13 @@
 package cassandrastore_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
+	"strings"
 	"testing"
 	"time"
 
@@ -503,5 +506,121 @@ func TestWithClusterConfig(t *testing.T) {
 	_, err = cassandrastore.NewSession(ctx, hosts, cassandrastore.WithClusterConfig(func(*gocql.ClusterConfig) error { return boom }))
 	if !errors.Is(err, boom) {
 		t.Fatalf("NewSession = %v, want the function's error", err)
+	}
+}
+
+// TestMigrateLocalNetworkTopologyStrategy creates a keyspace with
+// NetworkTopologyStrategy in the data center Migrate reads from
+// system.local, writes and reads through it at the default LOCAL_QUORUM,
+// and checks that a second Migrate asking for other replica counts leaves
+// the keyspace as it is and says so.
+func TestMigrateLocalNetworkTopologyStrategy(t *testing.T) {
+	t.Parallel()
+	session := newSession(t)
+	var dc string
+	if err := session.Session.Query(`SELECT data_center FROM system.local`).WithContext(t.Context()).Scan(&dc); err != nil {
+		t.Fatal(err)
+	}
+	ks := testenv.Name(t, "lnts")
+	dropKeyspaceAtEnd(t, session, ks)
+	st := newStore(t, session, cassandrastore.WithKeyspace(ks), cassandrastore.WithReplication(cassandrastore.LocalNetworkTopologyStrategy(1)))
+	if err := st.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	replication := func() map[string]string {
+		var repl map[string]string
+		if err := session.Session.Query(`SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = ?`, ks).
+			WithContext(t.Context()).Scan(&repl); err != nil {
+			t.Fatal(err)
+		}
+		return repl
+	}
+	want := map[string]string{"class": "org.apache.cassandra.locator.NetworkTopologyStrategy", dc: "1"}
+	if repl := replication(); !maps.Equal(repl, want) {
+		t.Fatalf("replication = %v, want %v", repl, want)
+	}
+	rs := rows(100)
+	if err := st.UpsertMany(t.Context(), rs); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, st); n != 100 {
+		t.Fatalf("Count = %d, want 100", n)
+	}
+
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	again := newStore(t, session, cassandrastore.WithKeyspace(ks), cassandrastore.WithLogger(log),
+		cassandrastore.WithReplication(cassandrastore.LocalNetworkTopologyStrategy(3)))
+	if err := again.Migrate(t.Context()); err != nil {
+		t.Fatalf("second Migrate: %v", err)
+	}
+	if repl := replication(); !maps.Equal(repl, want) {
+		t.Errorf("after a Migrate asking for 3 replicas, replication = %v, want it unchanged: %v", repl, want)
+	}
+	if !strings.Contains(logs.String(), "keyspace exists with another replication") {
+		t.Errorf("no warning of the replication left unchanged; logs:\n%s", logs.String())
+	}
+	// Same replica counts under another class (SimpleStrategy 1 on a
+	// single-DC cluster, as the seed made it): no warning.
+	logs.Reset()
+	same := newStore(t, session, cassandrastore.WithKeyspace(ks), cassandrastore.WithLogger(log),
+		cassandrastore.WithReplication(cassandrastore.NetworkTopologyStrategy(map[string]int{dc: 1})))
+	if err := same.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if logs.Len() != 0 {
+		t.Errorf("Migrate with the keyspace's own replication logged:\n%s", logs.String())
+	}
+}
+
+// TestReplicationBeyondNodes writes at LOCAL_QUORUM to a keyspace with more
+// replicas than the data center has nodes for a quorum (2n+1 replicas on n
+// nodes): Cassandra refuses every write as unavailable, the store reports
+// every row failed and retryable (so a sink neither commits nor
+// dead-letters them), and the verification read fails the same way rather
+// than reading less than a quorum.
+func TestReplicationBeyondNodes(t *testing.T) {
+	t.Parallel()
+	session := newSession(t, cassandrastore.WithRetry(0, 0, 0))
+	var dc string
+	if err := session.Session.Query(`SELECT data_center FROM system.local`).WithContext(t.Context()).Scan(&dc); err != nil {
+		t.Fatal(err)
+	}
+	nodes := 1
+	it := session.Session.Query(`SELECT data_center FROM system.peers`).WithContext(t.Context()).Iter()
+	var peerDC string
+	for it.Scan(&peerDC) {
+		if peerDC == dc {
+			nodes++
+		}
+	}
+	if err := it.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ks := testenv.Name(t, "unavail")
+	dropKeyspaceAtEnd(t, session, ks)
+	st := newStore(t, session, cassandrastore.WithKeyspace(ks),
+		cassandrastore.WithReplication(cassandrastore.LocalNetworkTopologyStrategy(2*nodes+1)))
+	// Cassandra creates it, with a warning of its own: the replication
+	// factor is a plan for the cluster, not checked against it.
+	if err := st.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	rs := rows(50)
+	err := st.UpsertMany(t.Context(), rs)
+	var we *cassandrastore.WriteError
+	if !errors.As(err, &we) || len(we.Failed) != len(rs) {
+		t.Fatalf("UpsertMany = %v, want every row failed", err)
+	}
+	if !cassandrastore.IsRetryable(err) || we.RejectedRows() != nil {
+		t.Errorf("IsRetryable = %v, RejectedRows = %v; want retryable, none rejected", cassandrastore.IsRetryable(err), we.RejectedRows())
+	}
+	var unavailable *gocql.RequestErrUnavailable
+	if !errors.As(err, &unavailable) || unavailable.Consistency != gocql.LocalQuorum {
+		t.Errorf("UpsertMany = %v, want gocql's unavailable error at LOCAL_QUORUM", err)
+	}
+	t.Logf("the error: %v", err)
+	if _, err := st.Count(t.Context()); !errors.As(err, &unavailable) {
+		t.Errorf("Count = %v, want unavailable", err)
 	}
 }

@@ -255,3 +255,35 @@ func (c codeError) Error() string   { return c.Message() }
 var _ gocql.RequestError = codeError(0)
 
 func overloadedErr() error { return fmt.Errorf("exec: %w", codeError(gocql.ErrCodeOverloaded)) }
+
+func TestParseConsistency(t *testing.T) {
+	for in, want := range map[string]gocql.Consistency{
+		"local_quorum": gocql.LocalQuorum, "LOCAL_QUORUM": gocql.LocalQuorum, " local-quorum ": gocql.LocalQuorum,
+		"one": gocql.One, "quorum": gocql.Quorum, "all": gocql.All, "local_one": gocql.LocalOne,
+		"each_quorum": gocql.EachQuorum, "two": gocql.Two, "three": gocql.Three,
+	} {
+		if got, err := cassandrastore.ParseConsistency(in); err != nil || got != want {
+			t.Errorf("ParseConsistency(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "any", "ANY", "localquorum", "serial", "2"} {
+		_, err := cassandrastore.ParseConsistency(in)
+		if err == nil || !strings.Contains(err.Error(), "local_quorum") {
+			t.Errorf("ParseConsistency(%q) = %v, want an error listing the levels", in, err)
+		}
+	}
+}
+
+func TestLocalNetworkTopologyStrategy(t *testing.T) {
+	if _, err := cassandrastore.New(gocqlx.NewSession(new(gocql.Session)),
+		cassandrastore.WithReplication(cassandrastore.LocalNetworkTopologyStrategy(0))); err == nil {
+		t.Error("New accepted LocalNetworkTopologyStrategy(0)")
+	}
+	if _, err := cassandrastore.New(gocqlx.NewSession(new(gocql.Session)),
+		cassandrastore.WithReplication(cassandrastore.LocalNetworkTopologyStrategy(3))); err != nil {
+		t.Errorf("New(LocalNetworkTopologyStrategy(3)): %v", err)
+	}
+	if got, want := cassandrastore.LocalNetworkTopologyStrategy(3).String(), "{'class': 'NetworkTopologyStrategy', <local data center>: 3}"; got != want {
+		t.Errorf("String = %q, want %q", got, want)
+	}
+}

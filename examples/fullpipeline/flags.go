@@ -18,13 +18,16 @@ import (
 	"github.com/userstream/userstream/randomuser"
 )
 
-// Where the servers are: flags, else these variables, else the local
-// stack's addresses (examples/compose.yaml publishes the same ports).
+// Where the servers are, and how they replicate: flags, else these
+// variables, else the local stack's addresses (examples/compose.yaml
+// publishes the same ports) and a single node's replication.
 const (
 	envKafkaBrokers   = "USERSTREAM_KAFKA_BROKERS"
 	envSchemaRegistry = "USERSTREAM_SCHEMA_REGISTRY_URL"
 	envCassandraHosts = "USERSTREAM_CASSANDRA_HOSTS"
 	envPostgresDSN    = "USERSTREAM_POSTGRES_DSN"
+	envReplication    = "USERSTREAM_REPLICATION"
+	envConsistency    = "USERSTREAM_CASSANDRA_CONSISTENCY"
 	envInstanceID     = "USERSTREAM_INSTANCE_ID"
 
 	defaultKafkaBrokers   = "127.0.0.1:9092"
@@ -74,7 +77,10 @@ type config struct {
 	group           string
 	keyspace, table string
 	replication     int
-	pgSchema        string
+	// consistency is -consistency as given ("" keeps cassandrastore's
+	// default, LOCAL_QUORUM); parseFlags has checked it.
+	consistency string
+	pgSchema    string
 
 	// Ingest.
 	apiURL   string
@@ -114,7 +120,9 @@ func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
 	fs.StringVar(&c.group, "group", "userstream-cassandra", "Kafka consumer group")
 	fs.StringVar(&c.keyspace, "keyspace", cassandrastore.DefaultKeyspace, "Cassandra keyspace")
 	fs.StringVar(&c.table, "table", cassandrastore.DefaultTable, "Cassandra table")
-	fs.IntVar(&c.replication, "replication", 1, "replication factor of the keyspace and topics when created")
+	replication, replErr := envInt(envReplication, 1)
+	fs.IntVar(&c.replication, "replication", replication, "replicas of the topics (their replication factor; with 3 or more, min.insync.replicas 2) and of the keyspace (NetworkTopologyStrategy with this many in the data center of the Cassandra node contacted), when this creates them; existing ones are left as they are. Production: 3 (env "+envReplication+")")
+	fs.StringVar(&c.consistency, "consistency", envOr(envConsistency, "local_quorum"), "consistency level of the Cassandra writes and reads: local_quorum, quorum, one, local_one, each_quorum, all, two or three (env "+envConsistency+")")
 	fs.StringVar(&c.pgSchema, "pg-schema", "userstream", "PostgreSQL schema of the outbox and run ledger (DSN from env "+envPostgresDSN+")")
 
 	fs.StringVar(&c.apiURL, "api-url", randomuser.DefaultBaseURL, "base URL of the Random User API")
@@ -144,6 +152,15 @@ func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
 	if c.dlqTopic == "" { // as kafkasink's default: poison of one topic never lands among another's
 		c.dlqTopic = c.topic + kafkasink.DLQSuffix
 	}
+	if replErr != nil {
+		return c, replErr
+	}
+	if c.replication < 1 || c.replication > math.MaxInt16 {
+		return c, fmt.Errorf("-replication %d: want 1 to %d", c.replication, math.MaxInt16)
+	}
+	if _, err := cassandrastore.ParseConsistency(c.consistency); err != nil {
+		return c, fmt.Errorf("-consistency: %w", err)
+	}
 	return c, nil
 }
 
@@ -158,6 +175,19 @@ func registryOpts(url string) ([]kafkasink.Opt, error) {
 		return nil, fmt.Errorf("schema registry %s: %w", url, err)
 	}
 	return []kafkasink.Opt{kafkasink.WithSchemaRegistry(cl)}, nil
+}
+
+// envInt returns the integer in the variable name, def when it is unset.
+func envInt(name string, def int) (int, error) {
+	v := strings.TrimSpace(os.Getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return def, fmt.Errorf("%s=%q: want an integer", name, v)
+	}
+	return n, nil
 }
 
 func envOr(name, def string) string {

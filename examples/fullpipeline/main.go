@@ -299,8 +299,8 @@ func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) (err error) 
 	// them its default partitions: create both, as configured. The
 	// consumers refuse to start without their dead-letter topic.
 	for _, spec := range []kafkasink.TopicSpec{
-		{Name: p.cfg.topic, Partitions: int32(p.cfg.partitions), ReplicationFactor: int16(p.cfg.replication)},
-		{Name: p.cfg.dlqTopic, Partitions: 1, ReplicationFactor: int16(p.cfg.replication)},
+		{Name: p.cfg.topic, Partitions: int32(p.cfg.partitions), ReplicationFactor: int16(p.cfg.replication), Configs: topicConfigs(p.cfg.replication)},
+		{Name: p.cfg.dlqTopic, Partitions: 1, ReplicationFactor: int16(p.cfg.replication), Configs: topicConfigs(p.cfg.replication)},
 	} {
 		created, err := kafkasink.EnsureTopic(ctx, p.producer.Client(), spec)
 		if err != nil {
@@ -325,13 +325,23 @@ func (p *pipeline) openCassandra(ctx context.Context, sec secure.Cassandra) (err
 	if err != nil {
 		return fmt.Errorf("cassandra TLS: %w", err)
 	}
-	p.session, err = cassandrastore.NewSession(ctx, p.cfg.cassandraHosts,
-		cassandrastore.WithAuth(sec.Username, sec.Password.Reveal()), cassandrastore.WithTLS(tlsCfg))
+	// Writes and the reads that verify them use one level (-consistency,
+	// LOCAL_QUORUM by default): with 3 replicas a row is acknowledged by 2,
+	// and a read of 2 sees it whichever node is down.
+	opts := []cassandrastore.SessionOpt{cassandrastore.WithAuth(sec.Username, sec.Password.Reveal()), cassandrastore.WithTLS(tlsCfg)}
+	if p.cfg.consistency != "" {
+		cons, err := cassandrastore.ParseConsistency(p.cfg.consistency)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, cassandrastore.WithConsistency(cons))
+	}
+	p.session, err = cassandrastore.NewSession(ctx, p.cfg.cassandraHosts, opts...)
 	if err != nil {
 		return sec.Explain(ctx, p.cfg.cassandraHosts, err)
 	}
 	p.store, err = cassandrastore.New(p.session, cassandrastore.WithKeyspace(p.cfg.keyspace), cassandrastore.WithTable(p.cfg.table),
-		cassandrastore.WithReplication(cassandrastore.SimpleStrategy(p.cfg.replication)))
+		cassandrastore.WithReplication(cassandrastore.LocalNetworkTopologyStrategy(p.cfg.replication)))
 	if err != nil {
 		return err
 	}
@@ -466,4 +476,16 @@ func outcome(ctx context.Context, err error) (status, text string) {
 	default:
 		return runledger.StatusFailed, err.Error()
 	}
+}
+
+// topicConfigs returns the configs of a topic with replication replicas:
+// with 3 or more, min.insync.replicas 2, so that a write acknowledged by
+// acks=all (the producer's) is on 2 brokers even when the cluster's
+// default is 1. A smaller factor keeps the cluster's default, since 2 of 2
+// would stop writes whenever one broker restarts.
+func topicConfigs(replication int) map[string]string {
+	if replication < 3 {
+		return nil
+	}
+	return map[string]string{"min.insync.replicas": "2"}
 }

@@ -17,12 +17,14 @@ import (
 	"github.com/userstream/userstream/randomuser"
 )
 
-// Where the servers are: flags, else these variables, else the local
-// stack's addresses (examples/compose.yaml publishes the same ports).
+// Where the servers are, and how they replicate: flags, else these
+// variables, else the local stack's addresses (examples/compose.yaml
+// publishes the same ports) and a single node's replication.
 const (
 	envKafkaBrokers   = "USERSTREAM_KAFKA_BROKERS"
 	envSchemaRegistry = "USERSTREAM_SCHEMA_REGISTRY_URL"
 	envPostgresDSN    = "USERSTREAM_POSTGRES_DSN"
+	envReplication    = "USERSTREAM_REPLICATION"
 
 	defaultKafkaBrokers = "127.0.0.1:9092"
 	defaultPostgresDSN  = "postgres://userstream:userstream@127.0.0.1:5432/userstream?sslmode=disable"
@@ -79,7 +81,8 @@ func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
 	fs.StringVar(&c.topic, "topic", kafkasink.DefaultTopic, "Kafka topic of the users")
 	fs.StringVar(&c.dlqTopic, "dlq-topic", "", "dead-letter topic of the topic's consumers, created with it (default: the topic followed by "+kafkasink.DLQSuffix+")")
 	fs.IntVar(&c.partitions, "partitions", 6, "partitions of the topic when it is created")
-	fs.IntVar(&c.replication, "replication", 1, "replication factor of the topics when created")
+	replication, replErr := envInt(envReplication, 1)
+	fs.IntVar(&c.replication, "replication", replication, "replication factor of the topics when this creates them (with 3 or more, min.insync.replicas 2); existing ones are left as they are. Production: 3 (env "+envReplication+")")
 	fs.StringVar(&c.pgSchema, "pg-schema", "userstream", "PostgreSQL schema of the outbox and run ledger (DSN from env "+envPostgresDSN+")")
 
 	fs.StringVar(&c.apiURL, "api-url", randomuser.DefaultBaseURL, "base URL of the Random User API")
@@ -104,6 +107,12 @@ func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
 	if c.dlqTopic == "" { // as kafkasink's default
 		c.dlqTopic = c.topic + kafkasink.DLQSuffix
 	}
+	if replErr != nil {
+		return c, replErr
+	}
+	if c.replication < 1 || c.replication > math.MaxInt16 {
+		return c, fmt.Errorf("-replication %d: want 1 to %d", c.replication, math.MaxInt16)
+	}
 	return c, nil
 }
 
@@ -118,6 +127,19 @@ func registryOpts(url string) ([]kafkasink.Opt, error) {
 		return nil, fmt.Errorf("schema registry %s: %w", url, err)
 	}
 	return []kafkasink.Opt{kafkasink.WithSchemaRegistry(cl)}, nil
+}
+
+// envInt returns the integer in the variable name, def when it is unset.
+func envInt(name string, def int) (int, error) {
+	v := strings.TrimSpace(os.Getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return def, fmt.Errorf("%s=%q: want an integer", name, v)
+	}
+	return n, nil
 }
 
 func envOr(name, def string) string {

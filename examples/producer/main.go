@@ -251,8 +251,8 @@ func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) error {
 	// them its default partitions: create both, as configured. The
 	// consumers refuse to start without their dead-letter topic.
 	for _, spec := range []kafkasink.TopicSpec{
-		{Name: p.cfg.topic, Partitions: int32(p.cfg.partitions), ReplicationFactor: int16(p.cfg.replication)},
-		{Name: p.cfg.dlqTopic, Partitions: 1, ReplicationFactor: int16(p.cfg.replication)},
+		{Name: p.cfg.topic, Partitions: int32(p.cfg.partitions), ReplicationFactor: int16(p.cfg.replication), Configs: topicConfigs(p.cfg.replication)},
+		{Name: p.cfg.dlqTopic, Partitions: 1, ReplicationFactor: int16(p.cfg.replication), Configs: topicConfigs(p.cfg.replication)},
 	} {
 		created, err := kafkasink.EnsureTopic(ctx, p.producer.Client(), spec)
 		if err != nil {
@@ -370,4 +370,16 @@ func schedule(ctx context.Context, every time.Duration, runs int, log *slog.Logg
 		case <-time.After(time.Until(next)):
 		}
 	}
+}
+
+// topicConfigs returns the configs of a topic with replication replicas:
+// with 3 or more, min.insync.replicas 2, so that a write acknowledged by
+// acks=all (the producer's) is on 2 brokers even when the cluster's
+// default is 1. A smaller factor keeps the cluster's default, since 2 of 2
+// would stop writes whenever one broker restarts.
+func topicConfigs(replication int) map[string]string {
+	if replication < 3 {
+		return nil
+	}
+	return map[string]string{"min.insync.replicas": "2"}
 }
