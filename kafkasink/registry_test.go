@@ -37,7 +37,11 @@ import (
 // USERSTREAM_TEST_SCHEMA_REGISTRY_URL.
 func newRegistryClient(t testing.TB) *sr.Client {
 	t.Helper()
-	cl, err := sr.NewClient(sr.URLs(testenv.SchemaRegistryURL(t)))
+	// sr's default client gives a request 5 s. A registry just started
+	// (a cold JVM) answering the whole suite's parallel tests on two busy
+	// cores took longer than that for its first registrations in CI:
+	// a slow answer is not what these tests are about.
+	cl, err := sr.NewClient(sr.URLs(testenv.SchemaRegistryURL(t)), sr.HTTPClient(&http.Client{Timeout: time.Minute}))
 	if err != nil {
 		t.Fatal(err)
 	}
