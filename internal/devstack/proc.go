@@ -3,6 +3,7 @@ package devstack
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -36,9 +37,12 @@ func pidAlive(file string) bool {
 	return ok && processAlive(pid)
 }
 
+// processAlive: pid exists and has not exited. A zombie (exited, not yet
+// reaped by its parent, which may be a program that exec'd from ours and
+// never waits for it) counts as gone.
 func processAlive(pid int) bool {
 	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	return (err == nil || errors.Is(err, syscall.EPERM)) && !zombie(pid)
 }
 
 // portBusy: something accepts connections on addr.
@@ -79,9 +83,9 @@ func (s *Stack) spawn(dir, logPath string, argv []string) error {
 	return os.WriteFile(pidFile(dir), []byte(strconv.Itoa(pid)+"\n"), 0o644)
 }
 
-// stopPid signals the process in dir/pid, waits up to 30 s for it to go,
-// then SIGKILLs it, and removes the pid file.
-func stopPid(dir string, sig syscall.Signal) {
+// stopPid signals the process in dir/pid, waits up to 30 s (or until ctx
+// is done) for it to go, then SIGKILLs it, and removes the pid file.
+func stopPid(ctx context.Context, dir string, sig syscall.Signal) {
 	file := pidFile(dir)
 	pid, ok := readPid(file)
 	if !ok || !processAlive(pid) {
@@ -89,17 +93,16 @@ func stopPid(dir string, sig syscall.Signal) {
 		return
 	}
 	_ = syscall.Kill(pid, sig)
-	for i := 0; i < 120 && processAlive(pid) && !zombie(pid); i++ {
+	for i := 0; i < 120 && processAlive(pid) && ctx.Err() == nil; i++ {
 		time.Sleep(250 * time.Millisecond)
 	}
-	if processAlive(pid) && !zombie(pid) {
+	if processAlive(pid) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	os.Remove(file)
 }
 
-// zombie: pid has exited but its parent (this program, when it started the
-// server) has not reaped it yet.
+// zombie: pid has exited but its parent has not reaped it yet.
 func zombie(pid int) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {

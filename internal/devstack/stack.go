@@ -60,7 +60,7 @@ func (s *Stack) pidAliveHere(file string) bool {
 	s.childMu.Lock()
 	done := s.childDone[pid]
 	s.childMu.Unlock()
-	return !done && processAlive(pid) && !zombie(pid)
+	return !done && processAlive(pid)
 }
 
 // ready is the readiness check of svc.
@@ -180,7 +180,8 @@ func (s *Stack) CheckJava() error {
 // returns err.
 func (s *Stack) failed(err error) error {
 	for i := len(s.started) - 1; i >= 0; i-- {
-		_ = s.stop(s.started[i], syscall.SIGTERM)
+		// Not the caller's context: it may be what was cancelled.
+		_ = s.stop(context.Background(), s.started[i], syscall.SIGTERM)
 	}
 	s.started = nil
 	return err
@@ -271,14 +272,14 @@ func (s *Stack) Start(ctx context.Context, svc Service) error {
 	return nil
 }
 
-// Stop stops one service gracefully (SIGTERM, SIGKILL after 30 s;
-// PostgreSQL's fast shutdown) and returns when it is gone. Its data is
-// kept.
+// Stop stops one service gracefully (SIGTERM, then SIGKILL after 30 s or
+// when ctx is done; PostgreSQL's fast shutdown) and returns when it is
+// gone. Its data is kept.
 func (s *Stack) Stop(ctx context.Context, svc Service) error {
 	if _, err := ParseService(string(svc)); err != nil {
 		return err
 	}
-	return s.stop(svc, syscall.SIGTERM)
+	return s.stop(ctx, svc, syscall.SIGTERM)
 }
 
 // Kill SIGKILLs one service, for fault-injection tests, and returns when it
@@ -287,25 +288,25 @@ func (s *Stack) Kill(ctx context.Context, svc Service) error {
 	if _, err := ParseService(string(svc)); err != nil {
 		return err
 	}
-	return s.stop(svc, syscall.SIGKILL)
+	return s.stop(ctx, svc, syscall.SIGKILL)
 }
 
-func (s *Stack) stop(svc Service, sig syscall.Signal) error {
+func (s *Stack) stop(ctx context.Context, svc Service, sig syscall.Signal) error {
 	switch svc {
 	case Postgres:
 		return s.stopPostgres(sig)
 	case Kafka:
 		for _, n := range s.kafka {
-			stopPid(n.Dir, sig)
+			stopPid(ctx, n.Dir, sig)
 		}
 	case Cassandra:
 		for _, n := range s.cassandra {
-			stopPid(n.Dir, sig)
+			stopPid(ctx, n.Dir, sig)
 		}
 	case CassandraSecure:
-		stopPid(s.secure.Dir, sig)
+		stopPid(ctx, s.secure.Dir, sig)
 	case Registry:
-		stopPid(s.reg.Dir, sig)
+		stopPid(ctx, s.reg.Dir, sig)
 	}
 	return nil
 }
@@ -314,7 +315,7 @@ func (s *Stack) stop(svc Service, sig syscall.Signal) error {
 func (s *Stack) Down(ctx context.Context) error {
 	var errs []error
 	for _, svc := range AllServices {
-		errs = append(errs, s.stop(svc, syscall.SIGTERM))
+		errs = append(errs, s.stop(ctx, svc, syscall.SIGTERM))
 	}
 	s.logf("stopped (data kept in %s)", s.cfg.Dir)
 	return errors.Join(errs...)

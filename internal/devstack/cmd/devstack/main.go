@@ -132,8 +132,17 @@ func runCommand(ctx context.Context, st *devstack.Stack, argv []string) int {
 		(cfg.Secure && unset("USERSTREAM_TEST_CASSANDRA_TLS_HOSTS")) ||
 		(cfg.Registry && unset("USERSTREAM_TEST_SCHEMA_REGISTRY_URL"))
 	if missing {
-		if err := st.Up(ctx); err != nil {
+		// `up` in a process of its own, as the shell supervisor did: the
+		// servers it starts are then not children of the command exec'd
+		// below, which would never reap them.
+		self, err := os.Executable()
+		if err != nil {
 			logf("%v", err)
+			return 1
+		}
+		up := exec.CommandContext(ctx, self, "up")
+		up.Stderr = os.Stderr
+		if err := up.Run(); err != nil {
 			return 1
 		}
 		for _, v := range st.Env() {
