@@ -226,14 +226,32 @@ func (s *Stack) postgresSecure(ctx context.Context) error {
 
 // stopPostgres stops the cluster: fast shutdown, or SIGKILL of the
 // postmaster.
-func (s *Stack) stopPostgres(sig syscall.Signal) error {
+func (s *Stack) stopPostgres(ctx context.Context, sig syscall.Signal) error {
 	pidPath := filepath.Join(s.pg.dataDir(), "postmaster.pid")
 	if _, err := os.Stat(pidPath); err != nil {
 		return nil
 	}
 	if sig == syscall.SIGKILL {
-		if pid, ok := readPid(pidPath); ok {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+		pid, ok := readPid(pidPath)
+		if !ok {
+			return nil
+		}
+		// Its server processes die once they see the postmaster gone.
+		// Wait for them, and for the postmaster to be reaped: a new
+		// postmaster refuses to start while a process still holds the old
+		// shared memory, or while the pid in postmaster.pid exists, zombie
+		// or not.
+		children := childrenOf(pid)
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		for i := 0; i < 120 && ctx.Err() == nil; i++ {
+			gone := syscall.Kill(pid, 0) != nil
+			for _, c := range children {
+				gone = gone && !processAlive(c)
+			}
+			if gone {
+				break
+			}
+			time.Sleep(250 * time.Millisecond)
 		}
 		return nil
 	}

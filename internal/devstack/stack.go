@@ -294,7 +294,7 @@ func (s *Stack) Kill(ctx context.Context, svc Service) error {
 func (s *Stack) stop(ctx context.Context, svc Service, sig syscall.Signal) error {
 	switch svc {
 	case Postgres:
-		return s.stopPostgres(sig)
+		return s.stopPostgres(ctx, sig)
 	case Kafka:
 		for _, n := range s.kafka {
 			stopPid(ctx, n.Dir, sig)
