@@ -37,12 +37,23 @@ func pidAlive(file string) bool {
 	return ok && processAlive(pid)
 }
 
-// processAlive: pid exists and has not exited. A zombie (exited, not yet
-// reaped by its parent, which may be a program that exec'd from ours and
-// never waits for it) counts as gone.
+// processAlive: pid exists and has not finished exiting. A zombie whose
+// threads are all gone (exited, its files and sockets closed, not yet
+// reaped by its parent, which may never wait for it) counts as gone. A
+// process whose main thread is a zombie while other threads still run (a
+// JVM being killed) is alive: its sockets are still open.
 func processAlive(pid int) bool {
 	err := syscall.Kill(pid, 0)
-	return (err == nil || errors.Is(err, syscall.EPERM)) && !zombie(pid)
+	return (err == nil || errors.Is(err, syscall.EPERM)) && !defunct(pid)
+}
+
+// defunct: pid is a zombie with no thread left but its main one.
+func defunct(pid int) bool {
+	if !zombie(pid) {
+		return false
+	}
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	return err != nil || len(tasks) <= 1
 }
 
 // portBusy: something accepts connections on addr.
