@@ -1,7 +1,7 @@
 // Package devstack holds the local server stack that userstream's tests, demo
 // and benchmarks run against: real Apache Kafka (KRaft), Apache Cassandra and
-// PostgreSQL on loopback, started by the devstack script beside this file
-// (`make up`, or `internal/devstack/devstack up`). No Docker is needed: Kafka
+// PostgreSQL on loopback, started by this package through the devstack
+// script beside this file (`make up`, or `internal/devstack/devstack up`). No Docker is needed: Kafka
 // and Cassandra are resolved from Maven artifacts and run on the machine's
 // JDK; PostgreSQL comes from the machine's packages.
 //
@@ -18,7 +18,26 @@
 // registry/, on 127.0.0.1:8081 (USERSTREAM_TEST_SCHEMA_REGISTRY_URL for the tests); kafkasink's
 // registry mode is tested against it.
 //
-// The package's Go code is only its smoke tests, one real round trip per
-// server; the probe sub-command is what the script uses to await readiness
-// and to set up the secured listeners (certificates, SCRAM user, roles).
+// A Stack (FromEnv, or New with a Config) starts, stops, kills and looks at
+// the servers: Up, Start, Stop, Kill, Down, Status (typed, no output to
+// parse), Env, Logs. The servers are detached processes (a session of
+// their own, output to log files, pid files in the stack folder) that
+// outlive the program that started them, as with the shell supervisor this
+// package replaces; the folder's layout is the same, so a stack it started
+// is found again. The servers' configuration files are text/template files
+// under templates/, embedded; readiness is a real request through the
+// clients userstream uses (probe.go); the secured listeners' certificates
+// and passwords are made by secure.go. Maven resolves Kafka and Cassandra
+// into DIR/NAME/lib (once per version) and builds the registry into
+// DIR/registry/app (once per hash of its runner project).
+//
+// Kafka and Cassandra are lists of nodes, each with its own address and
+// folder; today each list has one node on Config.Host (127.0.0.1 unless
+// USERSTREAM_STACK_HOST says otherwise), which is how a second stack runs
+// beside the first on 127.0.0.2. A cluster is the same list with more
+// hosts (kafkaNodes, cassandraNodes).
+//
+// The command cmd/devstack is the command line; the script devstack beside
+// this file builds it into the stack folder once and runs it. Its smoke
+// tests make one real round trip per server.
 package devstack

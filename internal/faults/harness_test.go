@@ -26,6 +26,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/userstream/userstream/internal/devstack"
 )
 
 // Settings of the suite, from the environment.
@@ -138,40 +140,49 @@ func newRand(t *testing.T) *rand.Rand {
 
 // ---------------------------------------------------------------- the stack
 
-// stack drives internal/devstack/devstack: kill, stop and start one server,
-// and make sure all three are up again.
-type stack struct {
-	script string
-}
+// stack drives the local stack through package devstack: kill, stop and
+// start one server, and make sure all three are up again. Each call reads
+// the settings afresh (USERSTREAM_STACK_DIR, and the commit log mode a
+// scenario sets with t.Setenv before restarting Cassandra).
+type stack struct{}
 
-var stackServices = []string{"kafka", "cassandra", "postgres"}
+var stackServices = []devstack.Service{devstack.Kafka, devstack.Cassandra, devstack.Postgres}
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	s := &stack{script: filepath.Join(repoRoot, "internal", "devstack", "devstack")}
-	if _, err := os.Stat(s.script); err != nil {
+	if _, err := devstack.ConfigFromEnv(); err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return &stack{}
 }
 
-func (s *stack) run(ctx context.Context, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, s.script, args...)
-	cmd.Dir = repoRoot
-	out, err := cmd.CombinedOutput()
+// dev returns the stack the environment names now, logging to t.
+func (s *stack) dev(t *testing.T) *devstack.Stack {
+	t.Helper()
+	st, err := devstack.FromEnv()
 	if err != nil {
-		return string(out), fmt.Errorf("devstack %s: %w\n%s", strings.Join(args, " "), err, tail(string(out), 20))
+		t.Fatal(err)
 	}
-	return string(out), nil
+	st.Log = tLog{t}
+	return st
+}
+
+// tLog writes the stack's progress lines to the test log.
+type tLog struct{ t *testing.T }
+
+func (l tLog) Write(p []byte) (int, error) {
+	l.t.Helper()
+	l.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
 
 // kill SIGKILLs a server and returns when it is gone.
-func (s *stack) kill(t *testing.T, svc string) time.Time {
+func (s *stack) kill(t *testing.T, svc devstack.Service) time.Time {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	at := time.Now()
-	if _, err := s.run(ctx, "kill", svc); err != nil {
+	if err := s.dev(t).Kill(ctx, svc); err != nil {
 		t.Error(err)
 	}
 	t.Logf("%s: SIGKILLed", svc)
@@ -179,12 +190,12 @@ func (s *stack) kill(t *testing.T, svc string) time.Time {
 }
 
 // stop stops a server gracefully.
-func (s *stack) stop(t *testing.T, svc string) time.Time {
+func (s *stack) stop(t *testing.T, svc devstack.Service) time.Time {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	at := time.Now()
-	if _, err := s.run(ctx, "stop", svc); err != nil {
+	if err := s.dev(t).Stop(ctx, svc); err != nil {
 		t.Error(err)
 	}
 	t.Logf("%s: stopped in %v", svc, time.Since(at).Round(time.Millisecond))
@@ -192,12 +203,12 @@ func (s *stack) stop(t *testing.T, svc string) time.Time {
 }
 
 // start starts a server and returns when it answers requests.
-func (s *stack) start(t *testing.T, svc string) time.Time {
+func (s *stack) start(t *testing.T, svc devstack.Service) time.Time {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	begin := time.Now()
-	if _, err := s.run(ctx, "start", svc); err != nil {
+	if err := s.dev(t).Start(ctx, svc); err != nil {
 		t.Error(err)
 	}
 	t.Logf("%s: started, answering after %v", svc, time.Since(begin).Round(time.Millisecond))
@@ -205,11 +216,14 @@ func (s *stack) start(t *testing.T, svc string) time.Time {
 }
 
 // down returns the services that do not answer.
-func (s *stack) down(ctx context.Context) []string {
-	out, _ := s.run(ctx, "status") // exits 1 when anything is down
-	var down []string
+func (s *stack) down(ctx context.Context, t *testing.T) []devstack.Service {
+	up := map[devstack.Service]bool{}
+	for _, st := range s.dev(t).Status(ctx) {
+		up[st.Service] = st.State == devstack.Up
+	}
+	var down []devstack.Service
 	for _, svc := range stackServices {
-		if !regexp.MustCompile(`(?m)^` + svc + `\s+up\b`).MatchString(out) {
+		if !up[svc] {
 			down = append(down, svc)
 		}
 	}
@@ -224,7 +238,7 @@ func (s *stack) ensureUp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	for {
-		down := s.down(ctx)
+		down := s.down(ctx, t)
 		if len(down) == 0 {
 			return
 		}
@@ -234,8 +248,8 @@ func (s *stack) ensureUp(t *testing.T) {
 		}
 		for _, svc := range down {
 			t.Logf("%s is down: starting it", svc)
-			if out, err := s.run(ctx, "start", svc); err != nil {
-				t.Logf("start %s: %v\n%s", svc, err, tail(out, 10))
+			if err := s.dev(t).Start(ctx, svc); err != nil {
+				t.Logf("start %s: %v", svc, err)
 			}
 		}
 		time.Sleep(time.Second)

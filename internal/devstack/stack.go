@@ -1,0 +1,435 @@
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func (s *Stack) markStarted(svc Service) {
+	for _, have := range s.started {
+		if have == svc {
+			return
+		}
+	}
+	s.started = append(s.started, svc)
+}
+
+// alive: every process of svc exists (it may not answer yet).
+func (s *Stack) alive(svc Service) bool {
+	switch svc {
+	case Postgres:
+		return s.postgresAlive()
+	case Kafka:
+		for _, n := range s.kafka {
+			if !s.pidAliveHere(pidFile(n.Dir)) {
+				return false
+			}
+		}
+		return true
+	case Cassandra:
+		for _, n := range s.cassandra {
+			if !s.pidAliveHere(pidFile(n.Dir)) {
+				return false
+			}
+		}
+		return true
+	case CassandraSecure:
+		return s.pidAliveHere(pidFile(s.secure.Dir))
+	case Registry:
+		return s.pidAliveHere(pidFile(s.reg.Dir))
+	}
+	return false
+}
+
+// pidAliveHere is pidAlive, and false for a child of ours that exited (the
+// waiting goroutine may not have reaped it yet).
+func (s *Stack) pidAliveHere(file string) bool {
+	pid, ok := readPid(file)
+	if !ok {
+		return false
+	}
+	s.childMu.Lock()
+	done := s.childDone[pid]
+	s.childMu.Unlock()
+	return !done && processAlive(pid)
+}
+
+// ready is the readiness check of svc.
+func (s *Stack) ready(svc Service) func(context.Context) error {
+	switch svc {
+	case Kafka:
+		return s.kafkaReady
+	case Cassandra:
+		return s.cassandraReady
+	case Postgres:
+		return s.postgresReady
+	case CassandraSecure:
+		return s.cassandraSecureReady
+	case Registry:
+		return s.registryReady
+	}
+	panic("devstack: no service " + svc)
+}
+
+// LogFiles returns the log file of each process of svc.
+func (s *Stack) LogFiles(svc Service) []string {
+	switch svc {
+	case Kafka:
+		var l []string
+		for _, n := range s.kafka {
+			l = append(l, filepath.Join(n.Dir, "kafka.log"))
+		}
+		return l
+	case Cassandra:
+		var l []string
+		for _, n := range s.cassandra {
+			l = append(l, filepath.Join(n.Dir, "cassandra.log"))
+		}
+		return l
+	case CassandraSecure:
+		return []string{filepath.Join(s.secure.Dir, "cassandra.log")}
+	case Postgres:
+		return []string{filepath.Join(s.pg.Dir, "postgres.log")}
+	case Registry:
+		return []string{filepath.Join(s.reg.Dir, "registry.log")}
+	}
+	return nil
+}
+
+// StartError is a server that exited during start-up or did not answer in
+// time. Its message ends with the last lines of the server's log.
+type StartError struct {
+	Service Service
+	What    string // the check that failed: the service, or e.g. "kafka-secure"
+	Reason  string // "exited during start-up", "did not answer within 180s"
+	Log     string // the log file
+	Tail    string // its last lines
+	Err     error  // the last readiness error
+}
+
+func (e *StartError) Error() string {
+	label := string(e.Service)
+	if e.What != label {
+		label += " (" + e.What + ")"
+	}
+	return fmt.Sprintf("%s %s; last lines of %s:\n%s", label, e.Reason, e.Log, e.Tail)
+}
+
+func (e *StartError) Unwrap() error { return e.Err }
+
+// await waits until ready answers (what names the check in messages: the
+// service, or a check of its secured side). A server whose process died,
+// or that did not answer within the timeout, is a *StartError.
+func (s *Stack) await(ctx context.Context, svc Service, what string, ready func(context.Context) error) error {
+	start := time.Now()
+	for {
+		err := ready(ctx)
+		if err == nil {
+			s.logf("%s ready after %ds", what, int(time.Since(start).Seconds()))
+			return nil
+		}
+		reason := ""
+		switch {
+		case !s.alive(svc):
+			reason = "exited during start-up"
+		case time.Since(start) >= s.cfg.Timeout:
+			reason = fmt.Sprintf("did not answer within %ds", int(s.cfg.Timeout.Seconds()))
+		case ctx.Err() != nil:
+			return ctx.Err()
+		}
+		if reason != "" {
+			logs := s.LogFiles(svc)
+			t, _ := tail(logs[0], 40)
+			return &StartError{Service: svc, What: what, Reason: reason, Log: logs[0], Tail: t, Err: err}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// CheckJava makes sure a JDK 17 or newer is there.
+func (s *Stack) CheckJava() error {
+	if _, err := exec.LookPath(s.cfg.Java); err != nil {
+		return errors.New("java not found: install a JDK 17 (apt-get install openjdk-17-jdk-headless)")
+	}
+	out, _ := exec.Command(s.cfg.Java, "-version").CombinedOutput()
+	v := ""
+	if _, rest, ok := strings.Cut(string(out), `version "`); ok {
+		v, _, _ = strings.Cut(rest, `"`)
+	}
+	major, _, _ := strings.Cut(v, ".")
+	if n, err := strconv.Atoi(major); err != nil || n < 17 {
+		return fmt.Errorf("Java 17 or newer is needed (found %s at %s)", v, s.cfg.Java)
+	}
+	return nil
+}
+
+// failed stops what this Stack started (leave nothing half-running) and
+// returns err.
+func (s *Stack) failed(err error) error {
+	for i := len(s.started) - 1; i >= 0; i-- {
+		// Not the caller's context: it may be what was cancelled.
+		_ = s.stop(context.Background(), s.started[i], syscall.SIGTERM)
+	}
+	s.started = nil
+	return err
+}
+
+// Up starts what is not running and waits until each server answers a real
+// request: PostgreSQL, Kafka and Cassandra with their secured listeners,
+// cassandra-secure in secure mode, the registry when asked for. It is
+// idempotent. On failure it stops what it started and returns the error (a
+// *StartError when a server did not come up).
+func (s *Stack) Up(ctx context.Context) error {
+	t0 := time.Now()
+	steps := []func() error{
+		s.CheckJava,
+		s.secureInit,
+		func() error { return s.startPostgres(ctx) },
+		func() error { return s.startKafka(ctx) },
+		func() error { return s.startCassandra(ctx) },
+	}
+	if s.cfg.Secure {
+		steps = append(steps, func() error { return s.startCassandraSecure(ctx) })
+	}
+	if s.cfg.Registry {
+		steps = append(steps, func() error { return s.startRegistry(ctx) })
+	}
+	steps = append(steps,
+		func() error { return s.await(ctx, Postgres, string(Postgres), s.postgresReady) },
+		func() error { return s.postgresSecure(ctx) },
+		func() error { return s.await(ctx, Kafka, string(Kafka), s.kafkaReady) },
+		func() error { return s.kafkaSecure(ctx) },
+		func() error { return s.await(ctx, Cassandra, string(Cassandra), s.cassandraReady) },
+	)
+	if s.cfg.Secure {
+		steps = append(steps, func() error { return s.await(ctx, CassandraSecure, string(CassandraSecure), s.cassandraSecureReady) })
+	}
+	if s.cfg.Registry {
+		steps = append(steps, func() error { return s.await(ctx, Registry, string(Registry), s.registryReady) })
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return s.failed(err)
+		}
+	}
+	s.logf("stack up in %ds (data in %s)", int(time.Since(t0).Seconds()), s.cfg.Dir)
+	return nil
+}
+
+// Start starts one service (when it is not running) and waits until it
+// answers, with its secured side. On failure it stops what it started.
+func (s *Stack) Start(ctx context.Context, svc Service) error {
+	if _, err := ParseService(string(svc)); err != nil {
+		return err
+	}
+	if svc != Postgres {
+		if err := s.CheckJava(); err != nil {
+			return err
+		}
+	}
+	var start func(context.Context) error
+	switch svc {
+	case Kafka:
+		start = s.startKafka
+	case Cassandra:
+		start = s.startCassandra
+	case Postgres:
+		start = s.startPostgres
+	case CassandraSecure:
+		start = s.startCassandraSecure
+	case Registry:
+		start = s.startRegistry
+	}
+	if err := start(ctx); err != nil {
+		return s.failed(err)
+	}
+	if err := s.await(ctx, svc, string(svc), s.ready(svc)); err != nil {
+		return s.failed(err)
+	}
+	var err error
+	switch svc {
+	case Kafka:
+		err = s.kafkaSecure(ctx)
+	case Postgres:
+		err = s.postgresSecure(ctx)
+	}
+	if err != nil {
+		return s.failed(err)
+	}
+	return nil
+}
+
+// Stop stops one service gracefully (SIGTERM, then SIGKILL after 30 s or
+// when ctx is done; PostgreSQL's fast shutdown) and returns when it is
+// gone. Its data is kept.
+func (s *Stack) Stop(ctx context.Context, svc Service) error {
+	if _, err := ParseService(string(svc)); err != nil {
+		return err
+	}
+	return s.stop(ctx, svc, syscall.SIGTERM)
+}
+
+// Kill SIGKILLs one service, for fault-injection tests, and returns when it
+// is gone.
+func (s *Stack) Kill(ctx context.Context, svc Service) error {
+	if _, err := ParseService(string(svc)); err != nil {
+		return err
+	}
+	return s.stop(ctx, svc, syscall.SIGKILL)
+}
+
+func (s *Stack) stop(ctx context.Context, svc Service, sig syscall.Signal) error {
+	switch svc {
+	case Postgres:
+		return s.stopPostgres(ctx, sig)
+	case Kafka:
+		for _, n := range s.kafka {
+			stopPid(ctx, n.Dir, sig)
+		}
+	case Cassandra:
+		for _, n := range s.cassandra {
+			stopPid(ctx, n.Dir, sig)
+		}
+	case CassandraSecure:
+		stopPid(ctx, s.secure.Dir, sig)
+	case Registry:
+		stopPid(ctx, s.reg.Dir, sig)
+	}
+	return nil
+}
+
+// Down stops every service; the data is kept.
+func (s *Stack) Down(ctx context.Context) error {
+	var errs []error
+	for _, svc := range AllServices {
+		errs = append(errs, s.stop(ctx, svc, syscall.SIGTERM))
+	}
+	s.logf("stopped (data kept in %s)", s.cfg.Dir)
+	return errors.Join(errs...)
+}
+
+// State is what Status found of a service.
+type State int
+
+// The states of a service.
+const (
+	Down     State = iota // no process
+	Starting              // the process runs but does not answer yet
+	Up                    // it answers a real request
+)
+
+func (st State) String() string {
+	switch st {
+	case Up:
+		return "up"
+	case Starting:
+		return "starting"
+	}
+	return "down"
+}
+
+// ServiceStatus is one service's state. Detail says, for a service that is
+// up, what its secured side does ("SASL on 127.0.0.1:9094, ...").
+type ServiceStatus struct {
+	Service Service
+	State   State
+	Detail  string
+}
+
+// String is the line `devstack status` prints.
+func (st ServiceStatus) String() string {
+	switch st.State {
+	case Up:
+		extra := ""
+		if st.Detail != "" {
+			extra = " (" + st.Detail + ")"
+		}
+		return fmt.Sprintf("%-17s up%s", st.Service, extra)
+	case Starting:
+		return fmt.Sprintf("%-17s starting (process alive, not answering yet)", st.Service)
+	}
+	return fmt.Sprintf("%-17s down", st.Service)
+}
+
+// Status looks at each service of Services: it only looks (no SCRAM user
+// or role set-up, no certificates made).
+func (s *Stack) Status(ctx context.Context) []ServiceStatus {
+	var out []ServiceStatus
+	for _, svc := range s.Services() {
+		ready := s.ready(svc)
+		if svc == CassandraSecure {
+			ready = s.cassandraSecureAnswers
+		}
+		st := ServiceStatus{Service: svc}
+		switch {
+		case ready(ctx) == nil:
+			st.State = Up
+			switch svc {
+			case Kafka:
+				n := s.kafka[0]
+				if s.kafkaSASLAnswers(ctx) == nil {
+					st.Detail = fmt.Sprintf("SASL on %s, SASL+TLS on %s", n.SASLAddr(), n.SASLTLSAddr())
+				} else {
+					st.Detail = "secured listeners not answering"
+				}
+			case Postgres:
+				if s.postgresSecureReady(ctx) == nil {
+					st.Detail = "TLS, role " + PostgresSecRole
+				} else {
+					st.Detail = "TLS not answering"
+				}
+			case CassandraSecure:
+				st.Detail = "TLS + password on " + s.secure.Addr()
+			case Registry:
+				st.Detail = s.reg.URL()
+			}
+		case s.alive(svc):
+			st.State = Starting
+		default:
+			st.State = Down
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// Logs writes the last lines of each log of svc, or of every service of
+// Services when svc is empty, each under a "==> FILE <==" line.
+func (s *Stack) Logs(w io.Writer, svc Service, lines int) error {
+	svcs := s.Services()
+	if svc != "" {
+		if _, err := ParseService(string(svc)); err != nil {
+			return err
+		}
+		svcs = []Service{svc}
+	}
+	for _, sv := range svcs {
+		for _, f := range s.LogFiles(sv) {
+			fmt.Fprintf(w, "==> %s <==\n", f)
+			t, err := tail(f, lines)
+			if err != nil {
+				if !os.IsNotExist(err) {
+					return err
+				}
+				t = "(no log yet)\n"
+			}
+			if _, err := io.WriteString(w, t); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
