@@ -251,7 +251,12 @@ func probePostgresSecure(ctx context.Context, dsn, passwordFile, caFile string) 
 }
 
 // probeRegistry lists the subjects of the schema registry at url with the
-// client kafkasink uses, so that a registry it cannot talk to is not ready.
+// client kafkasink uses, so that a registry it cannot talk to is not ready,
+// and registers a schema under the subject devstack-probe-value (the same
+// one each time, so the registry keeps one version): a registry just
+// started answers its first writes slowly (a cold JVM loading its schema
+// checker and storage), and in CI those were the tests' first
+// registrations, which took longer than a client's 5 s.
 func probeRegistry(ctx context.Context, url string) error {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
@@ -261,6 +266,10 @@ func probeRegistry(ctx context.Context, url string) error {
 	}
 	if _, err := cl.Subjects(ctx); err != nil {
 		return fmt.Errorf("schema registry subjects: %w", err)
+	}
+	probe := sr.Schema{Type: sr.TypeJSON, Schema: `{"$schema":"http://json-schema.org/draft-07/schema#","type":"object"}`}
+	if _, err := cl.CreateSchema(ctx, "devstack-probe-value", probe); err != nil {
+		return fmt.Errorf("schema registry registration: %w", err)
 	}
 	return nil
 }
