@@ -173,6 +173,12 @@ type pipeline struct {
 	bg      *background
 	counts  counts
 	latency latencyHist // fetch to stored, of the current run
+	// settled is the process's counts at the end of the last run (zero
+	// before the first): where the next run's share starts. The relay and
+	// the consumers work between runs too (records already in the topic
+	// when the process starts, or published by another producer), and
+	// what they do there is the next run's, not nobody's.
+	settled runledger.Run
 }
 
 // counts are what this process did, for the run ledger and the metrics; the
@@ -433,7 +439,7 @@ func (p *pipeline) fullRun(ctx context.Context, out io.Writer) (report, error) {
 	if err := p.ledger.Start(ctx, run.RunID, run.Kind); err != nil {
 		return rep, err
 	}
-	base := p.counted(runledger.Run{}, runledger.Run{})
+	base := p.settled
 	p.latency.reset()
 	prog := p.startProgress(work, run, base)
 	ids := newIDSet()
@@ -442,7 +448,8 @@ func (p *pipeline) fullRun(ctx context.Context, out io.Writer) (report, error) {
 		err = p.drain(work)
 	}
 	prog.stop()
-	rep.Run = p.counted(run, base)
+	total := p.counted(run, runledger.Run{})
+	rep.Run, p.settled = total.Since(base), total
 	rep.Duration = time.Since(run.StartedAt)
 	rep.P50, rep.P99 = p.latency.quantile(0.50), p.latency.quantile(0.99)
 	if err == nil {
