@@ -3,7 +3,6 @@
 package airflowtest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -152,7 +151,7 @@ func (s *stack) startConsumer(t *testing.T, bin string) {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(bin, "userstream-consumer"), "-topic", s.name, "-group", s.name, "-keyspace", s.name,
 		"-pg-schema", s.name, "-metrics-addr=", "-progress=false", "-log-level", "warn")
-	var out syncBuffer
+	var out testenv.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -473,22 +472,4 @@ func deadAddr(t *testing.T) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return addr
-}
-
-// syncBuffer is a bytes.Buffer safe for a process's output and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

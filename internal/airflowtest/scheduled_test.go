@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/userstream/userstream/internal/testenv"
 	"github.com/userstream/userstream/runledger"
 )
 
@@ -243,7 +244,7 @@ func (a *airflow) startComponents(t *testing.T, cmds ...[]string) (stop func(), 
 	type proc struct {
 		name string
 		cmd  *exec.Cmd
-		out  *syncBuffer
+		out  *testenv.Buffer
 		done chan error
 	}
 	var procs []*proc
@@ -274,7 +275,7 @@ func (a *airflow) startComponents(t *testing.T, cmds ...[]string) (stop func(), 
 	}
 	t.Cleanup(stop)
 	for _, args := range cmds {
-		p := &proc{name: args[0], out: &syncBuffer{}, done: make(chan error, 1)}
+		p := &proc{name: args[0], out: &testenv.Buffer{}, done: make(chan error, 1)}
 		p.cmd = exec.Command(filepath.Join(a.venv, "bin", "airflow"), args...)
 		p.cmd.Env, p.cmd.Dir = a.env, a.home
 		p.cmd.Stdout, p.cmd.Stderr = p.out, p.out

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/userstream/userstream/internal/testenv"
 	ru "github.com/userstream/userstream/randomuser/randomusertest"
 	"github.com/userstream/userstream/runledger"
 )
@@ -63,7 +64,7 @@ func TestAPIFaults(t *testing.T) {
 			defer srv.Close()
 			srv.Inject(tc.inject...)
 			cfg.Offline, cfg.APIURL = false, srv.BaseURL()
-			logs := newLockedBuffer()
+			logs := &testenv.Buffer{}
 			start := time.Now()
 			r, out, err := runFull(ctx, t, bin, cfg, logs)
 			took := time.Since(start)

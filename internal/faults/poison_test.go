@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/userstream/userstream/internal/testenv"
 	"github.com/userstream/userstream/kafkasink"
 	"github.com/userstream/userstream/runledger"
 	"github.com/userstream/userstream/transform"
@@ -99,26 +100,6 @@ func poisonCases() []poisonCase {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe for concurrent writes (a log sink).
-type lockedBuffer struct {
-	mu chan struct{}
-	b  bytes.Buffer
-}
-
-func newLockedBuffer() *lockedBuffer { return &lockedBuffer{mu: make(chan struct{}, 1)} }
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu <- struct{}{}
-	defer func() { <-l.mu }()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu <- struct{}{}
-	defer func() { <-l.mu }()
-	return l.b.String()
-}
-
 // TestPoisonGoesToDeadLetters produces poison records straight into the
 // topic, ahead of a full pipeline run: malformed JSON, JSON of the wrong
 // shape, a missing id, huge values (up to a bit under the broker's limit),
@@ -168,7 +149,7 @@ func TestPoisonGoesToDeadLetters(t *testing.T) {
 		where[c.name] = fmt.Sprintf("%d/%d", rec.Partition, rec.Offset)
 	}
 
-	logs := newLockedBuffer()
+	logs := &testenv.Buffer{}
 	start := time.Now()
 	// A stalled partition would keep the run from draining: the deadline
 	// turns that into a failure instead of a hang.

@@ -59,7 +59,7 @@ func TestWrongPasswordIsNotPrinted(t *testing.T) {
 	}
 
 	// Neither do the relay's logs.
-	var logs syncBuffer
+	var logs testenv.Buffer
 	relay, err := outbox.NewRelay(store, &fakeProducer{}, outbox.WithBackoff(10*time.Millisecond, 50*time.Millisecond),
 		outbox.WithLogger(slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	if err != nil {

@@ -1,7 +1,6 @@
 package outbox_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -128,7 +127,7 @@ func TestRelayOnceTellsStandbyFromNothingPending(t *testing.T) {
 	pool := newPool(t)
 	store := newStore(t, pool)
 	ctx := testContext(t, 30*time.Second)
-	var logs syncBuffer
+	var logs testenv.Buffer
 	standby, err := outbox.NewRelay(store, &fakeProducer{}, outbox.WithPollInterval(10*time.Millisecond),
 		outbox.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	if err != nil {
@@ -530,7 +529,7 @@ func TestRunRidesOutPostgresOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testenv.Buffer
 	relay, err := outbox.NewRelay(proxiedStore, &fakeProducer{},
 		outbox.WithBackoff(10*time.Millisecond, 100*time.Millisecond), outbox.WithPollInterval(50*time.Millisecond),
 		outbox.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
@@ -565,24 +564,6 @@ func TestRunRidesOutPostgresOutage(t *testing.T) {
 	if out := logs.String(); !strings.Contains(out, "relay round failed") {
 		t.Errorf("logs lack %q:\n%s", "relay round failed", out)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestStagingTakesTurns: the relay's position is only sound if rows become
