@@ -131,6 +131,12 @@ type pipeline struct {
 	relay    *outbox.Relay
 
 	counts counts
+	// settled is the process's counts at the end of the last run (zero
+	// before the first): where the next run's share starts. The relay
+	// publishes between runs too (rows left pending by a process that
+	// died, or staged by another), and that is the next run's, not
+	// nobody's.
+	settled runledger.Run
 }
 
 // counts are what this process did, for the run ledger and the metrics; the
@@ -297,14 +303,16 @@ func (p *pipeline) ingestRun(ctx context.Context, out io.Writer) error {
 	if err := p.ledger.Start(ctx, run.RunID, run.Kind); err != nil {
 		return err
 	}
-	base := p.counted(runledger.Run{}, runledger.Run{})
+	base := p.settled
 	prog := p.startProgress(ctx, run, base)
 	err := p.ingest(ctx, run.RunID)
 	if err == nil {
 		err = p.drain(ctx)
 	}
 	prog.stop()
-	r := p.counted(run, base)
+	total := p.counted(run, runledger.Run{})
+	r := total.Since(base)
+	p.settled = total
 	took := time.Since(run.StartedAt)
 	r.Status, r.Error = outcome(ctx, err)
 	switch r.Status {
