@@ -11,7 +11,7 @@ export USERSTREAM_REQUIRE_INTEGRATION ?= 1
 # Where the console's browser test saves its screenshot.
 export USERSTREAM_CONSOLE_SCREENSHOT ?= $(CURDIR)/bin/console.png
 
-.PHONY: test test-secure test-adopter test-airflow test-console browser-deps tidy-check vet check-rules demo up down status logs bench bench-e2e schema-check
+.PHONY: cluster-up cluster-down cluster-status test-cluster bench-e2e-cluster test test-secure test-adopter test-airflow test-console browser-deps tidy-check vet check-rules demo up down status logs bench bench-e2e schema-check
 
 # test: tidy-check, vet, the alert rules (check-rules), the unit and
 # integration tests (go test -race ./..., with the stack's schema registry
@@ -30,6 +30,30 @@ test: tidy-check vet check-rules browser-deps
 
 vet:
 	$(GO) vet ./...
+
+# The cluster: three Kafka brokers (one KRaft quorum, min.insync.replicas
+# 2) and a ring of three Cassandra nodes, one of each on 127.0.0.11,
+# 127.0.0.12 and 127.0.0.13 with the same ports, and a PostgreSQL on
+# 127.0.0.11; its own stack folder (.devstack/cluster), beside the
+# single-node stack on 127.0.0.1, which stays the default for make demo
+# and make test. cluster-status lists each process's resident memory.
+# The variables set here win over any USERSTREAM_* of the caller's, so
+# the cluster's own addresses are the ones the tests use.
+CLUSTER := env -u USERSTREAM_KAFKA_BROKERS -u USERSTREAM_CASSANDRA_HOSTS -u USERSTREAM_POSTGRES_DSN \
+	USERSTREAM_STACK_DIR=$(CURDIR)/.devstack/cluster USERSTREAM_STACK_HOST=127.0.0.11 USERSTREAM_STACK_NODES=3 $(STACK)
+cluster-up:
+	$(CLUSTER) up
+cluster-down:
+	$(CLUSTER) down
+cluster-status:
+	$(CLUSTER) status
+
+# test-cluster: the fault scenarios on the cluster (internal/faults, build
+# tag cluster; figures in RELIABILITY.md), with Cassandra on its default
+# periodic commit log, replication factor 3 and LOCAL_QUORUM. Brings the
+# cluster up first when it is not.
+test-cluster:
+	$(CLUSTER) run $(GO) test -tags cluster -count=1 -timeout 40m -v ./internal/faults/
 
 # check-rules checks the Prometheus alert rules of examples/prometheus with
 # promtool (Debian's prometheus package, installed when missing): their

@@ -16,6 +16,10 @@ type cassandraConf struct {
 	Authenticator, Authorizer string
 	Commitlog                 string // periodic or group (Config.CassandraCommitlog)
 	Seeds                     string
+	// RingDelayMS, when set, is how long a joining node waits for gossip
+	// before it bootstraps (Cassandra's default 30 s is for real networks;
+	// on loopback gossip settles in a second or two).
+	RingDelayMS int
 }
 
 // cassandraYAML renders a node's cassandra.yaml. Seeds are the ring's
@@ -33,6 +37,9 @@ func (s *Stack) cassandraConf(n CassandraNode, lib, jamm string) cassandraConf {
 	}
 	c.Commitlog = s.cfg.CassandraCommitlog
 	c.Seeds = hp(s.cassandra[0].Host, s.cassandra[0].StoragePort)
+	if len(s.cassandra) > 1 {
+		c.RingDelayMS = 5000
+	}
 	return c
 }
 
@@ -43,10 +50,19 @@ func boolFlag(b bool) string {
 	return "0"
 }
 
+// startCassandra starts the plain nodes. In a ring they start one after
+// another, each once the one before answers CQL: a node joining the ring
+// takes its token ranges from the nodes already in it, and two joining at
+// once are refused.
 func (s *Stack) startCassandra(ctx context.Context) error {
-	for _, n := range s.cassandra {
+	for i, n := range s.cassandra {
 		if err := s.startCassandraNode(ctx, n); err != nil {
 			return err
+		}
+		if len(s.cassandra) > 1 && i+1 < len(s.cassandra) {
+			if err := s.awaitNode(ctx, Cassandra, i, func(context.Context) error { return s.cassandraNodeReady(n) }); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -179,13 +195,27 @@ func (s *Stack) cassandraNodeReady(n CassandraNode) error {
 	return probeCassandra(n.Addr(), "", "", "")
 }
 
+// cassandraReady: every plain node answers CQL; in a ring, every node also
+// coordinates a write at consistency ALL (probeRing), which it refuses
+// while it counts any replica down.
 func (s *Stack) cassandraReady(context.Context) error {
 	for _, n := range s.cassandra {
 		if err := s.cassandraNodeReady(n); err != nil {
 			return err
 		}
 	}
-	return nil
+	if len(s.cassandra) == 1 {
+		return nil
+	}
+	hosts := make([]string, len(s.cassandra))
+	for i, n := range s.cassandra {
+		hosts[i] = n.Addr()
+	}
+	user, pw := "", ""
+	if s.cfg.CassandraAuth {
+		user, pw = "cassandra", "cassandra"
+	}
+	return probeRing(hosts, user, pw)
 }
 
 // cassandraSecureReady sets up the roles (idempotent, once per Stack; it

@@ -62,6 +62,19 @@ func ParseService(s string) (Service, error) {
 	return "", fmt.Errorf("unknown service '%s': %s", s, serviceList())
 }
 
+// ParseNode reads the name of one node of a cluster, "kafka-2" or
+// "cassandra-3" (from 1), as its service and index (from 0).
+func ParseNode(name string) (Service, int, bool) {
+	for _, svc := range []Service{Kafka, Cassandra} {
+		if v, ok := strings.CutPrefix(name, string(svc)+"-"); ok {
+			if n, err := strconv.Atoi(v); err == nil && n >= 1 {
+				return svc, n - 1, true
+			}
+		}
+	}
+	return "", 0, false
+}
+
 func serviceList() string {
 	names := make([]string, len(AllServices))
 	for i, s := range []Service{Kafka, Cassandra, Postgres, CassandraSecure, Registry} {
@@ -100,6 +113,15 @@ type Config struct {
 	// Registry also runs the schema registry (USERSTREAM_REGISTRY=1); its
 	// URL is exported whenever it runs.
 	Registry bool
+	// Nodes is the number of Kafka brokers and of Cassandra nodes
+	// (USERSTREAM_STACK_NODES; default 1). More than one makes a cluster:
+	// node i (from 1) listens on Host plus i-1 (127.0.0.11, .12, .13 for
+	// `make cluster-up`), with the same ports on each address; the brokers
+	// form one KRaft quorum, the Cassandra nodes one ring, and topics
+	// created without a replication factor get min(Nodes, 3) replicas with
+	// min.insync.replicas one less. PostgreSQL, the secured Cassandra and
+	// the registry stay single servers on Host.
+	Nodes int
 	// Java is the java command (default $JAVA_HOME/bin/java, or java).
 	Java string
 }
@@ -124,6 +146,13 @@ func ConfigFromEnv() (Config, error) {
 		CassandraAuth:      os.Getenv("USERSTREAM_CASSANDRA_AUTH") == "1",
 		Secure:             os.Getenv("USERSTREAM_STACK_SECURE") == "1",
 		Registry:           os.Getenv("USERSTREAM_REGISTRY") == "1",
+	}
+	if v := os.Getenv("USERSTREAM_STACK_NODES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxNodes {
+			return c, &ConfigError{"USERSTREAM_STACK_NODES", v, fmt.Sprintf("a number of nodes from 1 to %d", maxNodes)}
+		}
+		c.Nodes = n
 	}
 	if v := os.Getenv("USERSTREAM_STACK_TIMEOUT"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -207,6 +236,7 @@ type KafkaNode struct {
 	// Port is the PLAINTEXT listener; the controller, SASL_PLAINTEXT and
 	// SASL_SSL listeners are on ControllerPort, SASLPort and SASLTLSPort.
 	Port, ControllerPort, SASLPort, SASLTLSPort int
+	Heap                                        string // -Xmx (1g; 512m in a cluster)
 	Dir                                         string // config, data, pid and log
 }
 
@@ -283,6 +313,16 @@ func New(cfg Config) (*Stack, error) {
 	if ip := net.ParseIP(cfg.Host); ip == nil || !ip.IsLoopback() || ip.To4() == nil {
 		return nil, &ConfigError{"USERSTREAM_STACK_HOST", cfg.Host, "an IPv4 loopback address (127.0.0.x)"}
 	}
+	if cfg.Nodes == 0 {
+		cfg.Nodes = 1
+	}
+	if cfg.Nodes < 1 || cfg.Nodes > maxNodes {
+		return nil, &ConfigError{"USERSTREAM_STACK_NODES", strconv.Itoa(cfg.Nodes), fmt.Sprintf("a number of nodes from 1 to %d", maxNodes)}
+	}
+	hosts, err := nodeHosts(cfg.Host, cfg.Nodes)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 180 * time.Second
 	}
@@ -308,7 +348,6 @@ func New(cfg Config) (*Stack, error) {
 	}
 	cfg.Dir = dir
 	s := &Stack{cfg: cfg, childDone: map[int]bool{}}
-	hosts := []string{cfg.Host}
 	s.kafka = kafkaNodes(dir, hosts)
 	s.cassandra = cassandraNodes(dir, hosts)
 	s.secure = CassandraNode{
@@ -321,6 +360,24 @@ func New(cfg Config) (*Stack, error) {
 	return s, nil
 }
 
+// maxNodes bounds a cluster: 2 cores and 24 GiB hold three nodes of each
+// kind; more are allowed for a bigger machine.
+const maxNodes = 9
+
+// nodeHosts returns the addresses of n nodes: host and the n-1 addresses
+// after it.
+func nodeHosts(host string, n int) ([]string, error) {
+	ip := net.ParseIP(host).To4()
+	if ip == nil || int(ip[3])+n-1 > 254 {
+		return nil, &ConfigError{"USERSTREAM_STACK_HOST", host, fmt.Sprintf("an IPv4 loopback address with %d more after it", n-1)}
+	}
+	hosts := make([]string, n)
+	for i := range hosts {
+		hosts[i] = net.IPv4(ip[0], ip[1], ip[2], ip[3]+byte(i)).String()
+	}
+	return hosts, nil
+}
+
 // kafkaNodes returns a broker per host. One host is today's stack: its
 // folder is DIR/kafka. Several make a cluster whose node i (from 1) lives in
 // DIR/kafka-i; every node has the same ports on its own address.
@@ -328,7 +385,10 @@ func kafkaNodes(dir string, hosts []string) []KafkaNode {
 	nodes := make([]KafkaNode, len(hosts))
 	for i, h := range hosts {
 		nodes[i] = KafkaNode{ID: i + 1, Host: h, Port: 9092, ControllerPort: 9093, SASLPort: 9094, SASLTLSPort: 9095,
-			Dir: nodeDir(dir, "kafka", i, len(hosts))}
+			Heap: "1g", Dir: nodeDir(dir, "kafka", i, len(hosts))}
+		if len(hosts) > 1 {
+			nodes[i].Heap = "512m" // three fit beside three Cassandra nodes in 24 GiB
+		}
 	}
 	return nodes
 }
@@ -339,6 +399,9 @@ func cassandraNodes(dir string, hosts []string) []CassandraNode {
 	for i, h := range hosts {
 		nodes[i] = CassandraNode{Service: Cassandra, Cluster: "userstream", Host: h, NativePort: 9042, StoragePort: 7000,
 			JMXPort: jmxPort(h, 0), Heap: "2g", Dir: nodeDir(dir, "cassandra", i, len(hosts))}
+		if len(hosts) > 1 {
+			nodes[i].Heap = "1g" // three fit beside three brokers in 24 GiB
+		}
 	}
 	return nodes
 }

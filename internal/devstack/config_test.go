@@ -75,6 +75,8 @@ func TestConfigRejects(t *testing.T) {
 		{"USERSTREAM_STACK_HOST", "10.0.0.1"},
 		{"USERSTREAM_STACK_HOST", "::1"},
 		{"USERSTREAM_STACK_TIMEOUT", "soon"},
+		{"USERSTREAM_STACK_NODES", "0"},
+		{"USERSTREAM_STACK_NODES", "three"},
 	} {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
 			t.Setenv("USERSTREAM_STACK_DIR", t.TempDir())
@@ -200,6 +202,81 @@ func TestNodeLists(t *testing.T) {
 	}
 }
 
+// TestCluster: three nodes make one KRaft quorum of three with replicated
+// internal topics and min.insync.replicas 2, and one Cassandra ring seeded
+// by its first node, on consecutive addresses with smaller heaps.
+func TestCluster(t *testing.T) {
+	s := newTestStack(t, Config{Host: "127.0.0.11", Nodes: 3})
+	if len(s.kafka) != 3 || len(s.cassandra) != 3 {
+		t.Fatalf("%d brokers, %d Cassandra nodes, want 3 each", len(s.kafka), len(s.cassandra))
+	}
+	env := map[string]string{}
+	for _, v := range s.Env() {
+		env[v.Name] = v.Value
+	}
+	if got, want := env["USERSTREAM_KAFKA_BROKERS"], "127.0.0.11:9092,127.0.0.12:9092,127.0.0.13:9092"; got != want {
+		t.Errorf("brokers %q, want %q", got, want)
+	}
+	if got, want := env["USERSTREAM_CASSANDRA_HOSTS"], "127.0.0.11:9042,127.0.0.12:9042,127.0.0.13:9042"; got != want {
+		t.Errorf("cassandra hosts %q, want %q", got, want)
+	}
+	if !strings.Contains(env["USERSTREAM_POSTGRES_DSN"], "@127.0.0.11:5432/") {
+		t.Errorf("postgres DSN %q, want it on the first address", env["USERSTREAM_POSTGRES_DSN"])
+	}
+	b, err := s.kafkaServerProperties(s.kafka[2], "pw", "KEY\n", "CERT\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{
+		"node.id=3\n",
+		"controller.quorum.voters=1@127.0.0.11:9093,2@127.0.0.12:9093,3@127.0.0.13:9093\n",
+		"listeners=PLAINTEXT://127.0.0.13:9092,CONTROLLER://127.0.0.13:9093,SASL_PLAINTEXT://127.0.0.13:9094,SASL_SSL://127.0.0.13:9095\n",
+		"log.dirs=" + s.Dir() + "/kafka-3/data\n",
+		"default.replication.factor=3\n",
+		"min.insync.replicas=2\n",
+		"offsets.topic.replication.factor=3\n",
+	} {
+		if !strings.Contains(string(b), line) {
+			t.Errorf("server.properties of broker 3 lacks %q", line)
+		}
+	}
+	for _, n := range s.kafka {
+		if n.Heap != "512m" {
+			t.Errorf("broker %d heap %s, want 512m", n.ID, n.Heap)
+		}
+	}
+	for i, n := range s.cassandra {
+		c := s.cassandraConf(n, "/lib", "/lib/jamm.jar")
+		if c.Seeds != "127.0.0.11:7000" || c.RingDelayMS == 0 || n.Heap != "1g" {
+			t.Errorf("cassandra node %d: seeds %q, ring delay %d, heap %s", i+1, c.Seeds, c.RingDelayMS, n.Heap)
+		}
+		args, err := renderArgs("cassandra-jvm.options.tmpl", c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(args, "-Dcassandra.ring_delay_ms=5000") || !slices.Contains(args, "-Xmx1g") {
+			t.Errorf("cassandra node %d options: %q", i+1, args)
+		}
+	}
+	if _, err := New(Config{Dir: t.TempDir(), Host: "127.0.0.253", Nodes: 3}); err == nil {
+		t.Error("3 nodes from 127.0.0.253: no error, want one (the last would be 127.0.0.255)")
+	}
+	for _, tc := range []struct {
+		name string
+		svc  Service
+		i    int
+		ok   bool
+	}{{"kafka-2", Kafka, 1, true}, {"cassandra-3", Cassandra, 2, true}, {"cassandra-0", "", 0, false}, {"postgres-1", "", 0, false}, {"kafka", "", 0, false}} {
+		svc, i, ok := ParseNode(tc.name)
+		if svc != tc.svc || i != tc.i || ok != tc.ok {
+			t.Errorf("ParseNode(%q) = %q, %d, %v", tc.name, svc, i, ok)
+		}
+	}
+	if err := s.checkNode(Kafka, 3); err == nil {
+		t.Error("checkNode(kafka, 3) on 3 brokers: no error")
+	}
+}
+
 func TestKafkaServerProperties(t *testing.T) {
 	s := newTestStack(t, Config{Host: "127.0.0.2"})
 	key := "-----BEGIN PRIVATE KEY-----\nAAA\n-----END PRIVATE KEY-----\n"
@@ -314,11 +391,11 @@ func TestOtherTemplates(t *testing.T) {
 	if !slices.Contains(args, "-Dquarkus.http.host=127.0.0.2") || args[len(args)-1] != s.reg.Dir+"/app/registry.jar" || args[len(args)-2] != "-jar" {
 		t.Errorf("registry options: %q", args)
 	}
-	args, err = renderArgs("kafka-jvm.options.tmpl", struct{ Dir, Lib string }{"/k", "/k/lib"})
+	args, err = renderArgs("kafka-jvm.options.tmpl", struct{ Dir, Lib, Heap string }{"/k", "/k/lib", "1g"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"-Xms512m", "-Xmx1g", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
+	if want := []string{"-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
 		"-Dlog4j2.configurationFile=/k/log4j2.properties", "-cp", "/k/lib/*"}; !slices.Equal(args, want) {
 		t.Errorf("kafka options: %q, want %q", args, want)
 	}

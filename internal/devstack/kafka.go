@@ -2,6 +2,8 @@ package devstack
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"os/exec"
@@ -93,7 +95,7 @@ func (s *Stack) startKafkaNode(ctx context.Context, n KafkaNode) error {
 	if err := os.WriteFile(filepath.Join(n.Dir, "log4j2.properties"), log4j, 0o644); err != nil {
 		return err
 	}
-	opts, err := renderArgs("kafka-jvm.options.tmpl", struct{ Dir, Lib string }{n.Dir, lib})
+	opts, err := renderArgs("kafka-jvm.options.tmpl", struct{ Dir, Lib, Heap string }{n.Dir, lib, n.Heap})
 	if err != nil {
 		return err
 	}
@@ -111,18 +113,14 @@ func (s *Stack) startKafkaNode(ctx context.Context, n KafkaNode) error {
 	return nil
 }
 
-// kafkaFormat formats a node's KRaft storage with the SCRAM user in it. The
-// password goes in a java @argument file, so it never shows in ps.
+// kafkaFormat formats a node's KRaft storage with the stack's cluster id
+// and the SCRAM user in it. The password goes in a java @argument file, so
+// it never shows in ps.
 func (s *Stack) kafkaFormat(n KafkaNode, opts []string, propsPath, pw string) error {
-	out, err := exec.Command(s.cfg.Java, append(opts, "kafka.tools.StorageTool", "random-uuid")...).Output()
+	id, err := s.kafkaClusterID()
 	if err != nil {
-		return fmt.Errorf("kafka random-uuid: %w", err)
+		return err
 	}
-	lines := strings.Fields(string(out))
-	if len(lines) == 0 {
-		return fmt.Errorf("kafka random-uuid printed nothing")
-	}
-	id := lines[len(lines)-1]
 	var args strings.Builder
 	for _, a := range []string{"kafka.tools.StorageTool", "format", "-t", id, "-c", propsPath,
 		"--add-scram", "SCRAM-SHA-512=[name=" + KafkaUser + ",password=" + pw + "]"} {
@@ -147,6 +145,31 @@ func (s *Stack) kafkaFormat(n KafkaNode, opts []string, propsPath, pw string) er
 	}
 	// It lists the SCRAM user's stored keys.
 	return os.Chmod(logPath, 0o600)
+}
+
+// kafkaClusterID returns the stack's Kafka cluster id, made once and kept
+// in DIR/kafka-cluster-id: every broker of a cluster is formatted with the
+// same one (a broker with another refuses to join).
+func (s *Stack) kafkaClusterID() (string, error) {
+	path := filepath.Join(s.cfg.Dir, "kafka-cluster-id")
+	if id := readWord(path, ""); id != "" {
+		return id, nil
+	}
+	id := newKafkaClusterID()
+	return id, os.WriteFile(path, []byte(id+"\n"), 0o644)
+}
+
+// newKafkaClusterID makes an id as Kafka's random-uuid does: 16 random
+// bytes in unpadded URL-safe base64, not starting with '-' (Kafka's tools
+// would read it as a flag).
+func newKafkaClusterID() string {
+	for {
+		var b [16]byte
+		_, _ = rand.Read(b[:])
+		if id := base64.RawURLEncoding.EncodeToString(b[:]); id[0] != '-' {
+			return id
+		}
+	}
 }
 
 func (s *Stack) kafkaReady(ctx context.Context) error {

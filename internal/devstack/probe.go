@@ -48,17 +48,17 @@ func probeKafka(ctx context.Context, addrs string, want int) error {
 }
 
 // kafkaSCRAM creates or updates the SCRAM-SHA-512 credential of user,
-// through the unauthenticated PLAINTEXT listener at addr. KRaft storage
+// through the unauthenticated PLAINTEXT listeners at addrs (comma-separated). KRaft storage
 // formatted by devstack already has it (--add-scram); this covers storage
 // formatted before the secured listeners existed, and a changed password.
-func kafkaSCRAM(ctx context.Context, addr, user, passwordFile string) error {
+func kafkaSCRAM(ctx context.Context, addrs, user, passwordFile string) error {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	pw, err := readPassword(passwordFile)
 	if err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(addrs, ",")...))
 	if err != nil {
 		return err
 	}
@@ -128,6 +128,41 @@ func probeCassandra(hosts, user, pass, caFile string) error {
 	var v string
 	if err := s.Query(`SELECT release_version FROM system.local`).Scan(&v); err != nil {
 		return fmt.Errorf("cassandra query: %w", err)
+	}
+	return nil
+}
+
+// probeRing checks a ring from each node's point of view: through each
+// host as coordinator, a write at consistency ALL to a table replicated on
+// every node (keyspace devstack_ring, made on first use). A coordinator
+// refuses it while its failure detector counts any node down, and it
+// succeeds only once every node stored it: every node is up (UN) and sees
+// the others up.
+func probeRing(hosts []string, user, pw string) error {
+	first, err := cassandraSession(hosts[0], user, pw, "")
+	if err != nil {
+		return fmt.Errorf("cassandra session: %w", err)
+	}
+	defer first.Close()
+	for _, stmt := range []string{
+		fmt.Sprintf(`CREATE KEYSPACE IF NOT EXISTS devstack_ring WITH replication = {'class': 'SimpleStrategy', 'replication_factor': %d}`, len(hosts)),
+		`CREATE TABLE IF NOT EXISTS devstack_ring.probe (coordinator text PRIMARY KEY, at timestamp)`,
+	} {
+		if err := first.Query(stmt).Exec(); err != nil {
+			return fmt.Errorf("cassandra ring probe: %w", err)
+		}
+	}
+	for _, h := range hosts {
+		s, err := cassandraSession(h, user, pw, "")
+		if err != nil {
+			return fmt.Errorf("cassandra session %s: %w", h, err)
+		}
+		err = s.Query(`INSERT INTO devstack_ring.probe (coordinator, at) VALUES (?, toTimestamp(now()))`, h).
+			Consistency(gocql.All).Exec()
+		s.Close()
+		if err != nil {
+			return fmt.Errorf("cassandra ring: a write at ALL through %s: %w", h, err)
+		}
 	}
 	return nil
 }

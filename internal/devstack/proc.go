@@ -94,23 +94,40 @@ func (s *Stack) spawn(dir, logPath string, argv []string) error {
 	return os.WriteFile(pidFile(dir), []byte(strconv.Itoa(pid)+"\n"), 0o644)
 }
 
-// stopPid signals the process in dir/pid, waits up to 30 s (or until ctx
-// is done) for it to go, then SIGKILLs it, and removes the pid file.
-func stopPid(ctx context.Context, dir string, sig syscall.Signal) {
-	file := pidFile(dir)
-	pid, ok := readPid(file)
-	if !ok || !processAlive(pid) {
-		os.Remove(file)
-		return
+// stopPid signals the process in each dir's pid file, waits up to 30 s
+// (or until ctx is done) for them to go, then SIGKILLs what is left, and
+// removes the pid files.
+func stopPid(ctx context.Context, sig syscall.Signal, dirs ...string) {
+	var pids []int
+	for _, dir := range dirs {
+		file := pidFile(dir)
+		pid, ok := readPid(file)
+		if !ok || !processAlive(pid) {
+			os.Remove(file)
+			continue
+		}
+		_ = syscall.Kill(pid, sig)
+		pids = append(pids, pid)
 	}
-	_ = syscall.Kill(pid, sig)
-	for i := 0; i < 120 && processAlive(pid) && ctx.Err() == nil; i++ {
+	anyAlive := func() bool {
+		for _, pid := range pids {
+			if processAlive(pid) {
+				return true
+			}
+		}
+		return false
+	}
+	for i := 0; i < 120 && anyAlive() && ctx.Err() == nil; i++ {
 		time.Sleep(250 * time.Millisecond)
 	}
-	if processAlive(pid) {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
+	for _, pid := range pids {
+		if processAlive(pid) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
 	}
-	os.Remove(file)
+	for _, dir := range dirs {
+		os.Remove(pidFile(dir))
+	}
 }
 
 // zombie: pid has exited but its parent has not reaped it yet.

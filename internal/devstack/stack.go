@@ -121,7 +121,11 @@ func (e *StartError) Error() string {
 	if e.What != label {
 		label += " (" + e.What + ")"
 	}
-	return fmt.Sprintf("%s %s; last lines of %s:\n%s", label, e.Reason, e.Log, e.Tail)
+	last := ""
+	if e.Err != nil {
+		last = " (last check: " + e.Err.Error() + ")"
+	}
+	return fmt.Sprintf("%s %s%s; last lines of %s:\n%s", label, e.Reason, last, e.Log, e.Tail)
 }
 
 func (e *StartError) Unwrap() error { return e.Err }
@@ -130,6 +134,17 @@ func (e *StartError) Unwrap() error { return e.Err }
 // service, or a check of its secured side). A server whose process died,
 // or that did not answer within the timeout, is a *StartError.
 func (s *Stack) await(ctx context.Context, svc Service, what string, ready func(context.Context) error) error {
+	return s.awaitProc(ctx, svc, what, func() bool { return s.alive(svc) }, s.LogFiles(svc)[0], ready)
+}
+
+// awaitNode is await for node i of Kafka or Cassandra alone.
+func (s *Stack) awaitNode(ctx context.Context, svc Service, i int, ready func(context.Context) error) error {
+	dir := s.nodeDir(svc, i)
+	return s.awaitProc(ctx, svc, fmt.Sprintf("%s-%d", svc, i+1), func() bool { return s.pidAliveHere(pidFile(dir)) },
+		s.LogFiles(svc)[i], ready)
+}
+
+func (s *Stack) awaitProc(ctx context.Context, svc Service, what string, alive func() bool, logPath string, ready func(context.Context) error) error {
 	start := time.Now()
 	for {
 		err := ready(ctx)
@@ -139,7 +154,7 @@ func (s *Stack) await(ctx context.Context, svc Service, what string, ready func(
 		}
 		reason := ""
 		switch {
-		case !s.alive(svc):
+		case !alive():
 			reason = "exited during start-up"
 		case time.Since(start) >= s.cfg.Timeout:
 			reason = fmt.Sprintf("did not answer within %ds", int(s.cfg.Timeout.Seconds()))
@@ -147,9 +162,8 @@ func (s *Stack) await(ctx context.Context, svc Service, what string, ready func(
 			return ctx.Err()
 		}
 		if reason != "" {
-			logs := s.LogFiles(svc)
-			t, _ := tail(logs[0], 40)
-			return &StartError{Service: svc, What: what, Reason: reason, Log: logs[0], Tail: t, Err: err}
+			t, _ := tail(logPath, 40)
+			return &StartError{Service: svc, What: what, Reason: reason, Log: logPath, Tail: t, Err: err}
 		}
 		select {
 		case <-ctx.Done():
@@ -296,18 +310,93 @@ func (s *Stack) stop(ctx context.Context, svc Service, sig syscall.Signal) error
 	case Postgres:
 		return s.stopPostgres(ctx, sig)
 	case Kafka:
-		for _, n := range s.kafka {
-			stopPid(ctx, n.Dir, sig)
+		// All at once: brokers stopped one by one would leave the last
+		// without a controller quorum to shut down cleanly with.
+		dirs := make([]string, len(s.kafka))
+		for i, n := range s.kafka {
+			dirs[i] = n.Dir
 		}
+		stopPid(ctx, sig, dirs...)
 	case Cassandra:
-		for _, n := range s.cassandra {
-			stopPid(ctx, n.Dir, sig)
+		dirs := make([]string, len(s.cassandra))
+		for i, n := range s.cassandra {
+			dirs[i] = n.Dir
 		}
+		stopPid(ctx, sig, dirs...)
 	case CassandraSecure:
-		stopPid(ctx, s.secure.Dir, sig)
+		stopPid(ctx, sig, s.secure.Dir)
 	case Registry:
-		stopPid(ctx, s.reg.Dir, sig)
+		stopPid(ctx, sig, s.reg.Dir)
 	}
+	return nil
+}
+
+// nodeDir is the folder of node i of Kafka or Cassandra.
+func (s *Stack) nodeDir(svc Service, i int) string {
+	if svc == Kafka {
+		return s.kafka[i].Dir
+	}
+	return s.cassandra[i].Dir
+}
+
+// checkNode: svc has nodes (Kafka, Cassandra) and i is one of them.
+func (s *Stack) checkNode(svc Service, i int) error {
+	n := 0
+	switch svc {
+	case Kafka:
+		n = len(s.kafka)
+	case Cassandra:
+		n = len(s.cassandra)
+	default:
+		return fmt.Errorf("devstack: %s has no nodes (kafka and cassandra do)", svc)
+	}
+	if i < 0 || i >= n {
+		return fmt.Errorf("devstack: %s has nodes 0 to %d, not %d", svc, n-1, i)
+	}
+	return nil
+}
+
+// StartNode starts node i (from 0) of Kafka or Cassandra, when it is not
+// running, and waits until the whole service answers again: every broker
+// in the metadata, or every Cassandra node up in every node's view (a
+// rolling restart takes the next node down only after that). The other
+// nodes are left as they are; a node left down keeps the wait going until
+// the timeout.
+func (s *Stack) StartNode(ctx context.Context, svc Service, i int) error {
+	if err := s.checkNode(svc, i); err != nil {
+		return err
+	}
+	if err := s.CheckJava(); err != nil {
+		return err
+	}
+	var err error
+	if svc == Kafka {
+		err = s.startKafkaNode(ctx, s.kafka[i])
+	} else {
+		err = s.startCassandraNode(ctx, s.cassandra[i])
+	}
+	if err != nil {
+		return err
+	}
+	return s.awaitNode(ctx, svc, i, s.ready(svc))
+}
+
+// StopNode stops node i of Kafka or Cassandra gracefully, as Stop does.
+func (s *Stack) StopNode(ctx context.Context, svc Service, i int) error {
+	if err := s.checkNode(svc, i); err != nil {
+		return err
+	}
+	stopPid(ctx, syscall.SIGTERM, s.nodeDir(svc, i))
+	return nil
+}
+
+// KillNode SIGKILLs node i of Kafka or Cassandra and returns when it is
+// gone.
+func (s *Stack) KillNode(ctx context.Context, svc Service, i int) error {
+	if err := s.checkNode(svc, i); err != nil {
+		return err
+	}
+	stopPid(ctx, syscall.SIGKILL, s.nodeDir(svc, i))
 	return nil
 }
 
@@ -432,4 +521,60 @@ func (s *Stack) Logs(w io.Writer, svc Service, lines int) error {
 		}
 	}
 	return nil
+}
+
+// Process is one running server process and its resident memory.
+type Process struct {
+	Name string // kafka, kafka-2, cassandra-1, postgres, ...
+	Pid  int
+	// RSS is the resident memory in bytes (VmRSS). For PostgreSQL it is
+	// the sum over the postmaster and its children of their proportional
+	// share (Pss), so the shared buffers count once.
+	RSS int64
+}
+
+// Processes returns the stack's running server processes.
+func (s *Stack) Processes() []Process {
+	var out []Process
+	add := func(name, dir string) {
+		if pid, ok := readPid(pidFile(dir)); ok && processAlive(pid) {
+			out = append(out, Process{Name: name, Pid: pid, RSS: procMem(pid, "VmRSS:")})
+		}
+	}
+	for _, n := range s.kafka {
+		add(filepath.Base(n.Dir), n.Dir)
+	}
+	for _, n := range s.cassandra {
+		add(filepath.Base(n.Dir), n.Dir)
+	}
+	add(string(CassandraSecure), s.secure.Dir)
+	if pid, ok := readPid(filepath.Join(s.pg.dataDir(), "postmaster.pid")); ok && processAlive(pid) {
+		var pss int64
+		for _, p := range append([]int{pid}, childrenOf(pid)...) {
+			pss += procMem(p, "Pss:")
+		}
+		out = append(out, Process{Name: string(Postgres), Pid: pid, RSS: pss})
+	}
+	add(string(Registry), s.reg.Dir)
+	return out
+}
+
+// procMem reads a "Name:  N kB" field of /proc/pid/status (VmRSS) or
+// /proc/pid/smaps_rollup (Pss), in bytes; 0 when it cannot.
+func procMem(pid int, field string) int64 {
+	file := "status"
+	if field == "Pss:" {
+		file = "smaps_rollup"
+	}
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), file))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, field); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }

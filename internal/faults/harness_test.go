@@ -1,4 +1,4 @@
-//go:build faults
+//go:build faults || cluster
 
 package faults_test
 
@@ -212,6 +212,47 @@ func (s *stack) start(t *testing.T, svc devstack.Service) time.Time {
 		t.Error(err)
 	}
 	t.Logf("%s: started, answering after %v", svc, time.Since(begin).Round(time.Millisecond))
+	return time.Now()
+}
+
+// killNode SIGKILLs node i (from 0) of Kafka or Cassandra.
+func (s *stack) killNode(t *testing.T, svc devstack.Service, i int) time.Time {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	at := time.Now()
+	if err := s.dev(t).KillNode(ctx, svc, i); err != nil {
+		t.Error(err)
+	}
+	t.Logf("%s-%d: SIGKILLed", svc, i+1)
+	return at
+}
+
+// stopNode stops node i of Kafka or Cassandra gracefully.
+func (s *stack) stopNode(t *testing.T, svc devstack.Service, i int) time.Time {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	at := time.Now()
+	if err := s.dev(t).StopNode(ctx, svc, i); err != nil {
+		t.Error(err)
+	}
+	t.Logf("%s-%d: stopped in %v", svc, i+1, time.Since(at).Round(time.Millisecond))
+	return at
+}
+
+// startNode starts node i of Kafka or Cassandra and returns when the
+// whole service answers: every broker in the metadata, or every Cassandra
+// node up in every node's view.
+func (s *stack) startNode(t *testing.T, svc devstack.Service, i int) time.Time {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	begin := time.Now()
+	if err := s.dev(t).StartNode(ctx, svc, i); err != nil {
+		t.Error(err)
+	}
+	t.Logf("%s-%d: started, the service answering after %v", svc, i+1, time.Since(begin).Round(time.Millisecond))
 	return time.Now()
 }
 

@@ -52,7 +52,10 @@ type config struct {
 	PageSize       int
 	Rate           float64 // -rate of the producer; 0: as fast as possible
 	Consumers      int     // -consumers of fullpipeline
+	Replication    int     // -replication of the processes; 0 means 1
 }
+
+func (c config) replication() int { return max(c.Replication, 1) }
 
 // newConfig returns a pipeline of its own on the real servers (topic,
 // dead-letter topic, group, keyspace and schema named after the test),

@@ -62,18 +62,27 @@ func run(args []string) int {
 			return fail(err)
 		}
 		printEnv(st)
-	case "start":
+	case "start", "stop", "kill":
+		if len(args) > 1 {
+			// One node of a cluster: kafka-2, cassandra-3 (from 1).
+			if svc, i, ok := devstack.ParseNode(args[1]); ok {
+				switch cmd {
+				case "start":
+					return fail(st.StartNode(ctx, svc, i))
+				case "stop":
+					return fail(st.StopNode(ctx, svc, i))
+				}
+				return fail(st.KillNode(ctx, svc, i))
+			}
+		}
 		svc, ok := service()
 		if !ok {
 			return 1
 		}
-		return fail(st.Start(ctx, svc))
-	case "stop", "kill":
-		svc, ok := service()
-		if !ok {
-			return 1
-		}
-		if cmd == "kill" {
+		switch cmd {
+		case "start":
+			return fail(st.Start(ctx, svc))
+		case "kill":
 			return fail(st.Kill(ctx, svc))
 		}
 		return fail(st.Stop(ctx, svc))
@@ -86,6 +95,9 @@ func run(args []string) int {
 			if s.State != devstack.Up {
 				rc = 1
 			}
+		}
+		for _, p := range st.Processes() {
+			fmt.Printf("  %-15s pid %-8d %6d MiB resident\n", p.Name, p.Pid, p.RSS>>20)
 		}
 		return rc
 	case "logs":
