@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -36,6 +37,14 @@ import (
 // all. Metrics: <contender>-rows/s, and <strategy>-x-ceiling, its
 // rows/s over the ceiling's (the goal is ≥ 0.9), and
 // unlogged-batch-x-ceiling-batch, the batch strategy over the raw batches.
+//
+// USERSTREAM_BENCH_REPLICATION=N (default 1, the store's default keyspace)
+// makes the keyspace LocalNetworkTopologyStrategy(N), as fullpipeline
+// -replication N does, to measure a cluster's ceiling (make
+// bench-e2e-cluster sets 3). Every contender, raw ones included, writes
+// at the session's consistency, LOCAL_QUORUM ([cassandrastore.NewSession]'s
+// default; gocql's queries and batches take the session's): one replica
+// with N=1, two of three with N=3.
 //
 //	USERSTREAM_CASSANDRA_HOSTS=127.0.0.1:9042 go test -run '^$' -bench 'BulkWrite$' -benchtime 100000x -count 3 ./cassandrastore/
 func BenchmarkBulkWrite(b *testing.B) {
@@ -146,16 +155,42 @@ func interleave(b *testing.B, cs []contender) map[string]float64 {
 	return rates
 }
 
+// benchReplicationEnv sets the replication factor of the benchmarks'
+// keyspace (see [BenchmarkBulkWrite]).
+const benchReplicationEnv = "USERSTREAM_BENCH_REPLICATION"
+
+// benchStore returns a session and a migrated store in a keyspace of its
+// own, replicated as USERSTREAM_BENCH_REPLICATION says.
 func benchStore(b *testing.B) (gocqlx.Session, *cassandrastore.Store) {
 	session := newSession(b)
 	ks := testenv.Name(b, "bench")
 	dropKeyspaceAtEnd(b, session, ks)
-	st := newStore(b, session, cassandrastore.WithKeyspace(ks))
+	opts := []cassandrastore.StoreOpt{cassandrastore.WithKeyspace(ks)}
+	if v := os.Getenv(benchReplicationEnv); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("%s=%q: want a replication factor of 1 or more", benchReplicationEnv, v)
+		}
+		// 1 keeps the store's default keyspace, as without the variable.
+		if n > 1 {
+			opts = append(opts, cassandrastore.WithReplication(cassandrastore.LocalNetworkTopologyStrategy(n)))
+		}
+	}
+	st := newStore(b, session, opts...)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := st.Migrate(ctx); err != nil {
 		b.Fatalf("Migrate: %v", err)
 	}
+	// A benchmark's log is always printed: it says what was measured.
+	// The raw contenders' queries and batches take the session's
+	// consistency, as this query does.
+	var repl map[string]string
+	q := session.Session.Query(`SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = ?`, ks).WithContext(ctx)
+	if err := q.Scan(&repl); err != nil {
+		b.Fatalf("read the keyspace's replication: %v", err)
+	}
+	b.Logf("keyspace %s, replication %v, consistency %v", ks, repl, q.GetConsistency())
 	// Warm up, untimed: prepare the statements, and let the JVM compile
 	// the write path before the first measured run.
 	if err := st.UpsertMany(ctx, rows(5000)); err != nil {
