@@ -132,6 +132,13 @@ logs:
 bench-e2e:
 	$(STACK) run $(GO) run ./internal/e2ebench
 
+# The same on the cluster (make cluster-up; brought up first when it is
+# not): topics and keyspaces with 3 replicas, writes at LOCAL_QUORUM, the
+# ceiling measured in a keyspace of 3 replicas too, and the CPU and
+# resident memory of each broker and node.
+bench-e2e-cluster:
+	$(CLUSTER) run $(GO) run ./internal/e2ebench -replication 3
+
 # The tests against the secured servers (packages secure and
 # examples/fullpipeline, and the adopter example's module; files built with
 # -tags secure, tests named TestSecure*):

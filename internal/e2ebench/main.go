@@ -13,7 +13,25 @@
 //
 // then once, latency: the same at an offered load of -rate users/s (default
 // 1,000, in pages of 100), with fetch-to-stored p50 and p99. For every run
-// it also prints the CPU-seconds each server used over the run's span.
+// it also prints the CPU-seconds each server process used over the run's
+// span, with a total per kind (kafka, cassandra, postgres), and each
+// server's resident memory at the end of the run.
+//
+// The servers are those of the stack that USERSTREAM_STACK_DIR names (set
+// by devstack run), found through their pid files (package devstack): on a
+// cluster each broker and node separately (kafka-1, cassandra-2, ...), and
+// never the processes of another stack running beside it. PostgreSQL's
+// figures include its backends. Without USERSTREAM_STACK_DIR it falls back
+// to every Kafka, Cassandra and PostgreSQL process on the machine, found
+// by command line and summed by kind, and prints no resident memory.
+//
+// -replication N (default 1) is the replication of what the runs create:
+// fullpipeline gets -replication N (topics with N replicas, and
+// min.insync.replicas 2 when N >= 3; the keyspace
+// LocalNetworkTopologyStrategy(N); writes at LOCAL_QUORUM, its default),
+// and the ceiling benchmark USERSTREAM_BENCH_REPLICATION=N (its keyspace
+// the same, its raw writes at LOCAL_QUORUM too). On the three-node cluster
+// use 3: `make bench-e2e-cluster`.
 //
 // -console on serves the status page (package console) on the run's
 // metrics address and polls it as an open page does: the page once, then
@@ -21,7 +39,7 @@
 // then with, to show what the page costs.
 //
 // Every run uses a topic, group, keyspace and schema of its own, dropped at
-// the end. Run it with `make bench-e2e`, or:
+// the end. Run it with `make bench-e2e` (or `make bench-e2e-cluster`), or:
 //
 //	internal/devstack/devstack run go run ./internal/e2ebench
 package main
@@ -52,6 +70,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/userstream/userstream/cassandrastore"
+	"github.com/userstream/userstream/internal/devstack"
 	"github.com/userstream/userstream/runledger"
 )
 
@@ -68,7 +87,8 @@ type result struct {
 	seconds           float64
 	usersPerSec       float64
 	p50, p99          time.Duration
-	serverCPU         map[string]float64 // CPU-seconds of each server during the run
+	serverCPU         map[string]float64 // CPU-seconds of each server process (or kind) during the run
+	serverRSS         map[string]float64 // resident MiB of each server process at the end of the run
 	ceiling           float64            // rows/s of the raw insert loop, measured right before
 	ceilingBatch      float64            // rows/s of the raw token-grouped batches, measured right before
 	maxRSSMB          float64
@@ -86,8 +106,21 @@ func run() error {
 	ceilingRows := flag.Int("ceiling-rows", 50000, "rows per contender in the Cassandra ceiling benchmark; 0 skips it")
 	extra := flag.String("args", "", "more fullpipeline flags, space-separated (for experiments)")
 	consoleMode := flag.String("console", "off", "poll the status page every second during each run: off, on, or both (each run without, then with)")
+	flag.IntVar(&replication, "replication", 1, "replicas of the topics and keyspaces the runs and the ceiling benchmark create (fullpipeline -replication; 3 on the cluster)")
 	flag.Parse()
 	extraArgs = strings.Fields(*extra)
+	if replication < 1 {
+		return fmt.Errorf("-replication %d: want 1 or more", replication)
+	}
+	if os.Getenv("USERSTREAM_STACK_DIR") != "" {
+		var err error
+		if stack, err = devstack.FromEnv(); err != nil {
+			return err
+		}
+		if len(stackServers()) == 0 {
+			return fmt.Errorf("no server of the stack in %s is running (USERSTREAM_STACK_NODES=%q)", stack.Config().Dir, os.Getenv("USERSTREAM_STACK_NODES"))
+		}
+	}
 	modes, ok := map[string][]bool{"off": {false}, "on": {true}, "both": {false, true}}[*consoleMode]
 	if !ok {
 		return fmt.Errorf("-console %q: want off, on or both", *consoleMode)
@@ -109,6 +142,7 @@ func run() error {
 		return fmt.Errorf("start randomuserserver: %w", err)
 	}
 	defer func() { _ = api.Process.Kill(); _ = api.Wait() }()
+	apiPid = api.Process.Pid
 	if err := awaitTCP(apiAddr, 10*time.Second); err != nil {
 		return err
 	}
@@ -118,11 +152,12 @@ func run() error {
 	// garbage collection and compaction make both swing by a third from
 	// one minute to the next on a small machine).
 	var runs []result
+	ceilingKeyspace := ""
 	for i := 1; i <= *rounds; i++ {
 		var ceil, ceilBatch float64
 		if *ceilingRows > 0 {
 			fmt.Fprintf(os.Stderr, "e2ebench: round %d: Cassandra write ceilings (cassandrastore BulkWrite)...\n", i)
-			if ceil, ceilBatch, err = ceiling(*ceilingRows); err != nil {
+			if ceil, ceilBatch, ceilingKeyspace, err = ceiling(*ceilingRows); err != nil {
 				return err
 			}
 		}
@@ -150,6 +185,15 @@ func run() error {
 
 	host, _ := os.Hostname()
 	fmt.Printf("machine: %s, %d cores, %s; %s\n", host, runtime.NumCPU(), cpuModel(), time.Now().UTC().Format(time.RFC3339))
+	servers := "the Kafka, Cassandra and PostgreSQL processes found on the machine (USERSTREAM_STACK_DIR unset)"
+	if stack != nil {
+		c := stack.Config()
+		servers = fmt.Sprintf("the stack in %s, %d node(s) from %s", c.Dir, c.Nodes, c.Host)
+	}
+	fmt.Printf("servers: %s; replication %d (fullpipeline -replication %d, writes at LOCAL_QUORUM)\n", servers, replication, replication)
+	if ceilingKeyspace != "" {
+		fmt.Printf("ceiling keyspace: %s\n", ceilingKeyspace)
+	}
 	fmt.Printf("ceilings (cassandrastore BulkWrite, measured right before each throughput run): insert loop, plain gocql single-row inserts from 64 goroutines; raw batches, plain gocql unlogged batches of rows grouped by the node owning their token, %d rows, %d in flight\n\n",
 		cassandrastore.DefaultBatchSize, cassandrastore.DefaultBatchConcurrency)
 	fmt.Println("| run | users | offered users/s | users/s API→Cassandra | insert loop rows/s | raw batches rows/s | × insert loop | × best raw | fetch→stored p50 | p99 | peak RSS | CPU-s per 1M rows | status |")
@@ -190,12 +234,11 @@ func run() error {
 				r.name, p.polls, p.failed, p.mean().Seconds()*1000, p.max.Seconds()*1000)
 		}
 	}
-	for _, r := range runs {
-		fmt.Printf("CPU-s during the %s run:", r.name)
-		for _, k := range []string{"pipeline", "cassandra", "postgres", "kafka", "api"} {
-			fmt.Printf(" %s %.1f", k, r.serverCPU[k])
-		}
-		fmt.Printf(" (%.1f s wall)\n", r.seconds)
+	fmt.Println("\nCPU-seconds over each run's span (first fetch to last commit), per process, with each kind's total (PostgreSQL with its backends):")
+	printTable(runs, func(r result) map[string]float64 { return r.serverCPU }, "%.1f", true)
+	if stack != nil {
+		fmt.Println("\nresident memory at the end of each run, MiB (PostgreSQL: the proportional share, Pss, of the postmaster and its backends):")
+		printTable(runs, func(r result) map[string]float64 { return r.serverRSS }, "%.0f", false)
 	}
 	for _, r := range runs {
 		if r.status != runledger.StatusSucceeded {
@@ -208,28 +251,36 @@ func run() error {
 var (
 	metricRE      = regexp.MustCompile(`([0-9.e+]+) ceiling-rows/s`)
 	batchMetricRE = regexp.MustCompile(`([0-9.e+]+) ceiling-batch-rows/s`)
+	// keyspaceRE is the benchmark's log line of its keyspace.
+	keyspaceRE = regexp.MustCompile(`keyspace \S+, (replication .*)`)
 )
 
-// ceiling runs cassandrastore's BulkWrite benchmark and returns the rows/s
-// of its two plain gocql contenders: the single-row insert loop and the
-// unlogged batches grouped by token owner.
-func ceiling(rows int) (insertLoop, batches float64, err error) {
+// ceiling runs cassandrastore's BulkWrite benchmark, in a keyspace of
+// -replication replicas, and returns the rows/s of its two plain gocql
+// contenders: the single-row insert loop and the unlogged batches grouped
+// by token owner; and the keyspace's replication and the consistency, as
+// the benchmark logs them.
+func ceiling(rows int) (insertLoop, batches float64, keyspace string, err error) {
 	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "BulkWrite$", "-benchtime", fmt.Sprintf("%dx", rows), "./cassandrastore/")
+	cmd.Env = append(os.Environ(), "USERSTREAM_BENCH_REPLICATION="+strconv.Itoa(replication))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return 0, 0, fmt.Errorf("ceiling benchmark: %v\n%s", err, out)
+		return 0, 0, "", fmt.Errorf("ceiling benchmark: %v\n%s", err, out)
 	}
 	var vals [2]float64
 	for i, re := range []*regexp.Regexp{metricRE, batchMetricRE} {
 		m := re.FindSubmatch(out)
 		if m == nil {
-			return 0, 0, fmt.Errorf("ceiling benchmark printed no %s:\n%s", re, out)
+			return 0, 0, "", fmt.Errorf("ceiling benchmark printed no %s:\n%s", re, out)
 		}
 		if vals[i], err = strconv.ParseFloat(string(m[1]), 64); err != nil {
-			return 0, 0, err
+			return 0, 0, "", err
 		}
 	}
-	return vals[0], vals[1], nil
+	if m := keyspaceRE.FindAllSubmatch(out, -1); m != nil {
+		keyspace = string(m[len(m)-1][1])
+	}
+	return vals[0], vals[1], keyspace, nil
 }
 
 // pipelineRun runs fullpipeline as a child process on names of its own
@@ -247,7 +298,8 @@ func pipelineRun(bin, dir, kind, name string, users int, rate float64, pageSize 
 	}
 	args := []string{"-api-url", "http://" + apiAddr + "/api/", "-users", strconv.Itoa(users), "-page-size", strconv.Itoa(pageSize),
 		"-topic", id, "-dlq-topic", id + "_dlq", "-group", id, "-keyspace", id, "-pg-schema", id,
-		"-seed", id, "-metrics-addr", metricsAddr, "-progress=false", "-report", reportFile}
+		"-seed", id, "-metrics-addr", metricsAddr, "-progress=false", "-report", reportFile,
+		"-replication", strconv.Itoa(replication)}
 	args = append(args, extraArgs...)
 	if rate > 0 {
 		args = append(args, "-rate", strconv.FormatFloat(rate, 'f', -1, 64))
@@ -262,13 +314,18 @@ func pipelineRun(bin, dir, kind, name string, users int, rate float64, pageSize 
 	// CPU of every process, sampled through the run: the figures are
 	// taken over the run's own span, from its first fetch to its last
 	// commit, without the setup before and the verification after.
+	var servers []devstack.Process
+	if stack != nil {
+		servers = stackServers()
+	}
 	var samples []cpuSample
-	done := make(chan struct{})
+	done, sampled := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(sampled)
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
 		for {
-			s := cpuSample{at: time.Now(), cpu: serverCPU()}
+			s := cpuSample{at: time.Now(), cpu: serverCPU(servers)}
 			s.cpu["pipeline"] = procCPU(cmd.Process.Pid)
 			samples = append(samples, s)
 			select {
@@ -285,6 +342,7 @@ func pipelineRun(bin, dir, kind, name string, users int, rate float64, pageSize 
 	}
 	err := cmd.Wait()
 	close(done)
+	<-sampled
 	fmt.Fprint(os.Stderr, out.String())
 	raw, rerr := os.ReadFile(reportFile)
 	if rerr != nil {
@@ -306,6 +364,12 @@ func pipelineRun(bin, dir, kind, name string, users int, rate float64, pageSize 
 		r.polled = &p
 	}
 	r.serverCPU = cpuBetween(samples, rep.StartedAt, rep.StartedAt.Add(rep.Duration))
+	if stack != nil {
+		r.serverRSS = map[string]float64{}
+		for _, p := range stackServers() {
+			r.serverRSS[p.Name] = float64(p.RSS) / (1 << 20)
+		}
+	}
 	if rep.Stored > 0 {
 		r.usersPerSec = float64(rep.Stored) / rep.Duration.Seconds()
 		r.cpuSecPerMillion = cpu / float64(rep.Stored) * 1e6
@@ -338,6 +402,16 @@ const (
 
 // extraArgs are more fullpipeline flags, from -args.
 var extraArgs []string
+
+var (
+	// replication is -replication.
+	replication int
+	// stack is the stack measured, the one USERSTREAM_STACK_DIR names;
+	// nil when it is unset.
+	stack *devstack.Stack
+	// apiPid is randomuserserver's, started by run.
+	apiPid int
+)
 
 func awaitTCP(addr string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
@@ -395,11 +469,97 @@ func cpuModel() string {
 	return "unknown CPU"
 }
 
-// serverCPU returns the CPU-seconds used so far by the local stack's
-// servers, found in /proc by their command lines: where the machine's
-// cores went during a run. PostgreSQL's backends come and go, so the
-// postmaster's reaped children count too.
-func serverCPU() map[string]float64 {
+// serverKinds are the kinds of server process measured, in the order the
+// tables print them; a process's kind is its name without the node number
+// (kafka-2 is a kafka).
+var serverKinds = []string{"pipeline", "cassandra", "kafka", "postgres", "api"}
+
+// kindOf returns the kind of the process named name: "cassandra" for
+// cassandra-3 and for cassandra.
+func kindOf(name string) string {
+	if base, n, ok := strings.Cut(name, "-"); ok {
+		if _, err := strconv.Atoi(n); err == nil {
+			return base
+		}
+	}
+	return name
+}
+
+// stackServers returns the measured stack's running Kafka, Cassandra and
+// PostgreSQL processes (not the secured Cassandra node nor the registry,
+// which the pipeline does not use), with their resident memory now.
+func stackServers() []devstack.Process {
+	var out []devstack.Process
+	for _, p := range stack.Processes() {
+		if k := kindOf(p.Name); k == "kafka" || k == "cassandra" || k == "postgres" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// serverCPU returns the CPU-seconds used so far by each of servers, by
+// name, and by the API ("api"): where the machine's cores went during a
+// run. PostgreSQL's backends come and go, so its figure is the
+// postmaster's with its children's, the live ones and the reaped ones.
+// With no servers (USERSTREAM_STACK_DIR unset), it returns the CPU of
+// every server process found in /proc by command line, summed by kind.
+func serverCPU(servers []devstack.Process) map[string]float64 {
+	if servers == nil {
+		return scanServerCPU()
+	}
+	out := map[string]float64{"api": procCPU(apiPid)}
+	for _, p := range servers {
+		cpu := procCPU(p.Pid)
+		if kindOf(p.Name) == "postgres" {
+			for _, c := range childrenOf(p.Pid) {
+				cpu += procCPU(c)
+			}
+		}
+		out[p.Name] = cpu
+	}
+	return out
+}
+
+// childrenOf returns the pids of pid's live children: from the kernel's
+// list of the main thread's children when it keeps one (the postmaster
+// has a single thread), else from a scan of /proc.
+func childrenOf(pid int) []int {
+	var kids []int
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid)); err == nil {
+		for _, f := range strings.Fields(string(b)) {
+			if c, err := strconv.Atoi(f); err == nil {
+				kids = append(kids, c)
+			}
+		}
+		return kids
+	}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		fields := strings.Fields(string(b[i+1:]))
+		if len(fields) < 2 || fields[1] != strconv.Itoa(pid) {
+			continue
+		}
+		if c, err := strconv.Atoi(filepath.Base(filepath.Dir(f))); err == nil {
+			kids = append(kids, c)
+		}
+	}
+	return kids
+}
+
+// scanServerCPU returns the CPU-seconds used so far by the server
+// processes on the machine, found in /proc by their command lines and
+// summed by kind; the postmaster's reaped children count too.
+func scanServerCPU() map[string]float64 {
 	out := map[string]float64{}
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
@@ -458,8 +618,8 @@ type cpuSample struct {
 	cpu map[string]float64
 }
 
-// cpuBetween returns each process kind's CPU-seconds between the samples
-// nearest to from and to.
+// cpuBetween returns each process's (or kind's) CPU-seconds between the
+// samples nearest to from and to.
 func cpuBetween(samples []cpuSample, from, to time.Time) map[string]float64 {
 	nearest := func(t time.Time) cpuSample {
 		best := samples[0]
@@ -476,6 +636,72 @@ func cpuBetween(samples []cpuSample, from, to time.Time) map[string]float64 {
 		out[k] = v - a.cpu[k]
 	}
 	return out
+}
+
+// printTable prints a Markdown table of one figure per server process,
+// a row per run, the processes in columns by kind (serverKinds), each
+// kind of several processes (a cluster's) led by their total; with wall,
+// the run's span in seconds first.
+func printTable(runs []result, figure func(result) map[string]float64, format string, wall bool) {
+	names := map[string]bool{}
+	for _, r := range runs {
+		for n := range figure(r) {
+			names[n] = true
+		}
+	}
+	type column struct {
+		label string
+		names []string
+	}
+	var cols []column
+	for _, k := range serverKinds {
+		var members []string
+		for n := range names {
+			if kindOf(n) == k {
+				members = append(members, n)
+			}
+		}
+		slices.Sort(members)
+		switch {
+		case len(members) == 0:
+		case len(members) == 1:
+			cols = append(cols, column{members[0], members})
+		default:
+			cols = append(cols, column{k + " total", members})
+			for _, m := range members {
+				cols = append(cols, column{m, []string{m}})
+			}
+		}
+	}
+	head, rule := "| run |", "| --- |"
+	if wall {
+		head, rule = head+" wall s |", rule+" ---: |"
+	}
+	for _, c := range cols {
+		head, rule = head+" "+c.label+" |", rule+" ---: |"
+	}
+	fmt.Println(head)
+	fmt.Println(rule)
+	for _, r := range runs {
+		line := "| " + r.name + " |"
+		if wall {
+			line += fmt.Sprintf(" %.1f |", r.seconds)
+		}
+		fig := figure(r)
+		for _, c := range cols {
+			sum, seen := 0.0, false
+			for _, n := range c.names {
+				v, ok := fig[n]
+				sum, seen = sum+v, seen || ok
+			}
+			if seen {
+				line += " " + fmt.Sprintf(format, sum) + " |"
+			} else {
+				line += " |"
+			}
+		}
+		fmt.Println(line)
+	}
 }
 
 func pageNote(polled bool) string {
