@@ -235,10 +235,10 @@ func run() error {
 		}
 	}
 	fmt.Println("\nCPU-seconds over each run's span (first fetch to last commit), per process, with each kind's total (PostgreSQL with its backends):")
-	printTable(runs, func(r result) map[string]float64 { return r.serverCPU }, "%.1f", true)
+	printTable(os.Stdout, runs, func(r result) map[string]float64 { return r.serverCPU }, "%.1f", true)
 	if stack != nil {
 		fmt.Println("\nresident memory at the end of each run, MiB (PostgreSQL: the proportional share, Pss, of the postmaster and its backends):")
-		printTable(runs, func(r result) map[string]float64 { return r.serverRSS }, "%.0f", false)
+		printTable(os.Stdout, runs, func(r result) map[string]float64 { return r.serverRSS }, "%.0f", false)
 	}
 	for _, r := range runs {
 		if r.status != runledger.StatusSucceeded {
@@ -522,14 +522,17 @@ func serverCPU(servers []devstack.Process) map[string]float64 {
 }
 
 // childrenOf returns the pids of pid's live children: from the kernel's
-// list of the main thread's children when it keeps one (the postmaster
-// has a single thread), else from a scan of /proc.
+// lists of each thread's children when it keeps them
+// (CONFIG_PROC_CHILDREN), else from a scan of /proc.
 func childrenOf(pid int) []int {
 	var kids []int
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid)); err == nil {
-		for _, f := range strings.Fields(string(b)) {
-			if c, err := strconv.Atoi(f); err == nil {
-				kids = append(kids, c)
+	if lists, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid)); len(lists) > 0 {
+		for _, l := range lists {
+			b, _ := os.ReadFile(l)
+			for _, f := range strings.Fields(string(b)) {
+				if c, err := strconv.Atoi(f); err == nil {
+					kids = append(kids, c)
+				}
 			}
 		}
 		return kids
@@ -642,7 +645,7 @@ func cpuBetween(samples []cpuSample, from, to time.Time) map[string]float64 {
 // a row per run, the processes in columns by kind (serverKinds), each
 // kind of several processes (a cluster's) led by their total; with wall,
 // the run's span in seconds first.
-func printTable(runs []result, figure func(result) map[string]float64, format string, wall bool) {
+func printTable(w io.Writer, runs []result, figure func(result) map[string]float64, format string, wall bool) {
 	names := map[string]bool{}
 	for _, r := range runs {
 		for n := range figure(r) {
@@ -680,8 +683,8 @@ func printTable(runs []result, figure func(result) map[string]float64, format st
 	for _, c := range cols {
 		head, rule = head+" "+c.label+" |", rule+" ---: |"
 	}
-	fmt.Println(head)
-	fmt.Println(rule)
+	fmt.Fprintln(w, head)
+	fmt.Fprintln(w, rule)
 	for _, r := range runs {
 		line := "| " + r.name + " |"
 		if wall {
@@ -700,7 +703,7 @@ func printTable(runs []result, figure func(result) map[string]float64, format st
 				line += " |"
 			}
 		}
-		fmt.Println(line)
+		fmt.Fprintln(w, line)
 	}
 }
 
