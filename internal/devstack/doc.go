@@ -32,10 +32,20 @@
 // DIR/registry/app (once per hash of its runner project).
 //
 // Kafka and Cassandra are lists of nodes, each with its own address and
-// folder; today each list has one node on Config.Host (127.0.0.1 unless
-// USERSTREAM_STACK_HOST says otherwise), which is how a second stack runs
-// beside the first on 127.0.0.2. A cluster is the same list with more
-// hosts (kafkaNodes, cassandraNodes).
+// folder. By default each list has one node on Config.Host (127.0.0.1
+// unless USERSTREAM_STACK_HOST says otherwise), which is how a second
+// stack runs beside the first on 127.0.0.2. Config.Nodes
+// (USERSTREAM_STACK_NODES) makes a cluster: node i on the i-th address
+// from Host, the same ports on each. The brokers are one KRaft quorum
+// (every broker also a controller, one cluster id, min.insync.replicas 2,
+// internal topics with three replicas); the Cassandra nodes are one ring
+// seeded by the first, started one after another (a node joins the ring
+// only when the one before it answers), and the ring is ready once every
+// node coordinates a write at consistency ALL (probeRing): every node up
+// in every node's view. StartNode, StopNode and KillNode act on one node,
+// for the cluster's fault scenarios. `make cluster-up` runs three of each
+// on 127.0.0.11-13 in the folder .devstack/cluster, beside the
+// single-node stack.
 //
 // The command cmd/devstack is the command line; the script devstack beside
 // this file builds it into the stack folder once and runs it. Its smoke

@@ -474,6 +474,13 @@ func (s *Stack) Status(ctx context.Context) []ServiceStatus {
 				} else {
 					st.Detail = "secured listeners not answering"
 				}
+				if len(s.kafka) > 1 {
+					st.Detail = fmt.Sprintf("%d brokers on %s; %s", len(s.kafka), s.kafkaAddrs(KafkaNode.Addr), st.Detail)
+				}
+			case Cassandra:
+				if len(s.cassandra) > 1 {
+					st.Detail = fmt.Sprintf("%d nodes on %s, every one up in every node's view", len(s.cassandra), s.cassandraAddrs())
+				}
 			case Postgres:
 				if s.postgresSecureReady(ctx) == nil {
 					st.Detail = "TLS, role " + PostgresSecRole
