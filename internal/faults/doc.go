@@ -27,6 +27,15 @@
 //     topic; the figures (users in, rows out, duplicates, time to recover)
 //     are logged and summed up in RELIABILITY.md.
 //
+//   - Cluster scenarios, behind the build tag "cluster" (make test-cluster,
+//     on the three-broker, three-node cluster of make cluster-up), run the
+//     same pipeline with replication factor 3 and LOCAL_QUORUM on
+//     Cassandra's default periodic commit log, as a steady stream: a
+//     Cassandra node SIGKILLed and restarted, the broker leading most
+//     partitions SIGKILLed and restarted, a rolling restart of the three
+//     Cassandra nodes, a Cassandra node SIGKILLed and left down. The same
+//     checks follow each, read at LOCAL_QUORUM.
+//
 // Settings (environment): USERSTREAM_FAULT_USERS, the users per scenario
 // (default 100,000); USERSTREAM_FAULT_SEED, the seed of the random kill
 // moments (default: from the clock, and logged); USERSTREAM_FAULT_REPORT, a
