@@ -105,25 +105,6 @@ func (r *run) publishedUpTo(ctx context.Context, pages int) (sample, error) {
 		func(s sample) bool { return s.published >= n })
 }
 
-// progressing returns the consumers whose running process stored rows
-// after since.
-func (r *run) progressing(since time.Time) []*supervisor {
-	var out []*supervisor
-	for _, sup := range r.consumers() {
-		if p := sup.current(); p.alive() && p.progressAt.Load() > since.UnixNano() {
-			out = append(out, sup)
-		}
-	}
-	return out
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
 // setup describes a scenario's pipeline.
 type setup struct {
 	name, faults string

@@ -280,3 +280,22 @@ func durableCassandra(t *testing.T) {
 }
 
 const commitlogEnv = "USERSTREAM_CASSANDRA_COMMITLOG"
+
+// progressing returns the consumers whose running process stored rows
+// after since.
+func (r *run) progressing(since time.Time) []*supervisor {
+	var out []*supervisor
+	for _, sup := range r.consumers() {
+		if p := sup.current(); p.alive() && p.progressAt.Load() > since.UnixNano() {
+			out = append(out, sup)
+		}
+	}
+	return out
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
