@@ -125,6 +125,54 @@ func TestStatusOfThisStack(t *testing.T) {
 	}
 }
 
+// TestStopNodes: the nodes of a cluster are signalled together and all
+// gone when Stop returns, one node alone with StopNode, and Processes
+// lists what runs with its resident memory.
+func TestStopNodes(t *testing.T) {
+	s := newTestStack(t, Config{Host: "127.0.0.9", Nodes: 3})
+	var pids []int
+	for i, n := range s.cassandra {
+		if err := os.MkdirAll(n.Dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.spawn(n.Dir, s.LogFiles(Cassandra)[i], []string{"sleep", "600"}); err != nil {
+			t.Fatal(err)
+		}
+		pid, _ := readPid(pidFile(n.Dir))
+		pids = append(pids, pid)
+	}
+	names := map[string]bool{}
+	for _, p := range s.Processes() {
+		names[p.Name] = true
+		if p.RSS <= 0 {
+			t.Errorf("%s: resident memory %d", p.Name, p.RSS)
+		}
+	}
+	for _, want := range []string{"cassandra-1", "cassandra-2", "cassandra-3"} {
+		if !names[want] {
+			t.Errorf("Processes() lacks %s: %v", want, names)
+		}
+	}
+	if err := s.StopNode(t.Context(), Cassandra, 1); err != nil {
+		t.Fatal(err)
+	}
+	if processAlive(pids[1]) || !processAlive(pids[0]) || !processAlive(pids[2]) {
+		t.Errorf("after StopNode(cassandra, 1): alive %v %v %v, want true false true",
+			processAlive(pids[0]), processAlive(pids[1]), processAlive(pids[2]))
+	}
+	if err := s.Stop(t.Context(), Cassandra); err != nil {
+		t.Fatal(err)
+	}
+	for i, pid := range pids {
+		if processAlive(pid) {
+			t.Errorf("node %d (pid %d) alive after Stop", i+1, pid)
+		}
+	}
+	if err := s.StopNode(t.Context(), Postgres, 0); err == nil {
+		t.Error("StopNode(postgres): no error")
+	}
+}
+
 func getsid(pid int) (int, error) {
 	sid, _, errno := syscall.RawSyscall(syscall.SYS_GETSID, uintptr(pid), 0, 0)
 	if errno != 0 {
