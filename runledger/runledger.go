@@ -23,11 +23,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/userstream/userstream/internal/pgschema"
 )
 
 // Run statuses.
@@ -130,9 +131,9 @@ func (l *Ledger) Migrate(ctx context.Context) error {
 		return fmt.Errorf("runledger: migrate: %w", err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }() // no-op after Commit
-	h := fnv.New64a()
-	h.Write([]byte("github.com/userstream/userstream/runledger:" + l.schema))
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(h.Sum64())); err != nil {
+	// One lock per schema, shared with the outbox's migration, which the
+	// examples run into the same schema.
+	if err := pgschema.Lock(ctx, tx, l.schema); err != nil {
 		return fmt.Errorf("runledger: migrate: %w", err)
 	}
 	_, err = tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{l.schema}.Sanitize()+`;

@@ -3,9 +3,10 @@ package outbox
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/userstream/userstream/internal/pgschema"
 )
 
 // migration is one step of the schema. Steps are applied in order and never
@@ -131,7 +132,9 @@ func (s *Store) migrateTo(ctx context.Context, target int) error {
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockKey(s.schema)); err != nil {
+	// One lock per schema, shared with the run ledger's migration, which
+	// the examples run into the same schema.
+	if err := pgschema.Lock(ctx, tx, s.schema); err != nil {
 		return err
 	}
 	var haveSchema, haveVersion bool
@@ -174,11 +177,4 @@ func (s *Store) migrateTo(ctx context.Context, target int) error {
 		}
 	}
 	return tx.Commit(ctx)
-}
-
-// lockKey is the advisory lock that serializes migrations of one schema.
-func lockKey(schema string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte("github.com/userstream/userstream/kafkasink/outbox:" + schema))
-	return int64(h.Sum64())
 }

@@ -3,6 +3,7 @@ package outbox_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/userstream/userstream/internal/testenv"
 	"github.com/userstream/userstream/internal/testrows"
 	"github.com/userstream/userstream/kafkasink/outbox"
+	"github.com/userstream/userstream/runledger"
 	"github.com/userstream/userstream/transform"
 )
 
@@ -362,6 +364,39 @@ func TestPendingCountsUnpublishedRows(t *testing.T) {
 		}
 		if _, err := relay.RelayOnce(ctx); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestMigrateBesideRunLedger: the outbox and the run ledger share a schema
+// in the examples, and processes that start together migrate both at
+// once, each package under its own advisory lock. Concurrent creations of
+// one schema fail with a unique violation unless each side takes "it
+// exists now" for done; the fault suite's producer crashed on it at start.
+func TestMigrateBesideRunLedger(t *testing.T) {
+	t.Parallel()
+	pool := newPool(t)
+	ctx := testContext(t, time.Minute)
+	for i := range 20 {
+		schema := testenv.Name(t, fmt.Sprintf("obrl%d", i))
+		dropSchemaAtCleanup(t, pool, schema)
+		store, err := outbox.NewStore(pool, outbox.WithSchema(schema))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ledger, err := runledger.New(pool, runledger.WithSchema(schema))
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		var storeErr, ledgerErr error
+		wg.Go(func() { <-start; storeErr = store.Migrate(ctx) })
+		wg.Go(func() { <-start; ledgerErr = ledger.Migrate(ctx) })
+		close(start)
+		wg.Wait()
+		if storeErr != nil || ledgerErr != nil {
+			t.Fatalf("round %d, schema %s: outbox Migrate: %v; run ledger Migrate: %v", i, schema, storeErr, ledgerErr)
 		}
 	}
 }
