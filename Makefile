@@ -53,7 +53,7 @@ cluster-status:
 # periodic commit log, replication factor 3 and LOCAL_QUORUM. Brings the
 # cluster up first when it is not.
 test-cluster:
-	$(CLUSTER) run $(GO) test -tags cluster -count=1 -timeout 40m -v ./internal/faults/
+	$(CLUSTER) run $(GO) test -tags cluster -count=1 -timeout 40m -v -run '^TestCluster' ./internal/faults/
 
 # check-rules checks the Prometheus alert rules of examples/prometheus with
 # promtool (Debian's prometheus package, installed when missing): their
