@@ -241,7 +241,7 @@ func (s *Stack) stopPostgres(ctx context.Context, sig syscall.Signal) error {
 		// postmaster refuses to start while a process still holds the old
 		// shared memory, or while the pid in postmaster.pid exists, zombie
 		// or not.
-		children := childrenOf(pid)
+		children := ChildPids(pid)
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 		for i := 0; i < 120 && ctx.Err() == nil; i++ {
 			gone := syscall.Kill(pid, 0) != nil

@@ -206,26 +206,39 @@ func runQuiet(cmd *exec.Cmd, stdin io.Reader) error {
 	return nil
 }
 
-// childrenOf returns the pids whose parent is pid.
-func childrenOf(pid int) []int {
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+// ChildPids returns the pids of pid's live children: from the kernel's
+// lists of each thread's children when it keeps them
+// (CONFIG_PROC_CHILDREN), else from a scan of /proc.
+func ChildPids(pid int) []int {
 	var kids []int
+	if lists, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid)); len(lists) > 0 {
+		for _, l := range lists {
+			b, _ := os.ReadFile(l)
+			for _, f := range strings.Fields(string(b)) {
+				if c, err := strconv.Atoi(f); err == nil {
+					kids = append(kids, c)
+				}
+			}
+		}
+		return kids
+	}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, f := range stats {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			continue
 		}
 		// pid (comm) state ppid ...
-		_, rest, ok := bytes.Cut(b, []byte(") "))
-		if !ok {
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
 			continue
 		}
-		fields := strings.Fields(string(rest))
+		fields := strings.Fields(string(b[i+1:]))
 		if len(fields) < 2 || fields[1] != strconv.Itoa(pid) {
 			continue
 		}
-		if child, err := strconv.Atoi(filepath.Base(filepath.Dir(f))); err == nil {
-			kids = append(kids, child)
+		if c, err := strconv.Atoi(filepath.Base(filepath.Dir(f))); err == nil {
+			kids = append(kids, c)
 		}
 	}
 	return kids

@@ -557,7 +557,7 @@ func (s *Stack) Processes() []Process {
 	add(string(CassandraSecure), s.secure.Dir)
 	if pid, ok := readPid(filepath.Join(s.pg.dataDir(), "postmaster.pid")); ok && processAlive(pid) {
 		var pss int64
-		for _, p := range append([]int{pid}, childrenOf(pid)...) {
+		for _, p := range append([]int{pid}, ChildPids(pid)...) {
 			pss += procMem(p, "Pss:")
 		}
 		out = append(out, Process{Name: string(Postgres), Pid: pid, RSS: pss})

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -170,6 +172,21 @@ func TestStopNodes(t *testing.T) {
 	}
 	if err := s.StopNode(t.Context(), Postgres, 0); err == nil {
 		t.Error("StopNode(postgres): no error")
+	}
+}
+
+// ChildPids finds a live child, as it finds the postmaster's backends.
+func TestChildPids(t *testing.T) {
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	if kids := ChildPids(cmd.Process.Pid); len(kids) != 0 {
+		t.Errorf("ChildPids(sleep) = %v, want none", kids)
+	}
+	if kids := ChildPids(os.Getpid()); !slices.Contains(kids, cmd.Process.Pid) {
+		t.Errorf("ChildPids(self) = %v, want %d among them", kids, cmd.Process.Pid)
 	}
 }
 

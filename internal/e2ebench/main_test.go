@@ -1,9 +1,6 @@
 package main
 
 import (
-	"os"
-	"os/exec"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -36,20 +33,5 @@ func TestPrintTable(t *testing.T) {
 `
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
-	}
-}
-
-// childrenOf finds a live child, as it finds the postmaster's backends.
-func TestChildrenOf(t *testing.T) {
-	cmd := exec.Command("sleep", "60")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	if kids := childrenOf(cmd.Process.Pid); len(kids) != 0 {
-		t.Errorf("childrenOf(sleep) = %v, want none", kids)
-	}
-	if kids := childrenOf(os.Getpid()); !slices.Contains(kids, cmd.Process.Pid) {
-		t.Errorf("childrenOf(self) = %v, want %d among them", kids, cmd.Process.Pid)
 	}
 }
