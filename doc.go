@@ -13,7 +13,6 @@
 //   - [github.com/userstream/userstream/kafkasink/outbox]: a PostgreSQL (pgx) outbox that stages users and relays them to Kafka without loss.
 //   - [github.com/userstream/userstream/cassandrastore]: a gocqlx repository for created_users, with schema migration and bulk writes.
 //   - [github.com/userstream/userstream/secure]: secured connections (SASL, TLS, password files) for the drivers, from values or USERSTREAM_* variables.
-//   - [github.com/userstream/userstream/backoff]: the exponential backoff with jitter behind every package's WithBackoff option.
 //   - [github.com/userstream/userstream/runledger]: a PostgreSQL run ledger: what each run of the pipeline fetched, staged, published and stored, and how it ended.
 //   - [github.com/userstream/userstream/console]: a status page (an http.Handler) of the runs, rates, latency, lag and dead letters.
 //

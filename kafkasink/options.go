@@ -9,7 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
-	"github.com/userstream/userstream/backoff"
+	"github.com/userstream/userstream/internal/backoff"
 )
 
 // Opt configures a [Producer] or a [Consumer]. Options that apply to both,

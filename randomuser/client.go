@@ -14,7 +14,7 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 
-	"github.com/userstream/userstream/backoff"
+	"github.com/userstream/userstream/internal/backoff"
 )
 
 // Client talks to the Random User API (or a compatible server such as

@@ -23,11 +23,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/userstream/userstream/internal/pgschema"
 )
 
 // Run statuses.
@@ -132,7 +133,7 @@ func (l *Ledger) Migrate(ctx context.Context) error {
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }() // no-op after Commit
 	// One lock per schema, shared with the outbox's migration, which the
 	// examples run into the same schema.
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, schemaLockKey(l.schema)); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, pgschema.LockKey(l.schema)); err != nil {
 		return fmt.Errorf("runledger: migrate: %w", err)
 	}
 	_, err = tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{l.schema}.Sanitize()+`;
@@ -224,19 +225,4 @@ func (l *Ledger) query(ctx context.Context, tail string, args ...any) ([]Run, er
 		return nil, fmt.Errorf("runledger: read runs: %w", err)
 	}
 	return out, nil
-}
-
-// schemaLockKey is the transaction-scoped advisory lock that serializes
-// migrations into one schema. It is the same key in kafkasink/outbox and
-// runledger, which the examples migrate into one schema: taken first in
-// the migrating transaction, it makes a second migration wait until the
-// first has committed, then find the schema. Under locks of their own,
-// two transactions both miss the schema and one fails with a unique
-// violation on pg_namespace (CREATE SCHEMA IF NOT EXISTS included); and
-// one that looked the schema up before waiting keeps PostgreSQL's cached
-// "does not exist" after the other commits.
-func schemaLockKey(schema string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte("github.com/userstream/userstream schema:" + schema))
-	return int64(h.Sum64())
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/userstream/userstream/backoff"
+	"github.com/userstream/userstream/internal/backoff"
 	"github.com/userstream/userstream/kafkasink"
 )
 

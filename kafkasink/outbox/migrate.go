@@ -3,9 +3,10 @@ package outbox
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/userstream/userstream/internal/pgschema"
 )
 
 // migration is one step of the schema. Steps are applied in order and never
@@ -133,7 +134,7 @@ func (s *Store) migrateTo(ctx context.Context, target int) error {
 
 	// One lock per schema, shared with the run ledger's migration, which
 	// the examples run into the same schema.
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", schemaLockKey(s.schema)); err != nil {
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", pgschema.LockKey(s.schema)); err != nil {
 		return err
 	}
 	var haveSchema, haveVersion bool
@@ -176,19 +177,4 @@ func (s *Store) migrateTo(ctx context.Context, target int) error {
 		}
 	}
 	return tx.Commit(ctx)
-}
-
-// schemaLockKey is the transaction-scoped advisory lock that serializes
-// migrations into one schema. It is the same key in kafkasink/outbox and
-// runledger, which the examples migrate into one schema: taken first in
-// the migrating transaction, it makes a second migration wait until the
-// first has committed, then find the schema. Under locks of their own,
-// two transactions both miss the schema and one fails with a unique
-// violation on pg_namespace (CREATE SCHEMA IF NOT EXISTS included); and
-// one that looked the schema up before waiting keeps PostgreSQL's cached
-// "does not exist" after the other commits.
-func schemaLockKey(schema string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte("github.com/userstream/userstream schema:" + schema))
-	return int64(h.Sum64())
 }

@@ -4,7 +4,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/userstream/userstream/backoff"
+	"github.com/userstream/userstream/internal/backoff"
 )
 
 // Opt is an option of this package. Only the package makes options, and

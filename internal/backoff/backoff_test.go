@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/userstream/userstream/backoff"
+	"github.com/userstream/userstream/internal/backoff"
 )
 
 func TestValidate(t *testing.T) {

@@ -1,8 +1,8 @@
 // Package backoff computes the waits between retries of a failing call:
 // exponential, capped, with jitter. Every package of the module that retries
 // (randomuser, kafkasink, kafkasink/outbox) uses it, so their
-// WithBackoff(min, max) options mean the same thing; a service may use it
-// for retries of its own:
+// WithBackoff(min, max) options mean the same thing. It is internal: the
+// options are the public surface, the arithmetic behind them is not.
 //
 //	b := backoff.Backoff{Min: 100 * time.Millisecond, Max: 10 * time.Second}
 //	for attempt := 1; ; attempt++ {
