@@ -52,9 +52,10 @@
 //	poolCfg, err := p.PoolConfig(dsn)                    // pgx: sslmode=verify-full, sslrootcert, password
 //	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)     // or p.Apply(&poolCfg.ConnConfig.Config) on a parsed config
 //
-// For cassandrastore.NewSession, hand the same values to its
-// authentication and TLS options: Username, Password.Reveal() and
-// TLS.Config().
+// With cassandrastore, the same Apply is the one way to secure its session,
+// so the password never leaves a [Secret] as a plain string:
+//
+//	session, err := cassandrastore.NewSession(ctx, hosts, cassandrastore.WithClusterConfig(c.Apply))
 //
 // TLS always verifies the server's certificate chain and host name; there
 // is no setting to skip that. [Postgres.PoolConfig] merges its TLS
