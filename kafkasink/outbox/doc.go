@@ -56,7 +56,7 @@
 //
 // A [Relay] publishes through a [Producer], usually a *[kafkasink.Producer].
 // Each round ([Relay.RelayOnce]) is one transaction: lock the position row
-// (SELECT ... FOR UPDATE NOWAIT), read up to [WithBatchSize] rows (default
+// (SELECT ... FOR UPDATE NOWAIT), read up to [WithRoundSize] rows (default
 // 500) after the position in seq order, produce them as they are ([Producer]
 // gets the stored bytes, not a decoded and re-encoded row), and move the
 // position past the rows the broker acknowledged, up to the first that was

@@ -75,7 +75,7 @@ func ExampleProducer() {
 	}
 
 	m := &metered{next: producer}
-	relay, err := outbox.NewRelay(store, m, outbox.WithBatchSize(2))
+	relay, err := outbox.NewRelay(store, m, outbox.WithRoundSize(2))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -47,7 +47,7 @@ func defaultStoreConfig() storeConfig {
 }
 
 type relayConfig struct {
-	batchSize       int
+	roundSize       int
 	pollInterval    time.Duration
 	retention       time.Duration
 	cleanupInterval time.Duration
@@ -62,7 +62,7 @@ type relayConfig struct {
 
 func defaultRelayConfig() relayConfig {
 	return relayConfig{
-		batchSize:       500,
+		roundSize:       500,
 		pollInterval:    time.Second,
 		retention:       24 * time.Hour,
 		cleanupInterval: 5 * time.Minute,
@@ -99,13 +99,13 @@ func WithCopyThreshold(n int) StoreOpt {
 	return storeOpt{func(c *storeConfig) { c.copyThreshold = n }}
 }
 
-// WithBatchSize sets the most rows a relay reads, produces and moves its
+// WithRoundSize sets the most rows a relay reads, produces and moves its
 // position over in one round (one transaction), overriding the default 500.
 // It also bounds the duplicates a crashed relay or a failed delivery causes:
-// at most one batch. Larger batches relay faster, and hold the position's
-// lock (and so keep the other relays standing by) for longer rounds.
-func WithBatchSize(n int) RelayOpt {
-	return relayOpt{func(c *relayConfig) { c.batchSize = n }}
+// at most one round's rows. Larger rounds relay faster, and hold the
+// position's lock (and so keep the other relays standing by) for longer.
+func WithRoundSize(n int) RelayOpt {
+	return relayOpt{func(c *relayConfig) { c.roundSize = n }}
 }
 
 // WithPollInterval sets how long an idle [Relay.Run] waits for a

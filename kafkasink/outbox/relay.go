@@ -92,8 +92,8 @@ func NewRelay(store *Store, p Producer, opts ...RelayOpt) (*Relay, error) {
 	}
 	cfg := all.relay
 	switch {
-	case cfg.batchSize < 1:
-		return nil, fmt.Errorf("outbox: WithBatchSize(%d): want at least 1", cfg.batchSize)
+	case cfg.roundSize < 1:
+		return nil, fmt.Errorf("outbox: WithRoundSize(%d): want at least 1", cfg.roundSize)
 	case cfg.pollInterval <= 0:
 		return nil, fmt.Errorf("outbox: WithPollInterval(%v): want more than 0", cfg.pollInterval)
 	case cfg.cleanupInterval <= 0:
@@ -124,7 +124,7 @@ func (r *Relay) Stats() Stats {
 }
 
 // RelayOnce relays one batch: in one transaction it locks the relay
-// position, reads up to [WithBatchSize] rows after it in seq order,
+// position, reads up to [WithRoundSize] rows after it in seq order,
 // produces them, and moves the position past the rows the broker
 // acknowledged. It returns how many rows it published. The outcomes:
 //
@@ -240,7 +240,7 @@ func (r *Relay) lockPosition(ctx context.Context, tx pgx.Tx) (int64, error) {
 // later at or below a seq read here.
 func (r *Relay) read(ctx context.Context, tx pgx.Tx, pos int64) ([]int64, []kafkasink.Encoded, error) {
 	s := r.store
-	found, err := tx.Query(ctx, s.q.read, pos, r.cfg.batchSize)
+	found, err := tx.Query(ctx, s.q.read, pos, r.cfg.roundSize)
 	if err != nil {
 		return nil, nil, s.wrap("read", err)
 	}
@@ -252,7 +252,7 @@ func (r *Relay) read(ctx context.Context, tx pgx.Tx, pos int64) ([]int64, []kafk
 	// latency wherever the rows are stored.
 	var (
 		seqs []int64
-		rows = make([]kafkasink.Encoded, 0, r.cfg.batchSize)
+		rows = make([]kafkasink.Encoded, 0, r.cfg.roundSize)
 		seq  int64
 	)
 	for found.Next() {
@@ -384,7 +384,7 @@ func (r *Relay) Run(ctx context.Context) error {
 			r.log.Info("outbox: relay recovered", "after_failures", failures)
 			failures = 0
 		}
-		if res.read == r.cfg.batchSize {
+		if res.read == r.cfg.roundSize {
 			continue // more may be waiting
 		}
 		wait := r.cfg.pollInterval

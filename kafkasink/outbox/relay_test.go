@@ -31,7 +31,7 @@ func TestNewRelayValidates(t *testing.T) {
 	}
 	p := &fakeProducer{}
 	for name, opts := range map[string][]outbox.RelayOpt{
-		"batch":   {outbox.WithBatchSize(0)},
+		"batch":   {outbox.WithRoundSize(0)},
 		"poll":    {outbox.WithPollInterval(0)},
 		"cleanup": {outbox.WithCleanupInterval(-time.Second)},
 		"keep":    {outbox.WithRetention(-time.Hour)},
@@ -56,7 +56,7 @@ func TestRelayOncePublishesToKafka(t *testing.T) {
 	pool := newPool(t)
 	store := newStore(t, pool)
 	topic := newTopic(t, brokers, 3)
-	relay, err := outbox.NewRelay(store, newProducer(t, brokers, topic), outbox.WithBatchSize(500))
+	relay, err := outbox.NewRelay(store, newProducer(t, brokers, topic), outbox.WithRoundSize(500))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestTwoRelaysPublishEveryRowOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 2 {
 		// Each relay has its own producer, as separate processes would.
-		r, err := outbox.NewRelay(store, newProducer(t, brokers, topic), outbox.WithBatchSize(250))
+		r, err := outbox.NewRelay(store, newProducer(t, brokers, topic), outbox.WithRoundSize(250))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -632,7 +632,7 @@ func TestConcurrentStagingLosesNothing(t *testing.T) {
 	store := newStore(t, pool)
 	ctx := testContext(t, 60*time.Second)
 	p := &fakeProducer{}
-	relay, err := outbox.NewRelay(store, p, outbox.WithBatchSize(37), outbox.WithPollInterval(5*time.Millisecond))
+	relay, err := outbox.NewRelay(store, p, outbox.WithRoundSize(37), outbox.WithPollInterval(5*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
