@@ -24,6 +24,8 @@ type metered struct {
 	calls, rows atomic.Int64
 }
 
+func (m *metered) Topic() string { return m.next.Topic() }
+
 func (m *metered) ProduceEncodedSync(ctx context.Context, rows ...kafkasink.Encoded) ([]kafkasink.Delivery, error) {
 	m.calls.Add(1)
 	m.rows.Add(int64(len(rows)))

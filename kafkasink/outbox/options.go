@@ -4,13 +4,16 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/userstream/userstream/internal/backoff"
 )
 
 // Opt is an option of this package. Only the package makes options, and
 // each is of one of two kinds, after what it configures: a [StoreOpt] for
-// [NewStore] or a [RelayOpt] for [NewRelay]. The constructors take only
-// their own kind, so an option given to the wrong one does not compile.
+// [NewStore] or a [RelayOpt] for [NewRelay] ([WithMetrics], a
+// [StoreRelayOpt], is both). The constructors take only their own kind, so
+// an option given to the wrong one does not compile.
 type Opt interface {
 	apply(*config)
 }
@@ -40,6 +43,7 @@ type config struct {
 type storeConfig struct {
 	schema        string
 	copyThreshold int
+	metrics       prometheus.Registerer
 }
 
 func defaultStoreConfig() storeConfig {
@@ -54,6 +58,7 @@ type relayConfig struct {
 	backoff         backoff.Backoff
 	commitTimeout   time.Duration
 	logger          *slog.Logger
+	metrics         prometheus.Registerer
 
 	// Test hooks, set through export_test.go only.
 	afterProduce func()

@@ -99,10 +99,19 @@ func TestRelayOncePublishesToKafka(t *testing.T) {
 }
 
 // blockingProducer acknowledges every row, once release is closed; it
-// tells entered when a produce call has begun.
+// tells entered when a produce call has begun. With next set, it produces
+// through next (and to its topic) once released.
 type blockingProducer struct {
 	entered chan struct{}
 	release chan struct{}
+	next    outbox.Producer
+}
+
+func (b *blockingProducer) Topic() string {
+	if b.next != nil {
+		return b.next.Topic()
+	}
+	return "fake"
 }
 
 func (b *blockingProducer) ProduceEncodedSync(ctx context.Context, rows ...kafkasink.Encoded) ([]kafkasink.Delivery, error) {
@@ -111,6 +120,9 @@ func (b *blockingProducer) ProduceEncodedSync(ctx context.Context, rows ...kafka
 	case <-b.release:
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+	if b.next != nil {
+		return b.next.ProduceEncodedSync(ctx, rows...)
 	}
 	out := make([]kafkasink.Delivery, len(rows))
 	for i, r := range rows {
@@ -347,6 +359,8 @@ func TestFailedDeliveriesStayUnpublished(t *testing.T) {
 // shortProducer reports fewer deliveries than rows: the relay must not
 // guess which went out.
 type shortProducer struct{}
+
+func (shortProducer) Topic() string { return "fake" }
 
 func (shortProducer) ProduceEncodedSync(ctx context.Context, rows ...kafkasink.Encoded) ([]kafkasink.Delivery, error) {
 	return []kafkasink.Delivery{{ID: rows[0].ID}}, nil

@@ -25,6 +25,7 @@ type Store struct {
 	schema string
 	cfg    storeConfig
 	q      queries
+	m      *storeMetrics // nil without WithMetrics
 }
 
 // StageResult counts the rows of one [Store.Stage] call.
@@ -69,7 +70,15 @@ func NewStore(pool *pgxpool.Pool, opts ...StoreOpt) (*Store, error) {
 	if cfg.copyThreshold < 1 {
 		return nil, fmt.Errorf("outbox: WithCopyThreshold(%d): want at least 1", cfg.copyThreshold)
 	}
-	return &Store{pool: pool, schema: cfg.schema, cfg: cfg, q: newQueries(cfg.schema)}, nil
+	s := &Store{pool: pool, schema: cfg.schema, cfg: cfg, q: newQueries(cfg.schema)}
+	if cfg.metrics != nil {
+		m, err := newStoreMetrics(cfg.metrics)
+		if err != nil {
+			return nil, err
+		}
+		s.m = m
+	}
+	return s, nil
 }
 
 // Schema returns the store's schema name.
@@ -112,16 +121,25 @@ func (s *Store) Stage(ctx context.Context, runID string, rows []transform.Row) (
 	var (
 		staged int64
 		err    error
+		start  = time.Now()
 	)
 	if len(rows) >= s.cfg.copyThreshold {
 		staged, err = s.stageCopy(ctx, runID, rows)
 	} else {
 		staged, err = s.stageInsert(ctx, runID, rows)
 	}
+	if s.m != nil {
+		s.m.stageSeconds.Observe(time.Since(start).Seconds())
+	}
 	if err != nil {
 		return StageResult{}, s.wrap("stage", err)
 	}
-	return StageResult{Staged: int(staged), Duplicates: len(rows) - int(staged)}, nil
+	res := StageResult{Staged: int(staged), Duplicates: len(rows) - int(staged)}
+	if s.m != nil {
+		s.m.staged.Add(float64(res.Staged))
+		s.m.duplicates.Add(float64(res.Duplicates))
+	}
+	return res, nil
 }
 
 // stageInsert stages a small page with one INSERT over unnest'ed arrays.
