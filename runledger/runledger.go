@@ -22,8 +22,8 @@
 // prometheus.Registerer (none without it); ledgers given the same registry
 // share it.
 //
-//	name                                              type   labels  meaning
-//	userstream_last_successful_run_timestamp_seconds  gauge  none    when the last run finished with success, Unix seconds; 0 until one has
+//	name                                              type   labels  buckets  meaning
+//	userstream_last_successful_run_timestamp_seconds  gauge  none    -        when the last run finished with success, Unix seconds; 0 until one has
 //
 // [Ledger.Update] sets it when it records [StatusSucceeded], to the end
 // time it writes. [Ledger.Migrate], which a process calls at start, sets

@@ -150,30 +150,34 @@
 // caller's prometheus.Registerer (none without it). Stores or relays given
 // the same registry share the series, and their counts add up. Durations
 // are in seconds, in the buckets prometheus.ExponentialBuckets(0.001, 2,
-// 17): 1 ms to about 65 s. No series has labels.
+// 17): 1 ms to about 65 s.
 //
-//	name                              type       by     meaning
-//	userstream_users_staged_total     counter    Store  new users written to the outbox (StageResult.Staged)
-//	userstream_users_duplicate_total  counter    Store  users staged again that were already staged (StageResult.Duplicates)
-//	userstream_stage_batch_seconds    histogram  Store  time of one Stage call that reached the database, failed or not
-//	userstream_users_published_total  counter    Relay  rows the relay published to Kafka (acknowledged, position moved)
-//	userstream_outbox_pending         gauge      Relay  rows staged and not yet published, as of the relay's last round
-//	userstream_relay_errors_total     counter    Relay  relay rounds that failed (Run retries them; standby is no failure)
+//	name                              type       labels  buckets   by     meaning
+//	userstream_users_staged_total     counter    none    -         Store  new users written to the outbox (StageResult.Staged)
+//	userstream_users_duplicate_total  counter    none    -         Store  users staged again that were already staged (StageResult.Duplicates)
+//	userstream_stage_batch_seconds    histogram  none    1ms..65s  Store  time of one Stage call that reached the database, failed or not
+//	userstream_users_published_total  counter    none    -         Relay  rows the relay published to Kafka (acknowledged, position moved)
+//	userstream_outbox_pending         gauge      none    -         Relay  rows staged and not yet published, as of the relay's last round
+//	userstream_relay_errors_total     counter    none    -         Relay  relay rounds that failed (Run retries them; standby is no failure)
 //
 // userstream_outbox_pending is set by every round that held the position:
 // after a round that read less than a full round, to the rows it left
 // unpublished (it read every visible row); after a full round, by
 // counting ([Store.Pending]), at most once per [WithPollInterval]. A relay
-// standing by does not change it, and it is 0 until the first round.
+// standing by does not change it, and it is 0 until the first round. It
+// has no label, so relays of several outboxes on one registry share it
+// (the last round of any sets it): give each outbox its own registry, or
+// wrap the registerer with prometheus.WrapRegistererWith and a label, to
+// tell them apart.
 //
 // # Concurrency and lifecycle
 //
-// [Store] and [Relay] are safe for concurrent use; a [Producer] must be
-// too. Neither constructor does I/O, and neither owns the pool or the
-// producer it is given: the caller closes them after Run has returned.
+// [Store] and [Relay] are safe for concurrent use; a [Producer] and a
+// [Source] must be too. Neither constructor does I/O, and neither owns the
+// pool or the producer it is given: the caller closes them after the
+// relay's last call (Run, Drain, RelayOnce, Cleanup) has returned.
 //
 // Options are of two kinds, [StoreOpt] and [RelayOpt], both an [Opt]
 // ([WithMetrics] is both: a [StoreRelayOpt]); each states the default it
-// overrides. Logging goes to [WithLogger]; by default
-// it is discarded.
+// overrides. Logging goes to [WithLogger]; by default it is discarded.
 package outbox

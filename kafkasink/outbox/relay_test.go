@@ -48,7 +48,19 @@ func TestNewRelayValidates(t *testing.T) {
 	if _, err := outbox.NewRelay(store, nil); err == nil {
 		t.Error("NewRelay(nil producer) succeeded")
 	}
+	var none *outbox.Store
+	if _, err := outbox.NewRelay(none, p); err == nil {
+		t.Error("NewRelay((*Store)(nil)) succeeded")
+	}
+	if _, err := outbox.NewRelay(store, noTopicProducer{p}); err == nil {
+		t.Error("NewRelay with a producer of no topic succeeded")
+	}
 }
+
+// noTopicProducer is a producer that does not say its topic.
+type noTopicProducer struct{ *fakeProducer }
+
+func (noTopicProducer) Topic() string { return "" }
 
 func TestRelayOncePublishesToKafka(t *testing.T) {
 	t.Parallel()

@@ -53,8 +53,9 @@ var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,55}$`)
 
 // NewStore returns the store of pool's database, in the schema "userstream"
 // unless [WithSchema] says otherwise. It does no I/O: call [Store.Migrate]
-// to create the tables, or [Store.Ping] to check the connection. The caller
-// owns the pool and closes it after the store's last use.
+// to create the tables, or [Store.Ping] to check the connection. It fails
+// on an invalid option, or when [WithMetrics]' registry refuses a series.
+// The caller owns the pool and closes it after the store's last use.
 func NewStore(pool *pgxpool.Pool, opts ...StoreOpt) (*Store, error) {
 	if pool == nil {
 		return nil, errors.New("outbox: nil pool")
