@@ -10,6 +10,7 @@ import (
 
 	"github.com/userstream/userstream/internal/testenv"
 	"github.com/userstream/userstream/internal/testrows"
+	"github.com/userstream/userstream/kafkasink"
 	"github.com/userstream/userstream/kafkasink/outbox"
 )
 
@@ -299,5 +300,46 @@ func TestMigrateFromVersion2BindsAtFirstRound(t *testing.T) {
 	}
 	if len(p.produced()) != 7 {
 		t.Fatalf("relayed %d rows, want 7", len(p.produced()))
+	}
+}
+
+// TestDrainOnAFakeSource drives Drain through an in-memory Source, with no
+// server: it waits out a held position, and returns a failed round's error
+// with the position where the broker's acknowledgements left it.
+func TestDrainOnAFakeSource(t *testing.T) {
+	src := &memSource{held: true, rows: []kafkasink.Encoded{{ID: "a"}, {ID: "b"}, {ID: "c"}}}
+	p := &fakeProducer{}
+	relay, err := outbox.NewRelay(src, p, outbox.WithRoundSize(2), outbox.WithPollInterval(time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testContext(t, 10*time.Second)
+	done := make(chan error, 1)
+	go func() { done <- relay.Drain(ctx) }()
+	waitFor(t, 5*time.Second, "Drain to stand by", func() bool { return relay.Stats().Standby >= 1 })
+	src.mu.Lock()
+	src.held = false
+	src.mu.Unlock()
+	if err := <-done; err != nil {
+		t.Fatalf("Drain = %v", err)
+	}
+	if n, _ := src.Pending(ctx); n != 0 || len(p.produced()) != 3 {
+		t.Fatalf("after Drain: %d pending, %d produced; want 0 and 3", n, len(p.produced()))
+	}
+
+	src.rows = append(src.rows, kafkasink.Encoded{ID: "d"}, kafkasink.Encoded{ID: "e"})
+	p.fail = func(e kafkasink.Encoded) error {
+		if e.ID == "e" {
+			return errors.New("refused")
+		}
+		return nil
+	}
+	err = relay.Drain(ctx)
+	var oe *outbox.Error
+	if !errors.As(err, &oe) || oe.Op != "produce" {
+		t.Fatalf("Drain through a failing producer = %v, want an *outbox.Error of op produce", err)
+	}
+	if n, _ := src.Pending(ctx); n != 1 {
+		t.Fatalf("%d pending after the failed round, want 1 (e)", n)
 	}
 }
