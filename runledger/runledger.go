@@ -15,6 +15,21 @@
 // its consumers) may share one table, each recording its own runs. A run
 // whose process was killed stays [StatusRunning]: nothing marks it
 // otherwise.
+//
+// # Metrics
+//
+// With [WithMetrics], a Ledger registers one series on the caller's
+// prometheus.Registerer (none without it); ledgers given the same registry
+// share it.
+//
+//	name                                              type   labels  buckets  meaning
+//	userstream_last_successful_run_timestamp_seconds  gauge  none    -        when the last run finished with success, Unix seconds; 0 until one has
+//
+// [Ledger.Update] sets it when it records [StatusSucceeded], to the end
+// time it writes. [Ledger.Migrate], which a process calls at start, sets
+// it to the end of the newest succeeded run already in the table, of any
+// kind, so a restarted process does not show 0 (an alert on the time
+// since the last success would fire at every restart).
 package runledger
 
 import (
@@ -27,6 +42,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/userstream/userstream/internal/pgschema"
 )
@@ -81,7 +97,10 @@ func (r Run) Since(base Run) Run {
 // Opt configures a [Ledger].
 type Opt interface{ apply(*config) }
 
-type config struct{ schema string }
+type config struct {
+	schema  string
+	metrics prometheus.Registerer
+}
 
 type opt func(*config)
 
@@ -91,11 +110,18 @@ func (o opt) apply(c *config) { o(c) }
 // overriding the default [DefaultSchema].
 func WithSchema(name string) Opt { return opt(func(c *config) { c.schema = name }) }
 
+// WithMetrics registers the ledger's series (see the package doc) on reg
+// and records it, overriding the default: no metrics (also when reg is
+// nil). Registering is idempotent per registry: ledgers handed the same
+// reg share the series. [New] fails if reg refuses it for another reason.
+func WithMetrics(reg prometheus.Registerer) Opt { return opt(func(c *config) { c.metrics = reg }) }
+
 // Ledger records runs in the table <schema>.runs.
 type Ledger struct {
-	pool   *pgxpool.Pool
-	schema string
-	table  string
+	pool        *pgxpool.Pool
+	schema      string
+	table       string
+	lastSuccess prometheus.Gauge // nil without WithMetrics
 }
 
 // New returns the ledger over pool. It does no I/O; call [Ledger.Migrate]
@@ -111,7 +137,36 @@ func New(pool *pgxpool.Pool, opts ...Opt) (*Ledger, error) {
 	if cfg.schema == "" {
 		return nil, errors.New("runledger: empty schema")
 	}
-	return &Ledger{pool: pool, schema: cfg.schema, table: pgx.Identifier{cfg.schema, "runs"}.Sanitize()}, nil
+	l := &Ledger{pool: pool, schema: cfg.schema, table: pgx.Identifier{cfg.schema, "runs"}.Sanitize()}
+	if cfg.metrics != nil {
+		g, err := registerGauge(cfg.metrics, prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "userstream_last_successful_run_timestamp_seconds",
+			Help: "When the last run finished with success, in Unix seconds; 0 until one has.",
+		}))
+		if err != nil {
+			return nil, err
+		}
+		l.lastSuccess = g
+	}
+	return l, nil
+}
+
+// registerGauge registers g on reg, or returns the gauge already registered
+// under its description: ledgers on one registry share it.
+func registerGauge(reg prometheus.Registerer, g prometheus.Gauge) (prometheus.Gauge, error) {
+	err := reg.Register(g)
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		existing, ok := are.ExistingCollector.(prometheus.Gauge)
+		if !ok {
+			return nil, fmt.Errorf("runledger: WithMetrics: a collector of another type (%T) is registered with the same description", are.ExistingCollector)
+		}
+		return existing, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("runledger: WithMetrics: %w", err)
+	}
+	return g, nil
 }
 
 // NewRunID returns a run id that sorts by start time: the kind, the UTC
@@ -125,7 +180,29 @@ func NewRunID(kind string) string {
 // Migrate creates the schema and the table if they are missing. Processes
 // that start together take turns on an advisory lock, because concurrent
 // CREATE … IF NOT EXISTS of one schema can fail with a unique violation.
+// With [WithMetrics] it then sets the last-success gauge from the table.
 func (l *Ledger) Migrate(ctx context.Context) error {
+	if err := l.migrate(ctx); err != nil {
+		return err
+	}
+	if l.lastSuccess == nil {
+		return nil
+	}
+	var last *time.Time
+	err := l.pool.QueryRow(ctx, `SELECT max(ended_at) FROM `+l.table+` WHERE status = $1`, StatusSucceeded).Scan(&last)
+	if err != nil {
+		return fmt.Errorf("runledger: read the last successful run: %w", err)
+	}
+	if last != nil {
+		l.lastSuccess.Set(unixSeconds(*last))
+	}
+	return nil
+}
+
+// unixSeconds returns t in Unix seconds, with its fraction.
+func unixSeconds(t time.Time) float64 { return float64(t.UnixMicro()) / 1e6 }
+
+func (l *Ledger) migrate(ctx context.Context) error {
 	tx, err := l.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("runledger: migrate: %w", err)
@@ -172,22 +249,29 @@ func (l *Ledger) Start(ctx context.Context, runID, kind string) error {
 }
 
 // Update writes r's counts, status and error to the run r.RunID; a status
-// other than [StatusRunning] also sets its end time. It runs on a context
-// of its own (ctx's values, a 10 s timeout, not ctx's cancellation), so
-// that the end of a run interrupted by a signal is still recorded.
+// other than [StatusRunning] also sets its end time, and
+// [StatusSucceeded] the last-success gauge ([WithMetrics]). It runs on a
+// context of its own (ctx's values, a 10 s timeout, not ctx's
+// cancellation), so that the end of a run interrupted by a signal is still
+// recorded.
 func (l *Ledger) Update(ctx context.Context, r Run) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	tag, err := l.pool.Exec(ctx, `UPDATE `+l.table+` SET fetched = $2, staged = $3, duplicates = $4, invalid = $5,
+	var ended *time.Time
+	err := l.pool.QueryRow(ctx, `UPDATE `+l.table+` SET fetched = $2, staged = $3, duplicates = $4, invalid = $5,
 	published = $6, stored = $7, dead_lettered = $8, status = $9, error = $10,
 	ended_at = CASE WHEN $9 = 'running' THEN NULL ELSE now() END
-WHERE run_id = $1`,
-		r.RunID, r.Fetched, r.Staged, r.Duplicates, r.Invalid, r.Published, r.Stored, r.DeadLettered, r.Status, r.Error)
+WHERE run_id = $1
+RETURNING ended_at`,
+		r.RunID, r.Fetched, r.Staged, r.Duplicates, r.Invalid, r.Published, r.Stored, r.DeadLettered, r.Status, r.Error).Scan(&ended)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("runledger: update run %s: %w", r.RunID, ErrNotFound)
+	}
 	if err != nil {
 		return fmt.Errorf("runledger: update run %s: %w", r.RunID, err)
 	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("runledger: update run %s: %w", r.RunID, ErrNotFound)
+	if l.lastSuccess != nil && r.Status == StatusSucceeded && ended != nil {
+		l.lastSuccess.Set(unixSeconds(*ended))
 	}
 	return nil
 }

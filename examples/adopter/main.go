@@ -146,14 +146,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 
-	// 2. Relay until nothing is pending. A failed round (Kafka or PostgreSQL
-	// down; ErrStandby: another process relaying this schema) fails the run;
+	// 2. Relay until nothing is pending, waiting out another process that
+	// is relaying this schema, then delete the published rows past the
+	// retention. A failed round (Kafka or PostgreSQL down) fails the run;
 	// running again resumes at the relay position. A long-running service
 	// would run relay.Run instead, which waits those out.
-	for n := 1; n > 0; {
-		if n, err = relay.RelayOnce(ctx); err != nil {
-			return err
-		}
+	if err := relay.Drain(ctx); err != nil {
+		return err
 	}
 
 	// 3. Consume until every user published is stored or dead-lettered.

@@ -318,7 +318,7 @@ func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) (err error) 
 	}
 	// Batches of 2,000 rows (the default is 500) keep up with 5,000-user
 	// pages in fewer transactions; a crash duplicates at most one batch.
-	p.relay, err = outbox.NewRelay(p.outbox, p.producer, outbox.WithLogger(p.log), outbox.WithBatchSize(2000))
+	p.relay, err = outbox.NewRelay(p.outbox, p.producer, outbox.WithLogger(p.log), outbox.WithRoundSize(2000))
 	return err
 }
 

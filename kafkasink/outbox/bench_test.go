@@ -51,7 +51,7 @@ func BenchmarkRelay(b *testing.B) {
 			pool := newPool(b)
 			store := newStore(b, pool)
 			topic := newTopic(b, brokers, 3)
-			relay, err := outbox.NewRelay(store, newProducer(b, brokers, topic), outbox.WithBatchSize(batch))
+			relay, err := outbox.NewRelay(store, newProducer(b, brokers, topic), outbox.WithRoundSize(batch))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -66,7 +66,7 @@ func TestRelayKilledMidBatch(t *testing.T) {
 	}
 
 	// A normal relay finishes the job.
-	relay, err := outbox.NewRelay(store, newProducer(t, brokers, topic), outbox.WithBatchSize(crashBatch))
+	relay, err := outbox.NewRelay(store, newProducer(t, brokers, topic), outbox.WithRoundSize(crashBatch))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestHelperRelayProcess(t *testing.T) {
 	brokers := testenv.KafkaBrokers(t)
 	batch := 0
 	relay, err := outbox.NewRelay(store, newProducer(t, brokers, os.Getenv(helperTopicEnv)),
-		outbox.WithBatchSize(crashBatch),
+		outbox.WithRoundSize(crashBatch),
 		outbox.AfterProduce(func() {
 			if batch++; batch == killAt {
 				// No deferred function, no flush, no rollback: a

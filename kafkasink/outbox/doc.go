@@ -10,7 +10,8 @@
 //
 //	producer, err := kafkasink.NewProducer(brokers)
 //	relay, err := outbox.NewRelay(store, producer)    // any outbox.Producer
-//	err = relay.Run(ctx)                              // until ctx ends
+//	err = relay.Run(ctx)                              // a service: until ctx ends
+//	err = relay.Drain(ctx)                            // a batch job: until nothing is pending
 //
 // # Tables
 //
@@ -24,10 +25,12 @@
 //     and the fetch time.
 //   - outbox_position: a single row holding position, the seq of the last
 //     row published. Rows at or below it are published, the rows after it
-//     pending ([Store.Counts], [Store.Pending]).
+//     pending ([Store.Counts], [Store.Pending]). It also holds topic, the
+//     Kafka topic the outbox is bound to (see Topic binding).
 //   - schema_version: the migrations applied. Running Migrate again, or
-//     from several processes at once, is safe; version 2 upgrades a
-//     version 1 table (which marked each row published) in place.
+//     from several processes at once, is safe; each version upgrades the
+//     previous one in place (version 2 a version 1 table, which marked
+//     each row published; version 3 adds the topic, unbound).
 //
 // # Staging
 //
@@ -55,9 +58,10 @@
 // # Relaying
 //
 // A [Relay] publishes through a [Producer], usually a *[kafkasink.Producer].
-// Each round ([Relay.RelayOnce]) is one transaction: lock the position row
-// (SELECT ... FOR UPDATE NOWAIT), read up to [WithBatchSize] rows (default
-// 500) after the position in seq order, produce them as they are ([Producer]
+// Each round ([Relay.RelayOnce]) is one transaction, a [Claim]: lock the
+// position row (SELECT ... FOR UPDATE NOWAIT), check the outbox's topic,
+// read up to [WithRoundSize] rows (default 500) after the position in seq
+// order, produce them as they are ([Producer]
 // gets the stored bytes, not a decoded and re-encoded row), and move the
 // position past the rows the broker acknowledged, up to the first that was
 // not; then commit. Rows go to Kafka in stage order.
@@ -79,8 +83,37 @@
 // LISTENs on) and also polls ([WithPollInterval], default 1s), so a lost
 // notification or a broken LISTEN connection delays rows but never strands
 // them. Every [WithCleanupInterval] (default 5 minutes) it deletes the
-// published rows staged more than [WithRetention] (default 24h) ago.
-// [Relay.RelayOnce] relays one batch, for tests and external schedulers.
+// published rows staged more than [WithRetention] (default 24h) ago
+// ([Relay.Cleanup]).
+//
+// Three calls relay, one per kind of program:
+//
+//   - [Relay.Run], for a service: relays as rows are staged until ctx
+//     ends, rides out outages, cleans up on its own.
+//   - [Relay.Drain], for a batch job (stage, drain, exit): relays until
+//     nothing is pending, waiting out another relay that holds the
+//     position, then cleans up once and returns; it returns the first
+//     failed round's error, and the next run resumes at the position.
+//   - [Relay.RelayOnce], for one round under a scheduler of your own, which
+//     then also calls [Relay.Cleanup], or the outbox grows forever.
+//
+// A relay reads its outbox through a [Source], which *[Store] is: a fake
+// Source tests code that drives a relay without PostgreSQL.
+//
+// # Topic binding
+//
+// An outbox publishes to one topic. The first relay round that runs on it
+// records its producer's topic ([Producer].Topic) in outbox_position, in
+// the round's transaction; every later round, of any relay, checks it
+// before it reads a row, and a relay whose producer has another topic
+// fails with a *[TopicMismatchError] (errors.Is [ErrTopicMismatch]) and
+// publishes nothing: [Relay.RelayOnce] and [Relay.Drain] return it, and
+// [Relay.Run] returns it instead of retrying. The binding is made by the
+// relay, not by [Store.Migrate], because a store does not know the topic
+// (staging processes may never publish), and an outbox migrated from an
+// older version binds the same way, at its next round. [Store.BoundTopic]
+// reads it. To move an outbox to another topic on purpose, drain it and
+// set outbox_position.topic by hand (or to NULL, to bind again).
 //
 // # Delivery guarantee
 //
@@ -108,15 +141,43 @@
 // the connection string, so it can print neither. [Relay.Run] retries every
 // failed round after a backoff ([WithBackoff], doubling from 100ms to 30s
 // by default) and logs it, so a Postgres or Kafka outage is waited out, not
-// fatal.
+// fatal; a *[TopicMismatchError] (the relay's topic is not its outbox's)
+// it returns.
+//
+// # Metrics
+//
+// With [WithMetrics], a [Store] and a [Relay] register these series on the
+// caller's prometheus.Registerer (none without it). Stores or relays given
+// the same registry share the series, and their counts add up. Durations
+// are in seconds, in the buckets prometheus.ExponentialBuckets(0.001, 2,
+// 17): 1 ms to about 65 s.
+//
+//	name                              type       labels  buckets   by     meaning
+//	userstream_users_staged_total     counter    none    -         Store  new users written to the outbox (StageResult.Staged)
+//	userstream_users_duplicate_total  counter    none    -         Store  users staged again that were already staged (StageResult.Duplicates)
+//	userstream_stage_batch_seconds    histogram  none    1ms..65s  Store  time of one Stage call that reached the database, failed or not
+//	userstream_users_published_total  counter    none    -         Relay  rows the relay published to Kafka (acknowledged, position moved)
+//	userstream_outbox_pending         gauge      none    -         Relay  rows staged and not yet published, as of the relay's last round
+//	userstream_relay_errors_total     counter    none    -         Relay  relay rounds that failed (Run retries them; standby is no failure)
+//
+// userstream_outbox_pending is set by every round that held the position:
+// after a round that read less than a full round, to the rows it left
+// unpublished (it read every visible row); after a full round, by
+// counting ([Store.Pending]), at most once per [WithPollInterval]. A relay
+// standing by does not change it, and it is 0 until the first round. It
+// has no label, so relays of several outboxes on one registry share it
+// (the last round of any sets it): give each outbox its own registry, or
+// wrap the registerer with prometheus.WrapRegistererWith and a label, to
+// tell them apart.
 //
 // # Concurrency and lifecycle
 //
-// [Store] and [Relay] are safe for concurrent use; a [Producer] must be
-// too. Neither constructor does I/O, and neither owns the pool or the
-// producer it is given: the caller closes them after Run has returned.
+// [Store] and [Relay] are safe for concurrent use; a [Producer] and a
+// [Source] must be too. Neither constructor does I/O, and neither owns the
+// pool or the producer it is given: the caller closes them after the
+// relay's last call (Run, Drain, RelayOnce, Cleanup) has returned.
 //
-// Options are of two kinds, [StoreOpt] and [RelayOpt], both an [Opt]; each
-// states the default it overrides. Logging goes to [WithLogger]; by default
-// it is discarded.
+// Options are of two kinds, [StoreOpt] and [RelayOpt], both an [Opt]
+// ([WithMetrics] is both: a [StoreRelayOpt]); each states the default it
+// overrides. Logging goes to [WithLogger]; by default it is discarded.
 package outbox

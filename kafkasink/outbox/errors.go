@@ -24,6 +24,9 @@ var (
 	// produced nothing, and may try again later. It is not a failure;
 	// [Relay.Run] waits and tries again without backing off.
 	ErrStandby = errors.New("outbox: another relay holds the position; standing by")
+	// ErrTopicMismatch matches (with errors.Is) a *[TopicMismatchError]:
+	// the outbox is bound to another topic than the relay's producer.
+	ErrTopicMismatch = errors.New("outbox: the outbox is bound to another topic")
 )
 
 // SQLSTATE codes this package tells apart.
@@ -36,9 +39,10 @@ const (
 )
 
 // Error is a failed operation of a [Store] or [Relay]. Op names it: "ping",
-// "migrate", "stage", "count" and "cleanup" for a Store; "begin", "lock
-// position", "read", "produce", "advance", "commit" and "listen" for a
-// relay's round or its LISTEN connection. Schema is the store's schema, and
+// "migrate", "stage", "count", "cleanup" and "read topic" for a Store;
+// "begin", "lock position", "bind topic", "read", "produce", "advance",
+// "commit" and "listen" for a relay's round (a [Claim]) or its LISTEN
+// connection. Schema is the store's schema, and
 // Err is the cause: for database operations the pgx error (a
 // *pgconn.PgError from the server, a *pgconn.ConnectError when no
 // connection could be made, or a context error); for "produce" the

@@ -24,6 +24,8 @@ type metered struct {
 	calls, rows atomic.Int64
 }
 
+func (m *metered) Topic() string { return m.next.Topic() }
+
 func (m *metered) ProduceEncodedSync(ctx context.Context, rows ...kafkasink.Encoded) ([]kafkasink.Delivery, error) {
 	m.calls.Add(1)
 	m.rows.Add(int64(len(rows)))
@@ -75,7 +77,7 @@ func ExampleProducer() {
 	}
 
 	m := &metered{next: producer}
-	relay, err := outbox.NewRelay(store, m, outbox.WithBatchSize(2))
+	relay, err := outbox.NewRelay(store, m, outbox.WithRoundSize(2))
 	if err != nil {
 		log.Fatal(err)
 	}

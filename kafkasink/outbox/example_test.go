@@ -116,7 +116,7 @@ func ExampleRelay_Run() {
 		log.Fatal(err)
 	}
 
-	relay, err := outbox.NewRelay(store, producer, outbox.WithBatchSize(1000), outbox.WithRetention(72*time.Hour))
+	relay, err := outbox.NewRelay(store, producer, outbox.WithRoundSize(1000), outbox.WithRetention(72*time.Hour))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func ExampleRelay_RelayOnce() {
 		log.Fatal(err)
 	}
 
-	relay, err := outbox.NewRelay(store, producer, outbox.WithBatchSize(2))
+	relay, err := outbox.NewRelay(store, producer, outbox.WithRoundSize(2))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -181,11 +181,20 @@ func drain(tb testing.TB, r *outbox.Relay, s *outbox.Store, d time.Duration) {
 	}
 }
 
-// fakeProducer acknowledges every row, unless fail says otherwise.
+// fakeProducer acknowledges every row, unless fail says otherwise. It
+// publishes to topic, "fake" if empty.
 type fakeProducer struct {
-	mu   sync.Mutex
-	fail func(kafkasink.Encoded) error
-	got  []kafkasink.Encoded
+	topic string
+	mu    sync.Mutex
+	fail  func(kafkasink.Encoded) error
+	got   []kafkasink.Encoded
+}
+
+func (f *fakeProducer) Topic() string {
+	if f.topic == "" {
+		return "fake"
+	}
+	return f.topic
 }
 
 func (f *fakeProducer) ProduceEncodedSync(ctx context.Context, rows ...kafkasink.Encoded) ([]kafkasink.Delivery, error) {

@@ -105,6 +105,18 @@ CREATE TRIGGER outbox_serialize BEFORE INSERT ON {outbox}
 	FOR EACH STATEMENT EXECUTE FUNCTION {schema}.outbox_serialize();
 `,
 	},
+	{
+		description: "outbox bound to its topic",
+		// NULL until the first relay round records its producer's topic;
+		// an outbox migrated in place binds at its next round, as a new
+		// one does. Migrate cannot record it: a store (and a staging
+		// process) does not know the topic, and the topic is what the
+		// relay publishes to, so the relay is what binds and checks it.
+		sql: `
+ALTER TABLE {position} ADD COLUMN topic text;
+COMMENT ON COLUMN {position}.topic IS 'The Kafka topic this outbox publishes to, recorded by the first relay round; relays of another topic are refused.';
+`,
+	},
 }
 
 // SchemaVersion is the schema version this package migrates to.

@@ -4,13 +4,16 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/userstream/userstream/internal/backoff"
 )
 
 // Opt is an option of this package. Only the package makes options, and
 // each is of one of two kinds, after what it configures: a [StoreOpt] for
-// [NewStore] or a [RelayOpt] for [NewRelay]. The constructors take only
-// their own kind, so an option given to the wrong one does not compile.
+// [NewStore] or a [RelayOpt] for [NewRelay] ([WithMetrics], a
+// [StoreRelayOpt], is both). The constructors take only their own kind, so
+// an option given to the wrong one does not compile.
 type Opt interface {
 	apply(*config)
 }
@@ -40,6 +43,7 @@ type config struct {
 type storeConfig struct {
 	schema        string
 	copyThreshold int
+	metrics       prometheus.Registerer
 }
 
 func defaultStoreConfig() storeConfig {
@@ -47,13 +51,14 @@ func defaultStoreConfig() storeConfig {
 }
 
 type relayConfig struct {
-	batchSize       int
+	roundSize       int
 	pollInterval    time.Duration
 	retention       time.Duration
 	cleanupInterval time.Duration
 	backoff         backoff.Backoff
 	commitTimeout   time.Duration
 	logger          *slog.Logger
+	metrics         prometheus.Registerer
 
 	// Test hooks, set through export_test.go only.
 	afterProduce func()
@@ -62,7 +67,7 @@ type relayConfig struct {
 
 func defaultRelayConfig() relayConfig {
 	return relayConfig{
-		batchSize:       500,
+		roundSize:       500,
 		pollInterval:    time.Second,
 		retention:       24 * time.Hour,
 		cleanupInterval: 5 * time.Minute,
@@ -99,13 +104,13 @@ func WithCopyThreshold(n int) StoreOpt {
 	return storeOpt{func(c *storeConfig) { c.copyThreshold = n }}
 }
 
-// WithBatchSize sets the most rows a relay reads, produces and moves its
+// WithRoundSize sets the most rows a relay reads, produces and moves its
 // position over in one round (one transaction), overriding the default 500.
 // It also bounds the duplicates a crashed relay or a failed delivery causes:
-// at most one batch. Larger batches relay faster, and hold the position's
-// lock (and so keep the other relays standing by) for longer rounds.
-func WithBatchSize(n int) RelayOpt {
-	return relayOpt{func(c *relayConfig) { c.batchSize = n }}
+// at most one round's rows. Larger rounds relay faster, and hold the
+// position's lock (and so keep the other relays standing by) for longer.
+func WithRoundSize(n int) RelayOpt {
+	return relayOpt{func(c *relayConfig) { c.roundSize = n }}
 }
 
 // WithPollInterval sets how long an idle [Relay.Run] waits for a

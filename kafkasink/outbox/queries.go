@@ -18,6 +18,7 @@ const stageTableDDL = `CREATE TEMPORARY TABLE IF NOT EXISTS ` + stageTable + ` (
 type queries struct {
 	stageInsert, stageFromTemp       string
 	lockPosition, read, advance      string
+	bindTopic, boundTopic            string
 	deletePublished, counts, pending string
 	listen, versionTableDDL          string
 }
@@ -53,7 +54,9 @@ ORDER BY id
 ON CONFLICT (id) DO NOTHING`),
 		// One relay publishes at a time: the one holding the position
 		// row's lock. NOWAIT: the others learn it at once and stand by.
-		lockPosition: q(`SELECT position FROM {position} FOR UPDATE NOWAIT`),
+		lockPosition: q(`SELECT position, topic FROM {position} FOR UPDATE NOWAIT`),
+		bindTopic:    q(`UPDATE {position} SET topic = $1 WHERE topic IS NULL`),
+		boundTopic:   q(`SELECT topic FROM {position}`),
 		// Rows become visible in seq order (outbox_serialize), so nothing
 		// can appear later below the position.
 		read: q(`SELECT seq, id::text, payload::text, fetched_at FROM {outbox}

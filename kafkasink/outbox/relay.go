@@ -9,15 +9,16 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-
 	"github.com/userstream/userstream/kafkasink"
 )
 
 // Producer is what a [Relay] publishes through: *[kafkasink.Producer]
 // satisfies it, and a decorator (metrics, tracing, a fake in tests) can wrap
-// one. The relay calls only ProduceEncodedSync.
+// one. The relay calls Topic and ProduceEncodedSync.
+//
+// Topic returns the topic the producer publishes to, never "", and always
+// the same: the relay checks it against the topic its outbox is bound to
+// before it produces anything ([TopicMismatchError]).
 //
 // ProduceEncodedSync produces rows, in their order, and returns once the
 // broker has acknowledged or refused each of them, or ctx has ended. It
@@ -41,6 +42,7 @@ import (
 // so the producer may keep it. Implementations must be safe for concurrent
 // use: relays of several stores may share one producer.
 type Producer interface {
+	Topic() string
 	ProduceEncodedSync(ctx context.Context, rows ...kafkasink.Encoded) ([]kafkasink.Delivery, error)
 }
 
@@ -54,9 +56,16 @@ type Stats struct {
 	Cleaned   int64 // published rows deleted after the retention
 }
 
-// Relay publishes the rows of a [Store] to Kafka through a [Producer], in
-// seq order. Create it with [NewRelay]; run it with [Relay.Run], or drive
-// it with [Relay.RelayOnce]. It is safe for concurrent use.
+// Relay publishes the rows of an outbox (a [Store], or any [Source]) to
+// Kafka through a [Producer], in seq order. Create it with [NewRelay], then
+// use one of three calls:
+//
+//   - [Relay.Run] in a service: relays as rows are staged, until ctx ends.
+//   - [Relay.Drain] in a batch job: relays until nothing is pending, then
+//     cleans up and returns.
+//   - [Relay.RelayOnce] for one round, under a scheduler of your own.
+//
+// It is safe for concurrent use.
 //
 // Any number of relays, in one process or many, may work on one store, but
 // one publishes at a time: each round begins by locking the store's
@@ -66,25 +75,33 @@ type Stats struct {
 // connection drops, Postgres releases the lock and one of the others takes
 // over at the position it left.
 type Relay struct {
-	store   *Store
+	src     Source
 	p       Producer
+	topic   string
 	cfg     relayConfig
 	log     *slog.Logger
 	running atomic.Bool
+	m       *relayMetrics // nil without WithMetrics
 
 	published, failed, batches, standby, errs, cleaned atomic.Int64
 }
 
-// NewRelay returns a relay that publishes store's rows through p, typically
-// a *[kafkasink.Producer], which publishes to its own topic. It does no
-// I/O. The caller owns store's pool and p, and closes them after Run has
-// returned.
-func NewRelay(store *Store, p Producer, opts ...RelayOpt) (*Relay, error) {
-	if store == nil {
+// NewRelay returns a relay that publishes src's rows (src is usually a
+// *[Store]) through p, typically a *[kafkasink.Producer], to p's topic. It
+// does no I/O: the outbox's topic is checked, or bound, by the first round.
+// It fails if p's topic is "", an option is out of range, or [WithMetrics]'
+// registry refuses a series. The caller owns src (the store's pool) and
+// p, and closes them after the relay's last call has returned.
+func NewRelay(src Source, p Producer, opts ...RelayOpt) (*Relay, error) {
+	if src == nil || isNilStore(src) {
 		return nil, errors.New("outbox: nil store")
 	}
 	if p == nil {
 		return nil, errors.New("outbox: nil producer")
+	}
+	topic := p.Topic()
+	if topic == "" {
+		return nil, errors.New("outbox: the producer's Topic() is empty")
 	}
 	all := config{relay: defaultRelayConfig()}
 	for _, o := range opts {
@@ -92,8 +109,8 @@ func NewRelay(store *Store, p Producer, opts ...RelayOpt) (*Relay, error) {
 	}
 	cfg := all.relay
 	switch {
-	case cfg.batchSize < 1:
-		return nil, fmt.Errorf("outbox: WithBatchSize(%d): want at least 1", cfg.batchSize)
+	case cfg.roundSize < 1:
+		return nil, fmt.Errorf("outbox: WithRoundSize(%d): want at least 1", cfg.roundSize)
 	case cfg.pollInterval <= 0:
 		return nil, fmt.Errorf("outbox: WithPollInterval(%v): want more than 0", cfg.pollInterval)
 	case cfg.cleanupInterval <= 0:
@@ -108,7 +125,21 @@ func NewRelay(store *Store, p Producer, opts ...RelayOpt) (*Relay, error) {
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)
 	}
-	return &Relay{store: store, p: p, cfg: cfg, log: cfg.logger.With("schema", store.schema)}, nil
+	r := &Relay{src: src, p: p, topic: topic, cfg: cfg, log: cfg.logger.With("schema", src.Schema(), "topic", topic)}
+	if cfg.metrics != nil {
+		m, err := newRelayMetrics(cfg.metrics)
+		if err != nil {
+			return nil, err
+		}
+		r.m = m
+	}
+	return r, nil
+}
+
+// isNilStore reports whether src is a nil *Store in a non-nil interface.
+func isNilStore(src Source) bool {
+	s, ok := src.(*Store)
+	return ok && s == nil
 }
 
 // Stats returns the relay's counters.
@@ -123,15 +154,18 @@ func (r *Relay) Stats() Stats {
 	}
 }
 
-// RelayOnce relays one batch: in one transaction it locks the relay
-// position, reads up to [WithBatchSize] rows after it in seq order,
-// produces them, and moves the position past the rows the broker
-// acknowledged. It returns how many rows it published. The outcomes:
+// RelayOnce relays one round: it claims the relay position
+// ([Source.Claim]: in one transaction, with the position row locked),
+// reads up to [WithRoundSize] rows after it in seq order, produces them,
+// and moves the position past the rows the broker acknowledged. It returns
+// how many rows it published. The outcomes:
 //
 //   - n > 0, nil: n rows published; call again, more may be waiting.
 //   - 0, nil: nothing was pending.
 //   - 0, [ErrStandby]: another relay holds the position and is publishing;
 //     this one did nothing. It is not a failure, and not counted as one.
+//   - 0, a *[TopicMismatchError]: the outbox is bound to another topic
+//     than the producer's; nothing was read or produced.
 //   - n >= 0, an [*Error] of op "produce" wrapping the producer's error (a
 //     *[kafkasink.ProduceError] lists the failed rows): some deliveries
 //     failed. The position moved over the n acknowledged rows before the
@@ -139,13 +173,36 @@ func (r *Relay) Stats() Stats {
 //     round (those of them that were acknowledged, twice).
 //   - 0, another [*Error]: Postgres failed; the position did not move.
 //
-// Once the batch is produced, moving the position and committing use a
+// Once the rows are produced, moving the position and committing use a
 // context detached from ctx, bounded by [WithCommitTimeout]: a canceled ctx
 // then does not turn acknowledged rows into duplicates.
+//
+// For a batch job, [Relay.Drain] calls RelayOnce until nothing is pending.
 func (r *Relay) RelayOnce(ctx context.Context) (n int, err error) {
 	res, err := r.round(ctx)
 	r.count(err)
 	return res.published, err
+}
+
+// roundDone records a round that held the position: its rows, and what is
+// left pending. A round that read less than a full round read every
+// visible row, so what is left is what it did not publish; after a full
+// round the rows are counted, at most once per poll interval.
+func (r *Relay) roundDone(ctx context.Context, res roundResult) {
+	r.published.Add(int64(res.published))
+	if r.m == nil {
+		return
+	}
+	r.m.published.Add(float64(res.published))
+	if res.read < r.cfg.roundSize {
+		r.m.pending.Set(float64(res.read - res.published))
+		return
+	}
+	if r.m.countDue(r.cfg.pollInterval) {
+		if n, err := r.src.Pending(ctx); err == nil {
+			r.m.pending.Set(float64(n))
+		}
+	}
 }
 
 // count records a round's outcome other than its rows.
@@ -155,36 +212,33 @@ func (r *Relay) count(err error) {
 		r.standby.Add(1)
 	case err != nil:
 		r.errs.Add(1)
+		if r.m != nil {
+			r.m.errors.Inc()
+		}
 	}
 }
 
 type roundResult struct{ read, published int }
 
-// round is one RelayOnce. The position's lock is held from the first
-// statement to the commit, so no other relay reads, produces or moves the
-// position meanwhile.
+// round is one RelayOnce. The claim holds the position's lock from its
+// first statement to its end, so no other relay reads, produces or moves
+// the position meanwhile.
 func (r *Relay) round(ctx context.Context) (roundResult, error) {
 	var res roundResult
-	s := r.store
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return res, s.wrap("begin", err)
-	}
-	defer func() {
-		// Rolling back a committed transaction is a no-op. The rollback
-		// must not depend on ctx: it releases the position's lock.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.commitTimeout)
-		_ = tx.Rollback(rctx)
-		cancel()
-	}()
-
-	pos, err := r.lockPosition(ctx, tx)
+	c, err := r.src.Claim(ctx, r.topic, r.cfg.roundSize)
 	if err != nil {
 		return res, err
 	}
-	seqs, rows, err := r.read(ctx, tx, pos)
-	if err != nil || len(rows) == 0 {
-		return res, err
+	// Ending the claim must not depend on ctx: it releases the
+	// position's lock, and after a produce it records what the broker
+	// has.
+	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.commitTimeout)
+	defer cancel()
+	defer c.Release(ectx) // a no-op after Commit
+	rows := c.Rows()
+	if len(rows) == 0 {
+		r.roundDone(ctx, res)
+		return res, nil
 	}
 	res.read = len(rows)
 
@@ -201,89 +255,19 @@ func (r *Relay) round(ctx context.Context) (roundResult, error) {
 		res.published++
 	}
 	if res.published > 0 {
-		if err := r.advance(ctx, tx, seqs[res.published-1]); err != nil {
+		if err := c.Commit(ectx, res.published); err != nil {
 			r.log.Warn("outbox: acknowledged rows not recorded as published; they will be produced again (duplicates, not loss)",
 				"rows", res.published, "err", err)
 			return roundResult{read: res.read}, err
 		}
 	}
-	r.published.Add(int64(res.published))
+	r.roundDone(ctx, res)
 	r.failed.Add(int64(failed))
 	r.batches.Add(1)
 	if produceErr != nil {
-		return res, &Error{Op: "produce", Schema: s.schema, Err: produceErr}
+		return res, &Error{Op: "produce", Schema: r.src.Schema(), Err: produceErr}
 	}
 	return res, nil
-}
-
-// lockPosition locks the position row and returns the position, or
-// ErrStandby when another relay holds the lock. NOWAIT: waiting would only
-// queue this relay behind one that is already publishing.
-func (r *Relay) lockPosition(ctx context.Context, tx pgx.Tx) (int64, error) {
-	s := r.store
-	var pos int64
-	err := tx.QueryRow(ctx, s.q.lockPosition).Scan(&pos)
-	var pg *pgconn.PgError
-	switch {
-	case err == nil:
-		return pos, nil
-	case errors.As(err, &pg) && pg.Code == codeLockNotAvailable:
-		return 0, ErrStandby
-	case errors.Is(err, pgx.ErrNoRows):
-		return 0, s.wrap("lock position", fmt.Errorf("%w: the outbox_position row is missing", ErrNotMigrated))
-	}
-	return 0, s.wrap("lock position", err)
-}
-
-// read returns the rows after pos, in seq order, up to a batch. Rows become
-// visible in seq order (the outbox_serialize trigger), so no row can appear
-// later at or below a seq read here.
-func (r *Relay) read(ctx context.Context, tx pgx.Tx, pos int64) ([]int64, []kafkasink.Encoded, error) {
-	s := r.store
-	found, err := tx.Query(ctx, s.q.read, pos, r.cfg.batchSize)
-	if err != nil {
-		return nil, nil, s.wrap("read", err)
-	}
-	defer found.Close()
-	// The payloads go out as they are, without being decoded: Stage
-	// wrote them with transform.Marshal, and a row inserted by other
-	// means that is not a valid row is dead-lettered by the consumers.
-	// The fetch time travels in a header, for the fetch-to-stored
-	// latency wherever the rows are stored.
-	var (
-		seqs []int64
-		rows = make([]kafkasink.Encoded, 0, r.cfg.batchSize)
-		seq  int64
-	)
-	for found.Next() {
-		row := kafkasink.Encoded{} // a fresh Value: the producer may keep it
-		if err := found.Scan(&seq, &row.ID, &row.Value, &row.FetchedAt); err != nil {
-			return nil, nil, s.wrap("read", err)
-		}
-		seqs = append(seqs, seq)
-		rows = append(rows, row)
-	}
-	if err := found.Err(); err != nil {
-		return nil, nil, s.wrap("read", err)
-	}
-	return seqs, rows, nil
-}
-
-// advance moves the position to seq and commits. From here on the broker
-// has the acknowledged rows, so this must happen even if ctx has ended, or
-// they would all be produced again: it runs on a context of its own,
-// bounded by the commit timeout.
-func (r *Relay) advance(ctx context.Context, tx pgx.Tx, seq int64) error {
-	s := r.store
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.commitTimeout)
-	defer cancel()
-	if _, err := tx.Exec(cctx, s.q.advance, seq); err != nil {
-		return s.wrap("advance", err)
-	}
-	if err := tx.Commit(cctx); err != nil {
-		return s.wrap("commit", err)
-	}
-	return nil
 }
 
 // sortDeliveries tells, for each row of a produce call, whether the broker
@@ -318,19 +302,20 @@ func sortDeliveries(rows []kafkasink.Encoded, dels []kafkasink.Delivery, err err
 	return ok, failed, err
 }
 
-// Run relays until ctx ends, then returns nil. It relays batch after batch
-// while full batches come back, then waits for a notification that rows
-// were staged (it LISTENs on [Store.Channel]), or for [WithPollInterval].
-// While another relay holds the position, Run stands by the same way, and
-// takes over at the first round after that relay stops. Every
-// [WithCleanupInterval] it deletes the published rows staged more than
-// [WithRetention] ago.
+// Run relays until ctx ends, then returns nil: the call for a service. It
+// relays round after round while full rounds come back, then waits for a
+// notification that rows were staged (it LISTENs on [Store.Channel]), or
+// for [WithPollInterval]. While another relay holds the position, Run
+// stands by the same way, and takes over at the first round after that
+// relay stops. Every [WithCleanupInterval] it runs [Relay.Cleanup].
 //
 // A failed round (Postgres or Kafka unavailable, a missing privilege, a
 // failed delivery) is logged and retried after a backoff ([WithBackoff]);
 // Run does not return because of it, so a relay outlives outages and a
-// grant or a migration can fix it without a restart. A relay runs one Run
-// at a time: a second concurrent call returns [ErrRunning].
+// grant or a migration can fix it without a restart. The exception is a
+// *[TopicMismatchError]: the relay is pointed at another topic than its
+// outbox's, which time does not fix, and Run returns it. A relay runs one
+// Run at a time: a second concurrent call returns [ErrRunning].
 func (r *Relay) Run(ctx context.Context) error {
 	if !r.running.CompareAndSwap(false, true) {
 		return ErrRunning
@@ -365,6 +350,9 @@ func (r *Relay) Run(ctx context.Context) error {
 			return nil
 		}
 		r.count(err)
+		if errors.Is(err, ErrTopicMismatch) {
+			return err
+		}
 		if err != nil && !errors.Is(err, ErrStandby) {
 			failures++
 			d := r.backoff(failures)
@@ -384,7 +372,7 @@ func (r *Relay) Run(ctx context.Context) error {
 			r.log.Info("outbox: relay recovered", "after_failures", failures)
 			failures = 0
 		}
-		if res.read == r.cfg.batchSize {
+		if res.read == r.cfg.roundSize {
 			continue // more may be waiting
 		}
 		wait := r.cfg.pollInterval
@@ -404,16 +392,73 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 }
 
-// cleanup deletes rows published before the retention; a failure is logged
-// and left to the next cleanup.
-func (r *Relay) cleanup(ctx context.Context) {
-	n, err := r.store.DeletePublished(ctx, r.cfg.retention)
+// Drain relays until nothing is pending, then deletes the published rows
+// past the retention once ([Relay.Cleanup]) and returns nil: the call for
+// a batch job (stage, then drain, then exit), where [Relay.Run] is the one
+// for a service and [Relay.RelayOnce] the one for a scheduler of your own.
+//
+// It relays round after round until a round reads fewer rows than
+// [WithRoundSize] and publishes all of them; rows staged meanwhile are
+// relayed too, so a drain beside a busy stager may last. While another
+// relay holds the position ([ErrStandby]), Drain waits [WithPollInterval]
+// and tries again, until that relay stops or releases it, so two jobs
+// draining one outbox both finish.
+//
+// Any other failed round ends Drain with its error (an [*Error], or a
+// *[TopicMismatchError]): a batch job fails and its scheduler retries it;
+// the position keeps what was published, so the next run resumes there. So
+// does a failed cleanup (an [*Error] of op "cleanup"), after every row was
+// published. When ctx ends, Drain returns ctx's error. Drain may run
+// beside Run or another Drain of the same relay.
+func (r *Relay) Drain(ctx context.Context) error {
+	for {
+		res, err := r.round(ctx)
+		r.count(err)
+		if errors.Is(err, ErrStandby) {
+			if !sleep(ctx, r.cfg.pollInterval) {
+				return ctx.Err()
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if res.read < r.cfg.roundSize {
+			break // nothing was left after this round's rows
+		}
+	}
+	_, err := r.Cleanup(ctx)
+	return err
+}
+
+// Cleanup deletes the published rows staged more than [WithRetention] ago
+// and returns how many it deleted; with a retention of 0 it deletes
+// nothing. Pending rows are never deleted. [Relay.Run] calls it every
+// [WithCleanupInterval] and [Relay.Drain] once at its end; a job that
+// drives the relay with [Relay.RelayOnce] calls it itself, or its outbox
+// grows forever.
+//
+// It is the relay's, not the store's, because the retention is a relay
+// setting: rows are kept after publishing so that staging them again
+// counts as a duplicate, for as long as the relay's owner chose.
+// [Store.DeletePublished] deletes by an age given at each call.
+func (r *Relay) Cleanup(ctx context.Context) (deleted int64, err error) {
+	if r.cfg.retention == 0 {
+		return 0, nil
+	}
+	n, err := r.src.DeletePublished(ctx, r.cfg.retention)
 	r.cleaned.Add(n)
-	switch {
-	case err != nil && ctx.Err() == nil:
-		r.log.Warn("outbox: cleanup failed; retrying at the next interval", "err", err)
-	case n > 0:
+	if n > 0 {
 		r.log.Debug("outbox: cleaned up published rows", "rows", n, "retention", r.cfg.retention)
+	}
+	return n, err
+}
+
+// cleanup is Run's Cleanup: a failure is logged and left to the next
+// cleanup.
+func (r *Relay) cleanup(ctx context.Context) {
+	if _, err := r.Cleanup(ctx); err != nil && ctx.Err() == nil {
+		r.log.Warn("outbox: cleanup failed; retrying at the next interval", "err", err)
 	}
 }
 
@@ -440,7 +485,16 @@ func sleep(ctx context.Context, d time.Duration) bool {
 func (r *Relay) listen(ctx context.Context, wake chan<- struct{}) {
 	failures := 0
 	for {
-		err := r.listenOnce(ctx, wake, func() { failures = 0 })
+		listening := false
+		err := r.src.Listen(ctx, func() {
+			signal(wake)
+			if !listening { // the first call: LISTEN is in effect
+				listening, failures = true, 0
+				if h := r.cfg.onListening; h != nil {
+					h()
+				}
+			}
+		})
 		if ctx.Err() != nil {
 			return
 		}
@@ -450,37 +504,6 @@ func (r *Relay) listen(ctx context.Context, wake chan<- struct{}) {
 		if !sleep(ctx, d) {
 			return
 		}
-	}
-}
-
-func (r *Relay) listenOnce(ctx context.Context, wake chan<- struct{}, listening func()) error {
-	s := r.store
-	pc, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return s.wrap("listen", err)
-	}
-	// The connection leaves the pool for good: a connection that LISTENs
-	// must not be handed to anyone else, and it is busy waiting anyway.
-	conn := pc.Hijack()
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		_ = conn.Close(cctx)
-		cancel()
-	}()
-	if _, err := conn.Exec(ctx, s.q.listen); err != nil {
-		return s.wrap("listen", err)
-	}
-	listening()
-	// Rows staged before LISTEN took effect sent no notification to us.
-	signal(wake)
-	if h := r.cfg.onListening; h != nil {
-		h()
-	}
-	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
-			return s.wrap("listen", err)
-		}
-		signal(wake)
 	}
 }
 

@@ -31,7 +31,7 @@ func TestNewRelayValidates(t *testing.T) {
 	}
 	p := &fakeProducer{}
 	for name, opts := range map[string][]outbox.RelayOpt{
-		"batch":   {outbox.WithBatchSize(0)},
+		"batch":   {outbox.WithRoundSize(0)},
 		"poll":    {outbox.WithPollInterval(0)},
 		"cleanup": {outbox.WithCleanupInterval(-time.Second)},
 		"keep":    {outbox.WithRetention(-time.Hour)},
@@ -48,7 +48,19 @@ func TestNewRelayValidates(t *testing.T) {
 	if _, err := outbox.NewRelay(store, nil); err == nil {
 		t.Error("NewRelay(nil producer) succeeded")
 	}
+	var none *outbox.Store
+	if _, err := outbox.NewRelay(none, p); err == nil {
+		t.Error("NewRelay((*Store)(nil)) succeeded")
+	}
+	if _, err := outbox.NewRelay(store, noTopicProducer{p}); err == nil {
+		t.Error("NewRelay with a producer of no topic succeeded")
+	}
 }
+
+// noTopicProducer is a producer that does not say its topic.
+type noTopicProducer struct{ *fakeProducer }
+
+func (noTopicProducer) Topic() string { return "" }
 
 func TestRelayOncePublishesToKafka(t *testing.T) {
 	t.Parallel()
@@ -56,7 +68,7 @@ func TestRelayOncePublishesToKafka(t *testing.T) {
 	pool := newPool(t)
 	store := newStore(t, pool)
 	topic := newTopic(t, brokers, 3)
-	relay, err := outbox.NewRelay(store, newProducer(t, brokers, topic), outbox.WithBatchSize(500))
+	relay, err := outbox.NewRelay(store, newProducer(t, brokers, topic), outbox.WithRoundSize(500))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,10 +111,19 @@ func TestRelayOncePublishesToKafka(t *testing.T) {
 }
 
 // blockingProducer acknowledges every row, once release is closed; it
-// tells entered when a produce call has begun.
+// tells entered when a produce call has begun. With next set, it produces
+// through next (and to its topic) once released.
 type blockingProducer struct {
 	entered chan struct{}
 	release chan struct{}
+	next    outbox.Producer
+}
+
+func (b *blockingProducer) Topic() string {
+	if b.next != nil {
+		return b.next.Topic()
+	}
+	return "fake"
 }
 
 func (b *blockingProducer) ProduceEncodedSync(ctx context.Context, rows ...kafkasink.Encoded) ([]kafkasink.Delivery, error) {
@@ -111,6 +132,9 @@ func (b *blockingProducer) ProduceEncodedSync(ctx context.Context, rows ...kafka
 	case <-b.release:
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+	if b.next != nil {
+		return b.next.ProduceEncodedSync(ctx, rows...)
 	}
 	out := make([]kafkasink.Delivery, len(rows))
 	for i, r := range rows {
@@ -216,7 +240,7 @@ func TestTwoRelaysPublishEveryRowOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 2 {
 		// Each relay has its own producer, as separate processes would.
-		r, err := outbox.NewRelay(store, newProducer(t, brokers, topic), outbox.WithBatchSize(250))
+		r, err := outbox.NewRelay(store, newProducer(t, brokers, topic), outbox.WithRoundSize(250))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -347,6 +371,8 @@ func TestFailedDeliveriesStayUnpublished(t *testing.T) {
 // shortProducer reports fewer deliveries than rows: the relay must not
 // guess which went out.
 type shortProducer struct{}
+
+func (shortProducer) Topic() string { return "fake" }
 
 func (shortProducer) ProduceEncodedSync(ctx context.Context, rows ...kafkasink.Encoded) ([]kafkasink.Delivery, error) {
 	return []kafkasink.Delivery{{ID: rows[0].ID}}, nil
@@ -632,7 +658,7 @@ func TestConcurrentStagingLosesNothing(t *testing.T) {
 	store := newStore(t, pool)
 	ctx := testContext(t, 60*time.Second)
 	p := &fakeProducer{}
-	relay, err := outbox.NewRelay(store, p, outbox.WithBatchSize(37), outbox.WithPollInterval(5*time.Millisecond))
+	relay, err := outbox.NewRelay(store, p, outbox.WithRoundSize(37), outbox.WithPollInterval(5*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}

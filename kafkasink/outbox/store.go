@@ -25,6 +25,7 @@ type Store struct {
 	schema string
 	cfg    storeConfig
 	q      queries
+	m      *storeMetrics // nil without WithMetrics
 }
 
 // StageResult counts the rows of one [Store.Stage] call.
@@ -52,8 +53,9 @@ var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,55}$`)
 
 // NewStore returns the store of pool's database, in the schema "userstream"
 // unless [WithSchema] says otherwise. It does no I/O: call [Store.Migrate]
-// to create the tables, or [Store.Ping] to check the connection. The caller
-// owns the pool and closes it after the store's last use.
+// to create the tables, or [Store.Ping] to check the connection. It fails
+// on an invalid option, or when [WithMetrics]' registry refuses a series.
+// The caller owns the pool and closes it after the store's last use.
 func NewStore(pool *pgxpool.Pool, opts ...StoreOpt) (*Store, error) {
 	if pool == nil {
 		return nil, errors.New("outbox: nil pool")
@@ -69,7 +71,15 @@ func NewStore(pool *pgxpool.Pool, opts ...StoreOpt) (*Store, error) {
 	if cfg.copyThreshold < 1 {
 		return nil, fmt.Errorf("outbox: WithCopyThreshold(%d): want at least 1", cfg.copyThreshold)
 	}
-	return &Store{pool: pool, schema: cfg.schema, cfg: cfg, q: newQueries(cfg.schema)}, nil
+	s := &Store{pool: pool, schema: cfg.schema, cfg: cfg, q: newQueries(cfg.schema)}
+	if cfg.metrics != nil {
+		m, err := newStoreMetrics(cfg.metrics)
+		if err != nil {
+			return nil, err
+		}
+		s.m = m
+	}
+	return s, nil
 }
 
 // Schema returns the store's schema name.
@@ -112,16 +122,25 @@ func (s *Store) Stage(ctx context.Context, runID string, rows []transform.Row) (
 	var (
 		staged int64
 		err    error
+		start  = time.Now()
 	)
 	if len(rows) >= s.cfg.copyThreshold {
 		staged, err = s.stageCopy(ctx, runID, rows)
 	} else {
 		staged, err = s.stageInsert(ctx, runID, rows)
 	}
+	if s.m != nil {
+		s.m.stageSeconds.Observe(time.Since(start).Seconds())
+	}
 	if err != nil {
 		return StageResult{}, s.wrap("stage", err)
 	}
-	return StageResult{Staged: int(staged), Duplicates: len(rows) - int(staged)}, nil
+	res := StageResult{Staged: int(staged), Duplicates: len(rows) - int(staged)}
+	if s.m != nil {
+		s.m.staged.Add(float64(res.Staged))
+		s.m.duplicates.Add(float64(res.Duplicates))
+	}
+	return res, nil
 }
 
 // stageInsert stages a small page with one INSERT over unnest'ed arrays.

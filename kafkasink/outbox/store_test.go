@@ -351,7 +351,7 @@ func TestPendingCountsUnpublishedRows(t *testing.T) {
 	if _, err := store.Stage(ctx, "run", testrows.Rows(7)); err != nil {
 		t.Fatal(err)
 	}
-	relay, err := outbox.NewRelay(store, &fakeProducer{}, outbox.WithBatchSize(5))
+	relay, err := outbox.NewRelay(store, &fakeProducer{}, outbox.WithRoundSize(5))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,345 @@
+package outbox_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/userstream/userstream/internal/testenv"
+	"github.com/userstream/userstream/internal/testrows"
+	"github.com/userstream/userstream/kafkasink"
+	"github.com/userstream/userstream/kafkasink/outbox"
+)
+
+// TestDrainPublishesEverything: Drain relays round after round until
+// nothing is pending, and every row reaches the topic once.
+func TestDrainPublishesEverything(t *testing.T) {
+	t.Parallel()
+	brokers := testenv.KafkaBrokers(t)
+	pool := newPool(t)
+	store := newStore(t, pool)
+	topic := newTopic(t, brokers, 3)
+	ctx := testContext(t, 60*time.Second)
+	const n = 1234
+	rows := testrows.Rows(n)
+	if _, err := store.Stage(ctx, "run", rows); err != nil {
+		t.Fatal(err)
+	}
+	relay, err := outbox.NewRelay(store, newProducer(t, brokers, topic), outbox.WithRoundSize(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := relay.Drain(ctx); err != nil {
+		t.Fatalf("Drain = %v", err)
+	}
+	if c := counts(t, store); c != (outbox.Counts{Published: n}) {
+		t.Fatalf("Counts after Drain = %+v, want all %d published", c, n)
+	}
+	keys, total := topicKeys(t, brokers, topic)
+	if total != n || len(keys) != n {
+		t.Fatalf("topic holds %d records of %d keys, want %d once each", total, len(keys), n)
+	}
+	for _, r := range rows {
+		if keys[r.ID] != 1 {
+			t.Fatalf("row %s is in the topic %d times", r.ID, keys[r.ID])
+		}
+	}
+	if s := relay.Stats(); s.Published != n || s.Batches != 13 || s.Errors != 0 {
+		t.Fatalf("Stats = %+v, want %d published in 13 rounds", s, n)
+	}
+	// Nothing pending: one round that reads nothing.
+	if err := relay.Drain(ctx); err != nil {
+		t.Fatalf("second Drain = %v", err)
+	}
+}
+
+// TestDrainWaitsOutStandby: a Drain started while another relay holds the
+// position stands by until that relay's round ends, then relays what is
+// left, and returns with nothing pending.
+func TestDrainWaitsOutStandby(t *testing.T) {
+	t.Parallel()
+	brokers := testenv.KafkaBrokers(t)
+	pool := newPool(t)
+	store := newStore(t, pool)
+	topic := newTopic(t, brokers, 1)
+	ctx := testContext(t, 60*time.Second)
+	rows := testrows.Rows(15)
+	if _, err := store.Stage(ctx, "first", rows[:10]); err != nil {
+		t.Fatal(err)
+	}
+	bp := &blockingProducer{entered: make(chan struct{}, 1), release: make(chan struct{}), next: newProducer(t, brokers, topic)}
+	holder, err := outbox.NewRelay(store, bp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := make(chan error, 1)
+	go func() {
+		_, err := holder.RelayOnce(ctx)
+		held <- err
+	}()
+	<-bp.entered // the holder has the position, and the 10 rows, until released
+
+	drainer, err := outbox.NewRelay(store, newProducer(t, brokers, topic), outbox.WithPollInterval(10*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	drained := make(chan error, 1)
+	go func() { drained <- drainer.Drain(ctx) }()
+	waitFor(t, 10*time.Second, "Drain to stand by", func() bool { return drainer.Stats().Standby >= 1 })
+	select {
+	case err := <-drained:
+		t.Fatalf("Drain returned %v while another relay held the position", err)
+	default:
+	}
+	if _, err := store.Stage(ctx, "second", rows[10:]); err != nil {
+		t.Fatal(err)
+	}
+	close(bp.release)
+	if err := <-held; err != nil {
+		t.Fatalf("holder's RelayOnce = %v", err)
+	}
+	if err := <-drained; err != nil {
+		t.Fatalf("Drain = %v", err)
+	}
+	if c := counts(t, store); c.Pending != 0 {
+		t.Fatalf("Counts after Drain = %+v, want none pending", c)
+	}
+	if s := drainer.Stats(); s.Published != 5 || s.Errors != 0 {
+		t.Fatalf("drainer's Stats = %+v, want the 5 rows staged later published, no error", s)
+	}
+	keys, total := topicKeys(t, brokers, topic)
+	if total != 15 || len(keys) != 15 {
+		t.Fatalf("topic holds %d records of %d keys, want 15 once each", total, len(keys))
+	}
+}
+
+// TestCleanupDeletesOnlyOldPublishedRows: Relay.Cleanup, and Drain at its
+// end, delete the published rows staged before the retention, never a
+// recent one nor a pending one.
+func TestCleanupDeletesOnlyOldPublishedRows(t *testing.T) {
+	t.Parallel()
+	pool := newPool(t)
+	store := newStore(t, pool)
+	ctx := testContext(t, 30*time.Second)
+	table := pgx.Identifier{store.Schema(), "outbox"}.Sanitize()
+	age := func(ids []string, age string) {
+		t.Helper()
+		if _, err := pool.Exec(ctx, "UPDATE "+table+" SET fetched_at = now() - $2::interval WHERE id = ANY($1::uuid[])",
+			ids, age); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows := testrows.Rows(40)
+	if _, err := store.Stage(ctx, "run", rows[:20]); err != nil {
+		t.Fatal(err)
+	}
+	relay, err := outbox.NewRelay(store, &fakeProducer{}, outbox.WithRetention(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := relay.Drain(ctx); err != nil { // nothing old yet: deletes nothing
+		t.Fatal(err)
+	}
+	// Published: 10 rows two hours old, 10 recent. Pending: 10 a week
+	// old, 10 recent.
+	age(ids(rows[:10]), "2 hours")
+	if _, err := store.Stage(ctx, "later", rows[20:]); err != nil {
+		t.Fatal(err)
+	}
+	age(ids(rows[20:30]), "7 days")
+	if n, err := relay.Cleanup(ctx); n != 10 || err != nil {
+		t.Fatalf("Cleanup = %d, %v; want the 10 old published rows", n, err)
+	}
+	if c := counts(t, store); c != (outbox.Counts{Pending: 20, Published: 10}) {
+		t.Fatalf("Counts after Cleanup = %+v", c)
+	}
+	if n, err := relay.Cleanup(ctx); n != 0 || err != nil {
+		t.Fatalf("second Cleanup = %d, %v; want 0", n, err)
+	}
+	// Drain publishes the 20 pending rows, then deletes the 10 old ones.
+	if err := relay.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c := counts(t, store); c != (outbox.Counts{Published: 20}) {
+		t.Fatalf("Counts after Drain = %+v, want the 20 recent rows kept", c)
+	}
+	if s := relay.Stats(); s.Cleaned != 20 {
+		t.Fatalf("Stats.Cleaned = %d, want 20", s.Cleaned)
+	}
+
+	// A retention of 0 keeps everything.
+	keep, err := outbox.NewRelay(store, &fakeProducer{}, outbox.WithRetention(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	age(ids(rows), "30 days")
+	if n, err := keep.Cleanup(ctx); n != 0 || err != nil {
+		t.Fatalf("Cleanup with retention 0 = %d, %v; want 0", n, err)
+	}
+}
+
+// TestOutboxIsBoundToItsTopic: a fresh outbox binds to the topic of the
+// first relay round; a relay of another topic on the same schema gets a
+// *TopicMismatchError from every call and publishes nothing.
+func TestOutboxIsBoundToItsTopic(t *testing.T) {
+	t.Parallel()
+	brokers := testenv.KafkaBrokers(t)
+	pool := newPool(t)
+	store := newStore(t, pool)
+	ctx := testContext(t, 60*time.Second)
+	first, other := newTopic(t, brokers, 1), newTopic(t, brokers, 1)
+
+	if got, err := store.BoundTopic(ctx); got != "" || err != nil {
+		t.Fatalf("BoundTopic of a fresh outbox = %q, %v; want unbound", got, err)
+	}
+	owner, err := outbox.NewRelay(store, newProducer(t, brokers, first))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first round binds, with nothing pending.
+	if n, err := owner.RelayOnce(ctx); n != 0 || err != nil {
+		t.Fatalf("first RelayOnce = %d, %v", n, err)
+	}
+	if got, err := store.BoundTopic(ctx); got != first || err != nil {
+		t.Fatalf("BoundTopic after the first round = %q, %v; want %q", got, err, first)
+	}
+
+	if _, err := store.Stage(ctx, "run", testrows.Rows(10)); err != nil {
+		t.Fatal(err)
+	}
+	intruder, err := outbox.NewRelay(store, newProducer(t, brokers, other))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(call string, err error) {
+		t.Helper()
+		var tm *outbox.TopicMismatchError
+		if !errors.As(err, &tm) || !errors.Is(err, outbox.ErrTopicMismatch) {
+			t.Fatalf("%s on another topic = %v, want a *TopicMismatchError", call, err)
+		}
+		if *tm != (outbox.TopicMismatchError{Schema: store.Schema(), Bound: first, Got: other}) {
+			t.Fatalf("%s: %+v", call, *tm)
+		}
+	}
+	n, err := intruder.RelayOnce(ctx)
+	if n != 0 {
+		t.Fatalf("RelayOnce on another topic published %d rows", n)
+	}
+	check("RelayOnce", err)
+	check("Drain", intruder.Drain(ctx))
+	runCtx, stop := context.WithTimeout(ctx, 30*time.Second) // Run returns the error at its first round
+	defer stop()
+	check("Run", intruder.Run(runCtx))
+	if c := counts(t, store); c.Pending != 10 {
+		t.Fatalf("Counts = %+v, want the 10 rows still pending", c)
+	}
+	if keys, total := topicKeys(t, brokers, other); total != 0 {
+		t.Fatalf("the other topic holds %d records (%v), want none", total, keys)
+	}
+	if s := intruder.Stats(); s.Published != 0 || s.Errors != 3 {
+		t.Fatalf("intruder's Stats = %+v, want 3 failed rounds and nothing published", s)
+	}
+
+	// The owner is unaffected.
+	if err := owner.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, total := topicKeys(t, brokers, first); total != 10 {
+		t.Fatalf("the outbox's topic holds %d records, want 10", total)
+	}
+}
+
+// TestMigrateFromVersion2BindsAtFirstRound: an outbox of version 2 (no
+// topic) migrates in place, keeps its pending rows, and binds to the
+// topic of its next relay round.
+func TestMigrateFromVersion2BindsAtFirstRound(t *testing.T) {
+	t.Parallel()
+	pool := newPool(t)
+	ctx := testContext(t, 30*time.Second)
+	schema := testenv.Name(t, "ob")
+	store, err := outbox.NewStore(pool, outbox.WithSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropSchemaAtCleanup(t, pool, schema)
+	if err := store.MigrateTo(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Stage(ctx, "v2", testrows.Rows(7)); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var version int
+	if err := pool.QueryRow(ctx, "SELECT max(version) FROM "+pgx.Identifier{schema, "schema_version"}.Sanitize()).Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	if version != outbox.SchemaVersion {
+		t.Fatalf("schema version %d, want %d", version, outbox.SchemaVersion)
+	}
+	if got, err := store.BoundTopic(ctx); got != "" || err != nil {
+		t.Fatalf("BoundTopic after the upgrade = %q, %v; want unbound", got, err)
+	}
+	if c := counts(t, store); c.Pending != 7 {
+		t.Fatalf("Counts after the upgrade = %+v, want 7 pending", c)
+	}
+	p := &fakeProducer{topic: "signups"}
+	relay, err := outbox.NewRelay(store, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := relay.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := store.BoundTopic(ctx); got != "signups" || err != nil {
+		t.Fatalf("BoundTopic after the first round = %q, %v; want signups", got, err)
+	}
+	if len(p.produced()) != 7 {
+		t.Fatalf("relayed %d rows, want 7", len(p.produced()))
+	}
+}
+
+// TestDrainOnAFakeSource drives Drain through an in-memory Source, with no
+// server: it waits out a held position, and returns a failed round's error
+// with the position where the broker's acknowledgements left it.
+func TestDrainOnAFakeSource(t *testing.T) {
+	src := &memSource{held: true, rows: []kafkasink.Encoded{{ID: "a"}, {ID: "b"}, {ID: "c"}}}
+	p := &fakeProducer{}
+	relay, err := outbox.NewRelay(src, p, outbox.WithRoundSize(2), outbox.WithPollInterval(time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testContext(t, 10*time.Second)
+	done := make(chan error, 1)
+	go func() { done <- relay.Drain(ctx) }()
+	waitFor(t, 5*time.Second, "Drain to stand by", func() bool { return relay.Stats().Standby >= 1 })
+	src.mu.Lock()
+	src.held = false
+	src.mu.Unlock()
+	if err := <-done; err != nil {
+		t.Fatalf("Drain = %v", err)
+	}
+	if n, _ := src.Pending(ctx); n != 0 || len(p.produced()) != 3 {
+		t.Fatalf("after Drain: %d pending, %d produced; want 0 and 3", n, len(p.produced()))
+	}
+
+	src.rows = append(src.rows, kafkasink.Encoded{ID: "d"}, kafkasink.Encoded{ID: "e"})
+	p.fail = func(e kafkasink.Encoded) error {
+		if e.ID == "e" {
+			return errors.New("refused")
+		}
+		return nil
+	}
+	err = relay.Drain(ctx)
+	var oe *outbox.Error
+	if !errors.As(err, &oe) || oe.Op != "produce" {
+		t.Fatalf("Drain through a failing producer = %v, want an *outbox.Error of op produce", err)
+	}
+	if n, _ := src.Pending(ctx); n != 1 {
+		t.Fatalf("%d pending after the failed round, want 1 (e)", n)
+	}
+}

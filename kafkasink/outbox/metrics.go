@@ -1,0 +1,123 @@
+package outbox
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// StoreRelayOpt is an option of both [NewStore] and [NewRelay]
+// ([WithMetrics]): each constructor applies its own half.
+type StoreRelayOpt interface {
+	StoreOpt
+	RelayOpt
+}
+
+type metricsOpt struct{ reg prometheus.Registerer }
+
+func (o metricsOpt) apply(c *config) { c.store.metrics, c.relay.metrics = o.reg, o.reg }
+func (metricsOpt) storeOpt()         {}
+func (metricsOpt) relayOpt()         {}
+
+// WithMetrics registers the series of the package doc's Metrics table on
+// reg and records them, overriding the default: no metrics (also when reg
+// is nil). Given to [NewStore] it registers the store's series, to
+// [NewRelay] the relay's. Registering is idempotent per registry: stores
+// or relays handed the same reg share the series, and their counts add
+// up. The constructor fails if reg refuses a series for another reason (a
+// collector of another type, or another help text, under the same name).
+func WithMetrics(reg prometheus.Registerer) StoreRelayOpt { return metricsOpt{reg} }
+
+// durationBuckets are the buckets of every duration histogram of the
+// module: 1 ms to about 65 s.
+var durationBuckets = prometheus.ExponentialBuckets(0.001, 2, 17)
+
+// register registers c on reg, or returns the collector already registered
+// under its description: the series are shared, not duplicated.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		existing, ok := are.ExistingCollector.(C)
+		if !ok {
+			return c, fmt.Errorf("outbox: WithMetrics: a collector of another type (%T) is registered with the same description", are.ExistingCollector)
+		}
+		return existing, nil
+	}
+	if err != nil {
+		return c, fmt.Errorf("outbox: WithMetrics: %w", err)
+	}
+	return c, nil
+}
+
+// storeMetrics are the series of a Store.
+type storeMetrics struct {
+	staged, duplicates prometheus.Counter
+	stageSeconds       prometheus.Histogram
+}
+
+func newStoreMetrics(reg prometheus.Registerer) (*storeMetrics, error) {
+	var (
+		m    storeMetrics
+		errs [3]error
+	)
+	m.staged, errs[0] = register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "userstream_users_staged_total",
+		Help: "New users written to the outbox.",
+	}))
+	m.duplicates, errs[1] = register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "userstream_users_duplicate_total",
+		Help: "Users staged again that were already staged.",
+	}))
+	m.stageSeconds, errs[2] = register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "userstream_stage_batch_seconds",
+		Help:    "Time of one outbox Stage call, in seconds.",
+		Buckets: durationBuckets,
+	}))
+	return &m, errors.Join(errs[:]...)
+}
+
+// relayMetrics are the series of a Relay.
+type relayMetrics struct {
+	published, errors prometheus.Counter
+	pending           prometheus.Gauge
+
+	mu          sync.Mutex
+	lastCounted time.Time // when pending was last counted by a query
+}
+
+func newRelayMetrics(reg prometheus.Registerer) (*relayMetrics, error) {
+	var (
+		m    relayMetrics
+		errs [3]error
+	)
+	m.published, errs[0] = register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "userstream_users_published_total",
+		Help: "Rows the outbox relay published to Kafka.",
+	}))
+	m.pending, errs[1] = register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "userstream_outbox_pending",
+		Help: "Rows staged and not yet published, as of the relay's last round.",
+	}))
+	m.errors, errs[2] = register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "userstream_relay_errors_total",
+		Help: "Outbox relay rounds that failed (and are retried).",
+	}))
+	return &m, errors.Join(errs[:]...)
+}
+
+// countDue reports whether the pending rows may be counted by a query now:
+// at most once per interval, so a backlog relayed in many full rounds
+// costs one count per interval, not one per round.
+func (m *relayMetrics) countDue(interval time.Duration) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if now := time.Now(); now.Sub(m.lastCounted) >= interval {
+		m.lastCounted = now
+		return true
+	}
+	return false
+}
