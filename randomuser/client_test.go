@@ -77,7 +77,7 @@ func TestNewValidates(t *testing.T) {
 		{randomuser.WithBackoff(time.Second, time.Millisecond)},
 		{randomuser.WithRateLimit(100, 0)},
 		{randomuser.WithRateLimit(-1, time.Second)},
-		{randomuser.WithTimeout(-time.Second)},
+		{randomuser.WithAttemptTimeout(-time.Second)},
 		{randomuser.WithMaxBodyBytes(0)},
 	}
 	for _, opts := range bad {
@@ -539,7 +539,7 @@ func TestTimeoutIsRetried(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t)
 	srv.Inject(randomusertest.Delay(3 * time.Second))
-	c := newClient(t, srv, randomuser.WithTimeout(300*time.Millisecond))
+	c := newClient(t, srv, randomuser.WithAttemptTimeout(300*time.Millisecond))
 	start := time.Now()
 	if _, err := c.Fetch(context.Background(), randomuser.Query{Results: 5}); err != nil {
 		t.Fatal(err)
