@@ -79,7 +79,7 @@ func ExampleNewSession() {
 		cassandrastore.WithLocalDC("datacenter1"),
 		// cassandrastore.WithAuth("userstream", password),
 		// cassandrastore.WithTLS(&tls.Config{ServerName: "cassandra.example.com", RootCAs: pool}),
-		cassandrastore.WithTimeout(5*time.Second),
+		cassandrastore.WithRequestTimeout(5*time.Second),
 		cassandrastore.WithLogger(slog.New(slog.NewJSONHandler(os.Stderr, nil))),
 	)
 	if err != nil {
