@@ -59,8 +59,8 @@ test-cluster:
 # promtool (Debian's prometheus package, installed when missing): their
 # syntax (check rules), then their unit tests (test rules), which fail when
 # a rule stops firing, or fires, where its tests say. That every metric
-# they read is one an example serves is checked by go test at the root
-# (alerts_test.go).
+# they (and the console) read is one an SDK package registers is checked
+# by go test at the root (alerts_test.go).
 RULES := examples/prometheus
 check-rules:
 	internal/devstack/need-deb promtool=prometheus

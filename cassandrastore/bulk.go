@@ -68,6 +68,7 @@ func (s *Store) UpsertMany(ctx context.Context, rows []transform.Row) error {
 	if len(rows) == 0 {
 		return nil
 	}
+	start := time.Now()
 	errs := make([]error, len(rows))
 	switch s.cfg.strategy {
 	case WriteUnloggedBatch:
@@ -82,6 +83,7 @@ func (s *Store) UpsertMany(ctx context.Context, rows []transform.Row) error {
 			s.cfg.logger.Debug("cassandrastore: row not written", "id", rows[i].ID, "err", err)
 		}
 	}
+	s.metrics.bulk(len(rows)-len(failed), failed != nil, time.Since(start))
 	if failed != nil {
 		return &WriteError{Rows: len(rows), Failed: failed}
 	}

@@ -16,8 +16,9 @@
 //
 // [NewSession] connects with the settings this package is tuned for:
 // token-aware routing over DC-aware round robin ([WithLocalDC]),
-// consistency LOCAL_QUORUM ([WithConsistency]), 11s request and 5s
-// connect timeouts, and up to 3 retries of idempotent requests on
+// consistency LOCAL_QUORUM ([WithConsistency]), 11s request
+// ([WithRequestTimeout]) and 5s connect ([WithConnectTimeout]) timeouts,
+// and up to 3 retries of idempotent requests on
 // timeouts, unavailability and lost connections only, the wait doubling
 // from 100ms to 2s with jitter ([WithRetry]). [WithAuth] and [WithTLS]
 // cover authentication and encryption. The caller owns the session and
@@ -119,6 +120,24 @@
 // and write such rows again, which upserts make safe, rather than drop
 // them. A row whose id is not a UUID fails with [ErrInvalidID] without
 // being sent.
+//
+// # Metrics
+//
+// The store's [WithMetrics] registers these series on a
+// prometheus.Registerer and records them (without it, none are kept).
+// Several stores given one registerer share the series: their counts add
+// up.
+//
+//	name                            type       labels  buckets (seconds)          meaning
+//	userstream_rows_stored_total    counter    none    -                          rows written to Cassandra (successful writes)
+//	userstream_store_errors_total   counter    none    -                          bulk writes (UpsertMany calls) that failed
+//	userstream_store_batch_seconds  histogram  none    0.001 doubling to 65.536   time of one bulk write (UpsertMany call)
+//
+// [Store.UpsertMany] adds the rows it wrote (all of them, or those a
+// *[WriteError] does not list), counts an error when any row failed, and
+// observes its duration, whether it failed or not; a call with no rows
+// records nothing. [Store.Upsert] adds its row when written. The buckets
+// are prometheus.ExponentialBuckets(0.001, 2, 17).
 //
 // # Logging
 //

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gocql/gocql"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/userstream/userstream/cassandrastore"
 	"github.com/userstream/userstream/transform"
@@ -79,7 +81,7 @@ func ExampleNewSession() {
 		cassandrastore.WithLocalDC("datacenter1"),
 		// cassandrastore.WithAuth("userstream", password),
 		// cassandrastore.WithTLS(&tls.Config{ServerName: "cassandra.example.com", RootCAs: pool}),
-		cassandrastore.WithTimeout(5*time.Second),
+		cassandrastore.WithRequestTimeout(5*time.Second),
 		cassandrastore.WithLogger(slog.New(slog.NewJSONHandler(os.Stderr, nil))),
 	)
 	if err != nil {
@@ -305,4 +307,46 @@ func ExampleLocalNetworkTopologyStrategy() {
 	_ = cassandrastore.WithReplication(repl) // for New
 	// Output:
 	// {'class': 'NetworkTopologyStrategy', <local data center>: 3}
+}
+
+// Record the store's metrics on a registry that /metrics serves. Stores
+// given the same registry share the series.
+func ExampleWithMetrics() {
+	ctx := context.Background()
+	session, err := cassandrastore.NewSession(ctx, strings.Split(os.Getenv("USERSTREAM_CASSANDRA_HOSTS"), ","))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer session.Close()
+	keyspace := "example_" + strings.ToLower(rand.Text())
+	reg := prometheus.NewRegistry() // served with promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	store, err := cassandrastore.New(session, cassandrastore.WithKeyspace(keyspace), cassandrastore.WithMetrics(reg))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer func() { _ = session.ExecStmt("DROP KEYSPACE " + keyspace) }()
+	if err := store.Migrate(ctx); err != nil {
+		log.Fatal(err)
+	}
+
+	if err := store.UpsertMany(ctx, []transform.Row{jennie, ali, mia}); err != nil {
+		log.Fatal(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, mf := range mfs {
+		m := mf.GetMetric()[0]
+		switch mf.GetType() {
+		case dto.MetricType_COUNTER:
+			fmt.Println(mf.GetName(), m.GetCounter().GetValue())
+		case dto.MetricType_HISTOGRAM:
+			fmt.Println(mf.GetName(), "count", m.GetHistogram().GetSampleCount())
+		}
+	}
+	// Output:
+	// userstream_rows_stored_total 3
+	// userstream_store_batch_seconds count 1
+	// userstream_store_errors_total 0
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gocql/gocql"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Opt is an option of this package. Only the package makes options, and
@@ -56,6 +57,7 @@ type storeConfig struct {
 	concurrencySet bool
 	batchSize      int
 	logger         *slog.Logger
+	registerer     prometheus.Registerer
 }
 
 func defaultStoreConfig() storeConfig {
@@ -178,6 +180,16 @@ func WithBatchSize(n int) StoreOpt {
 	return storeOpt{func(c *storeConfig) { c.batchSize = n }}
 }
 
+// WithMetrics registers the store's Prometheus metrics on reg and records
+// them, overriding the default of no metrics (a nil reg keeps it). The
+// series are listed in the package doc, under Metrics. Several stores given
+// the same reg share the series, so their counts add up; [New] fails if reg
+// refuses them for another reason (such as a collector of another type
+// registered under one of the names).
+func WithMetrics(reg prometheus.Registerer) StoreOpt {
+	return storeOpt{func(c *storeConfig) { c.registerer = reg }}
+}
+
 // WithPort sets the native-protocol port used for hosts given without one,
 // overriding the default 9042.
 func WithPort(port int) SessionOpt {
@@ -228,9 +240,10 @@ func WithConsistency(cons gocql.Consistency) SessionOpt {
 	return sessionOpt{func(c *sessionConfig) { c.consistency = cons }}
 }
 
-// WithTimeout bounds each request on the client side, overriding the default
+// WithRequestTimeout bounds each request to Cassandra on the client side
+// (each statement, each batch, each page of a read), overriding the default
 // 11s. A context deadline, when shorter, wins.
-func WithTimeout(d time.Duration) SessionOpt {
+func WithRequestTimeout(d time.Duration) SessionOpt {
 	return sessionOpt{func(c *sessionConfig) { c.timeout = d }}
 }
 

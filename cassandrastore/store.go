@@ -82,6 +82,8 @@ type Store struct {
 
 	ringMu sync.Mutex
 	ring   ringCache
+
+	metrics *metrics // nil without WithMetrics
 }
 
 // New returns a store of the table named by the options in session's
@@ -122,6 +124,13 @@ func New(session gocqlx.Session, opts ...StoreOpt) (*Store, error) {
 	// Identifiers are the only text built into statements, and validName
 	// has vetted them; every value travels as a bound parameter.
 	s := &Store{session: session, cfg: cfg}
+	if cfg.registerer != nil {
+		m, err := newMetrics(cfg.registerer)
+		if err != nil {
+			return nil, err
+		}
+		s.metrics = m
+	}
 	s.table = table.New(table.Metadata{
 		Name:    cfg.keyspace + "." + cfg.table,
 		Columns: columns,
@@ -161,7 +170,9 @@ func (s *Store) Upsert(ctx context.Context, row transform.Row) error {
 	}
 	q := s.table.InsertQueryContext(ctx, s.session).BindStruct(row)
 	q.Idempotent(true)
-	if err := q.ExecRelease(); err != nil {
+	err := q.ExecRelease()
+	s.metrics.row(err)
+	if err != nil {
 		return fmt.Errorf("cassandrastore: upsert %q: %w", row.ID, err)
 	}
 	return nil

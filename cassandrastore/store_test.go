@@ -468,7 +468,7 @@ func TestNewSessionErrors(t *testing.T) {
 	if _, err := cassandrastore.NewSession(ctx, nil); err == nil {
 		t.Error("NewSession without hosts succeeded")
 	}
-	if _, err := cassandrastore.NewSession(ctx, []string{"127.0.0.1"}, cassandrastore.WithTimeout(0)); err == nil {
+	if _, err := cassandrastore.NewSession(ctx, []string{"127.0.0.1"}, cassandrastore.WithRequestTimeout(0)); err == nil {
 		t.Error("NewSession with a zero timeout succeeded")
 	}
 	// Nothing listens on port 1.

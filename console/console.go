@@ -52,10 +52,31 @@ type Metrics struct {
 	LastRun    string  // a gauge of the last successful run's Unix time; "" for none
 }
 
-// DefaultMetrics returns the names the examples register: userstream_*
-// counters for each stage, userstream_consumer_lag,
-// userstream_fetch_to_store_seconds and
-// userstream_last_successful_run_timestamp_seconds.
+// DefaultMetrics returns the names the SDK's packages register when given a
+// prometheus.Registerer through their WithMetrics option, and the console
+// reads by default:
+//
+//   - fetched: userstream_users_fetched_total, and the error counter
+//     userstream_fetch_errors_total, from a randomuser.Client
+//     ([github.com/userstream/userstream/randomuser.WithMetrics]);
+//   - staged: userstream_users_staged_total, from an outbox.Store
+//     ([github.com/userstream/userstream/kafkasink/outbox.WithMetrics]);
+//   - published: userstream_users_published_total, from an outbox.Relay
+//     ([github.com/userstream/userstream/kafkasink/outbox.WithMetrics]);
+//   - stored: userstream_rows_stored_total, and the error counter
+//     userstream_store_errors_total, from a cassandrastore.Store
+//     ([github.com/userstream/userstream/cassandrastore.WithMetrics]);
+//   - dead-lettered: userstream_records_dead_lettered_total, the lag gauge
+//     userstream_consumer_lag (label partition) and the latency histogram
+//     userstream_fetch_to_store_seconds, from a kafkasink.Consumer
+//     ([github.com/userstream/userstream/kafkasink.WithMetrics]);
+//   - the last run: userstream_last_successful_run_timestamp_seconds, from
+//     a runledger.Ledger ([runledger.WithMetrics]).
+//
+// Each package's doc lists its series with their types, labels and
+// buckets. Give the console the gatherer of the registry those packages
+// registered on ([WithGatherer]); a metric whose package has no registerer
+// is shown as absent.
 func DefaultMetrics() Metrics {
 	return Metrics{
 		Stages: []Stage{
@@ -107,9 +128,11 @@ func WithRuns(r Runs) Opt { return opt(func(c *config) { c.runs = r }) }
 // dead-letter section.
 func WithDeadLetters(d DeadLetters) Opt { return opt(func(c *config) { c.deadLetters = d }) }
 
-// WithMetrics sets the metric names read, overriding the default
-// [DefaultMetrics]. Metrics the gatherer lacks are shown as absent.
-func WithMetrics(m Metrics) Opt { return opt(func(c *config) { c.metrics = m }) }
+// WithMetricNames sets the names of the metrics read, overriding the
+// default [DefaultMetrics], the names the SDK's packages register. Use it
+// when the application registers its own metrics under other names.
+// Metrics the gatherer lacks are shown as absent.
+func WithMetricNames(m Metrics) Opt { return opt(func(c *config) { c.metrics = m }) }
 
 // WithInterval sets how often the metrics are sampled and the runs and
 // dead letters read, overriding the default 1s.

@@ -16,7 +16,8 @@
 //   - live totals and rates per stage (fetched, staged, published, stored,
 //     dead-lettered), error counters, fetch→stored latency quantiles and
 //     consumer lag per partition, all read from a [prometheus.Gatherer]
-//     under the names of [Metrics] ([DefaultMetrics]: the examples' names);
+//     under the names of [Metrics] ([DefaultMetrics]: the names the SDK's
+//     packages register with their WithMetrics option);
 //   - a chart of throughput and lag over the last minutes;
 //   - the latest dead letters ([DeadLetters], which [dlq.Queue]
 //     implements): reason, error, original topic, partition and offset,

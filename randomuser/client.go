@@ -27,6 +27,7 @@ type Client struct {
 	rc       *retryablehttp.Client
 	limiter  *bucket // nil without WithRateLimit
 	log      *slog.Logger
+	metrics  *metrics // nil without WithMetrics
 }
 
 // New returns a Client. It applies the defaults, then opts, then validates
@@ -61,6 +62,13 @@ func New(opts ...Opt) (*Client, error) {
 	c := &Client{cfg: cfg, endpoint: cfg.endpoint(), log: cfg.logger}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.registerer != nil {
+		m, err := newMetrics(cfg.registerer)
+		if err != nil {
+			return nil, err
+		}
+		c.metrics = m
 	}
 	if cfg.rateUsers > 0 {
 		c.limiter = newBucket(cfg.rateUsers, cfg.ratePer)
@@ -226,7 +234,41 @@ func checkJSON(q Query) error {
 // off or come back empty. Users already yielded are skipped on a retry;
 // without a seed the page differs on every request, so restart (if not
 // nil) is called to let the caller drop them instead.
+//
+// With WithMetrics, each records the page: the users the caller keeps, the
+// failure, or the duration less the time spent in yield (the caller's loop
+// body, when Users calls it).
 func (c *Client) each(ctx context.Context, q Query, restart func(), yield func(*User) bool) (Info, error) {
+	if c.metrics == nil {
+		return c.eachPage(ctx, q, restart, yield)
+	}
+	start := time.Now()
+	var inYield time.Duration
+	kept, stopped := 0, false
+	counted := func(u *User) bool {
+		kept++
+		t := time.Now()
+		ok := yield(u)
+		inYield += time.Since(t)
+		stopped = !ok
+		return ok
+	}
+	var drop func()
+	if restart != nil {
+		drop = func() { kept = 0; restart() }
+	}
+	info, err := c.eachPage(ctx, q, drop, counted)
+	if err != nil && restart != nil {
+		// A caller that can restart (Fetch) drops the page on error; one
+		// that cannot (Users) has the users yielded so far.
+		kept = 0
+	}
+	c.metrics.page(ctx, kept, err, !stopped, time.Since(start)-inYield)
+	return info, err
+}
+
+// eachPage is each without metrics.
+func (c *Client) eachPage(ctx context.Context, q Query, restart func(), yield func(*User) bool) (Info, error) {
 	delivered := 0
 	lastUUID := ""
 	for retry := 0; ; retry++ {

@@ -77,7 +77,7 @@ func TestNewValidates(t *testing.T) {
 		{randomuser.WithBackoff(time.Second, time.Millisecond)},
 		{randomuser.WithRateLimit(100, 0)},
 		{randomuser.WithRateLimit(-1, time.Second)},
-		{randomuser.WithTimeout(-time.Second)},
+		{randomuser.WithAttemptTimeout(-time.Second)},
 		{randomuser.WithMaxBodyBytes(0)},
 	}
 	for _, opts := range bad {
@@ -471,16 +471,19 @@ func TestClientRateLimit(t *testing.T) {
 	}
 	// A wait that cannot finish before the deadline fails at once, without
 	// sending anything.
+	// The deadline (a minute) is far shorter than the wait (an hour), and
+	// far longer than a request takes even on a loaded machine.
 	before := srv.Stats().Requests
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
 	c2 := newClient(t, srv, randomuser.WithRateLimit(10, time.Hour))
-	if _, err := c2.Fetch(ctx, randomuser.Query{Results: 10}); err != nil {
+	if _, err := c2.Fetch(context.Background(), randomuser.Query{Results: 10}); err != nil {
 		t.Fatal(err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	_, err = c2.Fetch(ctx, randomuser.Query{Results: 10})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("err = %v, want DeadlineExceeded", err)
+	// Refused before waiting (the message says why), not after the minute.
+	if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil || !strings.Contains(err.Error(), "past the context deadline") {
+		t.Errorf("err = %v, want DeadlineExceeded at once, for a wait past the deadline", err)
 	}
 	if got := srv.Stats().Requests - before; got != 1 {
 		t.Errorf("%d requests, want 1", got)
@@ -539,7 +542,7 @@ func TestTimeoutIsRetried(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t)
 	srv.Inject(randomusertest.Delay(3 * time.Second))
-	c := newClient(t, srv, randomuser.WithTimeout(300*time.Millisecond))
+	c := newClient(t, srv, randomuser.WithAttemptTimeout(300*time.Millisecond))
 	start := time.Now()
 	if _, err := c.Fetch(context.Background(), randomuser.Query{Results: 5}); err != nil {
 		t.Fatal(err)

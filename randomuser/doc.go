@@ -69,6 +69,28 @@
 // structs. The string fields of a [User] share one allocation (about 1 KB),
 // so keeping any one of them keeps all of that user's text.
 //
+// # Metrics
+//
+// [WithMetrics] registers these series on a prometheus.Registerer and
+// records them (without it, none are kept). Several clients given one
+// registerer share the series: their counts add up.
+//
+//	name                            type       labels  buckets (seconds)          meaning
+//	userstream_users_fetched_total  counter    none    -                          users decoded from API pages and handed to the caller
+//	userstream_fetch_errors_total   counter    none    -                          page requests that failed after retries
+//	userstream_fetch_page_seconds   histogram  none    0.001 doubling to 65.536   time to fetch and decode one page, retries included
+//
+// [Client.Fetch], [Client.Users] and [Client.Ping] record them, per page
+// request; [Client.Download], which decodes nothing, does not. A user is
+// counted once, even when a retry of its page decodes it again; a page that
+// [Client.Fetch] gives up on counts no users (it returns none), while the
+// users [Client.Users] yielded before an error are counted. A failure
+// caused by the caller's context ending is not a fetch error. The page
+// time excludes the time spent in the caller's loop body of
+// [Client.Users], and only pages read to their end are timed (a loop that
+// breaks early is not). The buckets are
+// prometheus.ExponentialBuckets(0.001, 2, 17).
+//
 // # Concurrency and lifecycle
 //
 // A Client is safe for concurrent use and needs no Close; it starts no

@@ -8,6 +8,9 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/userstream/userstream/randomuser"
 	"github.com/userstream/userstream/randomuser/randomusertest"
 )
@@ -157,4 +160,47 @@ func ExampleDecoder() {
 	// Output:
 	// Sebastian Bailey C4S 0YR 1952-12-25T09:25:24.013Z true
 	// factsheet 1.4
+}
+
+// Record the client's metrics on a registry that /metrics serves. Clients
+// given the same registry share the series.
+func ExampleWithMetrics() {
+	srv, err := randomusertest.NewServer()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer srv.Close()
+
+	reg := prometheus.NewRegistry()
+	c, err := randomuser.New(randomuser.WithBaseURL(srv.BaseURL()), randomuser.WithMetrics(reg))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, err := range c.Users(context.Background(), randomuser.Query{Seed: "metrics", Results: 500}, 1200) {
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+	// An application serves reg with promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).
+	mfs, err := reg.Gather()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, mf := range mfs {
+		m := mf.GetMetric()[0]
+		switch mf.GetType() {
+		case dto.MetricType_COUNTER:
+			fmt.Println(mf.GetName(), m.GetCounter().GetValue())
+		case dto.MetricType_HISTOGRAM:
+			fmt.Println(mf.GetName(), "count", m.GetHistogram().GetSampleCount())
+		}
+	}
+	// Output:
+	// userstream_fetch_errors_total 0
+	// userstream_fetch_page_seconds count 3
+	// userstream_users_fetched_total 1200
 }

@@ -8,19 +8,21 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Defaults of [New]; each option's documentation names the default it
 // overrides.
 const (
-	DefaultBaseURL      = "https://randomuser.me/api/"
-	DefaultVersion      = "1.4"
-	DefaultMaxRetries   = 4
-	DefaultMinWait      = 500 * time.Millisecond
-	DefaultMaxWait      = 30 * time.Second
-	DefaultMaxRetryWait = 5 * time.Minute
-	DefaultTimeout      = 60 * time.Second
-	DefaultMaxBodyBytes = 64 << 20
+	DefaultBaseURL        = "https://randomuser.me/api/"
+	DefaultVersion        = "1.4"
+	DefaultMaxRetries     = 4
+	DefaultMinWait        = 500 * time.Millisecond
+	DefaultMaxWait        = 30 * time.Second
+	DefaultMaxRetryWait   = 5 * time.Minute
+	DefaultAttemptTimeout = 60 * time.Second
+	DefaultMaxBodyBytes   = 64 << 20
 )
 
 // The public API's rate limit: it answers 429 once an IP has asked for this
@@ -53,13 +55,14 @@ type config struct {
 	logger       *slog.Logger
 	maxBody      int64
 	userAgent    string
+	registerer   prometheus.Registerer
 }
 
 func defaults() config {
 	return config{
 		baseURL:      DefaultBaseURL,
 		version:      DefaultVersion,
-		timeout:      DefaultTimeout,
+		timeout:      DefaultAttemptTimeout,
 		maxRetries:   DefaultMaxRetries,
 		minWait:      DefaultMinWait,
 		maxWait:      DefaultMaxWait,
@@ -95,7 +98,7 @@ func (c *config) validate() error {
 		return fmt.Errorf("max Retry-After %v is negative", c.maxRetryWait)
 	}
 	if c.timeout < 0 {
-		return fmt.Errorf("timeout %v is negative", c.timeout)
+		return fmt.Errorf("attempt timeout %v is negative", c.timeout)
 	}
 	if c.rateUsers < 0 || c.ratePer < 0 || (c.rateUsers > 0) != (c.ratePer > 0) {
 		return fmt.Errorf("rate limit %d users per %v: want both positive, or both zero to disable", c.rateUsers, c.ratePer)
@@ -135,21 +138,22 @@ func WithVersion(v string) Opt { return optFunc(func(c *config) { c.version = v 
 
 // WithHTTPClient sets the HTTP client each attempt goes through, overriding
 // the default of a pooled client with a per-attempt timeout of
-// [DefaultTimeout].
+// [DefaultAttemptTimeout].
 //
 // Retries are done by this package around the client, so its Transport must
 // not retry too; put proxies, TLS settings, authentication and tracing
-// there. The client is not modified, except that [WithTimeout], if also
-// given, applies to a copy.
+// there. The client is not modified, except that [WithAttemptTimeout], if
+// also given, applies to a copy.
 func WithHTTPClient(hc *http.Client) Opt {
 	return optFunc(func(c *config) { c.httpClient = hc })
 }
 
-// WithTimeout bounds each attempt (connecting, waiting and reading the whole
-// body), overriding the default [DefaultTimeout]. Zero means no per-attempt
-// bound; the context still bounds the call as a whole. A 5,000-user page is
-// about 6 MB, so allow for slow links.
-func WithTimeout(d time.Duration) Opt {
+// WithAttemptTimeout bounds each attempt of a request (connecting, waiting
+// and reading the whole body), overriding the default
+// [DefaultAttemptTimeout]. Retries get a fresh bound each. Zero means no
+// per-attempt bound; the context still bounds the call as a whole, retries
+// included. A 5,000-user page is about 6 MB, so allow for slow links.
+func WithAttemptTimeout(d time.Duration) Opt {
 	return optFunc(func(c *config) { c.timeout, c.timeoutSet = d, true })
 }
 
@@ -204,6 +208,16 @@ func WithLogger(l *slog.Logger) Opt { return optFunc(func(c *config) { c.logger 
 // [DefaultMaxBodyBytes]. A 5,000-user page is about 6 MB. Larger bodies fail
 // with [ErrTooLarge].
 func WithMaxBodyBytes(n int64) Opt { return optFunc(func(c *config) { c.maxBody = n }) }
+
+// WithMetrics registers the client's Prometheus metrics on reg and records
+// them, overriding the default of no metrics (a nil reg keeps it). The
+// series are listed in the package doc, under Metrics. Several clients
+// given the same reg share the series, so their counts add up; [New] fails
+// if reg refuses them for another reason (such as a collector of another
+// type registered under one of the names).
+func WithMetrics(reg prometheus.Registerer) Opt {
+	return optFunc(func(c *config) { c.registerer = reg })
+}
 
 // WithUserAgent sets the User-Agent header, overriding the default, which
 // names this module.
