@@ -2,34 +2,40 @@ package kafkasink
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/userstream/userstream/internal/backoff"
 )
 
-// Opt configures a [Producer] or a [Consumer]. Options that apply to both,
-// such as [WithTopic], are plain Opts; [ProducerOpt] and [ConsumerOpt] are
-// the options of one side only, and the other side's constructor rejects
-// them with an error. Only this package makes options.
-type Opt interface {
-	apply(*config)
-}
-
-// ProducerOpt is an option of a [Producer] only, such as [WithLinger].
+// ProducerOpt configures a [Producer]: [NewProducer] takes only these, so
+// an option of the consumer alone given to it does not compile. The
+// options of both sides ([Opt]) are ProducerOpts too. Only this package
+// makes options.
 type ProducerOpt interface {
-	Opt
-	producerOpt()
+	apply(*config)
+	isProducerOpt()
 }
 
-// ConsumerOpt is an option of a [Consumer] only, such as [WithDLQTopic].
+// ConsumerOpt configures a [Consumer]: [NewConsumer] takes only these, so
+// an option of the producer alone given to it does not compile. The
+// options of both sides ([Opt]) are ConsumerOpts too.
 type ConsumerOpt interface {
-	Opt
-	consumerOpt()
+	apply(*config)
+	isConsumerOpt()
+}
+
+// Opt is an option of both sides, such as [WithTopic]: it is a
+// [ProducerOpt] and a [ConsumerOpt], as franz-go's kgo.Opt is for its
+// producer and consumer options. A []Opt can be spread into neither
+// constructor: build a []ProducerOpt or []ConsumerOpt instead.
+type Opt interface {
+	ProducerOpt
+	ConsumerOpt
 }
 
 type (
@@ -41,8 +47,10 @@ type (
 func (o commonOpt) apply(c *config)   { o.fn(c) }
 func (o producerOpt) apply(c *config) { o.fn(c) }
 func (o consumerOpt) apply(c *config) { o.fn(c) }
-func (producerOpt) producerOpt()      {}
-func (consumerOpt) consumerOpt()      {}
+func (commonOpt) isProducerOpt()      {}
+func (commonOpt) isConsumerOpt()      {}
+func (producerOpt) isProducerOpt()    {}
+func (consumerOpt) isConsumerOpt()    {}
 
 // config holds the settings of both sides, as kgo's cfg does; each
 // constructor reads its own.
@@ -50,7 +58,8 @@ type config struct {
 	topic      string
 	logger     *slog.Logger
 	clientOpts []kgo.Opt
-	registry   *sr.Client // nil: plain mode
+	registry   *sr.Client            // nil: plain mode
+	metrics    prometheus.Registerer // nil: no metrics
 
 	// Producer.
 	compat          sr.CompatibilityLevel
@@ -71,6 +80,7 @@ type config struct {
 	startAtEnd      bool
 	stopAtEnd       bool
 	onCommit        func(map[string]map[int32]int64)
+	maxAttempts     int // 0: retry the handler forever
 	instanceID      string
 	sessionTimeout  time.Duration
 }
@@ -94,23 +104,19 @@ func defaultConfig() config {
 	}
 }
 
-// newConfig applies opts over the defaults; an option of the other side
-// (wrong is the marker it must not have) is an error.
-func newConfig(side string, opts []Opt, wrong func(Opt) bool) (config, error) {
+// newConfig applies opts over the defaults.
+func newConfig[O interface{ apply(*config) }](opts []O) config {
 	cfg := defaultConfig()
 	for _, o := range opts {
-		if o == nil {
+		if any(o) == nil {
 			continue
-		}
-		if wrong(o) {
-			return cfg, fmt.Errorf("kafkasink: option %T is not a %s option", o, side)
 		}
 		o.apply(&cfg)
 	}
 	if cfg.logger == nil {
 		cfg.logger = discard
 	}
-	return cfg, nil
+	return cfg
 }
 
 // WithTopic sets the topic to produce to or consume from, overriding the
@@ -260,6 +266,20 @@ func WithStartAtEnd() ConsumerOpt { return consumerOpt{func(c *config) { c.start
 // be written without transactions (a transaction marker at the end of a
 // partition is never committed past).
 func WithStopAtEnd() ConsumerOpt { return consumerOpt{func(c *config) { c.stopAtEnd = true }} }
+
+// WithMaxHandlerAttempts bounds the handler's calls on one batch that fail
+// in a row (a *[RejectError] is not a failure) to n, overriding the default
+// 0: retry a failing handler forever, what a service wants (a store outage
+// is backpressure). After the n-th failure in a row, Run stops and returns
+// a *[HandlerError] wrapping the handler's last error; nothing of that
+// batch is committed, so the group reads it again next time (the other
+// partitions' batches handled meanwhile are committed). Use it for a batch
+// job ([WithStopAtEnd]) that must end when the store fails for good, such
+// as a keyspace that wants more replicas than the cluster has. It works
+// with or without WithStopAtEnd; n below 0 is an error.
+func WithMaxHandlerAttempts(n int) ConsumerOpt {
+	return consumerOpt{func(c *config) { c.maxAttempts = n }}
+}
 
 // WithInstanceID makes the consumer a static member of its group (Kafka's
 // group.instance.id, franz-go's kgo.InstanceID), overriding the default of
