@@ -17,15 +17,16 @@
 //
 // # Options
 //
-// Options are checked at compile time, as franz-go's kgo does:
-// [NewProducer] takes [ProducerOpt]s and [NewConsumer] [ConsumerOpt]s, and
-// the options of both sides ([Opt]: [WithTopic], [WithLogger],
-// [WithClientOpts], [WithSchemaRegistry], [WithMetrics]) are both, so a
-// consumer's option given to NewProducer (or the reverse) does not compile.
-// A slice shared by both sides cannot be a []Opt spread into both
-// constructors; spell the common options in each call, or build a
-// []ProducerOpt and a []ConsumerOpt. Each option's documentation gives the
-// default it overrides. The default logger discards.
+// Options are checked at compile time, as in cassandrastore and outbox
+// and as franz-go's kgo does: [NewProducer] takes [ProducerOpt]s and
+// [NewConsumer] [ConsumerOpt]s, and the options of both sides
+// ([CommonOpt]: [WithTopic], [WithLogger], [WithClientOpts],
+// [WithSchemaRegistry], [WithMetrics]) are both, so a consumer's option
+// given to NewProducer (or the reverse) does not compile. A slice of
+// common options cannot be spread into both constructors; spell them in
+// each call, or append them to a []ProducerOpt and a []ConsumerOpt. Each
+// option's documentation gives the default it overrides. The default
+// logger discards.
 //
 // # Wire format
 //

@@ -39,7 +39,7 @@ const LagRefreshInterval = 5 * time.Second
 // of the other clients on reg, or the constructor fails. The constructor
 // fails too when reg holds a series of one of these names of another type.
 // The kprom series of a client are unregistered when it is closed.
-func WithMetrics(reg prometheus.Registerer) Opt {
+func WithMetrics(reg prometheus.Registerer) CommonOpt {
 	return commonOpt{func(c *config) { c.metrics = reg }}
 }
 

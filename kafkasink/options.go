@@ -12,28 +12,35 @@ import (
 	"github.com/userstream/userstream/internal/backoff"
 )
 
-// ProducerOpt configures a [Producer]: [NewProducer] takes only these, so
-// an option of the consumer alone given to it does not compile. The
-// options of both sides ([Opt]) are ProducerOpts too. Only this package
-// makes options.
-type ProducerOpt interface {
-	apply(*config)
-	isProducerOpt()
-}
-
-// ConsumerOpt configures a [Consumer]: [NewConsumer] takes only these, so
-// an option of the producer alone given to it does not compile. The
-// options of both sides ([Opt]) are ConsumerOpts too.
-type ConsumerOpt interface {
-	apply(*config)
-	isConsumerOpt()
-}
-
-// Opt is an option of both sides, such as [WithTopic]: it is a
-// [ProducerOpt] and a [ConsumerOpt], as franz-go's kgo.Opt is for its
-// producer and consumer options. A []Opt can be spread into neither
-// constructor: build a []ProducerOpt or []ConsumerOpt instead.
+// Opt is any option of this package; only the package makes options. Each
+// is of a kind, after what it configures, and the constructors take only
+// their own kind, so an option given to the wrong one does not compile (as
+// in cassandrastore and outbox, and as franz-go's kgo does):
+// [NewProducer] takes [ProducerOpt]s, [NewConsumer] [ConsumerOpt]s, and a
+// [CommonOpt] ([WithTopic], [WithLogger], [WithClientOpts],
+// [WithSchemaRegistry], [WithMetrics]) is both.
 type Opt interface {
+	apply(*config)
+}
+
+// ProducerOpt is an option of [NewProducer]: an [Opt] that configures a
+// [Producer].
+type ProducerOpt interface {
+	Opt
+	producerOpt()
+}
+
+// ConsumerOpt is an option of [NewConsumer]: an [Opt] that configures a
+// [Consumer].
+type ConsumerOpt interface {
+	Opt
+	consumerOpt()
+}
+
+// CommonOpt is an option of both sides, a [ProducerOpt] and a
+// [ConsumerOpt]. A []CommonOpt spreads into neither constructor: append
+// its elements to a []ProducerOpt or []ConsumerOpt.
+type CommonOpt interface {
 	ProducerOpt
 	ConsumerOpt
 }
@@ -47,10 +54,10 @@ type (
 func (o commonOpt) apply(c *config)   { o.fn(c) }
 func (o producerOpt) apply(c *config) { o.fn(c) }
 func (o consumerOpt) apply(c *config) { o.fn(c) }
-func (commonOpt) isProducerOpt()      {}
-func (commonOpt) isConsumerOpt()      {}
-func (producerOpt) isProducerOpt()    {}
-func (consumerOpt) isConsumerOpt()    {}
+func (commonOpt) producerOpt()        {}
+func (commonOpt) consumerOpt()        {}
+func (producerOpt) producerOpt()      {}
+func (consumerOpt) consumerOpt()      {}
 
 // config holds the settings of both sides, as kgo's cfg does; each
 // constructor reads its own.
@@ -105,7 +112,7 @@ func defaultConfig() config {
 }
 
 // newConfig applies opts over the defaults.
-func newConfig[O interface{ apply(*config) }](opts []O) config {
+func newConfig[O Opt](opts []O) config {
 	cfg := defaultConfig()
 	for _, o := range opts {
 		if any(o) == nil {
@@ -122,19 +129,19 @@ func newConfig[O interface{ apply(*config) }](opts []O) config {
 // WithTopic sets the topic to produce to or consume from, overriding the
 // default users_created. A consumer's dead-letter topic follows it (see
 // [WithDLQTopic]).
-func WithTopic(topic string) Opt { return commonOpt{func(c *config) { c.topic = topic }} }
+func WithTopic(topic string) CommonOpt { return commonOpt{func(c *config) { c.topic = topic }} }
 
 // WithLogger sets the logger (nil discards), overriding the default, which
 // discards. Retries and dead-lettered records are logged at warning level,
 // partition assignments at info; franz-go's own messages are passed on at
 // warning level and above.
-func WithLogger(l *slog.Logger) Opt { return commonOpt{func(c *config) { c.logger = l }} }
+func WithLogger(l *slog.Logger) CommonOpt { return commonOpt{func(c *config) { c.logger = l }} }
 
 // WithClientOpts appends options to the franz-go client that the producer or
 // consumer builds (TLS, SASL, hooks such as kprom's metrics, fetch sizes),
 // overriding the default of none. They come after the package's own
 // options, so where both set the same thing these win.
-func WithClientOpts(opts ...kgo.Opt) Opt {
+func WithClientOpts(opts ...kgo.Opt) CommonOpt {
 	return commonOpt{func(c *config) { c.clientOpts = append(c.clientOpts, opts...) }}
 }
 
@@ -167,7 +174,7 @@ func WithClientOpts(opts ...kgo.Opt) Opt {
 // cl is franz-go's schema-registry client, for example
 // sr.NewClient(sr.URLs(url)); its options carry TLS, authentication and
 // timeouts.
-func WithSchemaRegistry(cl *sr.Client) Opt {
+func WithSchemaRegistry(cl *sr.Client) CommonOpt {
 	return commonOpt{func(c *config) { c.registry = cl }}
 }
 
