@@ -251,15 +251,7 @@ func (c *Consumer) LagByPartition(ctx context.Context) (map[int32]int64, error) 
 	if c.isClosed() {
 		return nil, ErrClosed
 	}
-	var lags map[int32]int64
-	var err error
-	for attempt, start := 1, time.Now(); ; attempt++ {
-		lags, err = c.lagByPartition(ctx)
-		if err == nil || !retriable(err) || errors.Is(err, ErrTopicNotFound) || time.Since(start) >= lagRetryFor ||
-			c.cfg.backoff.Wait(ctx, attempt) != nil {
-			break
-		}
-	}
+	lags, err := c.lagRetrying(ctx)
 	if err != nil {
 		if errors.Is(err, kgo.ErrClientClosed) || c.isClosed() {
 			return nil, ErrClosed
@@ -267,6 +259,18 @@ func (c *Consumer) LagByPartition(ctx context.Context) (map[int32]int64, error) 
 		return nil, fmt.Errorf("kafkasink: lag: %w", err)
 	}
 	return lags, nil
+}
+
+// lagRetrying is lagByPartition, retrying a retriable error for up to
+// lagRetryFor.
+func (c *Consumer) lagRetrying(ctx context.Context) (map[int32]int64, error) {
+	for attempt, start := 1, time.Now(); ; attempt++ {
+		lags, err := c.lagByPartition(ctx)
+		if err == nil || !retriable(err) || errors.Is(err, ErrTopicNotFound) || errors.Is(err, kgo.ErrClientClosed) ||
+			time.Since(start) >= lagRetryFor || c.cfg.backoff.Wait(ctx, attempt) != nil {
+			return lags, err
+		}
+	}
 }
 
 // lagRetryFor is how long LagByPartition retries a retriable error, such

@@ -178,7 +178,7 @@ func (c *Consumer) refreshLag(ctx context.Context) {
 	if c.metrics == nil {
 		return
 	}
-	lags, err := c.LagByPartition(ctx)
+	lags, err := c.lagRetrying(ctx) // also after Close: Run's last refresh
 	if err != nil {
 		if ctx.Err() == nil {
 			c.log.Warn("kafkasink: refreshing the lag gauge failed; retried later", "group", c.group, "err", err)

@@ -241,3 +241,37 @@ func TestMetricsRegistrationErrors(t *testing.T) {
 		t.Error("a gauge in place of the handler-errors counter was accepted")
 	}
 }
+
+// A service consumer (no WithStopAtEnd) closed with Close refreshes the lag
+// gauge once more after its last commit: 0 for every partition once the
+// handler has had every record.
+func TestLagGaugeAfterClose(t *testing.T) {
+	t.Parallel()
+	brokers := testenv.KafkaBrokers(t)
+	topic := newTopic(t, brokers, 3)
+	reg := prometheus.NewRegistry()
+	rows := testrows.Rows(60)
+	produce(t, brokers, topic, rows)
+	col := newCollector()
+	c, err := kafkasink.NewConsumer(brokers, testenv.Name(t, "group"), col.handle, kafkasink.WithTopic(topic),
+		kafkasink.WithLogger(quiet), kafkasink.WithMetrics(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Run(context.Background()) }()
+	waitFor(t, "every row handled", func() bool { return col.count() == len(rows) })
+	c.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	lag := families(t, reg)["userstream_consumer_lag"]
+	if lag == nil || len(lag.GetMetric()) != 3 {
+		t.Fatalf("consumer_lag: %v, want a series for each of 3 partitions", lag)
+	}
+	for _, m := range lag.GetMetric() {
+		if m.GetGauge().GetValue() != 0 {
+			t.Errorf("consumer_lag{partition=%q} = %v after Close, want 0", label(m, "partition"), m.GetGauge().GetValue())
+		}
+	}
+}
