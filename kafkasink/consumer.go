@@ -304,31 +304,16 @@ func (c *Consumer) isClosed() bool {
 }
 
 func (c *Consumer) lagByPartition(ctx context.Context) (map[int32]int64, error) {
-	adm := kadm.NewClient(c.cl)
-	ends, err := adm.ListEndOffsets(ctx, c.cfg.topic)
-	if err == nil {
-		err = ends.Error()
-	}
+	ends, starts, committed, err := c.offsets(ctx)
 	if err != nil {
 		return nil, topicErr(c.cfg.topic, err)
-	}
-	starts, err := adm.ListStartOffsets(ctx, c.cfg.topic)
-	if err == nil {
-		err = starts.Error()
-	}
-	if err != nil {
-		return nil, topicErr(c.cfg.topic, err)
-	}
-	committed, err := c.groupOffsets(ctx)
-	if err != nil {
-		return nil, err
 	}
 	out := map[int32]int64{}
 	ends.Each(func(end kadm.ListedOffset) {
 		start, _ := starts.Lookup(end.Topic, end.Partition)
 		from, ok := committed[end.Partition]
 		if !ok {
-			from = start.Offset
+			from = start.Offset // never committed: the whole partition
 		}
 		out[end.Partition] = max(end.Offset-max(from, start.Offset), 0)
 	})
