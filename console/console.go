@@ -29,10 +29,11 @@ type Runs interface {
 // DeadLetters is where the console reads the latest dead letters.
 // [*dlq.Queue] implements it.
 type DeadLetters interface {
-	// Latest returns up to n of the most recent dead letters, newest
-	// first. The console calls it at most once per interval while the page
-	// is open, so an implementation may read the topic each time.
-	Latest(ctx context.Context, n int) ([]dlq.Letter, error)
+	// Latest returns up to n of the most recent dead letters that sel
+	// selects (the console passes the zero Selection: every letter),
+	// newest first. The console calls it at most once per interval while
+	// the page is open, so an implementation may read the topic each time.
+	Latest(ctx context.Context, sel dlq.Selection, n int) ([]dlq.Letter, error)
 }
 
 // Stage is a counter the console shows: a total, its rate and, for the

@@ -73,7 +73,7 @@ func (f fakeRuns) Recent(_ context.Context, n int) ([]runledger.Run, error) {
 
 type failingDLQ struct{}
 
-func (failingDLQ) Latest(context.Context, int) ([]dlq.Letter, error) {
+func (failingDLQ) Latest(context.Context, dlq.Selection, int) ([]dlq.Letter, error) {
 	return nil, errors.New("dead-letter topic unreachable")
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 	"unicode/utf8"
+
+	"github.com/userstream/userstream/kafkasink/dlq"
 )
 
 // sourceTimeout bounds one read of the runs or the dead letters, so that a
@@ -61,7 +63,7 @@ func (c *Console) latestDeadLetters(ctx context.Context, now time.Time) ([]deadL
 	}
 	ctx, cancel := context.WithTimeout(ctx, sourceTimeout)
 	defer cancel()
-	dls, err := c.cfg.deadLetters.Latest(ctx, c.cfg.nDLQ)
+	dls, err := c.cfg.deadLetters.Latest(ctx, dlq.Selection{}, c.cfg.nDLQ)
 	c.dlq = cached[[]deadLetterView]{at: now, val: []deadLetterView{}}
 	if err != nil {
 		c.dlq.err = clip(err.Error(), maxErrorText)

@@ -105,22 +105,11 @@ func (c *Consumer) createDLQTopic(ctx context.Context) error {
 // commit up to: those of the topic's partitions that hold records the
 // group has not consumed when Run starts.
 func (c *Consumer) endTargets(ctx context.Context) (map[int32]int64, error) {
-	adm := kadm.NewClient(c.cl)
 	var ends, starts kadm.ListedOffsets
 	var committed map[int32]int64
 	err := c.startRetry(ctx, "end offsets", func() error {
 		var err error
-		if ends, err = adm.ListEndOffsets(ctx, c.cfg.topic); err == nil {
-			err = ends.Error()
-		}
-		if err == nil {
-			if starts, err = adm.ListStartOffsets(ctx, c.cfg.topic); err == nil {
-				err = starts.Error()
-			}
-		}
-		if err == nil {
-			committed, err = c.groupOffsets(ctx)
-		}
+		ends, starts, committed, err = c.offsets(ctx)
 		return err
 	})
 	if err != nil {
@@ -175,6 +164,25 @@ func (c *Consumer) reached(ctx context.Context, targets map[int32]int64, idle bo
 		}
 	}
 	return len(targets) == 0
+}
+
+// offsets returns the topic's end and start offsets and the group's
+// committed offsets on it: what its lag and a bounded Run's targets are
+// computed from.
+func (c *Consumer) offsets(ctx context.Context) (ends, starts kadm.ListedOffsets, committed map[int32]int64, err error) {
+	adm := kadm.NewClient(c.cl)
+	if ends, err = adm.ListEndOffsets(ctx, c.cfg.topic); err == nil {
+		err = ends.Error()
+	}
+	if err == nil {
+		if starts, err = adm.ListStartOffsets(ctx, c.cfg.topic); err == nil {
+			err = starts.Error()
+		}
+	}
+	if err == nil {
+		committed, err = c.groupOffsets(ctx)
+	}
+	return ends, starts, committed, err
 }
 
 // groupOffsets returns the group's committed offsets on the topic by

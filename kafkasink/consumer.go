@@ -31,9 +31,27 @@ var (
 	ErrTopicNotFound = errors.New("topic not found")
 
 	// ErrClosed is returned by [Consumer.Run] called after
-	// [Consumer.Close].
+	// [Consumer.Close]; by [Consumer.LagByPartition] and [Consumer.Lag]
+	// after Close or once Run has returned.
 	ErrClosed = errors.New("kafkasink: consumer closed")
 )
+
+// HandlerError is the error [Consumer.Run] returns, wrapped, when the
+// handler failed [WithMaxHandlerAttempts] times in a row on one batch.
+// None of the batch's offsets were committed. Unwrap gives the handler's
+// last error, so errors.Is and As see it too.
+type HandlerError struct {
+	Attempts    int   // failed calls in a row
+	FirstOffset int64 // the offset of the batch's first message
+	LastOffset  int64 // the offset of the batch's last message
+	Err         error // the handler's last error
+}
+
+func (e *HandlerError) Error() string {
+	return fmt.Sprintf("kafkasink: handler failed %d time(s) in a row on offsets %d-%d: %v", e.Attempts, e.FirstOffset, e.LastOffset, e.Err)
+}
+
+func (e *HandlerError) Unwrap() error { return e.Err }
 
 type topicPartition struct {
 	topic     string
@@ -83,15 +101,18 @@ type Consumer struct {
 	committedTo map[int32]int64
 
 	handled, deadLettered, rejected, committed, retries atomic.Int64
+
+	metrics  *consumerMetrics // nil without WithMetrics
+	lagNudge chan struct{}    // a commit asks the lag loop for a refresh
 }
 
 // NewConsumer returns a consumer of the topic (default users_created) in
 // the consumer group, which hands valid rows to h. opts are the options
-// common to both sides ([WithTopic], [WithLogger], [WithClientOpts]) and
-// the [ConsumerOpt] ones; a [ProducerOpt] is an error. It does no I/O:
+// common to both sides ([WithTopic], [WithLogger], [WithClientOpts],
+// [WithSchemaRegistry], [WithMetrics]) and the [ConsumerOpt] ones. It does no I/O:
 // the group is joined, and records read, only by Run. Its franz-go client's
 // goroutines run until Run returns or Close is called.
-func NewConsumer(brokers []string, group string, h Handler, opts ...Opt) (*Consumer, error) {
+func NewConsumer(brokers []string, group string, h Handler, opts ...ConsumerOpt) (*Consumer, error) {
 	if len(brokers) == 0 {
 		return nil, errors.New("kafkasink: no brokers")
 	}
@@ -101,12 +122,9 @@ func NewConsumer(brokers []string, group string, h Handler, opts ...Opt) (*Consu
 	if h == nil {
 		return nil, errors.New("kafkasink: nil handler")
 	}
-	cfg, err := newConfig("consumer", opts, func(o Opt) bool { _, ok := o.(ProducerOpt); return ok })
-	if err != nil {
-		return nil, err
-	}
+	cfg := newConfig(opts)
 	if !cfg.dlqSet {
-		cfg.dlqTopic = cfg.topic + DLQSuffix
+		cfg.dlqTopic = DLQTopicFor(cfg.topic)
 	}
 	if err := cfg.validateConsumer(); err != nil {
 		return nil, err
@@ -115,13 +133,17 @@ func NewConsumer(brokers []string, group string, h Handler, opts ...Opt) (*Consu
 		cfg: cfg, group: group, handler: h, log: cfg.logger,
 		closing: make(chan struct{}), runDone: make(chan struct{}),
 		uncommitted: map[topicPartition]uncommitted{}, committedTo: map[int32]int64{},
+		lagNudge: make(chan struct{}, 1),
 	}
 	if cfg.registry != nil {
 		c.reg = &registryConsumer{cl: cfg.registry}
 	}
-	c.cl, err = kgo.NewClient(c.clientOpts(brokers)...)
-	if err != nil {
-		return nil, fmt.Errorf("kafkasink: new client: %w", err)
+	var err error
+	if c.metrics, err = newConsumerMetrics(cfg.metrics); err != nil {
+		return nil, err
+	}
+	if c.cl, err = newClient(c.clientOpts(brokers)); err != nil {
+		return nil, err
 	}
 	c.closeClient = sync.OnceFunc(c.cl.Close)
 	return c, nil
@@ -139,6 +161,8 @@ func (cfg *config) validateConsumer() error {
 		return fmt.Errorf("kafkasink: WithCreateDLQ(%d, %d), want at least 1 partition and 1 replica", cfg.dlqPartitions, cfg.dlqReplication)
 	case cfg.shutdownTimeout < 0:
 		return fmt.Errorf("kafkasink: WithShutdownTimeout(%v), want at least 0", cfg.shutdownTimeout)
+	case cfg.maxAttempts < 0:
+		return fmt.Errorf("kafkasink: WithMaxHandlerAttempts(%d), want at least 0", cfg.maxAttempts)
 	case cfg.sessionTimeout < 0:
 		return fmt.Errorf("kafkasink: WithSessionTimeout(%v), want more than 0", cfg.sessionTimeout)
 	}
@@ -185,7 +209,7 @@ func (c *Consumer) clientOpts(brokers []string) []kgo.Opt {
 			c.log.Warn("kafkasink: partitions lost; uncommitted records will be delivered again", "group", c.group, "partitions", m)
 			c.forget(m)
 		}),
-	}, group, c.cfg.clientOpts)
+	}, group, kpromOpts(c.cfg.metrics, "consumer"), c.cfg.clientOpts)
 }
 
 // Client returns the underlying franz-go client, for metrics and
@@ -209,27 +233,99 @@ func (c *Consumer) Stats() Stats {
 	}
 }
 
-// Lag returns the group's total lag on its topic: records produced but not
-// yet committed, over all partitions.
-func (c *Consumer) Lag(ctx context.Context) (int64, error) {
-	lags, err := kadm.NewClient(c.cl).Lag(ctx, c.group)
+// LagByPartition returns the group's lag on the topic by partition: the
+// records of each partition that the group has not committed yet (end
+// offset minus committed offset, never below 0). A partition the group has
+// never committed counts whole: its end offset minus its start offset (the
+// records still in the log), also before the group's first commit ever,
+// whatever [WithStartAtEnd] says. It counts commits made by every member of
+// the group, not only this consumer's, and may be called before, during
+// and after Run, from any goroutine.
+//
+// After [Consumer.Close], or once Run has returned (which releases the
+// client), it fails with [ErrClosed]. A topic that does not exist is
+// [ErrTopicNotFound]. A retriable broker error (the group's coordinator
+// still loading, a leader moving) is retried with the consumer's backoff
+// for up to 10 seconds, within ctx.
+func (c *Consumer) LagByPartition(ctx context.Context) (map[int32]int64, error) {
+	if c.isClosed() {
+		return nil, ErrClosed
+	}
+	lags, err := c.lagRetrying(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("kafkasink: lag: %w", err)
+		if errors.Is(err, kgo.ErrClientClosed) || c.isClosed() {
+			return nil, ErrClosed
+		}
+		return nil, fmt.Errorf("kafkasink: lag: %w", err)
 	}
-	l, ok := lags[c.group]
-	if !ok {
-		return 0, fmt.Errorf("kafkasink: lag: group %s not described", c.group)
-	}
-	if err := l.Error(); err != nil {
-		return 0, fmt.Errorf("kafkasink: lag: %w", err)
-	}
-	var total int64
-	for _, p := range l.Lag[c.cfg.topic] {
-		if p.Lag > 0 {
-			total += p.Lag
+	return lags, nil
+}
+
+// lagRetrying is lagByPartition, retrying a retriable error for up to
+// lagRetryFor.
+func (c *Consumer) lagRetrying(ctx context.Context) (map[int32]int64, error) {
+	for attempt, start := 1, time.Now(); ; attempt++ {
+		lags, err := c.lagByPartition(ctx)
+		if err == nil || !retriable(err) || errors.Is(err, ErrTopicNotFound) || errors.Is(err, kgo.ErrClientClosed) ||
+			time.Since(start) >= lagRetryFor || c.cfg.backoff.Wait(ctx, attempt) != nil {
+			return lags, err
 		}
 	}
+}
+
+// lagRetryFor is how long LagByPartition retries a retriable error, such
+// as the group's coordinator still loading.
+const lagRetryFor = 10 * time.Second
+
+// Lag returns the group's total lag on its topic: the sum of
+// [Consumer.LagByPartition], with its behaviour and errors.
+func (c *Consumer) Lag(ctx context.Context) (int64, error) {
+	lags, err := c.LagByPartition(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, l := range lags {
+		total += l
+	}
 	return total, nil
+}
+
+// isClosed reports whether Close was called or Run has returned.
+func (c *Consumer) isClosed() bool {
+	select {
+	case <-c.closing:
+		return true
+	case <-c.runDone:
+		return true
+	default:
+		return false
+	}
+}
+
+func (c *Consumer) lagByPartition(ctx context.Context) (map[int32]int64, error) {
+	ends, starts, committed, err := c.offsets(ctx)
+	if err != nil {
+		return nil, topicErr(c.cfg.topic, err)
+	}
+	out := map[int32]int64{}
+	ends.Each(func(end kadm.ListedOffset) {
+		start, _ := starts.Lookup(end.Topic, end.Partition)
+		from, ok := committed[end.Partition]
+		if !ok {
+			from = start.Offset // never committed: the whole partition
+		}
+		out[end.Partition] = max(end.Offset-max(from, start.Offset), 0)
+	})
+	return out, nil
+}
+
+// topicErr marks an unknown topic as ErrTopicNotFound.
+func topicErr(topic string, err error) error {
+	if errors.Is(err, kerr.UnknownTopicOrPartition) {
+		return fmt.Errorf("topic %q: %w: %w", topic, ErrTopicNotFound, err)
+	}
+	return err
 }
 
 // Close stops the consumer and releases its client. Called during Run, it
@@ -256,8 +352,11 @@ func (c *Consumer) Close() {
 // cannot reach meanwhile is retried with backoff. It returns nil after a
 // clean shutdown, and an error when a batch could not be finished before
 // the shutdown timeout (its records are delivered again to the group
-// later), when the dead-letter topic disappears, or when the handler
-// rejects a message that is not in its batch. Run may be called once.
+// later), when the dead-letter topic disappears, when the handler
+// rejects a message that is not in its batch, or, with
+// [WithMaxHandlerAttempts], when the handler failed that many times in a
+// row on one batch (a *[HandlerError], nothing of the batch committed).
+// Run may be called once.
 func (c *Consumer) Run(ctx context.Context) error {
 	if !c.ran.CompareAndSwap(false, true) {
 		return errors.New("kafkasink: Run called twice")
@@ -300,8 +399,25 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 	}
 	c.cl.AddConsumeTopics(c.cfg.topic) // joins the group
+	if c.metrics != nil {
+		lctx, lcancel := context.WithCancel(ctx)
+		lagDone := make(chan struct{})
+		go func() { defer close(lagDone); c.lagLoop(lctx) }()
+		defer func() {
+			// Runs before the client is closed: the gauge's last
+			// value is the lag after Run's last commit.
+			lcancel()
+			<-lagDone
+			fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), finalLagTimeout)
+			c.refreshLag(fctx)
+			fcancel()
+		}()
+	}
 	return c.consume(ctx, targets)
 }
+
+// finalLagTimeout bounds the last refresh of the lag gauge when Run ends.
+const finalLagTimeout = 5 * time.Second
 
 // boundedIdlePoll is how long a bounded Run waits for records before it
 // looks at the group's commits: the partitions it waits for may belong to
@@ -439,6 +555,12 @@ func (c *Consumer) commit(ctx context.Context) {
 	}
 	c.mu.Unlock()
 	c.committed.Add(n)
+	if c.metrics != nil {
+		select {
+		case c.lagNudge <- struct{}{}:
+		default: // a refresh is already asked for
+		}
+	}
 	if c.cfg.onCommit != nil {
 		offsets := make(map[string]map[int32]int64)
 		for _, r := range recs {
@@ -496,6 +618,7 @@ func (c *Consumer) processPartition(ctx, hctx context.Context, recs []*kgo.Recor
 			return err
 		}
 		c.deadLettered.Add(int64(len(poison)))
+		c.metrics.addDeadLettered(len(poison))
 		for _, p := range poison {
 			c.log.Warn("kafkasink: poison record dead-lettered", "topic", recs[0].Topic,
 				"partition", recs[0].Partition, "offset", headerValue(p, HeaderDLQOffset),
@@ -507,11 +630,19 @@ func (c *Consumer) processPartition(ctx, hctx context.Context, recs []*kgo.Recor
 		return nil
 	}
 	var rej *RejectError
+	failures := 0
 	err := c.retry(ctx, hctx, "handler", func() error {
 		err := c.handler(hctx, msgs)
 		if r, ok := asRejectError(err); ok {
 			rej = r
 			return nil
+		}
+		if err != nil {
+			c.metrics.handlerError()
+			failures++
+			if c.cfg.maxAttempts > 0 && failures >= c.cfg.maxAttempts {
+				return &permanentError{&HandlerError{Attempts: failures, FirstOffset: msgs[0].Offset, LastOffset: msgs[len(msgs)-1].Offset, Err: err}}
+			}
 		}
 		return err
 	})
@@ -520,6 +651,7 @@ func (c *Consumer) processPartition(ctx, hctx context.Context, recs []*kgo.Recor
 	}
 	if rej == nil || len(rej.Rejected) == 0 {
 		c.handled.Add(int64(len(msgs)))
+		c.metrics.stored(msgs, nil)
 		return nil
 	}
 	return c.deadLetterRejected(ctx, hctx, rej, msgs, msgRecs)
@@ -541,7 +673,13 @@ func (c *Consumer) deadLetterRejected(ctx, hctx context.Context, rej *RejectErro
 	n := int64(len(rej.Rejected))
 	c.rejected.Add(n)
 	c.deadLettered.Add(n)
+	c.metrics.addDeadLettered(len(rej.Rejected))
 	c.handled.Add(int64(len(msgs)) - n)
+	skip := make(map[int]bool, len(rej.Rejected))
+	for _, r := range rej.Rejected {
+		skip[r.Index] = true
+	}
+	c.metrics.stored(msgs, skip)
 	for _, r := range rej.Rejected {
 		m := msgs[r.Index]
 		c.log.Warn("kafkasink: message rejected by the handler dead-lettered", "topic", m.Topic,

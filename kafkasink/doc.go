@@ -17,11 +17,16 @@
 //
 // # Options
 //
-// Constructors take options ([Opt]): [WithTopic], [WithLogger] and
-// [WithClientOpts] serve both sides; a [ProducerOpt] serves the producer
-// only and a [ConsumerOpt] the consumer only, and the other side's
-// constructor rejects it with an error. Each option's documentation gives
-// the default it overrides. The default logger discards.
+// Options are checked at compile time, as in cassandrastore and outbox
+// and as franz-go's kgo does: [NewProducer] takes [ProducerOpt]s and
+// [NewConsumer] [ConsumerOpt]s, and the options of both sides
+// ([CommonOpt]: [WithTopic], [WithLogger], [WithClientOpts],
+// [WithSchemaRegistry], [WithMetrics]) are both, so a consumer's option
+// given to NewProducer (or the reverse) does not compile. A slice of
+// common options cannot be spread into both constructors; spell them in
+// each call, or append them to a []ProducerOpt and a []ConsumerOpt. Each
+// option's documentation gives the default it overrides. The default
+// logger discards.
 //
 // # Wire format
 //
@@ -106,6 +111,65 @@
 // consume). Close releases the consumer's franz-go client: call it whether
 // or not Run ran (a consumer never run still holds the client's
 // goroutines); it is idempotent and, during Run, waits for Run to return.
+//
+// # Lag
+//
+// [Consumer.LagByPartition] returns, by partition, the records the group
+// has not committed yet, counting every member's commits; a partition the
+// group has never committed (also before its first commit) counts whole,
+// end offset minus start offset. [Consumer.Lag] is their sum. Both work
+// before and during Run, and fail with [ErrClosed] after [Consumer.Close]
+// or once Run has returned.
+//
+// # Bounded runs that fail
+//
+// A handler that keeps failing is retried forever by default: for a
+// service, a store outage is backpressure. [WithMaxHandlerAttempts] bounds
+// the failures in a row on one batch; past it Run returns a *[HandlerError]
+// wrapping the handler's error, with nothing of that batch committed, so
+// that a batch job ([WithStopAtEnd]) whose store fails for good ends.
+//
+// # Metrics
+//
+// [WithMetrics] registers the series below on the prometheus.Registerer
+// given (opt-in: without it nothing is registered or recorded). Names are
+// stable. Durations are in seconds, in the buckets
+// prometheus.ExponentialBuckets(0.001, 2, 17) (1ms..65s below: 1ms to
+// about 65s, doubling). Labels never carry user data.
+//
+//	name                                    type       labels     buckets   recorded by  meaning
+//	userstream_records_dead_lettered_total  counter    -          -         Consumer     records written to the dead-letter topic: poison and rejected
+//	userstream_handler_errors_total         counter    -          -         Consumer     handler calls that failed (the batch is retried, or Run ends past WithMaxHandlerAttempts)
+//	userstream_consumer_lag                 gauge      partition  -         Consumer     records of the topic not yet committed by the group, by partition (LagByPartition)
+//	userstream_fetch_to_store_seconds       histogram  -          1ms..65s  Consumer     from a record's fetched-at header to its handler returning success
+//	userstream_produce_to_store_seconds     histogram  -          1ms..65s  Consumer     from a record's produce timestamp to its handler returning success
+//	userstream_kafka_producer_*             (kprom)    client_id  kprom's   Producer     franz-go's client series, through plugin/kprom
+//	userstream_kafka_consumer_*             (kprom)    client_id  kprom's   Consumer     franz-go's client series, through plugin/kprom
+//
+// The latencies are observed by the consumer itself when the handler
+// returns success for a batch, once per message stored (rejected messages
+// are not), whatever the handler is: [RowsHandler] or another. A record
+// without a fetched-at header has no fetch-to-store sample.
+//
+// The lag gauge is refreshed by a running consumer every
+// [LagRefreshInterval] (5s), after a commit (at most once a second), and
+// once more when Run ends, after its last commit; not before Run starts.
+// It holds one group's lag: consumers of different groups of one topic
+// should not share a registry.
+//
+// The kprom series are franz-go's own (connections, bytes and records read
+// and written, request latencies, buffered records; see plugin/kprom's
+// documentation), with the namespace userstream, the subsystem
+// kafka_producer or kafka_consumer, and a client_id label naming the
+// client: each Producer and Consumer gets one of its own
+// (userstream-producer-<n>, userstream-consumer-<n>), unless
+// [WithClientOpts] sets kgo.ClientID. A client's kprom series are
+// unregistered when it is closed (a Consumer's when Run returns).
+//
+// Several producers and consumers may share one registry: the package's
+// own series are registered once and shared, so their counts add up.
+// A constructor fails, rather than panics, when the registry holds one of
+// these names as another type, or a client id twice.
 //
 // # Administration
 //

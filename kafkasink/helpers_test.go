@@ -2,10 +2,12 @@ package kafkasink_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/userstream/userstream/internal/testenv"
@@ -102,7 +104,8 @@ func readAll(t testing.TB, brokers []string, topic string, want int) []*kgo.Reco
 	return out
 }
 
-// committed returns the group's committed offsets on topic by partition.
+// committed returns the group's committed offsets on topic by partition
+// (none for a group that never committed).
 func committed(t testing.TB, brokers []string, group, topic string) map[int32]int64 {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
@@ -113,6 +116,9 @@ func committed(t testing.TB, brokers []string, group, topic string) map[int32]in
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	resp, err := kadm.NewClient(cl).FetchOffsets(ctx, group)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return map[int32]int64{}
+	}
 	if err != nil {
 		t.Fatalf("fetch offsets: %v", err)
 	}

@@ -89,9 +89,9 @@ type running struct {
 
 // start runs a consumer of topic in the background; its dead-letter topic
 // is the default, topic.dlq.
-func start(t testing.TB, brokers []string, topic, group string, h kafkasink.Handler, opts ...kafkasink.Opt) *running {
+func start(t testing.TB, brokers []string, topic, group string, h kafkasink.Handler, opts ...kafkasink.ConsumerOpt) *running {
 	t.Helper()
-	opts = append([]kafkasink.Opt{kafkasink.WithTopic(topic),
+	opts = append([]kafkasink.ConsumerOpt{kafkasink.WithTopic(topic),
 		kafkasink.WithLogger(quiet), kafkasink.WithBackoff(20*time.Millisecond, 200*time.Millisecond)}, opts...)
 	c, err := kafkasink.NewConsumer(brokers, group, h, opts...)
 	if err != nil {

@@ -2,34 +2,47 @@ package kafkasink
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/userstream/userstream/internal/backoff"
 )
 
-// Opt configures a [Producer] or a [Consumer]. Options that apply to both,
-// such as [WithTopic], are plain Opts; [ProducerOpt] and [ConsumerOpt] are
-// the options of one side only, and the other side's constructor rejects
-// them with an error. Only this package makes options.
+// Opt is any option of this package; only the package makes options. Each
+// is of a kind, after what it configures, and the constructors take only
+// their own kind, so an option given to the wrong one does not compile (as
+// in cassandrastore and outbox, and as franz-go's kgo does):
+// [NewProducer] takes [ProducerOpt]s, [NewConsumer] [ConsumerOpt]s, and a
+// [CommonOpt] ([WithTopic], [WithLogger], [WithClientOpts],
+// [WithSchemaRegistry], [WithMetrics]) is both.
 type Opt interface {
 	apply(*config)
 }
 
-// ProducerOpt is an option of a [Producer] only, such as [WithLinger].
+// ProducerOpt is an option of [NewProducer]: an [Opt] that configures a
+// [Producer].
 type ProducerOpt interface {
 	Opt
 	producerOpt()
 }
 
-// ConsumerOpt is an option of a [Consumer] only, such as [WithDLQTopic].
+// ConsumerOpt is an option of [NewConsumer]: an [Opt] that configures a
+// [Consumer].
 type ConsumerOpt interface {
 	Opt
 	consumerOpt()
+}
+
+// CommonOpt is an option of both sides, a [ProducerOpt] and a
+// [ConsumerOpt]. A []CommonOpt spreads into neither constructor: append
+// its elements to a []ProducerOpt or []ConsumerOpt.
+type CommonOpt interface {
+	ProducerOpt
+	ConsumerOpt
 }
 
 type (
@@ -41,6 +54,8 @@ type (
 func (o commonOpt) apply(c *config)   { o.fn(c) }
 func (o producerOpt) apply(c *config) { o.fn(c) }
 func (o consumerOpt) apply(c *config) { o.fn(c) }
+func (commonOpt) producerOpt()        {}
+func (commonOpt) consumerOpt()        {}
 func (producerOpt) producerOpt()      {}
 func (consumerOpt) consumerOpt()      {}
 
@@ -50,7 +65,8 @@ type config struct {
 	topic      string
 	logger     *slog.Logger
 	clientOpts []kgo.Opt
-	registry   *sr.Client // nil: plain mode
+	registry   *sr.Client            // nil: plain mode
+	metrics    prometheus.Registerer // nil: no metrics
 
 	// Producer.
 	compat          sr.CompatibilityLevel
@@ -71,6 +87,7 @@ type config struct {
 	startAtEnd      bool
 	stopAtEnd       bool
 	onCommit        func(map[string]map[int32]int64)
+	maxAttempts     int // 0: retry the handler forever
 	instanceID      string
 	sessionTimeout  time.Duration
 }
@@ -94,41 +111,37 @@ func defaultConfig() config {
 	}
 }
 
-// newConfig applies opts over the defaults; an option of the other side
-// (wrong is the marker it must not have) is an error.
-func newConfig(side string, opts []Opt, wrong func(Opt) bool) (config, error) {
+// newConfig applies opts over the defaults.
+func newConfig[O Opt](opts []O) config {
 	cfg := defaultConfig()
 	for _, o := range opts {
-		if o == nil {
+		if any(o) == nil {
 			continue
-		}
-		if wrong(o) {
-			return cfg, fmt.Errorf("kafkasink: option %T is not a %s option", o, side)
 		}
 		o.apply(&cfg)
 	}
 	if cfg.logger == nil {
 		cfg.logger = discard
 	}
-	return cfg, nil
+	return cfg
 }
 
 // WithTopic sets the topic to produce to or consume from, overriding the
 // default users_created. A consumer's dead-letter topic follows it (see
 // [WithDLQTopic]).
-func WithTopic(topic string) Opt { return commonOpt{func(c *config) { c.topic = topic }} }
+func WithTopic(topic string) CommonOpt { return commonOpt{func(c *config) { c.topic = topic }} }
 
 // WithLogger sets the logger (nil discards), overriding the default, which
 // discards. Retries and dead-lettered records are logged at warning level,
 // partition assignments at info; franz-go's own messages are passed on at
 // warning level and above.
-func WithLogger(l *slog.Logger) Opt { return commonOpt{func(c *config) { c.logger = l }} }
+func WithLogger(l *slog.Logger) CommonOpt { return commonOpt{func(c *config) { c.logger = l }} }
 
 // WithClientOpts appends options to the franz-go client that the producer or
 // consumer builds (TLS, SASL, hooks such as kprom's metrics, fetch sizes),
 // overriding the default of none. They come after the package's own
 // options, so where both set the same thing these win.
-func WithClientOpts(opts ...kgo.Opt) Opt {
+func WithClientOpts(opts ...kgo.Opt) CommonOpt {
 	return commonOpt{func(c *config) { c.clientOpts = append(c.clientOpts, opts...) }}
 }
 
@@ -161,7 +174,7 @@ func WithClientOpts(opts ...kgo.Opt) Opt {
 // cl is franz-go's schema-registry client, for example
 // sr.NewClient(sr.URLs(url)); its options carry TLS, authentication and
 // timeouts.
-func WithSchemaRegistry(cl *sr.Client) Opt {
+func WithSchemaRegistry(cl *sr.Client) CommonOpt {
 	return commonOpt{func(c *config) { c.registry = cl }}
 }
 
@@ -260,6 +273,20 @@ func WithStartAtEnd() ConsumerOpt { return consumerOpt{func(c *config) { c.start
 // be written without transactions (a transaction marker at the end of a
 // partition is never committed past).
 func WithStopAtEnd() ConsumerOpt { return consumerOpt{func(c *config) { c.stopAtEnd = true }} }
+
+// WithMaxHandlerAttempts bounds the handler's calls on one batch that fail
+// in a row (a *[RejectError] is not a failure) to n, overriding the default
+// 0: retry a failing handler forever, what a service wants (a store outage
+// is backpressure). After the n-th failure in a row, Run stops and returns
+// a *[HandlerError] wrapping the handler's last error; nothing of that
+// batch is committed, so the group reads it again next time (the other
+// partitions' batches handled meanwhile are committed). Use it for a batch
+// job ([WithStopAtEnd]) that must end when the store fails for good, such
+// as a keyspace that wants more replicas than the cluster has. It works
+// with or without WithStopAtEnd; n below 0 is an error.
+func WithMaxHandlerAttempts(n int) ConsumerOpt {
+	return consumerOpt{func(c *config) { c.maxAttempts = n }}
+}
 
 // WithInstanceID makes the consumer a static member of its group (Kafka's
 // group.instance.id, franz-go's kgo.InstanceID), overriding the default of

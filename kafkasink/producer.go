@@ -60,10 +60,9 @@ type Producer struct {
 
 // ProducerClientOpts returns the franz-go options that [NewProducer] builds
 // its client with, so that a plain franz-go client can be configured the
-// same (the benchmarks compare the two). Consumer options are ignored.
-func ProducerClientOpts(brokers []string, opts ...Opt) []kgo.Opt {
-	cfg, _ := newConfig("producer", opts, func(Opt) bool { return false })
-	return producerClientOpts(cfg, brokers)
+// same (the benchmarks compare the two).
+func ProducerClientOpts(brokers []string, opts ...ProducerOpt) []kgo.Opt {
+	return producerClientOpts(newConfig(opts), brokers)
 }
 
 func producerClientOpts(cfg config, brokers []string) []kgo.Opt {
@@ -79,22 +78,19 @@ func producerClientOpts(cfg config, brokers []string) []kgo.Opt {
 		kgo.MaxBufferedRecords(cfg.maxBuffered),
 		kgo.RecordDeliveryTimeout(cfg.deliveryTimeout),
 		kgo.WithLogger(slogLogger{cfg.logger}),
-	}, cfg.clientOpts...)
+	}, append(kpromOpts(cfg.metrics, "producer"), cfg.clientOpts...)...)
 }
 
 // NewProducer returns a producer for brokers with its own franz-go client,
 // configured by opts: the options common to both sides ([WithTopic],
-// [WithLogger], [WithClientOpts]) and the [ProducerOpt] ones; a
-// [ConsumerOpt] is an error. Like franz-go, it connects lazily:
+// [WithLogger], [WithClientOpts], [WithSchemaRegistry], [WithMetrics]) and
+// the [ProducerOpt] ones. Like franz-go, it connects lazily:
 // [Producer.Ping] checks the brokers.
-func NewProducer(brokers []string, opts ...Opt) (*Producer, error) {
+func NewProducer(brokers []string, opts ...ProducerOpt) (*Producer, error) {
 	if len(brokers) == 0 {
 		return nil, errors.New("kafkasink: no brokers")
 	}
-	cfg, err := newConfig("producer", opts, func(o Opt) bool { _, ok := o.(ConsumerOpt); return ok })
-	if err != nil {
-		return nil, err
-	}
+	cfg := newConfig(opts)
 	if cfg.topic == "" {
 		return nil, errors.New("kafkasink: empty topic")
 	}
@@ -104,9 +100,9 @@ func NewProducer(brokers []string, opts ...Opt) (*Producer, error) {
 	if cfg.compat < 0 || cfg.compat > sr.CompatFullTransitive {
 		return nil, fmt.Errorf("kafkasink: WithSchemaCompatibility(%d): not a compatibility level", cfg.compat)
 	}
-	cl, err := kgo.NewClient(producerClientOpts(cfg, brokers)...)
+	cl, err := newClient(producerClientOpts(cfg, brokers))
 	if err != nil {
-		return nil, fmt.Errorf("kafkasink: new client: %w", err)
+		return nil, err
 	}
 	p := &Producer{cl: cl, topic: cfg.topic, close: sync.OnceFunc(cl.Close)}
 	if cfg.registry != nil {

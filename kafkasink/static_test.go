@@ -108,8 +108,8 @@ func TestStaticMemberRejoinsWithoutRebalance(t *testing.T) {
 	rows := testrows.Rows(200)
 	produce(t, brokers, topic, rows[:100])
 
-	opts := func(id string, log *assignments) []kafkasink.Opt {
-		return []kafkasink.Opt{kafkasink.WithInstanceID(id), kafkasink.WithSessionTimeout(30 * time.Second),
+	opts := func(id string, log *assignments) []kafkasink.ConsumerOpt {
+		return []kafkasink.ConsumerOpt{kafkasink.WithInstanceID(id), kafkasink.WithSessionTimeout(30 * time.Second),
 			kafkasink.WithLogger(slog.New(log))}
 	}
 	logA, logB, logA2 := &assignments{}, &assignments{}, &assignments{}

@@ -21,6 +21,11 @@ const (
 	DefaultDLQTopic = DefaultTopic + DLQSuffix // the dead-letter topic of DefaultTopic
 )
 
+// DLQTopicFor returns the default dead-letter topic of topic: its name
+// followed by [DLQSuffix]. A [Consumer] without [WithDLQTopic] and a
+// dlq.Queue given the data topic use it.
+func DLQTopicFor(topic string) string { return topic + DLQSuffix }
+
 // Record headers written by [NewRecord] and read by [DecodeRecord].
 const (
 	HeaderContentType   = "content-type"

@@ -97,8 +97,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer session.Close()
-	common := []kafkasink.Opt{kafkasink.WithTopic(*topic), kafkasink.WithClientOpts(kafkaOpts...), kafkasink.WithLogger(log)}
-	producer, err := kafkasink.NewProducer(seeds, common...)
+	producer, err := kafkasink.NewProducer(seeds, kafkasink.WithTopic(*topic), kafkasink.WithClientOpts(kafkaOpts...), kafkasink.WithLogger(log))
 	if err != nil {
 		return err
 	}
@@ -124,7 +123,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	// is retried, not committed. With WithStopAtEnd, Run returns once the
 	// group has committed the topic up to the end offsets it saw at start.
 	consumer, err := kafkasink.NewConsumer(seeds, *group, kafkasink.RowsHandler(store.UpsertMany, kafkasink.RejectedRows),
-		append(common, kafkasink.WithCreateDLQ(3, 1), kafkasink.WithStopAtEnd())...)
+		kafkasink.WithTopic(*topic), kafkasink.WithClientOpts(kafkaOpts...), kafkasink.WithLogger(log), kafkasink.WithCreateDLQ(3, 1), kafkasink.WithStopAtEnd())
 	if err != nil {
 		return err
 	}

@@ -279,7 +279,7 @@ func (p *pipeline) newConsumers() error {
 		return err
 	}
 	for i := range max(p.cfg.consumers, 1) {
-		opts := []kafkasink.Opt{
+		opts := []kafkasink.ConsumerOpt{
 			kafkasink.WithTopic(p.cfg.topic), kafkasink.WithDLQTopic(p.cfg.dlqTopic), kafkasink.WithLogger(p.log),
 			kafkasink.WithSessionTimeout(p.cfg.sessionTimeout),
 			kafkasink.WithClientOpts(slices.Concat(p.kafkaSec, p.m.kafkaOpts("consumer"), consumerFetchOpts)...),

@@ -178,7 +178,7 @@ func (c *config) open(ctx context.Context, errOut io.Writer) (*dlq.Queue, error)
 	if dlqTopic == "" {
 		dlqTopic = c.topic + kafkasink.DLQSuffix
 	}
-	return dlq.New(brokers, dlq.WithTopic(dlqTopic), dlq.WithMaxRedrives(c.maxRedrives),
+	return dlq.New(brokers, dlq.WithDLQTopic(dlqTopic), dlq.WithMaxRedrives(c.maxRedrives),
 		dlq.WithClientOpts(opts...), dlq.WithLogger(log))
 }
 

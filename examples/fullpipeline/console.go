@@ -14,7 +14,7 @@ import (
 // by kafkasink/dlq, the package that lists and redrives them (examples/dlq):
 // the page shows what `dlq list` would.
 func (p *pipeline) serveConsole(ctx context.Context, mux *http.ServeMux) error {
-	q, err := dlq.New(p.cfg.brokers, dlq.WithTopic(p.cfg.dlqTopic), dlq.WithClientOpts(p.kafkaSec...))
+	q, err := dlq.New(p.cfg.brokers, dlq.WithDLQTopic(p.cfg.dlqTopic), dlq.WithClientOpts(p.kafkaSec...))
 	if err != nil {
 		return err
 	}

@@ -285,8 +285,12 @@ func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) (err error) 
 	if err != nil {
 		return err
 	}
-	p.producer, err = kafkasink.NewProducer(p.cfg.brokers, append([]kafkasink.Opt{kafkasink.WithTopic(p.cfg.topic), kafkasink.WithLogger(p.log),
-		kafkasink.WithClientOpts(slices.Concat(p.kafkaSec, p.m.kafkaOpts("producer"))...)}, regOpts...)...)
+	popts := []kafkasink.ProducerOpt{kafkasink.WithTopic(p.cfg.topic), kafkasink.WithLogger(p.log),
+		kafkasink.WithClientOpts(slices.Concat(p.kafkaSec, p.m.kafkaOpts("producer"))...)}
+	for _, o := range regOpts {
+		popts = append(popts, o)
+	}
+	p.producer, err = kafkasink.NewProducer(p.cfg.brokers, popts...)
 	if err != nil {
 		return err
 	}
@@ -373,7 +377,7 @@ func (p *pipeline) newConsumers() error {
 		return err
 	}
 	for i := range max(p.cfg.consumers, 1) {
-		opts := []kafkasink.Opt{
+		opts := []kafkasink.ConsumerOpt{
 			kafkasink.WithTopic(p.cfg.topic), kafkasink.WithDLQTopic(p.cfg.dlqTopic), kafkasink.WithLogger(p.log),
 			kafkasink.WithSessionTimeout(p.cfg.sessionTimeout),
 			kafkasink.WithClientOpts(slices.Concat(p.kafkaSec, p.m.kafkaOpts("consumer"), consumerFetchOpts)...),
@@ -381,7 +385,9 @@ func (p *pipeline) newConsumers() error {
 		if id := instanceID(p.cfg.instanceID, p.cfg.consumers, i); id != "" {
 			opts = append(opts, kafkasink.WithInstanceID(id))
 		}
-		opts = append(opts, regOpts...)
+		for _, o := range regOpts {
+			opts = append(opts, o)
+		}
 		c, err := kafkasink.NewConsumer(p.cfg.brokers, p.cfg.group, handler, opts...)
 		if err != nil {
 			return err

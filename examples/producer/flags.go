@@ -118,7 +118,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
 
 // registryOpts returns the kafkasink option of -schema-registry: none
 // for plain JSON records, else registry mode with a client of the URL.
-func registryOpts(url string) ([]kafkasink.Opt, error) {
+func registryOpts(url string) ([]kafkasink.ProducerOpt, error) {
 	if url == "" {
 		return nil, nil
 	}
@@ -126,7 +126,7 @@ func registryOpts(url string) ([]kafkasink.Opt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("schema registry %s: %w", url, err)
 	}
-	return []kafkasink.Opt{kafkasink.WithSchemaRegistry(cl)}, nil
+	return []kafkasink.ProducerOpt{kafkasink.WithSchemaRegistry(cl)}, nil
 }
 
 // envInt returns the integer in the variable name, def when it is unset.

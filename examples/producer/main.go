@@ -237,7 +237,7 @@ func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) error {
 	if err != nil {
 		return err
 	}
-	p.producer, err = kafkasink.NewProducer(p.cfg.brokers, append([]kafkasink.Opt{kafkasink.WithTopic(p.cfg.topic), kafkasink.WithLogger(p.log),
+	p.producer, err = kafkasink.NewProducer(p.cfg.brokers, append([]kafkasink.ProducerOpt{kafkasink.WithTopic(p.cfg.topic), kafkasink.WithLogger(p.log),
 		kafkasink.WithClientOpts(slices.Concat(kafkaSec, p.m.kafkaOpts("producer"))...)}, regOpts...)...)
 	if err != nil {
 		return err

@@ -52,7 +52,7 @@ func benchQueue(b *testing.B) (*dlq.Queue, []string, string) {
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		b.Fatal(err)
 	}
-	q, err := dlq.New(brokers, dlq.WithTopic(dead), dlq.WithLogger(quiet))
+	q, err := dlq.New(brokers, dlq.WithDLQTopic(dead), dlq.WithLogger(quiet))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func BenchmarkQueue(b *testing.B) {
 			i++
 			log := fmt.Sprintf("%s.redrive%d", dead, i)
 			b.Cleanup(func() { deleteTopics(brokers, log) })
-			rq, err := dlq.New(brokers, dlq.WithTopic(dead), dlq.WithRedriveLog(log), dlq.WithLogger(quiet))
+			rq, err := dlq.New(brokers, dlq.WithDLQTopic(dead), dlq.WithRedriveLog(log), dlq.WithLogger(quiet))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -68,8 +68,11 @@ type Queue struct {
 	latest   *latestRead // Latest's last answer
 }
 
-// New returns a Queue of the dead-letter topic (default
-// users_created.dlq, [WithTopic]) on the brokers. It does no I/O.
+// New returns a Queue of a dead-letter topic on the brokers: by default
+// that of the data topic users_created, users_created.dlq;
+// [WithDataTopic] names another data topic (its dead-letter topic is
+// [kafkasink.DLQTopicFor] of it), [WithDLQTopic] the dead-letter topic
+// itself. It does no I/O.
 func New(brokers []string, opts ...Opt) (*Queue, error) {
 	if len(brokers) == 0 {
 		return nil, errors.New("dlq: no brokers")
@@ -82,6 +85,9 @@ func New(brokers []string, opts ...Opt) (*Queue, error) {
 	}
 	if cfg.logger == nil {
 		cfg.logger = discard
+	}
+	if !cfg.topicSet && cfg.dataTopic != "" {
+		cfg.topic = kafkasink.DLQTopicFor(cfg.dataTopic)
 	}
 	if cfg.logTopic == "" {
 		cfg.logTopic = cfg.topic + RedriveLogSuffix

@@ -40,7 +40,9 @@ func deadLetter(t *testing.T, n, m int) (string, *dlq.Queue) {
 	}
 	produceRecords(ctx, t, brokers, recs...)
 	consume(t, brokers, topic, testenv.Name(t, "group"), func(context.Context, []kafkasink.Message) error { return nil })
-	q, err := dlq.New(brokers, dlq.WithTopic(topic+kafkasink.DLQSuffix), dlq.WithLogger(quiet))
+	// The consumer writes to its default dead-letter topic; the queue
+	// finds it from the data topic.
+	q, err := dlq.New(brokers, dlq.WithDataTopic(topic), dlq.WithLogger(quiet))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,12 +101,34 @@ func TestListAndFilter(t *testing.T) {
 		t.Error("List with offsets 5 to 2: no error")
 	}
 
-	latest, err := q.Latest(ctx, 2)
+	latest, err := q.Latest(ctx, dlq.Selection{}, 2)
 	if err != nil || keys(latest) != "[validate-1 validate-0]" {
 		t.Errorf("Latest(2) = %s, %v; want the two newest, newest first", keys(latest), err)
 	}
-	if latest, err := q.Latest(ctx, 50); err != nil || len(latest) != 5 {
+	if latest, err := q.Latest(ctx, dlq.Selection{}, 50); err != nil || len(latest) != 5 {
 		t.Errorf("Latest(50) = %d letters, %v; want all 5", len(latest), err)
+	}
+	for _, tc := range []struct {
+		sel  dlq.Selection
+		n    int
+		want string
+	}{
+		{dlq.Selection{Reason: kafkasink.ReasonDecode}, 2, "[decode-2 decode-1]"},
+		// Only one of the last 3 letters is a decode: Latest reads
+		// further back for the others.
+		{dlq.Selection{Reason: kafkasink.ReasonDecode}, 3, "[decode-2 decode-1 decode-0]"},
+		{dlq.Selection{Reason: kafkasink.ReasonValidate}, 50, "[validate-1 validate-0]"},
+		{dlq.Selection{Offsets: &dlq.Range{From: 0, To: 1}}, 5, "[decode-1 decode-0]"},
+		{dlq.Selection{Reason: kafkasink.ReasonDecode, Offsets: &dlq.Range{From: 1, To: 4}}, 5, "[decode-2 decode-1]"},
+		{dlq.Selection{Reason: "no-such-reason"}, 5, "[]"},
+	} {
+		got, err := q.Latest(ctx, tc.sel, tc.n)
+		if err != nil || keys(got) != tc.want {
+			t.Errorf("Latest(%+v, %d) = %s, %v; want %s", tc.sel, tc.n, keys(got), err, tc.want)
+		}
+	}
+	if _, err := q.Latest(ctx, dlq.Selection{Offsets: &dlq.Range{From: 5, To: 2}}, 5); err == nil {
+		t.Error("Latest with offsets 5 to 2: no error")
 	}
 }
 
@@ -210,7 +234,7 @@ func topicExists(ctx context.Context, t *testing.T, brokers []string, topic stri
 func TestMissingTopic(t *testing.T) {
 	t.Parallel()
 	brokers := testenv.KafkaBrokers(t)
-	q, err := dlq.New(brokers, dlq.WithTopic(testenv.Name(t, "missing")), dlq.WithLogger(quiet))
+	q, err := dlq.New(brokers, dlq.WithDLQTopic(testenv.Name(t, "missing")), dlq.WithLogger(quiet))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +243,7 @@ func TestMissingTopic(t *testing.T) {
 	if _, err := q.List(ctx, dlq.Selection{}); !errors.Is(err, kafkasink.ErrTopicNotFound) {
 		t.Errorf("List = %v, want ErrTopicNotFound", err)
 	}
-	if _, err := q.Latest(ctx, 5); !errors.Is(err, kafkasink.ErrTopicNotFound) {
+	if _, err := q.Latest(ctx, dlq.Selection{}, 5); !errors.Is(err, kafkasink.ErrTopicNotFound) {
 		t.Errorf("Latest = %v, want ErrTopicNotFound", err)
 	}
 	if _, err := q.Redrive(ctx, dlq.Selection{All: true}); !errors.Is(err, kafkasink.ErrTopicNotFound) {
@@ -234,9 +258,10 @@ func TestNewValidates(t *testing.T) {
 		opts    []dlq.Opt
 	}{
 		"no brokers":        {nil, nil},
-		"empty topic":       {[]string{"127.0.0.1:1"}, []dlq.Opt{dlq.WithTopic("")}},
-		"log is the topic":  {[]string{"127.0.0.1:1"}, []dlq.Opt{dlq.WithTopic("a"), dlq.WithRedriveLog("a")}},
+		"empty topic":       {[]string{"127.0.0.1:1"}, []dlq.Opt{dlq.WithDLQTopic("")}},
+		"log is the topic":  {[]string{"127.0.0.1:1"}, []dlq.Opt{dlq.WithDLQTopic("a"), dlq.WithRedriveLog("a")}},
 		"zero max redrives": {[]string{"127.0.0.1:1"}, []dlq.Opt{dlq.WithMaxRedrives(0)}},
+		"empty data topic":  {[]string{"127.0.0.1:1"}, []dlq.Opt{dlq.WithDataTopic("")}},
 	} {
 		if q, err := dlq.New(tc.brokers, tc.opts...); err == nil {
 			q.Close()
@@ -250,6 +275,22 @@ func TestNewValidates(t *testing.T) {
 	defer q.Close()
 	if q.Topic() != kafkasink.DefaultDLQTopic || q.RedriveLog() != kafkasink.DefaultDLQTopic+dlq.RedriveLogSuffix {
 		t.Errorf("defaults: topic %s, log %s", q.Topic(), q.RedriveLog())
+	}
+	for _, tc := range []struct {
+		opts []dlq.Opt
+		want string
+	}{
+		{[]dlq.Opt{dlq.WithDataTopic("orders")}, "orders.dlq"},
+		{[]dlq.Opt{dlq.WithDLQTopic("dead"), dlq.WithDataTopic("orders")}, "dead"},
+	} {
+		q, err := dlq.New([]string{"127.0.0.1:1"}, tc.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q.Topic() != tc.want || q.RedriveLog() != tc.want+dlq.RedriveLogSuffix {
+			t.Errorf("topic %s, log %s; want %s", q.Topic(), q.RedriveLog(), tc.want)
+		}
+		q.Close()
 	}
 }
 
@@ -271,7 +312,7 @@ func TestValueDroppedIsNotRedriven(t *testing.T) {
 	produceRecords(ctx, t, brokers, &kgo.Record{Topic: "users", Key: []byte("big"), Value: []byte("not json, and large")})
 	consume(t, brokers, "users", "g", func(context.Context, []kafkasink.Message) error { return nil })
 
-	q, err := dlq.New(brokers, dlq.WithTopic("users.dlq"), dlq.WithLogger(quiet))
+	q, err := dlq.New(brokers, dlq.WithDLQTopic("users.dlq"), dlq.WithLogger(quiet))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,25 +335,25 @@ func TestLatestFollowsTheTopics(t *testing.T) {
 	t.Parallel()
 	_, q := deadLetter(t, 1, 0)
 	ctx := context.Background()
-	first, err := q.Latest(ctx, 5)
+	first, err := q.Latest(ctx, dlq.Selection{}, 5)
 	if err != nil || keys(first) != "[decode-0]" || first[0].Redriven != nil {
 		t.Fatalf("Latest = %s, %v", keys(first), err)
 	}
-	if again, err := q.Latest(ctx, 5); err != nil || keys(again) != "[decode-0]" {
+	if again, err := q.Latest(ctx, dlq.Selection{}, 5); err != nil || keys(again) != "[decode-0]" {
 		t.Fatalf("Latest again = %s, %v", keys(again), err)
 	}
 
 	if _, err := q.Redrive(ctx, dlq.Selection{All: true}); err != nil {
 		t.Fatal(err)
 	}
-	redriven, err := q.Latest(ctx, 5)
+	redriven, err := q.Latest(ctx, dlq.Selection{}, 5)
 	if err != nil || len(redriven) != 1 || redriven[0].Redriven == nil {
 		t.Fatalf("Latest after a redrive = %+v, %v; want the letter marked redriven", redriven, err)
 	}
 
 	produceRecords(ctx, t, testenv.KafkaBrokers(t), &kgo.Record{Topic: q.Topic(), Key: []byte("later"), Value: []byte("x"),
 		Headers: []kgo.RecordHeader{{Key: kafkasink.HeaderDLQReason, Value: []byte(kafkasink.ReasonDecode)}}})
-	later, err := q.Latest(ctx, 5)
+	later, err := q.Latest(ctx, dlq.Selection{}, 5)
 	if err != nil || keys(later) != "[later decode-0]" {
 		t.Fatalf("Latest after a new letter = %s, %v; want it first", keys(later), err)
 	}

@@ -3,7 +3,7 @@
 // selection of them, once the cause is fixed, back to the topic they came
 // from, to be consumed again.
 //
-//	q, err := dlq.New(brokers) // users_created.dlq; dlq.WithTopic names another
+//	q, err := dlq.New(brokers, dlq.WithDataTopic("orders")) // orders.dlq, as the consumer of orders writes
 //	...
 //	defer q.Close()
 //	letters, err := q.List(ctx, dlq.Selection{Reason: kafkasink.ReasonValidate})
@@ -12,6 +12,15 @@
 //	}
 //	report, err := q.Redrive(ctx, dlq.Selection{Reason: kafkasink.ReasonValidate})
 //
+// # Topics
+//
+// A Queue holds the dead letters of one data topic, in the dead-letter
+// topic a kafkasink.Consumer of it writes to: [kafkasink.DLQTopicFor] of
+// the data topic ([WithDataTopic], default users_created, so
+// users_created.dlq), or the topic given to [WithDLQTopic], which has the
+// meaning of kafkasink.WithDLQTopic. Options are checked at compile time:
+// each is an [Opt] of New, or a [RedriveOpt] of [Queue.Redrive].
+//
 // # Reading
 //
 // [Queue.List] and [Queue.Letters] read the dead-letter topic from its
@@ -19,8 +28,9 @@
 // their own that joins no group and commits nothing: reading moves no
 // consumer and changes nothing. A [Selection] narrows them by reason
 // (the dlq-reason header) and by a range of offsets. [Queue.Latest]
-// returns the n newest letters, newest first, reading at most n records of
-// each partition: what a status page shows. Each [Letter] has its position
+// returns the n newest letters a Selection selects, newest first, reading
+// at most n records of each partition when no reason is given: what a
+// status page shows. Each [Letter] has its position
 // in the dead-letter topic and its time, the reason and error, the original
 // topic, partition and offset, its redrive count, the record's key, value
 // and own headers, and, once redriven, its redrive log entry.

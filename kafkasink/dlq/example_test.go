@@ -108,19 +108,27 @@ func ExampleQueue_Latest() {
 		}
 	}
 
-	q, err := dlq.New(cluster.ListenAddrs(), dlq.WithTopic("orders.dlq"))
+	q, err := dlq.New(cluster.ListenAddrs(), dlq.WithDataTopic("orders")) // orders.dlq
 	if err != nil {
 		panic(err)
 	}
 	defer q.Close()
-	latest, err := q.Latest(ctx, 2)
+	latest, err := q.Latest(ctx, dlq.Selection{}, 2) // every reason
 	if err != nil {
 		panic(err)
 	}
 	for _, l := range latest {
 		fmt.Printf("%s %s from %s\n", l.Key, l.Reason, l.Original)
 	}
+	decode, err := q.Latest(ctx, dlq.Selection{Reason: kafkasink.ReasonDecode}, 2)
+	if err != nil {
+		panic(err)
+	}
+	for _, l := range decode {
+		fmt.Printf("%s %s from %s\n", l.Key, l.Reason, l.Original)
+	}
 	// Output:
 	// order-2 rejected from orders/0/20
 	// order-1 validate from orders/0/10
+	// order-0 decode from orders/0/0
 }

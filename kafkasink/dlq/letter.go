@@ -118,6 +118,21 @@ func (s Selection) validate() error {
 	return nil
 }
 
+// same reports whether s and o select the same letters.
+func (s Selection) same(o Selection) bool {
+	return s.All == o.All && s.Reason == o.Reason &&
+		(s.Offsets == o.Offsets || s.Offsets != nil && o.Offsets != nil && *s.Offsets == *o.Offsets)
+}
+
+// clone returns s with a copy of its Offsets, which the caller may change.
+func (s Selection) clone() Selection {
+	if s.Offsets != nil {
+		r := *s.Offsets
+		s.Offsets = &r
+	}
+	return s
+}
+
 func (s Selection) matches(l *Letter) bool { return s.Reason == "" || l.Reason == s.Reason }
 
 // spans returns what of the bounds start..end the selection reads.
@@ -205,15 +220,24 @@ func (q *Queue) List(ctx context.Context, sel Selection) ([]Letter, error) {
 	return out, nil
 }
 
-// Latest returns the n most recently dead-lettered letters, newest first,
-// each with its redrive log entry: what a status page shows. It reads at
-// most n letters of each partition, however large the topic, and nothing
-// while neither the dead-letter topic nor the redrive log has moved since
-// its last call (it then returns the last answer again, whose keys, values
-// and headers it shares: do not modify them).
-func (q *Queue) Latest(ctx context.Context, n int) ([]Letter, error) {
+// Latest returns the n most recently dead-lettered letters among those
+// sel selects, newest first, each with its redrive log entry: what a
+// status page shows. The zero Selection selects every letter, as for
+// [Queue.List]; Reason and Offsets narrow it. Without a Reason it reads at
+// most n letters of each partition, however large the topic; with one, it
+// reads each partition backwards from its end, in growing windows, until
+// it has n letters of that reason there or has read the whole partition
+// (or the Offsets given). It reads nothing while neither the dead-letter
+// topic nor the redrive log has moved since its last call with the same
+// sel and n (it then returns the last answer again, whose keys, values
+// and headers it shares: do not modify them). A missing dead-letter topic
+// is [kafkasink.ErrTopicNotFound].
+func (q *Queue) Latest(ctx context.Context, sel Selection, n int) ([]Letter, error) {
 	if n <= 0 {
 		return nil, nil
+	}
+	if err := sel.validate(); err != nil {
+		return nil, err
 	}
 	start, end, exists, err := q.bounds(ctx, q.cfg.topic)
 	if err == nil && !exists {
@@ -230,18 +254,11 @@ func (q *Queue) Latest(ctx context.Context, n int) ([]Letter, error) {
 	// answer is the last one, and nothing is read.
 	q.latestMu.Lock()
 	defer q.latestMu.Unlock()
-	if c := q.latest; c != nil && c.n == n && maps.Equal(c.end, end) && maps.Equal(c.logEnd, logEnd) {
+	if c := q.latest; c != nil && c.n == n && c.sel.same(sel) && maps.Equal(c.end, end) && maps.Equal(c.logEnd, logEnd) {
 		return slices.Clone(c.letters), nil
 	}
-	spans := map[int32]span{}
-	for p, e := range end {
-		spans[p] = span{max(start[p], e-int64(n)), e}
-	}
-	var out []Letter
-	if err := q.read(ctx, q.cfg.topic, spans, func(r *kgo.Record) bool {
-		out = append(out, letterOf(r))
-		return true
-	}); err != nil {
+	out, err := q.latestIn(ctx, sel, sel.spans(start, end), n)
+	if err != nil {
 		return nil, err
 	}
 	slices.SortFunc(out, func(a, b Letter) int {
@@ -257,13 +274,57 @@ func (q *Queue) Latest(ctx context.Context, n int) ([]Letter, error) {
 			out[i].Redriven = &e
 		}
 	}
-	q.latest = &latestRead{n: n, end: end, logEnd: logEnd, letters: out}
+	q.latest = &latestRead{n: n, sel: sel.clone(), end: end, logEnd: logEnd, letters: out}
 	return slices.Clone(out), nil
+}
+
+// latestIn returns up to the last n letters sel matches of each span,
+// reading the spans backwards from their ends in windows that grow
+// fourfold, so that a reason found only long ago is still found while a
+// common one costs one read of n letters per partition.
+func (q *Queue) latestIn(ctx context.Context, sel Selection, spans map[int32]span, n int) ([]Letter, error) {
+	found := map[int32][]Letter{}
+	lo := map[int32]int64{} // where the part of each span read so far begins
+	for p, s := range spans {
+		lo[p] = s.to
+	}
+	for window := int64(n); ; window *= 4 {
+		round := map[int32]span{}
+		for p, s := range spans {
+			if len(found[p]) >= n || lo[p] <= s.from {
+				continue
+			}
+			from := max(s.from, lo[p]-window)
+			round[p] = span{from, lo[p]}
+			lo[p] = from
+		}
+		if len(round) == 0 {
+			break
+		}
+		got := map[int32][]Letter{}
+		if err := q.read(ctx, q.cfg.topic, round, func(r *kgo.Record) bool {
+			if l := letterOf(r); sel.matches(&l) {
+				got[r.Partition] = append(got[r.Partition], l)
+			}
+			return true
+		}); err != nil {
+			return nil, err
+		}
+		for p, ls := range got {
+			found[p] = append(ls, found[p]...) // older letters first
+		}
+	}
+	var out []Letter
+	for _, ls := range found {
+		out = append(out, ls[max(0, len(ls)-n):]...)
+	}
+	return out, nil
 }
 
 // latestRead is Latest's last answer and the topics' ends it was read at.
 type latestRead struct {
 	n           int
+	sel         Selection
 	end, logEnd map[int32]int64
 	letters     []Letter
 }

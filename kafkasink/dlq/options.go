@@ -16,7 +16,9 @@ type opt struct{ fn func(*config) }
 func (o opt) apply(c *config) { o.fn(c) }
 
 type config struct {
-	topic       string
+	dataTopic   string // the consumed topic; the default dead-letter topic derives from it
+	topic       string // the dead-letter topic, when topicSet; else kafkasink.DLQTopicFor(dataTopic)
+	topicSet    bool
 	logTopic    string // empty: topic + RedriveLogSuffix
 	maxRedrives int
 	logger      *slog.Logger
@@ -26,13 +28,24 @@ type config struct {
 var discard = slog.New(slog.DiscardHandler)
 
 func defaultConfig() config {
-	return config{topic: kafkasink.DefaultDLQTopic, maxRedrives: DefaultMaxRedrives, logger: discard}
+	return config{dataTopic: kafkasink.DefaultTopic, maxRedrives: DefaultMaxRedrives, logger: discard}
 }
 
-// WithTopic sets the dead-letter topic, overriding the default
-// users_created.dlq ([kafkasink.DefaultDLQTopic]). The redrive log follows
-// it unless [WithRedriveLog] names another.
-func WithTopic(topic string) Opt { return opt{func(c *config) { c.topic = topic }} }
+// WithDataTopic names the data topic whose dead letters the queue holds
+// (the topic the kafkasink.Consumer consumes), overriding the default
+// users_created ([kafkasink.DefaultTopic]). The dead-letter topic is then
+// the one the consumer writes to by default,
+// [kafkasink.DLQTopicFor](topic): orders.dlq for orders. [WithDLQTopic]
+// wins over it.
+func WithDataTopic(topic string) Opt { return opt{func(c *config) { c.dataTopic = topic }} }
+
+// WithDLQTopic sets the dead-letter topic itself, overriding the default
+// derived from the data topic ([WithDataTopic]): the same option, with the
+// same meaning, as kafkasink.WithDLQTopic, for a consumer given one. The
+// redrive log follows it unless [WithRedriveLog] names another.
+func WithDLQTopic(topic string) Opt {
+	return opt{func(c *config) { c.topic, c.topicSet = topic, true }}
+}
 
 // WithRedriveLog sets the topic recording what was redriven, overriding
 // the default: the dead-letter topic's name followed by

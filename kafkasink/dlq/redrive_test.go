@@ -78,7 +78,7 @@ func TestRedriveAfterTheFixStoresOnce(t *testing.T) {
 	if n := count(ctx, t, store); n != int64(len(good)) {
 		t.Fatalf("first release stored %d rows, want the %d good ones", n, len(good))
 	}
-	q, err := dlq.New(brokers, dlq.WithTopic(topic+kafkasink.DLQSuffix), dlq.WithLogger(quiet))
+	q, err := dlq.New(brokers, dlq.WithDLQTopic(topic+kafkasink.DLQSuffix), dlq.WithLogger(quiet))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestRedriveAfterTheFixStoresOnce(t *testing.T) {
 
 	// Sent twice all the same (as when a redrive dies between writing the
 	// record and its log entry): still one row.
-	lost, err := dlq.New(brokers, dlq.WithTopic(q.Topic()), dlq.WithRedriveLog(testenv.Name(t, "lostlog")), dlq.WithLogger(quiet))
+	lost, err := dlq.New(brokers, dlq.WithDLQTopic(q.Topic()), dlq.WithRedriveLog(testenv.Name(t, "lostlog")), dlq.WithLogger(quiet))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func TestRedriveAfterTheFixStoresOnce(t *testing.T) {
 			t.Fatalf("round %d: Redrive = %+v, %v; want its newest letter sent with count %d, the %d older skipped", round, rep, err, round, round-1)
 		}
 		consume(t, brokers, topic, group, fixed)
-		latest, err := q.Latest(ctx, 1)
+		latest, err := q.Latest(ctx, dlq.Selection{}, 1)
 		if err != nil || len(latest) != 1 || latest[0].Reason != kafkasink.ReasonValidate || latest[0].RedriveCount != round ||
 			latest[0].Original != rep.Redriven[0].To {
 			t.Fatalf("round %d: newest letter %s, %v; want the broken record again, redrive count %d, from %s", round, describe(latest), err, round, rep.Redriven[0].To)

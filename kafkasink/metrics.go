@@ -1,0 +1,212 @@
+package kafkasink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kprom"
+)
+
+// MetricsNamespace is the namespace of every series this package registers
+// (see the table in the package documentation).
+const MetricsNamespace = "userstream"
+
+// LagRefreshInterval is how often a running [Consumer] given [WithMetrics]
+// refreshes its userstream_consumer_lag gauge, besides after each commit
+// (at most once a second) and once more when Run ends.
+const LagRefreshInterval = 5 * time.Second
+
+// WithMetrics registers the producer's or consumer's metrics on reg,
+// overriding the default of none (nil means none too, at no cost). The
+// series are listed in the package documentation. Both sides install
+// franz-go's plugin/kprom hooks on their client (userstream_kafka_producer_*
+// or userstream_kafka_consumer_*, with a client_id label); the consumer
+// also records its own series (dead letters, handler errors, lag by
+// partition, fetch-to-store and produce-to-store latency).
+//
+// Several producers and consumers may share one reg: the package's own
+// series are registered once and shared (their counts add up), and each
+// client gets a client id of its own (userstream-consumer-<n>,
+// userstream-producer-<n>) for its kprom series. A client id set through
+// [WithClientOpts] (kgo.ClientID) wins, and must then differ from the ids
+// of the other clients on reg, or the constructor fails. The constructor
+// fails too when reg holds a series of one of these names of another type.
+// The kprom series of a client are unregistered when it is closed.
+func WithMetrics(reg prometheus.Registerer) CommonOpt {
+	return commonOpt{func(c *config) { c.metrics = reg }}
+}
+
+// durationBuckets are the buckets of every duration histogram of the SDK:
+// 1ms to about 65s, in seconds.
+var durationBuckets = prometheus.ExponentialBuckets(0.001, 2, 17)
+
+// clientSeq numbers the clients given kprom hooks in this process, so that
+// each has a client_id of its own.
+var clientSeq atomic.Int64
+
+// kpromOpts returns the client options that install kprom's hooks for
+// role ("producer" or "consumer") on reg: a client id of its own first,
+// so that one given through WithClientOpts, which comes later, wins.
+func kpromOpts(reg prometheus.Registerer, role string) []kgo.Opt {
+	if reg == nil {
+		return nil
+	}
+	m := kprom.NewMetrics(MetricsNamespace, kprom.Subsystem("kafka_"+role), kprom.Registerer(reg), kprom.WithClientLabel())
+	id := fmt.Sprintf("userstream-%s-%d", role, clientSeq.Add(1))
+	return []kgo.Opt{kgo.ClientID(id), kgo.WithHooks(m)}
+}
+
+// newClient is kgo.NewClient, with the panic of a kprom hook that cannot
+// register its series (a client id already on the registry) turned into
+// an error.
+func newClient(opts []kgo.Opt) (cl *kgo.Client, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if e, ok := r.(error); ok {
+				err = fmt.Errorf("kafkasink: registering franz-go's metrics (is the client id unique on the registry?): %w", e)
+				return
+			}
+			panic(r)
+		}
+	}()
+	cl, err = kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("kafkasink: new client: %w", err)
+	}
+	return cl, nil
+}
+
+// consumerMetrics are a consumer's own series; a nil *consumerMetrics
+// records nothing.
+type consumerMetrics struct {
+	deadLettered   prometheus.Counter
+	handlerErrors  prometheus.Counter
+	lag            *prometheus.GaugeVec
+	fetchToStore   prometheus.Histogram
+	produceToStore prometheus.Histogram
+}
+
+func newConsumerMetrics(reg prometheus.Registerer) (*consumerMetrics, error) {
+	if reg == nil {
+		return nil, nil
+	}
+	var m consumerMetrics
+	var err error
+	counter := func(name, help string) prometheus.Counter {
+		c, e := register(reg, prometheus.NewCounter(prometheus.CounterOpts{Namespace: MetricsNamespace, Name: name, Help: help}))
+		err = errors.Join(err, e)
+		return c
+	}
+	histogram := func(name, help string) prometheus.Histogram {
+		h, e := register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: MetricsNamespace, Name: name, Help: help, Buckets: durationBuckets}))
+		err = errors.Join(err, e)
+		return h
+	}
+	m.deadLettered = counter("records_dead_lettered_total", "Records sent to the dead-letter topic: poison and rejected.")
+	m.handlerErrors = counter("handler_errors_total", "Handler calls that failed; the batch is retried.")
+	m.fetchToStore = histogram("fetch_to_store_seconds", "Time from a record's fetched-at header to its handler returning success.")
+	m.produceToStore = histogram("produce_to_store_seconds", "Time from a record's produce timestamp to its handler returning success.")
+	lag, e := register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: MetricsNamespace, Name: "consumer_lag",
+		Help: "Records of the topic not yet committed by the consumer group, by partition."}, []string{"partition"}))
+	m.lag = lag
+	if err = errors.Join(err, e); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// register registers c on reg, or returns the collector already registered
+// under the same description, so that several instances share the series.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	if err == nil {
+		return c, nil
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		// A Gauge satisfies the Counter interface: the dynamic types
+		// must match, not only the interface.
+		if existing, ok := are.ExistingCollector.(C); ok && reflect.TypeOf(existing) == reflect.TypeOf(c) {
+			return existing, nil
+		}
+		return c, fmt.Errorf("kafkasink: metrics: a collector of type %T is already registered in place of %T: %w", are.ExistingCollector, c, err)
+	}
+	return c, fmt.Errorf("kafkasink: metrics: %w", err)
+}
+
+func (m *consumerMetrics) addDeadLettered(n int) {
+	if m != nil {
+		m.deadLettered.Add(float64(n))
+	}
+}
+
+func (m *consumerMetrics) handlerError() {
+	if m != nil {
+		m.handlerErrors.Inc()
+	}
+}
+
+// stored observes the latencies of msgs, which the handler has just
+// stored, leaving out those at the indexes in skip (rejected ones).
+func (m *consumerMetrics) stored(msgs []Message, skip map[int]bool) {
+	if m == nil {
+		return
+	}
+	now := time.Now()
+	for i := range msgs {
+		if skip[i] {
+			continue
+		}
+		if t := msgs[i].FetchedAt; !t.IsZero() {
+			m.fetchToStore.Observe(max(now.Sub(t).Seconds(), 0))
+		}
+		if t := msgs[i].Timestamp; !t.IsZero() {
+			m.produceToStore.Observe(max(now.Sub(t).Seconds(), 0))
+		}
+	}
+}
+
+// refreshLag sets the lag gauge from the group's offsets.
+func (c *Consumer) refreshLag(ctx context.Context) {
+	if c.metrics == nil {
+		return
+	}
+	lags, err := c.lagRetrying(ctx) // also after Close: Run's last refresh
+	if err != nil {
+		if ctx.Err() == nil {
+			c.log.Warn("kafkasink: refreshing the lag gauge failed; retried later", "group", c.group, "err", err)
+		}
+		return
+	}
+	for p, l := range lags {
+		c.metrics.lag.WithLabelValues(strconv.Itoa(int(p))).Set(float64(l))
+	}
+}
+
+// lagLoop refreshes the lag gauge every LagRefreshInterval, and when a
+// commit nudges it (at most once a second), until ctx ends.
+func (c *Consumer) lagLoop(ctx context.Context) {
+	t := time.NewTicker(LagRefreshInterval)
+	defer t.Stop()
+	var last time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-c.lagNudge:
+			if time.Since(last) < time.Second {
+				continue
+			}
+		}
+		c.refreshLag(ctx)
+		last = time.Now()
+	}
+}
