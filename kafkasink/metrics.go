@@ -4,14 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
+	"github.com/userstream/userstream/internal/promreg"
 )
 
 // MetricsNamespace is the namespace of every series this package registers
@@ -45,7 +46,7 @@ func WithMetrics(reg prometheus.Registerer) CommonOpt {
 
 // durationBuckets are the buckets of every duration histogram of the SDK:
 // 1ms to about 65s, in seconds.
-var durationBuckets = prometheus.ExponentialBuckets(0.001, 2, 17)
+var durationBuckets = promreg.DurationBuckets()
 
 // clientSeq numbers the clients given kprom hooks in this process, so that
 // each has a client_id of its own.
@@ -122,23 +123,13 @@ func newConsumerMetrics(reg prometheus.Registerer) (*consumerMetrics, error) {
 	return &m, nil
 }
 
-// register registers c on reg, or returns the collector already registered
-// under the same description, so that several instances share the series.
+// register is promreg.Register, its errors named for the package.
 func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
+	got, err := promreg.Register(reg, c)
+	if err != nil {
+		return c, fmt.Errorf("kafkasink: metrics: %w", err)
 	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		// A Gauge satisfies the Counter interface: the dynamic types
-		// must match, not only the interface.
-		if existing, ok := are.ExistingCollector.(C); ok && reflect.TypeOf(existing) == reflect.TypeOf(c) {
-			return existing, nil
-		}
-		return c, fmt.Errorf("kafkasink: metrics: a collector of type %T is already registered in place of %T: %w", are.ExistingCollector, c, err)
-	}
-	return c, fmt.Errorf("kafkasink: metrics: %w", err)
+	return got, nil
 }
 
 func (m *consumerMetrics) addDeadLettered(n int) {

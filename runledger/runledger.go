@@ -45,6 +45,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/userstream/userstream/internal/pgschema"
+	"github.com/userstream/userstream/internal/promreg"
 )
 
 // Run statuses.
@@ -139,34 +140,16 @@ func New(pool *pgxpool.Pool, opts ...Opt) (*Ledger, error) {
 	}
 	l := &Ledger{pool: pool, schema: cfg.schema, table: pgx.Identifier{cfg.schema, "runs"}.Sanitize()}
 	if cfg.metrics != nil {
-		g, err := registerGauge(cfg.metrics, prometheus.NewGauge(prometheus.GaugeOpts{
+		g, err := promreg.Register(cfg.metrics, prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "userstream_last_successful_run_timestamp_seconds",
 			Help: "When the last run finished with success, in Unix seconds; 0 until one has.",
 		}))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("runledger: WithMetrics: %w", err)
 		}
 		l.lastSuccess = g
 	}
 	return l, nil
-}
-
-// registerGauge registers g on reg, or returns the gauge already registered
-// under its description: ledgers on one registry share it.
-func registerGauge(reg prometheus.Registerer, g prometheus.Gauge) (prometheus.Gauge, error) {
-	err := reg.Register(g)
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		existing, ok := are.ExistingCollector.(prometheus.Gauge)
-		if !ok {
-			return nil, fmt.Errorf("runledger: WithMetrics: a collector of another type (%T) is registered with the same description", are.ExistingCollector)
-		}
-		return existing, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("runledger: WithMetrics: %w", err)
-	}
-	return g, nil
 }
 
 // NewRunID returns a run id that sorts by start time: the kind, the UTC

@@ -5,6 +5,7 @@ package promreg
 import (
 	"errors"
 	"fmt"
+	"reflect"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -24,8 +25,10 @@ func Register[T prometheus.Collector](reg prometheus.Registerer, c T) (T, error)
 	if !errors.As(err, &are) {
 		return zero, err
 	}
+	// A Gauge satisfies the Counter interface: the dynamic types must
+	// match, not only the interface.
 	existing, ok := are.ExistingCollector.(T)
-	if !ok {
+	if !ok || reflect.TypeOf(existing) != reflect.TypeOf(c) {
 		return zero, fmt.Errorf("a collector of type %T is already registered under the same name, want a %T", are.ExistingCollector, c)
 	}
 	return existing, nil

@@ -49,3 +49,15 @@ func TestDurationBuckets(t *testing.T) {
 		t.Fatalf("buckets %v", b)
 	}
 }
+
+// A Gauge has every method of a Counter, so an interface check alone
+// would hand a gauge to a package that wants a counter under its name.
+func TestRegisterRefusesAGaugeWhereACounterIs(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	if _, err := promreg.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{Name: "x_total", Help: "h"})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := promreg.Register[prometheus.Counter](reg, prometheus.NewCounter(prometheus.CounterOpts{Name: "x_total", Help: "h"})); err == nil {
+		t.Fatal("a counter registered where a gauge of the same name is: want an error")
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/userstream/userstream/internal/promreg"
 )
 
 // StoreRelayOpt is an option of both [NewStore] and [NewRelay]
@@ -33,24 +35,15 @@ func WithMetrics(reg prometheus.Registerer) StoreRelayOpt { return metricsOpt{re
 
 // durationBuckets are the buckets of every duration histogram of the
 // module: 1 ms to about 65 s.
-var durationBuckets = prometheus.ExponentialBuckets(0.001, 2, 17)
+var durationBuckets = promreg.DurationBuckets()
 
-// register registers c on reg, or returns the collector already registered
-// under its description: the series are shared, not duplicated.
+// register is promreg.Register, its errors named for the package.
 func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		existing, ok := are.ExistingCollector.(C)
-		if !ok {
-			return c, fmt.Errorf("outbox: WithMetrics: a collector of another type (%T) is registered with the same description", are.ExistingCollector)
-		}
-		return existing, nil
-	}
+	got, err := promreg.Register(reg, c)
 	if err != nil {
 		return c, fmt.Errorf("outbox: WithMetrics: %w", err)
 	}
-	return c, nil
+	return got, nil
 }
 
 // storeMetrics are the series of a Store.
