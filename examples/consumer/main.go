@@ -49,7 +49,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/userstream/userstream/cassandrastore"
+	"github.com/userstream/userstream/connect"
 	"github.com/userstream/userstream/kafkasink"
+	"github.com/userstream/userstream/memlimit"
 	"github.com/userstream/userstream/runledger"
 	"github.com/userstream/userstream/secure"
 )
@@ -80,7 +82,9 @@ func runMain(args []string) error {
 // run wires the consumers and runs them until ctx ends, then prints a
 // summary to out.
 func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error {
-	setMemoryLimit(cfg, log)
+	if memlimit.Apply(cfg.memoryLimit) {
+		log.Debug("soft memory limit set", "bytes", cfg.memoryLimit)
+	}
 	m := newMetrics()
 	var mux *http.ServeMux
 	if cfg.metricsAddr != "" {
@@ -130,8 +134,9 @@ type pipeline struct {
 
 	pool      *pgxpool.Pool
 	ledger    *runledger.Ledger
-	kafkaSec  []kgo.Opt   // SASL and TLS, for every Kafka client
-	admin     *kgo.Client // topics and lag
+	kafka     connect.Kafka // brokers, SASL and TLS, the registry: for every Kafka client
+	kafkaSec  []kgo.Opt     // kafka.ClientOpts
+	admin     *kgo.Client   // topics and lag
 	session   gocqlx.Session
 	store     *cassandrastore.Store
 	consumers []*kafkasink.Consumer
@@ -175,16 +180,9 @@ func open(ctx context.Context, cfg config, log *slog.Logger, m *metrics) (_ *pip
 
 // openPostgres connects to PostgreSQL, which holds the run ledger.
 func (p *pipeline) openPostgres(ctx context.Context, sec secure.Postgres) (err error) {
-	poolCfg, err := sec.PoolConfig(p.cfg.postgresDSN) // TLS and the password merged in
-	if err != nil {
+	// TLS and the password merged in; pinged: fail now, with the cause.
+	if p.pool, err = p.cfg.servers().OpenPostgres(ctx, sec); err != nil {
 		return err
-	}
-	if p.pool, err = pgxpool.NewWithConfig(ctx, poolCfg); err != nil {
-		return sec.Explain(err)
-	}
-	// The pool connects lazily: fail now, with the cause.
-	if err := p.pool.Ping(ctx); err != nil {
-		return sec.Explain(err)
 	}
 	if p.ledger, err = runledger.New(p.pool, runledger.WithSchema(p.cfg.pgSchema)); err != nil {
 		return err
@@ -200,16 +198,13 @@ func (p *pipeline) openPostgres(ctx context.Context, sec secure.Postgres) (err e
 // openKafka creates the topics if they are missing, so that consumers may
 // start before the producer.
 func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) (err error) {
-	if p.kafkaSec, err = sec.Opts(); err != nil {
+	// SASL and TLS, checked by one connection; the registry's client.
+	if p.kafka, err = p.cfg.servers().OpenKafka(ctx, sec); err != nil {
 		return err
 	}
-	// franz-go retries a refused login until its request times out; a ping
-	// first fails fast with the cause.
-	if err := sec.Ping(ctx, p.cfg.brokers); err != nil {
+	p.kafkaSec = p.kafka.ClientOpts
+	if p.admin, err = p.kafka.NewClient(); err != nil {
 		return err
-	}
-	if p.admin, err = kgo.NewClient(slices.Concat(p.kafkaSec, []kgo.Opt{kgo.SeedBrokers(p.cfg.brokers...)})...); err != nil {
-		return fmt.Errorf("kafka: %w", err)
 	}
 	// Clusters rarely create topics on first use, and this one would give
 	// them its default partitions: create both, as configured.
@@ -231,16 +226,10 @@ func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) (err error) 
 // openCassandra connects to Cassandra and creates the keyspace and table if
 // they are missing.
 func (p *pipeline) openCassandra(ctx context.Context, sec secure.Cassandra) (err error) {
-	// secure serves plain gocql too, so its values go to cassandrastore's
-	// own options: an empty username is no login, a nil TLS config plain TCP.
-	tlsCfg, err := sec.TLS.Config()
-	if err != nil {
-		return fmt.Errorf("cassandra TLS: %w", err)
-	}
 	// Writes and the reads that verify them use one level (-consistency,
 	// LOCAL_QUORUM by default): with 3 replicas a row is acknowledged by 2,
 	// and a read of 2 sees it whichever node is down.
-	opts := []cassandrastore.SessionOpt{cassandrastore.WithAuth(sec.Username, sec.Password.Reveal()), cassandrastore.WithTLS(tlsCfg)}
+	var opts []cassandrastore.SessionOpt
 	if p.cfg.consistency != "" {
 		cons, err := cassandrastore.ParseConsistency(p.cfg.consistency)
 		if err != nil {
@@ -248,9 +237,9 @@ func (p *pipeline) openCassandra(ctx context.Context, sec secure.Cassandra) (err
 		}
 		opts = append(opts, cassandrastore.WithConsistency(cons))
 	}
-	p.session, err = cassandrastore.NewSession(ctx, p.cfg.cassandraHosts, opts...)
-	if err != nil {
-		return sec.Explain(ctx, p.cfg.cassandraHosts, err)
+	// The login and TLS of secure go on after opts (connect).
+	if p.session, err = p.cfg.servers().OpenCassandra(ctx, sec, opts...); err != nil {
+		return err
 	}
 	p.store, err = cassandrastore.New(p.session, cassandrastore.WithKeyspace(p.cfg.keyspace), cassandrastore.WithTable(p.cfg.table),
 		cassandrastore.WithReplication(cassandrastore.LocalNetworkTopologyStrategy(p.cfg.replication)))
@@ -272,23 +261,21 @@ func (p *pipeline) newConsumers() error {
 	// outage holds the partition instead of losing rows. upsert and
 	// observe add the metrics (consume.go).
 	handler := p.observe(kafkasink.RowsHandler(p.upsert, kafkasink.RejectedRows))
-	// Registry mode reads the Confluent wire format, and the plain records
-	// written before the topic switched.
-	regOpts, err := registryOpts(p.cfg.schemaRegistry)
-	if err != nil {
-		return err
-	}
 	for i := range max(p.cfg.consumers, 1) {
 		opts := []kafkasink.Opt{
 			kafkasink.WithTopic(p.cfg.topic), kafkasink.WithDLQTopic(p.cfg.dlqTopic), kafkasink.WithLogger(p.log),
 			kafkasink.WithSessionTimeout(p.cfg.sessionTimeout),
-			kafkasink.WithClientOpts(slices.Concat(p.kafkaSec, p.m.kafkaOpts("consumer"), consumerFetchOpts)...),
+			kafkasink.WithClientOpts(slices.Concat(p.kafka.ClientOpts, p.m.kafkaOpts("consumer"), consumerFetchOpts)...),
 		}
 		if id := instanceID(p.cfg.instanceID, p.cfg.consumers, i); id != "" {
 			opts = append(opts, kafkasink.WithInstanceID(id))
 		}
-		opts = append(opts, regOpts...)
-		c, err := kafkasink.NewConsumer(p.cfg.brokers, p.cfg.group, handler, opts...)
+		if p.kafka.Registry != nil {
+			// Registry mode reads the Confluent wire format, and the plain
+			// records written before the topic switched.
+			opts = append(opts, kafkasink.WithSchemaRegistry(p.kafka.Registry))
+		}
+		c, err := kafkasink.NewConsumer(p.kafka.Brokers, p.cfg.group, handler, opts...)
 		if err != nil {
 			return err
 		}

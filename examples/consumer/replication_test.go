@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"github.com/userstream/userstream/connect"
 	"io"
 	"strings"
 	"testing"
@@ -15,7 +16,7 @@ func TestReplicationAndConsistencyFlags(t *testing.T) {
 		fs.SetOutput(io.Discard)
 		return parseFlags(fs, args)
 	}
-	t.Setenv(envReplication, "")
+	t.Setenv(connect.EnvReplication, "")
 	t.Setenv(envConsistency, "")
 	if c, err := parse(); err != nil || c.replication != 1 || c.consistency != "local_quorum" {
 		t.Fatalf("defaults: %d, %q, %v; want 1, local_quorum", c.replication, c.consistency, err)
@@ -25,7 +26,7 @@ func TestReplicationAndConsistencyFlags(t *testing.T) {
 			t.Errorf("%q: %v, want an error naming the flag", args, err)
 		}
 	}
-	t.Setenv(envReplication, "3")
+	t.Setenv(connect.EnvReplication, "3")
 	t.Setenv(envConsistency, "quorum")
 	if c, err := parse(); err != nil || c.replication != 3 || c.consistency != "quorum" {
 		t.Errorf("from the environment: %d, %q, %v; want 3, quorum", c.replication, c.consistency, err)
