@@ -115,7 +115,9 @@ func registerCounter(reg prometheus.Registerer, opts prometheus.CounterOpts) (pr
 	err := reg.Register(c)
 	var are prometheus.AlreadyRegisteredError
 	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(prometheus.Counter); ok {
+		// A Gauge has Inc and Add too: a counter is one without Set.
+		existing, ok := are.ExistingCollector.(prometheus.Counter)
+		if _, gauge := are.ExistingCollector.(interface{ Set(float64) }); ok && !gauge {
 			return existing, nil
 		}
 		return nil, fmt.Errorf("ingest: metric userstream_%s is registered as another type: %w", opts.Name, err)
