@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/userstream/userstream/connect"
 	"maps"
 	"strings"
 	"testing"
@@ -15,7 +16,7 @@ import (
 // -replication and -consistency: defaults, the environment, and errors
 // that say what is wrong.
 func TestReplicationAndConsistencyFlags(t *testing.T) {
-	t.Setenv(envReplication, "")
+	t.Setenv(connect.EnvReplication, "")
 	t.Setenv(envConsistency, "")
 	c, err := parse(t)
 	if err != nil || c.replication != 1 || c.consistency != "local_quorum" {
@@ -35,7 +36,7 @@ func TestReplicationAndConsistencyFlags(t *testing.T) {
 		}
 	}
 
-	t.Setenv(envReplication, "3")
+	t.Setenv(connect.EnvReplication, "3")
 	t.Setenv(envConsistency, "local_one")
 	if c, err := parse(t); err != nil || c.replication != 3 || c.consistency != "local_one" {
 		t.Errorf("from the environment: %d, %q, %v; want 3, local_one", c.replication, c.consistency, err)
@@ -43,9 +44,9 @@ func TestReplicationAndConsistencyFlags(t *testing.T) {
 	if c, err := parse(t, "-replication", "2", "-consistency", "one"); err != nil || c.replication != 2 || c.consistency != "one" {
 		t.Errorf("flags over the environment: %d, %q, %v; want 2, one", c.replication, c.consistency, err)
 	}
-	t.Setenv(envReplication, "three")
-	if _, err := parse(t); err == nil || !strings.Contains(err.Error(), envReplication) {
-		t.Errorf("%s=three: %v, want an error naming the variable", envReplication, err)
+	t.Setenv(connect.EnvReplication, "three")
+	if _, err := parse(t); err == nil || !strings.Contains(err.Error(), connect.EnvReplication) {
+		t.Errorf("%s=three: %v, want an error naming the variable", connect.EnvReplication, err)
 	}
 }
 
