@@ -35,6 +35,9 @@
 //	session, err := srv.OpenCassandra(ctx, sec.Cassandra)   // gocqlx.Session through cassandrastore.NewSession
 //	api, err := connect.OpenAPI(url, offline)               // randomuser.Client, or an in-process server offline
 //
+// [Servers.Topic] and [EnsureTopics] create the topics a command needs
+// with Servers.Replication replicas (min.insync.replicas 2 from 3).
+//
 // The caller owns what they return and closes it (pool.Close,
 // session.Close, api.Close); a [Kafka] holds no connection. Nothing in this
 // package keeps state or starts goroutines of its own.

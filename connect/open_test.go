@@ -3,9 +3,11 @@ package connect_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/userstream/userstream/connect"
@@ -128,4 +130,43 @@ func TestOpenAPIOffline(t *testing.T) {
 		t.Errorf("online: %+v, %v", online, err)
 	}
 	online.Close()
+}
+
+// From 3 replicas a topic gets min.insync.replicas 2; EnsureTopics creates
+// what is missing, once.
+func TestEnsureTopics(t *testing.T) {
+	for n, want := range map[int]string{1: "", 2: "", 3: "2", 5: "2"} {
+		spec := connect.Servers{Replication: n}.Topic("t", 6)
+		if spec.ReplicationFactor != int16(n) || spec.Partitions != 6 || spec.Configs["min.insync.replicas"] != want {
+			t.Errorf("replication %d: %+v", n, spec)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := connect.Servers{KafkaBrokers: testenv.KafkaBrokers(t), Replication: 1}
+	k, err := s.OpenKafka(ctx, secure.Kafka{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := k.NewClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	name := testenv.Name(t, "connect")
+	t.Cleanup(func() { _, _ = kadm.NewClient(cl).DeleteTopics(context.Background(), name, name+".dlq") })
+	created, err := connect.EnsureTopics(ctx, cl, s.Topic(name, 3), s.Topic(name+".dlq", 1))
+	if err != nil || len(created) != 2 || created[0].Name != name || created[1].Name != name+".dlq" {
+		t.Fatalf("first: %+v, %v", created, err)
+	}
+	details, err := kadm.NewClient(cl).ListTopics(ctx, name)
+	if err != nil || len(details[name].Partitions) != 3 {
+		t.Errorf("topic %s: %+v, %v; want 3 partitions", name, details[name], err)
+	}
+	if created, err = connect.EnsureTopics(ctx, cl, s.Topic(name, 3), s.Topic(name+".dlq", 1)); err != nil || len(created) != 0 {
+		t.Errorf("again: %+v, %v; want none created", created, err)
+	}
+	if _, err := connect.EnsureTopics(ctx, cl, s.Topic("", 1)); err == nil || !strings.HasPrefix(err.Error(), "kafka: ") {
+		t.Errorf("invalid spec: %v", err)
+	}
 }

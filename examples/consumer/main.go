@@ -113,9 +113,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error
 	if err := p.ledger.Start(ctx, run.RunID, run.Kind); err != nil {
 		return err
 	}
-	prog := p.startProgress(ctx, run)
+	stopProgress := p.startProgress(ctx, run)
 	err = p.consume(ctx)
-	prog.stop()
+	stopProgress()
 	r := p.counted(run)
 	r.Status = runledger.StatusSucceeded // stopping is how a consumer ends
 	if err != nil {
@@ -208,17 +208,13 @@ func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) (err error) 
 	}
 	// Clusters rarely create topics on first use, and this one would give
 	// them its default partitions: create both, as configured.
-	for _, spec := range []kafkasink.TopicSpec{
-		{Name: p.cfg.topic, Partitions: int32(p.cfg.partitions), ReplicationFactor: int16(p.cfg.replication), Configs: topicConfigs(p.cfg.replication)},
-		{Name: p.cfg.dlqTopic, Partitions: 1, ReplicationFactor: int16(p.cfg.replication), Configs: topicConfigs(p.cfg.replication)},
-	} {
-		created, err := kafkasink.EnsureTopic(ctx, p.admin, spec)
-		if err != nil {
-			return fmt.Errorf("kafka: %w", err)
-		}
-		if created {
-			p.log.Info("created topic", "topic", spec.Name, "partitions", spec.Partitions)
-		}
+	srv := p.cfg.servers()
+	created, err := connect.EnsureTopics(ctx, p.admin, srv.Topic(p.cfg.topic, p.cfg.partitions), srv.Topic(p.cfg.dlqTopic, 1))
+	for _, spec := range created {
+		p.log.Info("created topic", "topic", spec.Name, "partitions", spec.Partitions)
+	}
+	if err != nil {
+		return err
 	}
 	return nil
 }
@@ -331,16 +327,4 @@ func (p *pipeline) deadLettered() int64 {
 		n += c.Stats().DeadLettered
 	}
 	return n
-}
-
-// topicConfigs returns the configs of a topic with replication replicas:
-// with 3 or more, min.insync.replicas 2, so that a write acknowledged by
-// acks=all (the producer's) is on 2 brokers even when the cluster's
-// default is 1. A smaller factor keeps the cluster's default, since 2 of 2
-// would stop writes whenever one broker restarts.
-func topicConfigs(replication int) map[string]string {
-	if replication < 3 {
-		return nil
-	}
-	return map[string]string{"min.insync.replicas": "2"}
 }

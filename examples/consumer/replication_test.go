@@ -34,7 +34,7 @@ func TestReplicationAndConsistencyFlags(t *testing.T) {
 	if c, err := parse("-replication", "1", "-consistency", "one"); err != nil || c.replication != 1 || c.consistency != "one" {
 		t.Errorf("flags over the environment: %d, %q, %v", c.replication, c.consistency, err)
 	}
-	if got := topicConfigs(3)["min.insync.replicas"]; got != "2" {
-		t.Errorf("topicConfigs(3): min.insync.replicas %q, want 2", got)
+	if got := (connect.Servers{Replication: 3}).Topic("t", 1).Configs["min.insync.replicas"]; got != "2" {
+		t.Errorf("replication 3: min.insync.replicas %q, want 2", got)
 	}
 }

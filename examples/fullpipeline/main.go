@@ -296,17 +296,13 @@ func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) (err error) 
 	// Clusters rarely create topics on first use, and this one would give
 	// them its default partitions: create both, as configured. The
 	// consumers refuse to start without their dead-letter topic.
-	for _, spec := range []kafkasink.TopicSpec{
-		{Name: p.cfg.topic, Partitions: int32(p.cfg.partitions), ReplicationFactor: int16(p.cfg.replication), Configs: topicConfigs(p.cfg.replication)},
-		{Name: p.cfg.dlqTopic, Partitions: 1, ReplicationFactor: int16(p.cfg.replication), Configs: topicConfigs(p.cfg.replication)},
-	} {
-		created, err := kafkasink.EnsureTopic(ctx, p.producer.Client(), spec)
-		if err != nil {
-			return fmt.Errorf("kafka: %w", err)
-		}
-		if created {
-			p.log.Info("created topic", "topic", spec.Name, "partitions", spec.Partitions)
-		}
+	srv := p.cfg.servers()
+	created, err := connect.EnsureTopics(ctx, p.producer.Client(), srv.Topic(p.cfg.topic, p.cfg.partitions), srv.Topic(p.cfg.dlqTopic, 1))
+	for _, spec := range created {
+		p.log.Info("created topic", "topic", spec.Name, "partitions", spec.Partitions)
+	}
+	if err != nil {
+		return err
 	}
 	// Batches of 2,000 rows (the default is 500) keep up with 5,000-user
 	// pages in fewer transactions; a crash duplicates at most one batch.
@@ -425,14 +421,14 @@ func (p *pipeline) fullRun(ctx context.Context, out io.Writer) (report, error) {
 	}
 	base := p.settled
 	p.latency.reset()
-	prog := p.startProgress(work, run, base)
+	stopProgress := p.startProgress(work, run, base)
 	ids := newIDSet()
 	p.ids = ids
 	err := p.ingest(work, run.RunID)
 	if err == nil {
 		err = p.drain(work)
 	}
-	prog.stop()
+	stopProgress()
 	total := p.counted(run, runledger.Run{})
 	rep.Run, p.settled = total.Since(base), total
 	rep.Duration = time.Since(run.StartedAt)
@@ -468,16 +464,4 @@ func outcome(ctx context.Context, err error) (status, text string) {
 	default:
 		return runledger.StatusFailed, err.Error()
 	}
-}
-
-// topicConfigs returns the configs of a topic with replication replicas:
-// with 3 or more, min.insync.replicas 2, so that a write acknowledged by
-// acks=all (the producer's) is on 2 brokers even when the cluster's
-// default is 1. A smaller factor keeps the cluster's default, since 2 of 2
-// would stop writes whenever one broker restarts.
-func topicConfigs(replication int) map[string]string {
-	if replication < 3 {
-		return nil
-	}
-	return map[string]string{"min.insync.replicas": "2"}
 }

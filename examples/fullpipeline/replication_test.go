@@ -51,13 +51,13 @@ func TestReplicationAndConsistencyFlags(t *testing.T) {
 }
 
 func TestTopicConfigs(t *testing.T) {
-	if got := topicConfigs(1); got != nil {
+	if got := (connect.Servers{Replication: 1}).Topic("t", 1).Configs; got != nil {
 		t.Errorf("replication 1: %v, want the cluster's defaults", got)
 	}
-	if got := topicConfigs(2); got != nil {
+	if got := (connect.Servers{Replication: 2}).Topic("t", 1).Configs; got != nil {
 		t.Errorf("replication 2: %v, want the cluster's defaults", got)
 	}
-	if got := topicConfigs(3); !maps.Equal(got, map[string]string{"min.insync.replicas": "2"}) {
+	if got := (connect.Servers{Replication: 3}).Topic("t", 1).Configs; !maps.Equal(got, map[string]string{"min.insync.replicas": "2"}) {
 		t.Errorf("replication 3: %v, want min.insync.replicas 2", got)
 	}
 }

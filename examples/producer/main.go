@@ -245,17 +245,13 @@ func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) error {
 	// Clusters rarely create topics on first use, and this one would give
 	// them its default partitions: create both, as configured. The
 	// consumers refuse to start without their dead-letter topic.
-	for _, spec := range []kafkasink.TopicSpec{
-		{Name: p.cfg.topic, Partitions: int32(p.cfg.partitions), ReplicationFactor: int16(p.cfg.replication), Configs: topicConfigs(p.cfg.replication)},
-		{Name: p.cfg.dlqTopic, Partitions: 1, ReplicationFactor: int16(p.cfg.replication), Configs: topicConfigs(p.cfg.replication)},
-	} {
-		created, err := kafkasink.EnsureTopic(ctx, p.producer.Client(), spec)
-		if err != nil {
-			return fmt.Errorf("kafka: %w", err)
-		}
-		if created {
-			p.log.Info("created topic", "topic", spec.Name, "partitions", spec.Partitions)
-		}
+	srv := p.cfg.servers()
+	created, err := connect.EnsureTopics(ctx, p.producer.Client(), srv.Topic(p.cfg.topic, p.cfg.partitions), srv.Topic(p.cfg.dlqTopic, 1))
+	for _, spec := range created {
+		p.log.Info("created topic", "topic", spec.Name, "partitions", spec.Partitions)
+	}
+	if err != nil {
+		return err
 	}
 	// Batches of 2,000 rows (the default is 500) keep up with 5,000-user
 	// pages in fewer transactions; a crash duplicates at most one batch.
@@ -293,12 +289,12 @@ func (p *pipeline) ingestRun(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	base := p.settled
-	prog := p.startProgress(ctx, run, base)
+	stopProgress := p.startProgress(ctx, run, base)
 	err := p.ingest(ctx, run.RunID)
 	if err == nil {
 		err = p.drain(ctx)
 	}
-	prog.stop()
+	stopProgress()
 	total := p.counted(run, runledger.Run{})
 	r := total.Since(base)
 	p.settled = total
@@ -346,16 +342,4 @@ func outcome(ctx context.Context, err error) (status, text string) {
 	default:
 		return runledger.StatusFailed, err.Error()
 	}
-}
-
-// topicConfigs returns the configs of a topic with replication replicas:
-// with 3 or more, min.insync.replicas 2, so that a write acknowledged by
-// acks=all (the producer's) is on 2 brokers even when the cluster's
-// default is 1. A smaller factor keeps the cluster's default, since 2 of 2
-// would stop writes whenever one broker restarts.
-func topicConfigs(replication int) map[string]string {
-	if replication < 3 {
-		return nil
-	}
-	return map[string]string{"min.insync.replicas": "2"}
 }

@@ -31,7 +31,7 @@ func TestReplicationFlag(t *testing.T) {
 	if _, err := parse(); err == nil || !strings.Contains(err.Error(), connect.EnvReplication) {
 		t.Errorf("%s=x: %v, want an error naming the variable", connect.EnvReplication, err)
 	}
-	if topicConfigs(1) != nil || topicConfigs(3)["min.insync.replicas"] != "2" {
-		t.Errorf("topicConfigs: 1 → %v, 3 → %v", topicConfigs(1), topicConfigs(3))
+	if (connect.Servers{Replication: 1}).Topic("t", 1).Configs != nil || (connect.Servers{Replication: 3}).Topic("t", 1).Configs["min.insync.replicas"] != "2" {
+		t.Errorf("topic configs: 1 → %v, 3 → %v", (connect.Servers{Replication: 1}).Topic("t", 1).Configs, (connect.Servers{Replication: 3}).Topic("t", 1).Configs)
 	}
 }
