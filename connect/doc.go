@@ -13,10 +13,11 @@
 //	USERSTREAM_CASSANDRA_HOSTS      Cassandra contact points, comma-separated 127.0.0.1:9042
 //	USERSTREAM_POSTGRES_DSN         PostgreSQL DSN                            DefaultPostgresDSN
 //	USERSTREAM_REPLICATION          replicas of what a command creates        1
+//	USERSTREAM_CASSANDRA_CONSISTENCY  level of the Cassandra sessions       local_quorum
 //
 // [Servers.KafkaFlags] and [Servers.CassandraFlags] register the matching
 // command-line flags (-brokers, -schema-registry, -cassandra-hosts) with
-// those values as defaults, so a flag wins over the variable, which wins
+// those values as defaults (and -consistency), so a flag wins over the variable, which wins
 // over the default. The DSN has no flag on purpose: a flag's value shows
 // in ps, and a DSN may carry a password (better kept in
 // USERSTREAM_POSTGRES_PASSWORD_FILE, see package secure).

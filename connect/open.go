@@ -87,7 +87,8 @@ func (k Kafka) NewClient(extra ...kgo.Opt) (*kgo.Client, error) {
 }
 
 // OpenCassandra opens a session of s.CassandraHosts through
-// [cassandrastore.NewSession] with opts, secured by sec (through
+// [cassandrastore.NewSession] with s.CassandraConsistency (when set; opts
+// may override it) and opts, secured by sec (through
 // cassandrastore.WithClusterConfig(sec.Apply), after opts). NewSession
 // connects, so the session is checked when it returns; a failed
 // connection is a [*secure.Error] naming the hosts and the cause, and
@@ -97,7 +98,15 @@ func (s Servers) OpenCassandra(ctx context.Context, sec secure.Cassandra, opts .
 	if _, err := sec.TLS.Config(); err != nil {
 		return gocqlx.Session{}, fmt.Errorf("cassandra TLS: %w", err)
 	}
-	opts = append(opts[:len(opts):len(opts)], cassandrastore.WithClusterConfig(sec.Apply))
+	var all []cassandrastore.SessionOpt
+	if s.CassandraConsistency != "" {
+		cons, err := cassandrastore.ParseConsistency(s.CassandraConsistency)
+		if err != nil {
+			return gocqlx.Session{}, err
+		}
+		all = append(all, cassandrastore.WithConsistency(cons))
+	}
+	opts = append(append(all, opts...), cassandrastore.WithClusterConfig(sec.Apply))
 	session, err := cassandrastore.NewSession(ctx, s.CassandraHosts, opts...)
 	if err != nil {
 		return gocqlx.Session{}, sec.Explain(ctx, s.CassandraHosts, err)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gocql/gocql"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -80,12 +81,15 @@ func TestOpenKafka(t *testing.T) {
 func TestOpenCassandra(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s := connect.Servers{CassandraHosts: testenv.CassandraHosts(t)}
+	s := connect.Servers{CassandraHosts: testenv.CassandraHosts(t), CassandraConsistency: "one"}
 	session, err := s.OpenCassandra(ctx, secure.Cassandra{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer session.Close()
+	if got := session.Session.Query(`SELECT now() FROM system.local`).GetConsistency(); got != gocql.One {
+		t.Errorf("session consistency %v, want ONE (Servers.CassandraConsistency)", got)
+	}
 	var release string
 	if err := session.Query(`SELECT release_version FROM system.local`, nil).WithContext(ctx).Scan(&release); err != nil || release == "" {
 		t.Errorf("query: %q, %v", release, err)

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/userstream/userstream/cassandrastore"
 )
 
 // The environment variables [FromEnv] reads.
@@ -17,6 +19,9 @@ const (
 	EnvCassandraHosts    = "USERSTREAM_CASSANDRA_HOSTS"
 	EnvPostgresDSN       = "USERSTREAM_POSTGRES_DSN"
 	EnvReplication       = "USERSTREAM_REPLICATION"
+	// EnvCassandraConsistency is the consistency level of the Cassandra
+	// sessions, a name of cassandrastore.ParseConsistency.
+	EnvCassandraConsistency = "USERSTREAM_CASSANDRA_CONSISTENCY"
 )
 
 // The local stack's addresses: what [FromEnv] returns for a variable that
@@ -26,6 +31,10 @@ const (
 	DefaultCassandraHosts = "127.0.0.1:9042"
 	DefaultPostgresDSN    = "postgres://userstream:userstream@127.0.0.1:5432/userstream?sslmode=disable"
 	DefaultReplication    = 1
+	// DefaultCassandraConsistency is cassandrastore's default level: with 3
+	// replicas a write is acknowledged by 2, and a read of 2 sees it
+	// whichever node is down.
+	DefaultCassandraConsistency = "local_quorum"
 )
 
 // Servers is where the servers are. The zero value names no server; get
@@ -38,6 +47,11 @@ type Servers struct {
 	SchemaRegistryURL string
 	// CassandraHosts are the contact points, "host" or "host:port".
 	CassandraHosts []string
+	// CassandraConsistency is the consistency level of the sessions
+	// [Servers.OpenCassandra] opens, the writes' and the reads', as
+	// cassandrastore.ParseConsistency reads it; empty keeps cassandrastore's
+	// default (LOCAL_QUORUM).
+	CassandraConsistency string
 	// PostgresDSN is the PostgreSQL connection string (URL or key=value).
 	PostgresDSN string
 	// Replication is how many replicas a command gives what it creates
@@ -45,39 +59,52 @@ type Servers struct {
 	Replication int
 }
 
-// ReplicationError is returned by [FromEnv] for a USERSTREAM_REPLICATION
-// that is not a whole number from 1 to 32767 (a topic's replication
-// factor is an int16).
-type ReplicationError struct {
-	Value string // as set in the environment
+// EnvError is returned by [FromEnv] for a variable whose value is
+// invalid: USERSTREAM_REPLICATION not a whole number from 1 to 32767 (a
+// topic's replication factor is an int16), or
+// USERSTREAM_CASSANDRA_CONSISTENCY not a consistency level.
+type EnvError struct {
+	Name  string // the variable
+	Value string // as set
+	Err   error  // what is wrong with it
 }
 
-func (e *ReplicationError) Error() string {
-	return fmt.Sprintf("%s=%q: want an integer from 1 to %d", EnvReplication, e.Value, math.MaxInt16)
-}
+func (e *EnvError) Error() string { return fmt.Sprintf("%s=%q: %v", e.Name, e.Value, e.Err) }
+func (e *EnvError) Unwrap() error { return e.Err }
 
 // FromEnv returns the servers named by the environment (the Env*
 // variables), each defaulting to the local stack's (the Default*
 // constants). Values are trimmed; lists are split at commas, blank items
-// dropped. It fails only with a [*ReplicationError]; the Servers it
-// returns with it are complete, Replication at its default, so that a
-// command can still register its flags and show its help.
+// dropped. It fails only with [*EnvError]s (joined when there are two);
+// the Servers it returns with them are complete, each invalid value
+// replaced by its default, so that a command can still register its flags
+// and show its help.
 func FromEnv() (Servers, error) {
 	s := Servers{
-		KafkaBrokers:      SplitList(envOr(EnvKafkaBrokers, DefaultKafkaBrokers)),
-		SchemaRegistryURL: envOr(EnvSchemaRegistryURL, ""),
-		CassandraHosts:    SplitList(envOr(EnvCassandraHosts, DefaultCassandraHosts)),
-		PostgresDSN:       envOr(EnvPostgresDSN, DefaultPostgresDSN),
-		Replication:       DefaultReplication,
+		KafkaBrokers:         SplitList(envOr(EnvKafkaBrokers, DefaultKafkaBrokers)),
+		SchemaRegistryURL:    envOr(EnvSchemaRegistryURL, ""),
+		CassandraHosts:       SplitList(envOr(EnvCassandraHosts, DefaultCassandraHosts)),
+		PostgresDSN:          envOr(EnvPostgresDSN, DefaultPostgresDSN),
+		Replication:          DefaultReplication,
+		CassandraConsistency: DefaultCassandraConsistency,
 	}
+	var errs []error
 	if v := envOr(EnvReplication, ""); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > math.MaxInt16 {
-			return s, &ReplicationError{Value: v}
+			errs = append(errs, &EnvError{Name: EnvReplication, Value: v, Err: fmt.Errorf("want an integer from 1 to %d", math.MaxInt16)})
+		} else {
+			s.Replication = n
 		}
-		s.Replication = n
 	}
-	return s, nil
+	if v := envOr(EnvCassandraConsistency, ""); v != "" {
+		if _, err := cassandrastore.ParseConsistency(v); err != nil {
+			errs = append(errs, &EnvError{Name: EnvCassandraConsistency, Value: v, Err: err})
+		} else {
+			s.CassandraConsistency = v
+		}
+	}
+	return s, errors.Join(errs...)
 }
 
 // KafkaFlags registers -brokers and -schema-registry on fs, with s's
@@ -87,10 +114,13 @@ func (s *Servers) KafkaFlags(fs *flag.FlagSet) {
 	fs.StringVar(&s.SchemaRegistryURL, "schema-registry", s.SchemaRegistryURL, "URL of a schema registry with the Confluent API, e.g. http://127.0.0.1:8081/apis/ccompat/v7 (env "+EnvSchemaRegistryURL+"): records in the Confluent wire format, the value schema registered under <topic>-value; empty: plain JSON records")
 }
 
-// CassandraFlags registers -cassandra-hosts on fs, with s's value as
-// default; parsing fs sets s.CassandraHosts.
+// CassandraFlags registers -cassandra-hosts and -consistency on fs, with
+// s's values as defaults; parsing fs sets s's fields. -consistency takes
+// the names of cassandrastore.ParseConsistency, and parsing fails on
+// another.
 func (s *Servers) CassandraFlags(fs *flag.FlagSet) {
 	fs.Var((*listValue)(&s.CassandraHosts), "cassandra-hosts", "Cassandra contact points, comma-separated (env "+EnvCassandraHosts+")")
+	fs.Var((*consistencyValue)(&s.CassandraConsistency), "consistency", "consistency level of the Cassandra writes and reads: local_quorum, quorum, one, local_one, each_quorum, all, two or three (env "+EnvCassandraConsistency+")")
 }
 
 // CheckReplication returns an error naming the -replication flag unless n
@@ -136,5 +166,23 @@ func (l *listValue) Set(v string) error {
 	if len(*l) == 0 {
 		return errors.New("want at least one address")
 	}
+	return nil
+}
+
+// consistencyValue is a flag.Value of a consistency level's name.
+type consistencyValue string
+
+func (c *consistencyValue) String() string {
+	if c == nil {
+		return ""
+	}
+	return string(*c)
+}
+
+func (c *consistencyValue) Set(v string) error {
+	if _, err := cassandrastore.ParseConsistency(v); err != nil {
+		return err
+	}
+	*c = consistencyValue(v)
 	return nil
 }

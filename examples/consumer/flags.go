@@ -1,12 +1,10 @@
 package main
 
 import (
-	"cmp"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/userstream/userstream/cassandrastore"
@@ -15,11 +13,10 @@ import (
 	"github.com/userstream/userstream/memlimit"
 )
 
-// The consistency level and the static member id: flags, else these
-// variables. The servers' addresses come from package connect.
+// The static member id: -instance-id, else this variable. The servers'
+// addresses and the consistency level come from package connect.
 const (
-	envConsistency = "USERSTREAM_CASSANDRA_CONSISTENCY"
-	envInstanceID  = "USERSTREAM_INSTANCE_ID"
+	envInstanceID = "USERSTREAM_INSTANCE_ID"
 
 	defaultMetricsAddr = "127.0.0.1:9464"
 )
@@ -91,7 +88,6 @@ func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
 	fs.StringVar(&c.keyspace, "keyspace", cassandrastore.DefaultKeyspace, "Cassandra keyspace")
 	fs.StringVar(&c.table, "table", cassandrastore.DefaultTable, "Cassandra table")
 	fs.IntVar(&c.replication, "replication", srv.Replication, "replicas of the topics (their replication factor; with 3 or more, min.insync.replicas 2) and of the keyspace (NetworkTopologyStrategy with this many in the data center of the Cassandra node contacted), when this creates them; existing ones are left as they are. Production: 3 (env "+connect.EnvReplication+")")
-	fs.StringVar(&c.consistency, "consistency", cmp.Or(strings.TrimSpace(os.Getenv(envConsistency)), "local_quorum"), "consistency level of the Cassandra writes and reads: local_quorum, quorum, one, local_one, each_quorum, all, two or three (env "+envConsistency+")")
 	fs.StringVar(&c.pgSchema, "pg-schema", "userstream", "PostgreSQL schema of the run ledger (DSN from env "+connect.EnvPostgresDSN+")")
 
 	fs.IntVar(&c.consumers, "consumers", 1, "consumers of the group in this process")
@@ -107,6 +103,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
 		return c, err
 	}
 	c.brokers, c.schemaRegistry, c.cassandraHosts, c.postgresDSN = srv.KafkaBrokers, srv.SchemaRegistryURL, srv.CassandraHosts, srv.PostgresDSN
+	c.consistency = srv.CassandraConsistency
 	if c.dlqTopic == "" { // as kafkasink's default: poison of one topic never lands among another's
 		c.dlqTopic = c.topic + kafkasink.DLQSuffix
 	}
@@ -116,16 +113,13 @@ func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
 	if err := connect.CheckReplication(c.replication); err != nil {
 		return c, err
 	}
-	if _, err := cassandrastore.ParseConsistency(c.consistency); err != nil {
-		return c, fmt.Errorf("-consistency: %w", err)
-	}
 	return c, nil
 }
 
 // servers returns where the configured servers are.
 func (c config) servers() connect.Servers {
 	return connect.Servers{KafkaBrokers: c.brokers, SchemaRegistryURL: c.schemaRegistry, CassandraHosts: c.cassandraHosts,
-		PostgresDSN: c.postgresDSN, Replication: c.replication}
+		CassandraConsistency: c.consistency, PostgresDSN: c.postgresDSN, Replication: c.replication}
 }
 
 func isTerminal(f *os.File) bool {

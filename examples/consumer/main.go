@@ -224,17 +224,9 @@ func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) (err error) 
 func (p *pipeline) openCassandra(ctx context.Context, sec secure.Cassandra) (err error) {
 	// Writes and the reads that verify them use one level (-consistency,
 	// LOCAL_QUORUM by default): with 3 replicas a row is acknowledged by 2,
-	// and a read of 2 sees it whichever node is down.
-	var opts []cassandrastore.SessionOpt
-	if p.cfg.consistency != "" {
-		cons, err := cassandrastore.ParseConsistency(p.cfg.consistency)
-		if err != nil {
-			return err
-		}
-		opts = append(opts, cassandrastore.WithConsistency(cons))
-	}
-	// The login and TLS of secure go on after opts (connect).
-	if p.session, err = p.cfg.servers().OpenCassandra(ctx, sec, opts...); err != nil {
+	// and a read of 2 sees it whichever node is down. It, the login and
+	// TLS of secure are set by connect.
+	if p.session, err = p.cfg.servers().OpenCassandra(ctx, sec); err != nil {
 		return err
 	}
 	p.store, err = cassandrastore.New(p.session, cassandrastore.WithKeyspace(p.cfg.keyspace), cassandrastore.WithTable(p.cfg.table),

@@ -17,7 +17,7 @@ func TestReplicationAndConsistencyFlags(t *testing.T) {
 		return parseFlags(fs, args)
 	}
 	t.Setenv(connect.EnvReplication, "")
-	t.Setenv(envConsistency, "")
+	t.Setenv(connect.EnvCassandraConsistency, "")
 	if c, err := parse(); err != nil || c.replication != 1 || c.consistency != "local_quorum" {
 		t.Fatalf("defaults: %d, %q, %v; want 1, local_quorum", c.replication, c.consistency, err)
 	}
@@ -27,7 +27,7 @@ func TestReplicationAndConsistencyFlags(t *testing.T) {
 		}
 	}
 	t.Setenv(connect.EnvReplication, "3")
-	t.Setenv(envConsistency, "quorum")
+	t.Setenv(connect.EnvCassandraConsistency, "quorum")
 	if c, err := parse(); err != nil || c.replication != 3 || c.consistency != "quorum" {
 		t.Errorf("from the environment: %d, %q, %v; want 3, quorum", c.replication, c.consistency, err)
 	}

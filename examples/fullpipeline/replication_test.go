@@ -17,7 +17,7 @@ import (
 // that say what is wrong.
 func TestReplicationAndConsistencyFlags(t *testing.T) {
 	t.Setenv(connect.EnvReplication, "")
-	t.Setenv(envConsistency, "")
+	t.Setenv(connect.EnvCassandraConsistency, "")
 	c, err := parse(t)
 	if err != nil || c.replication != 1 || c.consistency != "local_quorum" {
 		t.Fatalf("defaults: replication %d, consistency %q, %v; want 1, local_quorum", c.replication, c.consistency, err)
@@ -37,7 +37,7 @@ func TestReplicationAndConsistencyFlags(t *testing.T) {
 	}
 
 	t.Setenv(connect.EnvReplication, "3")
-	t.Setenv(envConsistency, "local_one")
+	t.Setenv(connect.EnvCassandraConsistency, "local_one")
 	if c, err := parse(t); err != nil || c.replication != 3 || c.consistency != "local_one" {
 		t.Errorf("from the environment: %d, %q, %v; want 3, local_one", c.replication, c.consistency, err)
 	}
