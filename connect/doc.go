@@ -8,18 +8,18 @@
 // stack's default (examples/compose.yaml and internal/devstack publish the
 // same ports):
 //
-//	USERSTREAM_KAFKA_BROKERS        Kafka seed brokers, comma-separated       127.0.0.1:9092
-//	USERSTREAM_SCHEMA_REGISTRY_URL  schema registry with the Confluent API    none: plain JSON records
-//	USERSTREAM_CASSANDRA_HOSTS      Cassandra contact points, comma-separated 127.0.0.1:9042
-//	USERSTREAM_POSTGRES_DSN         PostgreSQL DSN                            DefaultPostgresDSN
-//	USERSTREAM_REPLICATION          replicas of what a command creates        1
-//	USERSTREAM_CASSANDRA_CONSISTENCY  level of the Cassandra sessions       local_quorum
+//	USERSTREAM_KAFKA_BROKERS          Kafka seed brokers, comma-separated        127.0.0.1:9092
+//	USERSTREAM_SCHEMA_REGISTRY_URL    schema registry with the Confluent API     none: plain JSON records
+//	USERSTREAM_CASSANDRA_HOSTS        Cassandra contact points, comma-separated  127.0.0.1:9042
+//	USERSTREAM_CASSANDRA_CONSISTENCY  consistency level of the sessions          local_quorum
+//	USERSTREAM_POSTGRES_DSN           PostgreSQL DSN                             DefaultPostgresDSN
+//	USERSTREAM_REPLICATION            replicas of the topics a command creates   1
 //
 // [Servers.KafkaFlags] and [Servers.CassandraFlags] register the matching
-// command-line flags (-brokers, -schema-registry, -cassandra-hosts) with
-// those values as defaults (and -consistency), so a flag wins over the variable, which wins
-// over the default. The DSN has no flag on purpose: a flag's value shows
-// in ps, and a DSN may carry a password (better kept in
+// command-line flags (-brokers, -schema-registry, -cassandra-hosts,
+// -consistency) with those values as defaults, so a flag wins over the
+// variable, which wins over the default. The DSN has no flag on purpose:
+// a flag's value shows in ps, and a DSN may carry a password (better kept in
 // USERSTREAM_POSTGRES_PASSWORD_FILE, see package secure).
 //
 // # Opening the clients
@@ -40,6 +40,6 @@
 // with Servers.Replication replicas (min.insync.replicas 2 from 3).
 //
 // The caller owns what they return and closes it (pool.Close,
-// session.Close, api.Close); a [Kafka] holds no connection. Nothing in this
-// package keeps state or starts goroutines of its own.
+// session.Close, api.Close); a [Kafka] holds no connection. Apart from the
+// offline API's server, nothing in this package runs in the background.
 package connect

@@ -7,6 +7,7 @@ import (
 	"log"
 
 	"github.com/userstream/userstream/connect"
+	"github.com/userstream/userstream/randomuser"
 	"github.com/userstream/userstream/secure"
 )
 
@@ -44,4 +45,34 @@ func ExampleServers_OpenPostgres() {
 		log.Fatal(err) // a *secure.Error names the server and the variable to fix
 	}
 	defer pool.Close()
+}
+
+// Offline, the client talks to an in-process imitation of the Random User
+// API: the same seed gives the same users, with no internet.
+func ExampleOpenAPI() {
+	api, err := connect.OpenAPI("", true)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer api.Close()
+	n := 0
+	for _, err := range api.Users(context.Background(), randomuser.Query{Seed: "example", Results: 50}, 120) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		n++
+	}
+	fmt.Println(api.Offline(), n)
+	// Output:
+	// true 120
+}
+
+// The topics of a production cluster: 3 replicas, and writes acknowledged
+// by 2 of them.
+func ExampleServers_Topic() {
+	srv := connect.Servers{Replication: 3}
+	spec := srv.Topic("users_created", 6)
+	fmt.Println(spec.Name, spec.Partitions, spec.ReplicationFactor, spec.Configs)
+	// Output:
+	// users_created 6 3 map[min.insync.replicas:2]
 }
