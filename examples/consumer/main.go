@@ -19,13 +19,16 @@
 //     the bulk write of a [cassandrastore.Store] the handler: offsets are
 //     committed only once the rows are in Cassandra, rows the store can never
 //     write are dead-lettered, and an outage is retried, not lost;
-//   - [runledger] records the run, and [secure] supplies the credentials and
-//     TLS of all three drivers.
+//   - [connect] finds the servers (flags, USERSTREAM_* variables, the local
+//     stack's defaults) and opens a checked client of each, secured by
+//     [secure];
+//   - [runledger] records the run, and its [runledger.Progress] keeps it
+//     current while it runs.
 //
 // The other files are operating conveniences, small and local to this
 // command: flags (flags.go), Prometheus metrics with franz-go's kprom
-// (metrics.go), and the progress line and summary (report.go).
-// examples/producer fills the topic.
+// (metrics.go), and the progress line and summary (report.go); [memlimit]
+// sets the soft memory limit. examples/producer fills the topic.
 package main
 
 import (

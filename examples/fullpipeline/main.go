@@ -22,25 +22,28 @@
 // This file wires userstream's public packages in the order the users flow,
 // and the code is meant to be read and copied:
 //
-//   - [randomuser.Client] fetches users page by page, and [transform.FromUser]
-//     maps each to a row (ingest.go);
-//   - [outbox.Store.Stage] writes each page to PostgreSQL in one transaction:
-//     the durable hand-off between fetching and streaming;
+//   - [connect] finds the servers (flags, USERSTREAM_* variables, the local
+//     stack's defaults) and opens a checked client of each, secured by
+//     [secure];
+//   - an [ingest.Loop] fetches users page by page with a [randomuser.Client],
+//     maps each to a row ([transform.FromUser]) and has [outbox.Store.Stage]
+//     write each page to PostgreSQL in one transaction (ingest.go): the
+//     durable hand-off between fetching and streaming;
 //   - an [outbox.Relay] publishes the staged rows, in stage order, through a
 //     [kafkasink.Producer];
 //   - [kafkasink.Consumer]s read them in a consumer group and hand each batch
 //     to kafkasink.RowsHandler(store.UpsertMany, kafkasink.RejectedRows),
 //     committing offsets only once the rows are in Cassandra
 //     ([cassandrastore.Store]), with poison sent to the dead-letter topic;
-//   - [runledger] records every run, and [secure] supplies the credentials
-//     and TLS of all three drivers.
+//   - [runledger] records every run, and its [runledger.Progress] keeps the
+//     running one current; [ingest.Schedule] repeats runs (-every, -runs).
 //
 // The other files are operating conveniences, small and local to this
 // command: flags (flags.go), Prometheus metrics with franz-go's kprom
 // (metrics.go), the progress line and summary (report.go), the check
 // against Cassandra (verify.go), latency quantiles (latency.go), and
-// running the relay and consumers in the background and the runs on a
-// schedule (schedule.go).
+// running the relay and consumers in the background (schedule.go);
+// [memlimit] sets the soft memory limit.
 // examples/producer and examples/consumer run the two halves as separate
 // processes.
 package main

@@ -14,20 +14,24 @@
 // This file wires userstream's public packages in the order the users
 // flow:
 //
-//   - [randomuser.Client] fetches users page by page, and [transform.FromUser]
-//     maps each to a row (ingest.go);
-//   - [outbox.Store.Stage] writes each page to PostgreSQL in one transaction:
-//     the durable hand-off between fetching and streaming, so a crash after
-//     it loses nothing and a second fetch of the same users stages nothing;
+//   - [connect] finds the servers (flags, USERSTREAM_* variables, the local
+//     stack's defaults) and opens a checked client of each, secured by
+//     [secure];
+//   - an [ingest.Loop] fetches users page by page with a [randomuser.Client],
+//     maps each to a row ([transform.FromUser]) and has [outbox.Store.Stage]
+//     write each page to PostgreSQL in one transaction (ingest.go): the
+//     durable hand-off between fetching and streaming, so a crash after it
+//     loses nothing and a second fetch of the same users stages nothing;
 //   - an [outbox.Relay] publishes the staged rows, in stage order, through a
 //     [kafkasink.Producer], and moves its position only past rows the broker
 //     acknowledged;
-//   - [runledger] records every run, and [secure] supplies the credentials
-//     and TLS of both drivers.
+//   - [runledger] records every run, and its [runledger.Progress] keeps the
+//     running one current; [ingest.Schedule] repeats runs (-every, -runs).
 //
 // The other files are operating conveniences, small and local to this
 // command: flags (flags.go), Prometheus metrics with franz-go's kprom
-// (metrics.go), and the progress line and summary (report.go).
+// (metrics.go), and the progress line and summary (report.go); [memlimit]
+// sets the soft memory limit.
 package main
 
 import (
