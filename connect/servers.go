@@ -81,9 +81,9 @@ func (e *EnvError) Unwrap() error { return e.Err }
 // and show its help.
 func FromEnv() (Servers, error) {
 	s := Servers{
-		KafkaBrokers:         SplitList(envOr(EnvKafkaBrokers, DefaultKafkaBrokers)),
+		KafkaBrokers:         splitList(envOr(EnvKafkaBrokers, DefaultKafkaBrokers)),
 		SchemaRegistryURL:    envOr(EnvSchemaRegistryURL, ""),
-		CassandraHosts:       SplitList(envOr(EnvCassandraHosts, DefaultCassandraHosts)),
+		CassandraHosts:       splitList(envOr(EnvCassandraHosts, DefaultCassandraHosts)),
 		PostgresDSN:          envOr(EnvPostgresDSN, DefaultPostgresDSN),
 		Replication:          DefaultReplication,
 		CassandraConsistency: DefaultCassandraConsistency,
@@ -132,9 +132,9 @@ func CheckReplication(n int) error {
 	return nil
 }
 
-// SplitList splits a comma-separated list, trimming each item and dropping
+// splitList splits a comma-separated list, trimming each item and dropping
 // blank ones: "a, b,,c" is [a b c], "" is nil.
-func SplitList(s string) []string {
+func splitList(s string) []string {
 	var out []string
 	for _, v := range strings.Split(s, ",") {
 		if v = strings.TrimSpace(v); v != "" {
@@ -162,7 +162,7 @@ func (l *listValue) String() string {
 }
 
 func (l *listValue) Set(v string) error {
-	*l = SplitList(v)
+	*l = splitList(v)
 	if len(*l) == 0 {
 		return errors.New("want at least one address")
 	}
