@@ -146,7 +146,7 @@ bench-e2e-cluster:
 # password and verify-full, and a second Cassandra node with
 # PasswordAuthenticator and TLS, which secure mode starts and this target
 # stops again unless it was already running.
-SECURE_PKGS ?= ./secure/... ./examples/fullpipeline/
+SECURE_PKGS ?= ./secure/... ./connect/ ./examples/fullpipeline/
 test-secure:
 	@if $(STACK) status 2>/dev/null | grep -q '^cassandra-secure .* up'; then keep=1; else keep=0; fi; \
 	USERSTREAM_STACK_SECURE=1 $(STACK) run sh -c '$(GO) vet -tags secure $(SECURE_PKGS) && $(GO) test -tags secure -race -count=1 -timeout 10m -run "^TestSecure" $(SECURE_PKGS) && \

@@ -5,6 +5,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -16,6 +17,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/userstream/userstream/connect"
 )
 
 const module = "github.com/userstream/userstream"
@@ -83,8 +86,9 @@ type composeFile struct {
 // compose.yaml is not run in CI (no Docker engine here), so this test keeps
 // it honest: its servers publish the ports the examples default to, and the
 // examples' environment points at those servers with the names each example
-// reads. The examples are self-contained, each with its own copy of the
-// defaults; the test reads them from their source.
+// reads. The addresses and the variables are package connect's, which
+// producer, consumer and fullpipeline use; examples with a copy of their
+// own (runs) must agree with it, read from their source.
 func TestComposeFileAgreesWithDefaults(t *testing.T) {
 	raw, err := os.ReadFile("examples/compose.yaml")
 	if err != nil {
@@ -94,7 +98,11 @@ func TestComposeFileAgreesWithDefaults(t *testing.T) {
 	if err := yaml.Unmarshal(raw, &f); err != nil {
 		t.Fatalf("parse compose.yaml: %v", err)
 	}
-	full := exampleConsts(t, "fullpipeline")
+	full := map[string]string{
+		"defaultKafkaBrokers": connect.DefaultKafkaBrokers, "defaultCassandraHosts": connect.DefaultCassandraHosts,
+		"defaultPostgresDSN": connect.DefaultPostgresDSN, "envKafkaBrokers": connect.EnvKafkaBrokers,
+		"envCassandraHosts": connect.EnvCassandraHosts, "envPostgresDSN": connect.EnvPostgresDSN,
+	}
 	port := func(addr string) string {
 		_, p, err := net.SplitHostPort(addr)
 		if err != nil {
@@ -104,7 +112,7 @@ func TestComposeFileAgreesWithDefaults(t *testing.T) {
 	}
 	dsn, err := url.Parse(full["defaultPostgresDSN"])
 	if err != nil || dsn.Port() == "" {
-		t.Fatalf("fullpipeline's defaultPostgresDSN %q: %v", full["defaultPostgresDSN"], err)
+		t.Fatalf("connect.DefaultPostgresDSN %q: %v", full["defaultPostgresDSN"], err)
 	}
 	servers := map[string]string{
 		"kafka":     port(full["defaultKafkaBrokers"]),
@@ -134,11 +142,11 @@ func TestComposeFileAgreesWithDefaults(t *testing.T) {
 	}
 
 	// Every example defaults to the same servers.
-	for _, name := range []string{"producer", "consumer", "runs"} {
+	for _, name := range []string{"producer", "consumer", "fullpipeline", "runs"} {
 		c := exampleConsts(t, name)
 		for _, k := range []string{"defaultKafkaBrokers", "defaultCassandraHosts", "defaultPostgresDSN", "envKafkaBrokers", "envCassandraHosts", "envPostgresDSN"} {
 			if v, ok := c[k]; ok && v != full[k] {
-				t.Errorf("examples/%s: %s = %q, fullpipeline's is %q", name, k, v, full[k])
+				t.Errorf("examples/%s: %s = %q, package connect's is %q", name, k, v, full[k])
 			}
 		}
 	}
@@ -152,7 +160,11 @@ func TestComposeFileAgreesWithDefaults(t *testing.T) {
 		if len(s.Command) == 0 || s.Command[0] != name {
 			t.Errorf("%s runs %v, want the %s binary", name, s.Command, name)
 		}
-		c := exampleConsts(t, name)
+		c := full // the variables of package connect
+		if name == "producer" {
+			c = maps.Clone(full)
+			delete(c, "envCassandraHosts") // the producer has no Cassandra
+		}
 		env := s.Environment
 		if _, p, _ := net.SplitHostPort(env[c["envKafkaBrokers"]]); c["envKafkaBrokers"] == "" || p == "" {
 			t.Errorf("%s: %s = %q, want a broker address", name, c["envKafkaBrokers"], env[c["envKafkaBrokers"]])

@@ -16,6 +16,13 @@
 // whose process was killed stays [StatusRunning]: nothing marks it
 // otherwise.
 //
+// While a run goes on, a [Progress] keeps its row current (every five
+// seconds, as running, with its counts so far) and can show a progress
+// line on a terminal or in a log:
+//
+//	stop := runledger.Progress{Ledger: l, Sample: counts, Line: format, Live: true}.Start(ctx, run)
+//	defer stop()
+//
 // # Metrics
 //
 // With [WithMetrics], a Ledger registers one series on the caller's

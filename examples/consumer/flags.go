@@ -4,35 +4,21 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"math"
 	"os"
-	"runtime/debug"
-	"strconv"
-	"strings"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/userstream/userstream/cassandrastore"
-
+	"github.com/userstream/userstream/connect"
 	"github.com/userstream/userstream/kafkasink"
+	"github.com/userstream/userstream/memlimit"
 )
 
-// Where the servers are, and how they replicate: flags, else these
-// variables, else the local stack's addresses (examples/compose.yaml
-// publishes the same ports) and a single node's replication.
+// The static member id: -instance-id, else this variable. The servers'
+// addresses and the consistency level come from package connect.
 const (
-	envKafkaBrokers   = "USERSTREAM_KAFKA_BROKERS"
-	envSchemaRegistry = "USERSTREAM_SCHEMA_REGISTRY_URL"
-	envCassandraHosts = "USERSTREAM_CASSANDRA_HOSTS"
-	envPostgresDSN    = "USERSTREAM_POSTGRES_DSN"
-	envReplication    = "USERSTREAM_REPLICATION"
-	envConsistency    = "USERSTREAM_CASSANDRA_CONSISTENCY"
-	envInstanceID     = "USERSTREAM_INSTANCE_ID"
+	envInstanceID = "USERSTREAM_INSTANCE_ID"
 
-	defaultKafkaBrokers   = "127.0.0.1:9092"
-	defaultCassandraHosts = "127.0.0.1:9042"
-	defaultPostgresDSN    = "postgres://userstream:userstream@127.0.0.1:5432/userstream?sslmode=disable"
-	defaultMetricsAddr    = "127.0.0.1:9464"
+	defaultMetricsAddr = "127.0.0.1:9464"
 )
 
 // defaultSessionTimeout is the consumers' group session timeout: how long
@@ -60,7 +46,7 @@ type config struct {
 	// flag: a flag's value shows in ps, and a DSN may carry a password.
 	brokers, cassandraHosts []string
 	// schemaRegistry, when set, is the URL of a schema registry with the
-	// Confluent API: kafkasink\'s registry mode (Confluent wire format).
+	// Confluent API: kafkasink's registry mode (Confluent wire format).
 	schemaRegistry string
 	postgresDSN    string
 
@@ -90,91 +76,50 @@ type config struct {
 // parseFlags reads the command line into a config.
 func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
 	var c config
-	brokers := fs.String("brokers", envOr(envKafkaBrokers, defaultKafkaBrokers), "Kafka seed brokers, comma-separated (env "+envKafkaBrokers+")")
-	fs.StringVar(&c.schemaRegistry, "schema-registry", envOr(envSchemaRegistry, ""), "URL of a schema registry with the Confluent API, e.g. http://127.0.0.1:8081/apis/ccompat/v7 (env "+envSchemaRegistry+"): records in the Confluent wire format, the value schema registered under <topic>-value; empty: plain JSON records")
-	hosts := fs.String("cassandra-hosts", envOr(envCassandraHosts, defaultCassandraHosts), "Cassandra contact points, comma-separated (env "+envCassandraHosts+")")
-	c.postgresDSN = envOr(envPostgresDSN, defaultPostgresDSN)
-
+	// Where the servers are: flags, else USERSTREAM_* variables, else the
+	// local stack's (package connect). The DSN never comes from a flag.
+	srv, envErr := connect.FromEnv()
+	srv.KafkaFlags(fs)
+	srv.CassandraFlags(fs)
 	fs.StringVar(&c.topic, "topic", kafkasink.DefaultTopic, "Kafka topic of the users")
 	fs.StringVar(&c.dlqTopic, "dlq-topic", "", "dead-letter topic for poison records (default: the topic followed by "+kafkasink.DLQSuffix+")")
 	fs.IntVar(&c.partitions, "partitions", 6, "partitions of the topic when it is created")
 	fs.StringVar(&c.group, "group", "userstream-cassandra", "Kafka consumer group")
 	fs.StringVar(&c.keyspace, "keyspace", cassandrastore.DefaultKeyspace, "Cassandra keyspace")
 	fs.StringVar(&c.table, "table", cassandrastore.DefaultTable, "Cassandra table")
-	replication, replErr := envInt(envReplication, 1)
-	fs.IntVar(&c.replication, "replication", replication, "replicas of the topics (their replication factor; with 3 or more, min.insync.replicas 2) and of the keyspace (NetworkTopologyStrategy with this many in the data center of the Cassandra node contacted), when this creates them; existing ones are left as they are. Production: 3 (env "+envReplication+")")
-	fs.StringVar(&c.consistency, "consistency", envOr(envConsistency, "local_quorum"), "consistency level of the Cassandra writes and reads: local_quorum, quorum, one, local_one, each_quorum, all, two or three (env "+envConsistency+")")
-	fs.StringVar(&c.pgSchema, "pg-schema", "userstream", "PostgreSQL schema of the run ledger (DSN from env "+envPostgresDSN+")")
+	fs.IntVar(&c.replication, "replication", srv.Replication, "replicas of the topics (their replication factor; with 3 or more, min.insync.replicas 2) and of the keyspace (NetworkTopologyStrategy with this many in the data center of the Cassandra node contacted), when this creates them; existing ones are left as they are. Production: 3 (env "+connect.EnvReplication+")")
+	fs.StringVar(&c.pgSchema, "pg-schema", "userstream", "PostgreSQL schema of the run ledger (DSN from env "+connect.EnvPostgresDSN+")")
 
 	fs.IntVar(&c.consumers, "consumers", 1, "consumers of the group in this process")
 	fs.StringVar(&c.instanceID, "instance-id", os.Getenv(envInstanceID), "static group membership: a stable id per consumer process (e.g. the pod name; env "+envInstanceID+"); a restarted process with the same id takes its partitions back at once; empty: dynamic membership")
 	fs.DurationVar(&c.sessionTimeout, "session-timeout", defaultSessionTimeout, "how long the group waits for a silent member (crashed, or paused longer than this) before giving its partitions to the others")
 
 	c.memoryLimit = defaultMemoryLimit
-	fs.Var(byteSize{&c.memoryLimit}, "memory-limit", "soft limit of the process's Go memory, as in GOMEMLIMIT (e.g. 40MiB); 0 means none; GOMEMLIMIT in the environment wins")
+	fs.Var(memlimit.Size(&c.memoryLimit), "memory-limit", "soft limit of the process's Go memory, as in GOMEMLIMIT (e.g. 40MiB); 0 means none; GOMEMLIMIT in the environment wins")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", defaultMetricsAddr, "address of the /metrics and /healthz endpoint; empty disables it")
 	fs.BoolVar(&c.progress, "progress", isTerminal(os.Stderr), "print a live progress line on standard error (default: when it is a terminal)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
-	c.brokers, c.cassandraHosts = splitList(*brokers), splitList(*hosts)
+	c.brokers, c.schemaRegistry, c.cassandraHosts, c.postgresDSN = srv.KafkaBrokers, srv.SchemaRegistryURL, srv.CassandraHosts, srv.PostgresDSN
+	c.consistency = srv.CassandraConsistency
 	if c.dlqTopic == "" { // as kafkasink's default: poison of one topic never lands among another's
 		c.dlqTopic = c.topic + kafkasink.DLQSuffix
 	}
-	if replErr != nil {
-		return c, replErr
+	if envErr != nil {
+		return c, envErr
 	}
-	if c.replication < 1 || c.replication > math.MaxInt16 {
-		return c, fmt.Errorf("-replication %d: want 1 to %d", c.replication, math.MaxInt16)
-	}
-	if _, err := cassandrastore.ParseConsistency(c.consistency); err != nil {
-		return c, fmt.Errorf("-consistency: %w", err)
+	if err := connect.CheckReplication(c.replication); err != nil {
+		return c, err
 	}
 	return c, nil
 }
 
-// registryOpts returns the kafkasink option of -schema-registry: none
-// for plain JSON records, else registry mode with a client of the URL.
-func registryOpts(url string) ([]kafkasink.ConsumerOpt, error) {
-	if url == "" {
-		return nil, nil
-	}
-	cl, err := sr.NewClient(sr.URLs(url))
-	if err != nil {
-		return nil, fmt.Errorf("schema registry %s: %w", url, err)
-	}
-	return []kafkasink.ConsumerOpt{kafkasink.WithSchemaRegistry(cl)}, nil
-}
-
-// envInt returns the integer in the variable name, def when it is unset.
-func envInt(name string, def int) (int, error) {
-	v := strings.TrimSpace(os.Getenv(name))
-	if v == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		return def, fmt.Errorf("%s=%q: want an integer", name, v)
-	}
-	return n, nil
-}
-
-func envOr(name, def string) string {
-	if v := strings.TrimSpace(os.Getenv(name)); v != "" {
-		return v
-	}
-	return def
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, v := range strings.Split(s, ",") {
-		if v = strings.TrimSpace(v); v != "" {
-			out = append(out, v)
-		}
-	}
-	return out
+// servers returns where the configured servers are.
+func (c config) servers() connect.Servers {
+	return connect.Servers{KafkaBrokers: c.brokers, SchemaRegistryURL: c.schemaRegistry, CassandraHosts: c.cassandraHosts,
+		CassandraConsistency: c.consistency, PostgresDSN: c.postgresDSN, Replication: c.replication}
 }
 
 func isTerminal(f *os.File) bool {
@@ -189,47 +134,4 @@ func newLogger(level string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("log level %q: %w", level, err)
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
-}
-
-// setMemoryLimit applies -memory-limit unless GOMEMLIMIT is set (the
-// runtime has applied it already) or the limit is 0.
-func setMemoryLimit(c config, log *slog.Logger) {
-	if c.memoryLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(c.memoryLimit)
-		log.Debug("soft memory limit set", "bytes", c.memoryLimit)
-	}
-}
-
-// byteSize is a flag.Value of bytes with an optional GOMEMLIMIT-style
-// suffix: B, KiB, MiB, GiB or TiB.
-type byteSize struct{ p *int64 }
-
-func (b byteSize) String() string {
-	if b.p == nil {
-		return ""
-	}
-	n := *b.p
-	for _, u := range []string{"B", "KiB", "MiB", "GiB"} {
-		if n%1024 != 0 || n < 1024 {
-			return strconv.FormatInt(n, 10) + u
-		}
-		n /= 1024
-	}
-	return strconv.FormatInt(n, 10) + "TiB"
-}
-
-func (b byteSize) Set(s string) error {
-	num, mult := strings.TrimSpace(s), int64(1)
-	for i, u := range []string{"KiB", "MiB", "GiB", "TiB"} {
-		if v, ok := strings.CutSuffix(num, u); ok {
-			num, mult = v, 1<<(10*(i+1))
-			break
-		}
-	}
-	n, err := strconv.ParseInt(strings.TrimSuffix(num, "B"), 10, 64)
-	if err != nil || n < 0 || n > math.MaxInt64/mult {
-		return fmt.Errorf("%q: want a size such as 40MiB, or 0", s)
-	}
-	*b.p = n * mult
-	return nil
 }

@@ -19,13 +19,16 @@
 //     the bulk write of a [cassandrastore.Store] the handler: offsets are
 //     committed only once the rows are in Cassandra, rows the store can never
 //     write are dead-lettered, and an outage is retried, not lost;
-//   - [runledger] records the run, and [secure] supplies the credentials and
-//     TLS of all three drivers.
+//   - [connect] finds the servers (flags, USERSTREAM_* variables, the local
+//     stack's defaults) and opens a checked client of each, secured by
+//     [secure];
+//   - [runledger] records the run, and its [runledger.Progress] keeps it
+//     current while it runs.
 //
 // The other files are operating conveniences, small and local to this
 // command: flags (flags.go), Prometheus metrics with franz-go's kprom
-// (metrics.go), and the progress line and summary (report.go).
-// examples/producer fills the topic.
+// (metrics.go), and the progress line and summary (report.go); [memlimit]
+// sets the soft memory limit. examples/producer fills the topic.
 package main
 
 import (
@@ -49,7 +52,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/userstream/userstream/cassandrastore"
+	"github.com/userstream/userstream/connect"
 	"github.com/userstream/userstream/kafkasink"
+	"github.com/userstream/userstream/memlimit"
 	"github.com/userstream/userstream/runledger"
 	"github.com/userstream/userstream/secure"
 )
@@ -80,7 +85,9 @@ func runMain(args []string) error {
 // run wires the consumers and runs them until ctx ends, then prints a
 // summary to out.
 func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error {
-	setMemoryLimit(cfg, log)
+	if memlimit.Apply(cfg.memoryLimit) {
+		log.Debug("soft memory limit set", "bytes", cfg.memoryLimit)
+	}
 	m := newMetrics()
 	var mux *http.ServeMux
 	if cfg.metricsAddr != "" {
@@ -109,9 +116,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error
 	if err := p.ledger.Start(ctx, run.RunID, run.Kind); err != nil {
 		return err
 	}
-	prog := p.startProgress(ctx, run)
+	stopProgress := p.startProgress(ctx, run)
 	err = p.consume(ctx)
-	prog.stop()
+	stopProgress()
 	r := p.counted(run)
 	r.Status = runledger.StatusSucceeded // stopping is how a consumer ends
 	if err != nil {
@@ -130,8 +137,9 @@ type pipeline struct {
 
 	pool      *pgxpool.Pool
 	ledger    *runledger.Ledger
-	kafkaSec  []kgo.Opt   // SASL and TLS, for every Kafka client
-	admin     *kgo.Client // topics and lag
+	kafka     connect.Kafka // brokers, SASL and TLS, the registry: for every Kafka client
+	kafkaSec  []kgo.Opt     // kafka.ClientOpts
+	admin     *kgo.Client   // topics and lag
 	session   gocqlx.Session
 	store     *cassandrastore.Store
 	consumers []*kafkasink.Consumer
@@ -175,16 +183,9 @@ func open(ctx context.Context, cfg config, log *slog.Logger, m *metrics) (_ *pip
 
 // openPostgres connects to PostgreSQL, which holds the run ledger.
 func (p *pipeline) openPostgres(ctx context.Context, sec secure.Postgres) (err error) {
-	poolCfg, err := sec.PoolConfig(p.cfg.postgresDSN) // TLS and the password merged in
-	if err != nil {
+	// TLS and the password merged in; pinged: fail now, with the cause.
+	if p.pool, err = p.cfg.servers().OpenPostgres(ctx, sec); err != nil {
 		return err
-	}
-	if p.pool, err = pgxpool.NewWithConfig(ctx, poolCfg); err != nil {
-		return sec.Explain(err)
-	}
-	// The pool connects lazily: fail now, with the cause.
-	if err := p.pool.Ping(ctx); err != nil {
-		return sec.Explain(err)
 	}
 	if p.ledger, err = runledger.New(p.pool, runledger.WithSchema(p.cfg.pgSchema)); err != nil {
 		return err
@@ -200,30 +201,23 @@ func (p *pipeline) openPostgres(ctx context.Context, sec secure.Postgres) (err e
 // openKafka creates the topics if they are missing, so that consumers may
 // start before the producer.
 func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) (err error) {
-	if p.kafkaSec, err = sec.Opts(); err != nil {
+	// SASL and TLS, checked by one connection; the registry's client.
+	if p.kafka, err = p.cfg.servers().OpenKafka(ctx, sec); err != nil {
 		return err
 	}
-	// franz-go retries a refused login until its request times out; a ping
-	// first fails fast with the cause.
-	if err := sec.Ping(ctx, p.cfg.brokers); err != nil {
+	p.kafkaSec = p.kafka.ClientOpts
+	if p.admin, err = p.kafka.NewClient(); err != nil {
 		return err
-	}
-	if p.admin, err = kgo.NewClient(slices.Concat(p.kafkaSec, []kgo.Opt{kgo.SeedBrokers(p.cfg.brokers...)})...); err != nil {
-		return fmt.Errorf("kafka: %w", err)
 	}
 	// Clusters rarely create topics on first use, and this one would give
 	// them its default partitions: create both, as configured.
-	for _, spec := range []kafkasink.TopicSpec{
-		{Name: p.cfg.topic, Partitions: int32(p.cfg.partitions), ReplicationFactor: int16(p.cfg.replication), Configs: topicConfigs(p.cfg.replication)},
-		{Name: p.cfg.dlqTopic, Partitions: 1, ReplicationFactor: int16(p.cfg.replication), Configs: topicConfigs(p.cfg.replication)},
-	} {
-		created, err := kafkasink.EnsureTopic(ctx, p.admin, spec)
-		if err != nil {
-			return fmt.Errorf("kafka: %w", err)
-		}
-		if created {
-			p.log.Info("created topic", "topic", spec.Name, "partitions", spec.Partitions)
-		}
+	srv := p.cfg.servers()
+	created, err := connect.EnsureTopics(ctx, p.admin, srv.Topic(p.cfg.topic, p.cfg.partitions), srv.Topic(p.cfg.dlqTopic, 1))
+	for _, spec := range created {
+		p.log.Info("created topic", "topic", spec.Name, "partitions", spec.Partitions)
+	}
+	if err != nil {
+		return err
 	}
 	return nil
 }
@@ -231,26 +225,12 @@ func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) (err error) 
 // openCassandra connects to Cassandra and creates the keyspace and table if
 // they are missing.
 func (p *pipeline) openCassandra(ctx context.Context, sec secure.Cassandra) (err error) {
-	// secure serves plain gocql too, so its values go to cassandrastore's
-	// own options: an empty username is no login, a nil TLS config plain TCP.
-	tlsCfg, err := sec.TLS.Config()
-	if err != nil {
-		return fmt.Errorf("cassandra TLS: %w", err)
-	}
 	// Writes and the reads that verify them use one level (-consistency,
 	// LOCAL_QUORUM by default): with 3 replicas a row is acknowledged by 2,
-	// and a read of 2 sees it whichever node is down.
-	opts := []cassandrastore.SessionOpt{cassandrastore.WithAuth(sec.Username, sec.Password.Reveal()), cassandrastore.WithTLS(tlsCfg)}
-	if p.cfg.consistency != "" {
-		cons, err := cassandrastore.ParseConsistency(p.cfg.consistency)
-		if err != nil {
-			return err
-		}
-		opts = append(opts, cassandrastore.WithConsistency(cons))
-	}
-	p.session, err = cassandrastore.NewSession(ctx, p.cfg.cassandraHosts, opts...)
-	if err != nil {
-		return sec.Explain(ctx, p.cfg.cassandraHosts, err)
+	// and a read of 2 sees it whichever node is down. It, the login and
+	// TLS of secure are set by connect.
+	if p.session, err = p.cfg.servers().OpenCassandra(ctx, sec); err != nil {
+		return err
 	}
 	p.store, err = cassandrastore.New(p.session, cassandrastore.WithKeyspace(p.cfg.keyspace), cassandrastore.WithTable(p.cfg.table),
 		cassandrastore.WithReplication(cassandrastore.LocalNetworkTopologyStrategy(p.cfg.replication)))
@@ -272,23 +252,21 @@ func (p *pipeline) newConsumers() error {
 	// outage holds the partition instead of losing rows. upsert and
 	// observe add the metrics (consume.go).
 	handler := p.observe(kafkasink.RowsHandler(p.upsert, kafkasink.RejectedRows))
-	// Registry mode reads the Confluent wire format, and the plain records
-	// written before the topic switched.
-	regOpts, err := registryOpts(p.cfg.schemaRegistry)
-	if err != nil {
-		return err
-	}
 	for i := range max(p.cfg.consumers, 1) {
 		opts := []kafkasink.ConsumerOpt{
 			kafkasink.WithTopic(p.cfg.topic), kafkasink.WithDLQTopic(p.cfg.dlqTopic), kafkasink.WithLogger(p.log),
 			kafkasink.WithSessionTimeout(p.cfg.sessionTimeout),
-			kafkasink.WithClientOpts(slices.Concat(p.kafkaSec, p.m.kafkaOpts("consumer"), consumerFetchOpts)...),
+			kafkasink.WithClientOpts(slices.Concat(p.kafka.ClientOpts, p.m.kafkaOpts("consumer"), consumerFetchOpts)...),
 		}
 		if id := instanceID(p.cfg.instanceID, p.cfg.consumers, i); id != "" {
 			opts = append(opts, kafkasink.WithInstanceID(id))
 		}
-		opts = append(opts, regOpts...)
-		c, err := kafkasink.NewConsumer(p.cfg.brokers, p.cfg.group, handler, opts...)
+		if p.kafka.Registry != nil {
+			// Registry mode reads the Confluent wire format, and the plain
+			// records written before the topic switched.
+			opts = append(opts, kafkasink.WithSchemaRegistry(p.kafka.Registry))
+		}
+		c, err := kafkasink.NewConsumer(p.kafka.Brokers, p.cfg.group, handler, opts...)
 		if err != nil {
 			return err
 		}
@@ -344,16 +322,4 @@ func (p *pipeline) deadLettered() int64 {
 		n += c.Stats().DeadLettered
 	}
 	return n
-}
-
-// topicConfigs returns the configs of a topic with replication replicas:
-// with 3 or more, min.insync.replicas 2, so that a write acknowledged by
-// acks=all (the producer's) is on 2 brokers even when the cluster's
-// default is 1. A smaller factor keeps the cluster's default, since 2 of 2
-// would stop writes whenever one broker restarts.
-func topicConfigs(replication int) map[string]string {
-	if replication < 3 {
-		return nil
-	}
-	return map[string]string{"min.insync.replicas": "2"}
 }

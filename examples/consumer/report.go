@@ -6,67 +6,30 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/userstream/userstream/runledger"
 )
 
-type progress struct {
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-}
-
-func (pr *progress) stop() {
-	pr.cancel()
-	pr.wg.Wait()
-}
-
 // startProgress keeps the run's ledger row and the lag gauge current, and
 // with -progress prints a live line on standard error, until stopped.
-func (p *pipeline) startProgress(ctx context.Context, run runledger.Run) *progress {
-	ctx, cancel := context.WithCancel(ctx)
-	pr := &progress{cancel: cancel}
-	tty := isTerminal(os.Stderr)
-	pr.wg.Go(func() {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		printed := false
-		for n := 1; ; n++ {
-			select {
-			case <-ctx.Done():
-				if printed && tty {
-					fmt.Fprintln(os.Stderr)
-				}
-				return
-			case <-t.C:
-			}
-			r := p.counted(run)
-			lag := "?"
+func (p *pipeline) startProgress(ctx context.Context, run runledger.Run) (stop func()) {
+	lag := "?" // of the last sample; Sample and Line run in one goroutine
+	pr := runledger.Progress{Ledger: p.ledger, Logger: p.log, Live: isTerminal(os.Stderr),
+		Sample: func(ctx context.Context) runledger.Run {
+			lag = "?"
 			if l, err := p.lag(ctx); err == nil {
 				lag = thousands(p.m.setLag(l))
 			}
-			if n%5 == 0 {
-				r.Status = runledger.StatusRunning
-				if err := p.ledger.Update(ctx, r); err != nil {
-					p.log.Warn("ledger update", "err", err)
-				}
-			}
-			if !p.cfg.progress || (!tty && n%5 != 0) {
-				continue
-			}
-			elapsed := time.Since(run.StartedAt)
-			line := fmt.Sprintf("%5.0fs  stored %s  dlq %s  lag %s  %s/s", elapsed.Seconds(),
+			return p.counted(run)
+		}}
+	if p.cfg.progress {
+		pr.Line = func(r runledger.Run, elapsed time.Duration) string {
+			return fmt.Sprintf("%5.0fs  stored %s  dlq %s  lag %s  %s/s", elapsed.Seconds(),
 				thousands(r.Stored), thousands(r.DeadLettered), lag, thousands(int64(float64(r.Stored)/elapsed.Seconds())))
-			if tty {
-				fmt.Fprintf(os.Stderr, "\r\033[K%s", line)
-			} else {
-				fmt.Fprintln(os.Stderr, line)
-			}
-			printed = true
 		}
-	})
-	return pr
+	}
+	return pr.Start(ctx, run)
 }
 
 // writeSummary prints what a run did.

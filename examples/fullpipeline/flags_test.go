@@ -2,6 +2,8 @@ package main
 
 import (
 	"flag"
+	"github.com/userstream/userstream/connect"
+	"github.com/userstream/userstream/memlimit"
 	"io"
 	"testing"
 )
@@ -32,7 +34,7 @@ func TestMemoryLimitFlag(t *testing.T) {
 		}
 	}
 	limit := int64(40 << 20)
-	if got := (byteSize{&limit}).String(); got != "40MiB" {
+	if got := memlimit.Size(&limit).String(); got != "40MiB" {
 		t.Errorf("String = %q, want 40MiB", got)
 	}
 }
@@ -77,9 +79,9 @@ func TestInstanceIDs(t *testing.T) {
 
 // The servers' addresses come from the environment, with flags over them.
 func TestServerFlagsReadTheEnvironment(t *testing.T) {
-	t.Setenv(envKafkaBrokers, "k1:9092, k2:9092")
-	t.Setenv(envCassandraHosts, "c1")
-	t.Setenv(envPostgresDSN, "postgres://elsewhere/db")
+	t.Setenv(connect.EnvKafkaBrokers, "k1:9092, k2:9092")
+	t.Setenv(connect.EnvCassandraHosts, "c1")
+	t.Setenv(connect.EnvPostgresDSN, "postgres://elsewhere/db")
 	t.Setenv(envInstanceID, "pod-3")
 	c, err := parse(t)
 	if err != nil {

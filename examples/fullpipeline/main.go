@@ -22,25 +22,28 @@
 // This file wires userstream's public packages in the order the users flow,
 // and the code is meant to be read and copied:
 //
-//   - [randomuser.Client] fetches users page by page, and [transform.FromUser]
-//     maps each to a row (ingest.go);
-//   - [outbox.Store.Stage] writes each page to PostgreSQL in one transaction:
-//     the durable hand-off between fetching and streaming;
+//   - [connect] finds the servers (flags, USERSTREAM_* variables, the local
+//     stack's defaults) and opens a checked client of each, secured by
+//     [secure];
+//   - an [ingest.Loop] fetches users page by page with a [randomuser.Client],
+//     maps each to a row ([transform.FromUser]) and has [outbox.Store.Stage]
+//     write each page to PostgreSQL in one transaction (ingest.go): the
+//     durable hand-off between fetching and streaming;
 //   - an [outbox.Relay] publishes the staged rows, in stage order, through a
 //     [kafkasink.Producer];
 //   - [kafkasink.Consumer]s read them in a consumer group and hand each batch
 //     to kafkasink.RowsHandler(store.UpsertMany, kafkasink.RejectedRows),
 //     committing offsets only once the rows are in Cassandra
 //     ([cassandrastore.Store]), with poison sent to the dead-letter topic;
-//   - [runledger] records every run, and [secure] supplies the credentials
-//     and TLS of all three drivers.
+//   - [runledger] records every run, and its [runledger.Progress] keeps the
+//     running one current; [ingest.Schedule] repeats runs (-every, -runs).
 //
 // The other files are operating conveniences, small and local to this
 // command: flags (flags.go), Prometheus metrics with franz-go's kprom
 // (metrics.go), the progress line and summary (report.go), the check
 // against Cassandra (verify.go), latency quantiles (latency.go), and
-// running the relay and consumers in the background and the runs on a
-// schedule (schedule.go).
+// running the relay and consumers in the background (schedule.go);
+// [memlimit] sets the soft memory limit.
 // examples/producer and examples/consumer run the two halves as separate
 // processes.
 package main
@@ -65,10 +68,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/userstream/userstream/cassandrastore"
+	"github.com/userstream/userstream/connect"
+	"github.com/userstream/userstream/ingest"
 	"github.com/userstream/userstream/kafkasink"
 	"github.com/userstream/userstream/kafkasink/outbox"
+	"github.com/userstream/userstream/memlimit"
 	"github.com/userstream/userstream/randomuser"
-	"github.com/userstream/userstream/randomuser/randomusertest"
 	"github.com/userstream/userstream/runledger"
 	"github.com/userstream/userstream/secure"
 )
@@ -115,7 +120,9 @@ func runMain(args []string) error {
 // run wires the pipeline and runs it, once or on the -every schedule,
 // printing a summary of each run to out.
 func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) ([]report, error) {
-	setMemoryLimit(cfg, log)
+	if limit := cfg.memoryLimitBytes(); memlimit.Apply(limit) {
+		log.Debug("soft memory limit set", "bytes", limit)
+	}
 	m := newMetrics()
 	var mux *http.ServeMux
 	if cfg.metricsAddr != "" {
@@ -144,7 +151,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) ([]re
 	// runs; a run fetches and stages, then waits for them to catch up.
 	p.startBackground(ctx)
 	var reports []report
-	err = schedule(ctx, cfg.every, cfg.runs, log, func() error {
+	err = ingest.Schedule{Every: cfg.every, Runs: cfg.runs, Logger: log}.Run(ctx, func(ctx context.Context) error {
 		r, err := p.fullRun(ctx, out)
 		reports = append(reports, r)
 		return err
@@ -158,12 +165,14 @@ type pipeline struct {
 	log *slog.Logger
 	m   *metrics
 
-	api       *randomuser.Client
-	offline   *randomusertest.Server // with -offline
+	api       *connect.API
+	loop      *ingest.Loop
+	ids       *idSet // the ids staged by the current run
 	pool      *pgxpool.Pool
 	outbox    *outbox.Store
 	ledger    *runledger.Ledger
-	kafkaSec  []kgo.Opt // SASL and TLS, for every Kafka client
+	kafka     connect.Kafka // brokers, SASL and TLS, the registry: for every Kafka client
+	kafkaSec  []kgo.Opt     // kafka.ClientOpts
 	producer  *kafkasink.Producer
 	relay     *outbox.Relay
 	session   gocqlx.Session
@@ -227,33 +236,23 @@ func open(ctx context.Context, cfg config, log *slog.Logger, m *metrics) (_ *pip
 // openAPI creates the Random User API client. -offline points it at an
 // in-process imitation of the API, for machines without internet.
 func (p *pipeline) openAPI() (err error) {
-	base := p.cfg.apiURL
-	if p.cfg.offline {
-		if p.offline, err = randomusertest.NewServer(); err != nil {
-			return fmt.Errorf("offline API server: %w", err)
-		}
-		base = p.offline.BaseURL()
-		p.log.Info("serving the Random User API offline", "url", base)
+	if p.api, err = connect.OpenAPI(p.cfg.apiURL, p.cfg.offline, randomuser.WithLogger(p.log)); err == nil && p.api.Offline() {
+		p.log.Info("serving the Random User API offline", "url", p.api.BaseURL)
 	}
-	p.api, err = randomuser.New(randomuser.WithBaseURL(base), randomuser.WithLogger(p.log))
 	return err
 }
 
 // openPostgres connects to PostgreSQL, which holds the outbox and the run
 // ledger, in one schema, over one pool.
 func (p *pipeline) openPostgres(ctx context.Context, sec secure.Postgres) (err error) {
-	poolCfg, err := sec.PoolConfig(p.cfg.postgresDSN) // TLS and the password merged in
-	if err != nil {
+	// TLS and the password merged in; pinged: fail now, with the cause.
+	if p.pool, err = p.cfg.servers().OpenPostgres(ctx, sec); err != nil {
 		return err
 	}
-	if p.pool, err = pgxpool.NewWithConfig(ctx, poolCfg); err != nil {
-		return sec.Explain(err)
-	}
-	// The pool connects lazily: fail now, with the cause, not mid-run.
-	if err := p.pool.Ping(ctx); err != nil {
-		return sec.Explain(err)
-	}
 	if p.outbox, err = outbox.NewStore(p.pool, outbox.WithSchema(p.cfg.pgSchema)); err != nil {
+		return err
+	}
+	if p.loop, err = p.newLoop(); err != nil {
 		return err
 	}
 	if p.ledger, err = runledger.New(p.pool, runledger.WithSchema(p.cfg.pgSchema)); err != nil {
@@ -273,28 +272,20 @@ func (p *pipeline) openPostgres(ctx context.Context, sec secure.Postgres) (err e
 // openKafka creates the topics, the producer and the relay that publishes
 // the outbox through it.
 func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) (err error) {
-	if p.kafkaSec, err = sec.Opts(); err != nil {
+	// SASL and TLS, checked by one connection; the registry's client.
+	if p.kafka, err = p.cfg.servers().OpenKafka(ctx, sec); err != nil {
 		return err
 	}
-	// franz-go retries a refused login until its request times out; a ping
-	// first fails fast with the cause.
-	if err := sec.Ping(ctx, p.cfg.brokers); err != nil {
-		return err
-	}
-	regOpts, err := registryOpts(p.cfg.schemaRegistry)
-	if err != nil {
-		return err
-	}
-	popts := []kafkasink.ProducerOpt{kafkasink.WithTopic(p.cfg.topic), kafkasink.WithLogger(p.log),
+	p.kafkaSec = p.kafka.ClientOpts
+	opts := []kafkasink.ProducerOpt{kafkasink.WithTopic(p.cfg.topic), kafkasink.WithLogger(p.log),
 		kafkasink.WithClientOpts(slices.Concat(p.kafkaSec, p.m.kafkaOpts("producer"))...)}
-	for _, o := range regOpts {
-		popts = append(popts, o)
+	if p.kafka.Registry != nil {
+		opts = append(opts, kafkasink.WithSchemaRegistry(p.kafka.Registry))
 	}
-	p.producer, err = kafkasink.NewProducer(p.cfg.brokers, popts...)
-	if err != nil {
+	if p.producer, err = kafkasink.NewProducer(p.kafka.Brokers, opts...); err != nil {
 		return err
 	}
-	if regOpts != nil {
+	if p.kafka.Registry != nil {
 		// Registry mode: register the value schema now, so that a
 		// registry that is down, or a subject whose compatibility rule
 		// refuses the schema, stops the program before it stages or
@@ -308,17 +299,13 @@ func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) (err error) 
 	// Clusters rarely create topics on first use, and this one would give
 	// them its default partitions: create both, as configured. The
 	// consumers refuse to start without their dead-letter topic.
-	for _, spec := range []kafkasink.TopicSpec{
-		{Name: p.cfg.topic, Partitions: int32(p.cfg.partitions), ReplicationFactor: int16(p.cfg.replication), Configs: topicConfigs(p.cfg.replication)},
-		{Name: p.cfg.dlqTopic, Partitions: 1, ReplicationFactor: int16(p.cfg.replication), Configs: topicConfigs(p.cfg.replication)},
-	} {
-		created, err := kafkasink.EnsureTopic(ctx, p.producer.Client(), spec)
-		if err != nil {
-			return fmt.Errorf("kafka: %w", err)
-		}
-		if created {
-			p.log.Info("created topic", "topic", spec.Name, "partitions", spec.Partitions)
-		}
+	srv := p.cfg.servers()
+	created, err := connect.EnsureTopics(ctx, p.producer.Client(), srv.Topic(p.cfg.topic, p.cfg.partitions), srv.Topic(p.cfg.dlqTopic, 1))
+	for _, spec := range created {
+		p.log.Info("created topic", "topic", spec.Name, "partitions", spec.Partitions)
+	}
+	if err != nil {
+		return err
 	}
 	// Batches of 2,000 rows (the default is 500) keep up with 5,000-user
 	// pages in fewer transactions; a crash duplicates at most one batch.
@@ -329,26 +316,12 @@ func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) (err error) 
 // openCassandra connects to Cassandra and creates the keyspace and table if
 // they are missing.
 func (p *pipeline) openCassandra(ctx context.Context, sec secure.Cassandra) (err error) {
-	// secure serves plain gocql too, so its values go to cassandrastore's
-	// own options: an empty username is no login, a nil TLS config plain TCP.
-	tlsCfg, err := sec.TLS.Config()
-	if err != nil {
-		return fmt.Errorf("cassandra TLS: %w", err)
-	}
 	// Writes and the reads that verify them use one level (-consistency,
 	// LOCAL_QUORUM by default): with 3 replicas a row is acknowledged by 2,
-	// and a read of 2 sees it whichever node is down.
-	opts := []cassandrastore.SessionOpt{cassandrastore.WithAuth(sec.Username, sec.Password.Reveal()), cassandrastore.WithTLS(tlsCfg)}
-	if p.cfg.consistency != "" {
-		cons, err := cassandrastore.ParseConsistency(p.cfg.consistency)
-		if err != nil {
-			return err
-		}
-		opts = append(opts, cassandrastore.WithConsistency(cons))
-	}
-	p.session, err = cassandrastore.NewSession(ctx, p.cfg.cassandraHosts, opts...)
-	if err != nil {
-		return sec.Explain(ctx, p.cfg.cassandraHosts, err)
+	// and a read of 2 sees it whichever node is down. It, the login and
+	// TLS of secure are set by connect.
+	if p.session, err = p.cfg.servers().OpenCassandra(ctx, sec); err != nil {
+		return err
 	}
 	p.store, err = cassandrastore.New(p.session, cassandrastore.WithKeyspace(p.cfg.keyspace), cassandrastore.WithTable(p.cfg.table),
 		cassandrastore.WithReplication(cassandrastore.LocalNetworkTopologyStrategy(p.cfg.replication)))
@@ -370,12 +343,6 @@ func (p *pipeline) newConsumers() error {
 	// outage holds the partition instead of losing rows. upsert and
 	// observe add the metrics (consume.go).
 	handler := p.observe(kafkasink.RowsHandler(p.upsert, kafkasink.RejectedRows))
-	// Registry mode reads the Confluent wire format, and the plain records
-	// written before the topic switched.
-	regOpts, err := registryOpts(p.cfg.schemaRegistry)
-	if err != nil {
-		return err
-	}
 	for i := range max(p.cfg.consumers, 1) {
 		opts := []kafkasink.ConsumerOpt{
 			kafkasink.WithTopic(p.cfg.topic), kafkasink.WithDLQTopic(p.cfg.dlqTopic), kafkasink.WithLogger(p.log),
@@ -385,10 +352,12 @@ func (p *pipeline) newConsumers() error {
 		if id := instanceID(p.cfg.instanceID, p.cfg.consumers, i); id != "" {
 			opts = append(opts, kafkasink.WithInstanceID(id))
 		}
-		for _, o := range regOpts {
-			opts = append(opts, o)
+		if p.kafka.Registry != nil {
+			// Registry mode reads the Confluent wire format, and the plain
+			// records written before the topic switched.
+			opts = append(opts, kafkasink.WithSchemaRegistry(p.kafka.Registry))
 		}
-		c, err := kafkasink.NewConsumer(p.cfg.brokers, p.cfg.group, handler, opts...)
+		c, err := kafkasink.NewConsumer(p.kafka.Brokers, p.cfg.group, handler, opts...)
 		if err != nil {
 			return err
 		}
@@ -412,8 +381,8 @@ func (p *pipeline) close() {
 	if p.pool != nil {
 		p.pool.Close()
 	}
-	if p.offline != nil {
-		p.offline.Close()
+	if p.api != nil {
+		p.api.Close()
 	}
 }
 
@@ -447,13 +416,14 @@ func (p *pipeline) fullRun(ctx context.Context, out io.Writer) (report, error) {
 	}
 	base := p.settled
 	p.latency.reset()
-	prog := p.startProgress(work, run, base)
+	stopProgress := p.startProgress(work, run, base)
 	ids := newIDSet()
-	err := p.ingest(work, run.RunID, ids)
+	p.ids = ids
+	err := p.ingest(work, run.RunID)
 	if err == nil {
 		err = p.drain(work)
 	}
-	prog.stop()
+	stopProgress()
 	total := p.counted(run, runledger.Run{})
 	rep.Run, p.settled = total.Since(base), total
 	rep.Duration = time.Since(run.StartedAt)
@@ -489,16 +459,4 @@ func outcome(ctx context.Context, err error) (status, text string) {
 	default:
 		return runledger.StatusFailed, err.Error()
 	}
-}
-
-// topicConfigs returns the configs of a topic with replication replicas:
-// with 3 or more, min.insync.replicas 2, so that a write acknowledged by
-// acks=all (the producer's) is on 2 brokers even when the cluster's
-// default is 1. A smaller factor keeps the cluster's default, since 2 of 2
-// would stop writes whenever one broker restarts.
-func topicConfigs(replication int) map[string]string {
-	if replication < 3 {
-		return nil
-	}
-	return map[string]string{"min.insync.replicas": "2"}
 }

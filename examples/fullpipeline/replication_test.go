@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/userstream/userstream/connect"
 	"maps"
 	"strings"
 	"testing"
@@ -15,8 +16,8 @@ import (
 // -replication and -consistency: defaults, the environment, and errors
 // that say what is wrong.
 func TestReplicationAndConsistencyFlags(t *testing.T) {
-	t.Setenv(envReplication, "")
-	t.Setenv(envConsistency, "")
+	t.Setenv(connect.EnvReplication, "")
+	t.Setenv(connect.EnvCassandraConsistency, "")
 	c, err := parse(t)
 	if err != nil || c.replication != 1 || c.consistency != "local_quorum" {
 		t.Fatalf("defaults: replication %d, consistency %q, %v; want 1, local_quorum", c.replication, c.consistency, err)
@@ -35,28 +36,28 @@ func TestReplicationAndConsistencyFlags(t *testing.T) {
 		}
 	}
 
-	t.Setenv(envReplication, "3")
-	t.Setenv(envConsistency, "local_one")
+	t.Setenv(connect.EnvReplication, "3")
+	t.Setenv(connect.EnvCassandraConsistency, "local_one")
 	if c, err := parse(t); err != nil || c.replication != 3 || c.consistency != "local_one" {
 		t.Errorf("from the environment: %d, %q, %v; want 3, local_one", c.replication, c.consistency, err)
 	}
 	if c, err := parse(t, "-replication", "2", "-consistency", "one"); err != nil || c.replication != 2 || c.consistency != "one" {
 		t.Errorf("flags over the environment: %d, %q, %v; want 2, one", c.replication, c.consistency, err)
 	}
-	t.Setenv(envReplication, "three")
-	if _, err := parse(t); err == nil || !strings.Contains(err.Error(), envReplication) {
-		t.Errorf("%s=three: %v, want an error naming the variable", envReplication, err)
+	t.Setenv(connect.EnvReplication, "three")
+	if _, err := parse(t); err == nil || !strings.Contains(err.Error(), connect.EnvReplication) {
+		t.Errorf("%s=three: %v, want an error naming the variable", connect.EnvReplication, err)
 	}
 }
 
 func TestTopicConfigs(t *testing.T) {
-	if got := topicConfigs(1); got != nil {
+	if got := (connect.Servers{Replication: 1}).Topic("t", 1).Configs; got != nil {
 		t.Errorf("replication 1: %v, want the cluster's defaults", got)
 	}
-	if got := topicConfigs(2); got != nil {
+	if got := (connect.Servers{Replication: 2}).Topic("t", 1).Configs; got != nil {
 		t.Errorf("replication 2: %v, want the cluster's defaults", got)
 	}
-	if got := topicConfigs(3); !maps.Equal(got, map[string]string{"min.insync.replicas": "2"}) {
+	if got := (connect.Servers{Replication: 3}).Topic("t", 1).Configs; !maps.Equal(got, map[string]string{"min.insync.replicas": "2"}) {
 		t.Errorf("replication 3: %v, want min.insync.replicas 2", got)
 	}
 }

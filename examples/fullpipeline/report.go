@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/userstream/userstream/runledger"
@@ -33,59 +32,22 @@ func writeReports(path string, reports []report) error {
 	return os.WriteFile(path, b, 0o644)
 }
 
-type progress struct {
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-}
-
-func (pr *progress) stop() {
-	pr.cancel()
-	pr.wg.Wait()
-}
-
 // startProgress keeps the run's ledger row and the lag gauge current, and
 // with -progress prints a live line on standard error, until stopped.
-func (p *pipeline) startProgress(ctx context.Context, run, base runledger.Run) *progress {
-	ctx, cancel := context.WithCancel(ctx)
-	pr := &progress{cancel: cancel}
-	tty := isTerminal(os.Stderr)
-	pr.wg.Go(func() {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		printed := false
-		for n := 1; ; n++ {
-			select {
-			case <-ctx.Done():
-				if printed && tty {
-					fmt.Fprintln(os.Stderr)
-				}
-				return
-			case <-t.C:
-			}
-			r := p.counted(run, base)
-			var lag int64 = -1
+func (p *pipeline) startProgress(ctx context.Context, run, base runledger.Run) (stop func()) {
+	var lag int64 = -1 // of the last sample; Sample and Line run in one goroutine
+	pr := runledger.Progress{Ledger: p.ledger, Logger: p.log, Live: isTerminal(os.Stderr),
+		Sample: func(ctx context.Context) runledger.Run {
+			lag = -1
 			if l, err := p.lag(ctx); err == nil {
 				lag = p.m.setLag(l)
 			}
-			if n%5 == 0 {
-				r.Status = runledger.StatusRunning
-				if err := p.ledger.Update(ctx, r); err != nil {
-					p.log.Warn("ledger update", "err", err)
-				}
-			}
-			if !p.cfg.progress || (!tty && n%5 != 0) {
-				continue
-			}
-			line := progressLine(r, lag, time.Since(run.StartedAt))
-			if tty {
-				fmt.Fprintf(os.Stderr, "\r\033[K%s", line)
-			} else {
-				fmt.Fprintln(os.Stderr, line)
-			}
-			printed = true
-		}
-	})
-	return pr
+			return p.counted(run, base)
+		}}
+	if p.cfg.progress {
+		pr.Line = func(r runledger.Run, elapsed time.Duration) string { return progressLine(r, lag, elapsed) }
+	}
+	return pr.Start(ctx, run)
 }
 
 func progressLine(r runledger.Run, lag int64, elapsed time.Duration) string {

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
-	"time"
 )
 
 // background runs the relay and the consumers until stopped. When one
@@ -52,25 +50,4 @@ func (b *background) stop() error {
 	b.cancel()
 	b.wg.Wait()
 	return b.failure()
-}
-
-// schedule calls run now and then every every, runs times in all (0: until
-// ctx ends); with every 0, once.
-func schedule(ctx context.Context, every time.Duration, runs int, log *slog.Logger, run func() error) error {
-	for n := 1; ; n++ {
-		start := time.Now()
-		if err := run(); err != nil {
-			return err
-		}
-		if every <= 0 || (runs > 0 && n >= runs) {
-			return nil
-		}
-		next := start.Add(every)
-		log.Info("next run scheduled", "at", next.Format(time.RFC3339))
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(time.Until(next)):
-		}
-	}
 }

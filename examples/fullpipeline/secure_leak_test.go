@@ -4,6 +4,7 @@ package main
 
 import (
 	"bytes"
+	"github.com/userstream/userstream/connect"
 	"io"
 	"net/http"
 	"os"
@@ -44,15 +45,15 @@ func TestSecurePipelineLeaksNoSecret(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	env := map[string]string{
-		envKafkaBrokers:                 testenv.Require(t, testenv.KafkaSASLTLSBrokersEnv),
+		connect.EnvKafkaBrokers:         testenv.Require(t, testenv.KafkaSASLTLSBrokersEnv),
 		secure.EnvKafkaUsername:         testenv.Require(t, testenv.KafkaUsernameEnv),
 		secure.EnvKafkaPassword:         kafkaPass, // a variable: not in ps
 		secure.EnvKafkaTLSCAFile:        ca,
-		envCassandraHosts:               testenv.Require(t, testenv.CassandraTLSHostsEnv),
+		connect.EnvCassandraHosts:       testenv.Require(t, testenv.CassandraTLSHostsEnv),
 		secure.EnvCassandraUsername:     testenv.Require(t, testenv.CassandraUsernameEnv),
 		secure.EnvCassandraPasswordFile: cassPassFile, // a file
 		secure.EnvCassandraTLSCAFile:    ca,
-		envPostgresDSN:                  testenv.Require(t, testenv.PostgresTLSDSNEnv),
+		connect.EnvPostgresDSN:          testenv.Require(t, testenv.PostgresTLSDSNEnv),
 		secure.EnvPostgresPassword:      pgPass,
 		secure.EnvPostgresTLSCAFile:     ca,
 	}

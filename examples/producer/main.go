@@ -14,20 +14,24 @@
 // This file wires userstream's public packages in the order the users
 // flow:
 //
-//   - [randomuser.Client] fetches users page by page, and [transform.FromUser]
-//     maps each to a row (ingest.go);
-//   - [outbox.Store.Stage] writes each page to PostgreSQL in one transaction:
-//     the durable hand-off between fetching and streaming, so a crash after
-//     it loses nothing and a second fetch of the same users stages nothing;
+//   - [connect] finds the servers (flags, USERSTREAM_* variables, the local
+//     stack's defaults) and opens a checked client of each, secured by
+//     [secure];
+//   - an [ingest.Loop] fetches users page by page with a [randomuser.Client],
+//     maps each to a row ([transform.FromUser]) and has [outbox.Store.Stage]
+//     write each page to PostgreSQL in one transaction (ingest.go): the
+//     durable hand-off between fetching and streaming, so a crash after it
+//     loses nothing and a second fetch of the same users stages nothing;
 //   - an [outbox.Relay] publishes the staged rows, in stage order, through a
 //     [kafkasink.Producer], and moves its position only past rows the broker
 //     acknowledged;
-//   - [runledger] records every run, and [secure] supplies the credentials
-//     and TLS of both drivers.
+//   - [runledger] records every run, and its [runledger.Progress] keeps the
+//     running one current; [ingest.Schedule] repeats runs (-every, -runs).
 //
 // The other files are operating conveniences, small and local to this
 // command: flags (flags.go), Prometheus metrics with franz-go's kprom
-// (metrics.go), and the progress line and summary (report.go).
+// (metrics.go), and the progress line and summary (report.go); [memlimit]
+// sets the soft memory limit.
 package main
 
 import (
@@ -47,10 +51,12 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/userstream/userstream/connect"
+	"github.com/userstream/userstream/ingest"
 	"github.com/userstream/userstream/kafkasink"
 	"github.com/userstream/userstream/kafkasink/outbox"
+	"github.com/userstream/userstream/memlimit"
 	"github.com/userstream/userstream/randomuser"
-	"github.com/userstream/userstream/randomuser/randomusertest"
 	"github.com/userstream/userstream/runledger"
 	"github.com/userstream/userstream/secure"
 )
@@ -81,7 +87,9 @@ func runMain(args []string) error {
 // run wires the producer and runs it, once or on the -every schedule,
 // printing a summary of each run to out.
 func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error {
-	setMemoryLimit(cfg, log)
+	if memlimit.Apply(cfg.memoryLimit) {
+		log.Debug("soft memory limit set", "bytes", cfg.memoryLimit)
+	}
 	m := newMetrics()
 	var mux *http.ServeMux
 	if cfg.metricsAddr != "" {
@@ -111,7 +119,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error
 	relayDone := make(chan error, 1)
 	go func() { relayDone <- p.relay.Run(relayCtx) }()
 
-	err = schedule(ctx, cfg.every, cfg.runs, log, func() error { return p.ingestRun(ctx, out) })
+	err = ingest.Schedule{Every: cfg.every, Runs: cfg.runs, Logger: log}.Run(ctx, func(ctx context.Context) error { return p.ingestRun(ctx, out) })
 	stopRelay() // the relay commits its batch and returns
 	return errors.Join(err, <-relayDone)
 }
@@ -122,8 +130,8 @@ type pipeline struct {
 	log *slog.Logger
 	m   *metrics
 
-	api      *randomuser.Client
-	offline  *randomusertest.Server // with -offline
+	api      *connect.API
+	loop     *ingest.Loop
 	pool     *pgxpool.Pool
 	outbox   *outbox.Store
 	ledger   *runledger.Ledger
@@ -178,33 +186,23 @@ func open(ctx context.Context, cfg config, log *slog.Logger, m *metrics) (_ *pip
 // openAPI creates the Random User API client. -offline points it at an
 // in-process imitation of the API, for machines without internet.
 func (p *pipeline) openAPI() (err error) {
-	base := p.cfg.apiURL
-	if p.cfg.offline {
-		if p.offline, err = randomusertest.NewServer(); err != nil {
-			return fmt.Errorf("offline API server: %w", err)
-		}
-		base = p.offline.BaseURL()
-		p.log.Info("serving the Random User API offline", "url", base)
+	if p.api, err = connect.OpenAPI(p.cfg.apiURL, p.cfg.offline, randomuser.WithLogger(p.log)); err == nil && p.api.Offline() {
+		p.log.Info("serving the Random User API offline", "url", p.api.BaseURL)
 	}
-	p.api, err = randomuser.New(randomuser.WithBaseURL(base), randomuser.WithLogger(p.log))
 	return err
 }
 
 // openPostgres connects to PostgreSQL, which holds the outbox and the run
 // ledger, in one schema, over one pool.
 func (p *pipeline) openPostgres(ctx context.Context, sec secure.Postgres) (err error) {
-	poolCfg, err := sec.PoolConfig(p.cfg.postgresDSN) // TLS and the password merged in
-	if err != nil {
+	// TLS and the password merged in; pinged: fail now, with the cause.
+	if p.pool, err = p.cfg.servers().OpenPostgres(ctx, sec); err != nil {
 		return err
 	}
-	if p.pool, err = pgxpool.NewWithConfig(ctx, poolCfg); err != nil {
-		return sec.Explain(err)
-	}
-	// The pool connects lazily: fail now, with the cause, not mid-run.
-	if err := p.pool.Ping(ctx); err != nil {
-		return sec.Explain(err)
-	}
 	if p.outbox, err = outbox.NewStore(p.pool, outbox.WithSchema(p.cfg.pgSchema)); err != nil {
+		return err
+	}
+	if p.loop, err = p.newLoop(); err != nil {
 		return err
 	}
 	if p.ledger, err = runledger.New(p.pool, runledger.WithSchema(p.cfg.pgSchema)); err != nil {
@@ -224,25 +222,20 @@ func (p *pipeline) openPostgres(ctx context.Context, sec secure.Postgres) (err e
 // openKafka creates the topics, the producer and the relay that publishes
 // the outbox through it.
 func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) error {
-	kafkaSec, err := sec.Opts() // SASL and TLS
+	// SASL and TLS, checked by one connection; the registry's client.
+	k, err := p.cfg.servers().OpenKafka(ctx, sec)
 	if err != nil {
 		return err
 	}
-	// franz-go retries a refused login until its request times out; a ping
-	// first fails fast with the cause.
-	if err := sec.Ping(ctx, p.cfg.brokers); err != nil {
+	opts := []kafkasink.ProducerOpt{kafkasink.WithTopic(p.cfg.topic), kafkasink.WithLogger(p.log),
+		kafkasink.WithClientOpts(slices.Concat(k.ClientOpts, p.m.kafkaOpts("producer"))...)}
+	if k.Registry != nil {
+		opts = append(opts, kafkasink.WithSchemaRegistry(k.Registry))
+	}
+	if p.producer, err = kafkasink.NewProducer(k.Brokers, opts...); err != nil {
 		return err
 	}
-	regOpts, err := registryOpts(p.cfg.schemaRegistry)
-	if err != nil {
-		return err
-	}
-	p.producer, err = kafkasink.NewProducer(p.cfg.brokers, append([]kafkasink.ProducerOpt{kafkasink.WithTopic(p.cfg.topic), kafkasink.WithLogger(p.log),
-		kafkasink.WithClientOpts(slices.Concat(kafkaSec, p.m.kafkaOpts("producer"))...)}, regOpts...)...)
-	if err != nil {
-		return err
-	}
-	if regOpts != nil {
+	if k.Registry != nil {
 		// Registry mode: register the value schema now, so that a
 		// registry that is down, or a subject whose compatibility rule
 		// refuses the schema, stops the program before it stages or
@@ -256,17 +249,13 @@ func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) error {
 	// Clusters rarely create topics on first use, and this one would give
 	// them its default partitions: create both, as configured. The
 	// consumers refuse to start without their dead-letter topic.
-	for _, spec := range []kafkasink.TopicSpec{
-		{Name: p.cfg.topic, Partitions: int32(p.cfg.partitions), ReplicationFactor: int16(p.cfg.replication), Configs: topicConfigs(p.cfg.replication)},
-		{Name: p.cfg.dlqTopic, Partitions: 1, ReplicationFactor: int16(p.cfg.replication), Configs: topicConfigs(p.cfg.replication)},
-	} {
-		created, err := kafkasink.EnsureTopic(ctx, p.producer.Client(), spec)
-		if err != nil {
-			return fmt.Errorf("kafka: %w", err)
-		}
-		if created {
-			p.log.Info("created topic", "topic", spec.Name, "partitions", spec.Partitions)
-		}
+	srv := p.cfg.servers()
+	created, err := connect.EnsureTopics(ctx, p.producer.Client(), srv.Topic(p.cfg.topic, p.cfg.partitions), srv.Topic(p.cfg.dlqTopic, 1))
+	for _, spec := range created {
+		p.log.Info("created topic", "topic", spec.Name, "partitions", spec.Partitions)
+	}
+	if err != nil {
+		return err
 	}
 	// Batches of 2,000 rows (the default is 500) keep up with 5,000-user
 	// pages in fewer transactions; a crash duplicates at most one batch.
@@ -282,8 +271,8 @@ func (p *pipeline) close() {
 	if p.pool != nil {
 		p.pool.Close()
 	}
-	if p.offline != nil {
-		p.offline.Close()
+	if p.api != nil {
+		p.api.Close()
 	}
 }
 
@@ -304,12 +293,12 @@ func (p *pipeline) ingestRun(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	base := p.settled
-	prog := p.startProgress(ctx, run, base)
+	stopProgress := p.startProgress(ctx, run, base)
 	err := p.ingest(ctx, run.RunID)
 	if err == nil {
 		err = p.drain(ctx)
 	}
-	prog.stop()
+	stopProgress()
 	total := p.counted(run, runledger.Run{})
 	r := total.Since(base)
 	p.settled = total
@@ -357,37 +346,4 @@ func outcome(ctx context.Context, err error) (status, text string) {
 	default:
 		return runledger.StatusFailed, err.Error()
 	}
-}
-
-// schedule calls run now and then every every, runs times in all (0: until
-// ctx ends); with every 0, once.
-func schedule(ctx context.Context, every time.Duration, runs int, log *slog.Logger, run func() error) error {
-	for n := 1; ; n++ {
-		start := time.Now()
-		if err := run(); err != nil {
-			return err
-		}
-		if every <= 0 || (runs > 0 && n >= runs) {
-			return nil
-		}
-		next := start.Add(every)
-		log.Info("next run scheduled", "at", next.Format(time.RFC3339))
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(time.Until(next)):
-		}
-	}
-}
-
-// topicConfigs returns the configs of a topic with replication replicas:
-// with 3 or more, min.insync.replicas 2, so that a write acknowledged by
-// acks=all (the producer's) is on 2 brokers even when the cluster's
-// default is 1. A smaller factor keeps the cluster's default, since 2 of 2
-// would stop writes whenever one broker restarts.
-func topicConfigs(replication int) map[string]string {
-	if replication < 3 {
-		return nil
-	}
-	return map[string]string{"min.insync.replicas": "2"}
 }

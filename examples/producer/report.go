@@ -6,64 +6,24 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/userstream/userstream/runledger"
 )
 
-type progress struct {
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-}
-
-func (pr *progress) stop() {
-	pr.cancel()
-	pr.wg.Wait()
-}
-
 // startProgress keeps the run's ledger row current, and with -progress
 // prints a live line on standard error, until stopped.
-func (p *pipeline) startProgress(ctx context.Context, run, base runledger.Run) *progress {
-	ctx, cancel := context.WithCancel(ctx)
-	pr := &progress{cancel: cancel}
-	tty := isTerminal(os.Stderr)
-	pr.wg.Go(func() {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		printed := false
-		for n := 1; ; n++ {
-			select {
-			case <-ctx.Done():
-				if printed && tty {
-					fmt.Fprintln(os.Stderr)
-				}
-				return
-			case <-t.C:
-			}
-			r := p.counted(run, base)
-			if n%5 == 0 {
-				r.Status = runledger.StatusRunning
-				if err := p.ledger.Update(ctx, r); err != nil {
-					p.log.Warn("ledger update", "err", err)
-				}
-			}
-			if !p.cfg.progress || (!tty && n%5 != 0) {
-				continue
-			}
-			elapsed := time.Since(run.StartedAt)
-			line := fmt.Sprintf("%5.0fs  fetched %s  staged %s (dup %s)  published %s  %s/s", elapsed.Seconds(),
+func (p *pipeline) startProgress(ctx context.Context, run, base runledger.Run) (stop func()) {
+	pr := runledger.Progress{Ledger: p.ledger, Logger: p.log, Live: isTerminal(os.Stderr),
+		Sample: func(context.Context) runledger.Run { return p.counted(run, base) }}
+	if p.cfg.progress {
+		pr.Line = func(r runledger.Run, elapsed time.Duration) string {
+			return fmt.Sprintf("%5.0fs  fetched %s  staged %s (dup %s)  published %s  %s/s", elapsed.Seconds(),
 				thousands(r.Fetched), thousands(r.Staged), thousands(r.Duplicates), thousands(r.Published),
 				thousands(int64(float64(r.Fetched)/elapsed.Seconds())))
-			if tty {
-				fmt.Fprintf(os.Stderr, "\r\033[K%s", line)
-			} else {
-				fmt.Fprintln(os.Stderr, line)
-			}
-			printed = true
 		}
-	})
-	return pr
+	}
+	return pr.Start(ctx, run)
 }
 
 // writeSummary prints what a run did.

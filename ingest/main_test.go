@@ -1,0 +1,12 @@
+package ingest_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/userstream/userstream/internal/testenv"
+)
+
+// The Examples need no server; the outbox test needs PostgreSQL and fails
+// without it when USERSTREAM_REQUIRE_INTEGRATION=1 (testenv).
+func TestMain(m *testing.M) { os.Exit(testenv.MainWithExamples(m)) }
