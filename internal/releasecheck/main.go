@@ -87,6 +87,7 @@ func releaseCmd(ctx context.Context, args []string) error {
 	maxZip := fs.Int64("max-zip", 4<<20, "the largest module zip allowed, in bytes")
 	consumer := fs.String("consumer", "", "the folder of a program to build, vet and run as a module requiring this one (its *.go files and its go.mod's requirements are copied); empty: skip")
 	run := fs.String("run", "^TestAdopter$", "the tests of -consumer to run (go test -run), which run the program against the servers USERSTREAM_* name")
+	keep := fs.Bool("keep", false, "keep the temporary folder (the unzipped modules, the consumer module and its module cache) and print its path")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -158,7 +159,11 @@ func releaseCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
+	if *keep {
+		defer fmt.Printf("release-check: kept %s\n", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
 	baseTree := filepath.Join(tmp, "base-tree")
 	if err := gitArchive(rootAbs, *baseCommit, baseTree); err != nil {
 		return err
