@@ -20,12 +20,13 @@ help:
 	@echo 'userstream: make <target>. Nothing runs without a target.'
 	@echo
 	@echo 'For everyone:'
-	@echo '  demo            the pipeline offline for DEMO_USERS users (default 100000): ~2 min; starts the local stack'
-	@echo '                  (Kafka, Cassandra, PostgreSQL under .devstack/, left running; first run downloads them)'
-	@echo '  test            everything CI runs but the cluster and Airflow: ~15 min; starts the stack, SIGKILLs and restarts'
+	@echo '  demo            the pipeline offline for DEMO_USERS users (default 100000): ~1 min once the stack is up; starts the'
+	@echo '                  local stack (Kafka, Cassandra, PostgreSQL under .devstack/, left running; its first start fetches'
+	@echo '                  Kafka and Cassandra with Maven: minutes)'
+	@echo '  test            everything CI runs but release-check, the cluster and Airflow: ~14 min; starts the stack, SIGKILLs and restarts'
 	@echo '                  its servers (make faults), installs Debian packages chromium and prometheus as root when missing'
 	@echo
-	@echo 'Quick checks (no stack):'
+	@echo 'Quick checks:'
 	@echo '  check-files     no tracked executable or file over 1 MB: seconds'
 	@echo '  tidy-check      go.mod and go.sum are tidy (this module, the adopter and the release tool): seconds'
 	@echo '  vet             go vet ./...: ~1 min'
@@ -37,14 +38,14 @@ help:
 	@echo '  test-console    the status page in headless Chromium: ~2 min; installs Debian chromium as root when missing'
 	@echo '  test-secure     SCRAM, TLS, passwords: ~3 min; starts a secured Cassandra node and stops it again'
 	@echo '  fuzz            every decoder fuzz target for FUZZTIME (default 15s) each: ~2 min'
-	@echo '  faults          the fault-injection suite: ~10 min; SIGKILLs the local servers; run it alone'
+	@echo '  faults          the fault-injection suite: ~5 min; SIGKILLs the local servers; run it alone'
 	@echo
 	@echo 'Releases:'
 	@echo '  release-check   module zip of the working tree for VERSION, API diff against $(RELEASE_BASE), a go get of it'
-	@echo '                  with no replace, built and run against the stack: ~5 min; starts the stack'
+	@echo '                  with no replace, built and run against the stack: ~2.5 min cold, 30 s warm; starts the stack'
 	@echo
 	@echo 'CI only (long):'
-	@echo '  test-cluster    fault scenarios on 3 brokers and 3 Cassandra nodes: ~25 min; starts the cluster (~6 GiB)'
+	@echo '  test-cluster    fault scenarios on 3 brokers and 3 Cassandra nodes: ~10 min plus the cluster start; starts the cluster'
 	@echo '  test-airflow    the DAG in a real Airflow: ~10 min; installs Airflow $(AIRFLOW_VERSION) into a venv (first run)'
 	@echo
 	@echo 'Benchmarks (figures in BENCHMARKS.md): bench, bench-e2e, bench-e2e-cluster: minutes each; start the stack'
@@ -81,7 +82,8 @@ release-check:
 	$(STACK) run sh -c 'bin/releasecheck release -root . -out "$${USERSTREAM_STACK_DIR:-$(CURDIR)/.devstack}/release/proxy" \
 		-base $(RELEASE_BASE) -base-commit $(RELEASE_BASE_COMMIT) -max-zip $(RELEASE_MAX_ZIP) -consumer $(ADOPTER)'
 
-# test: tidy-check, vet, the alert rules (check-rules), the unit and
+# test: check-files (no tracked executable or file over 1 MB, before the
+# stack starts), tidy-check, vet, the alert rules (check-rules), the unit and
 # integration tests (go test -race ./..., with the stack's schema registry
 # up for kafkasink's registry mode and the schema checks:
 # USERSTREAM_REGISTRY=1, and the console's test in headless Chromium, hence
