@@ -73,7 +73,8 @@ check-files:
 # on a major one), printing the least version they allow; then it makes a
 # module of examples/adopter's files with no replace, `go get`s the SDK at
 # VERSION through that proxy (then the usual GOPROXY), builds and vets it,
-# and runs its TestAdopter against the stack.
+# and runs its tests against the stack, as test-adopter does (at least one
+# must run and pass).
 RELEASE_BASE ?= v0.1.0
 RELEASE_BASE_COMMIT ?= 56b0d759a8d7537770ae284c50d52c39aa95433f
 RELEASE_MAX_ZIP ?= 4194304

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -136,10 +137,27 @@ func runConsumer(ctx context.Context, c consumerConfig) error {
 	if err := printGraph(ctx, c.dir, env, fm); err != nil {
 		return err
 	}
-	if err := goCmd(ctx, c.dir, env, "test", "-count=1", "-timeout", "10m", "-run", c.run, "./..."); err != nil {
-		return err
+	// The tests make test-adopter runs (go test ./..., the secured ones
+	// being behind a build tag), unless c.run narrows them. At least one
+	// must run and pass: a renamed test or a pattern that matches none is
+	// a failure, not a silent "no tests to run".
+	args := []string{"test", "-v", "-count=1", "-timeout", "10m"}
+	if c.run != "" {
+		args = append(args, "-run", c.run)
 	}
-	fmt.Printf("release-check: ok: %s@%s from the module proxy builds, vets and passes go test -run %q in a module with no replace\n", c.modPath, c.version, c.run)
+	var testOut bytes.Buffer
+	fmt.Printf("release-check: (in %s) go %s ./...\n", c.dir, strings.Join(args, " "))
+	cmd := exec.CommandContext(ctx, "go", append(args, "./...")...)
+	cmd.Dir, cmd.Env = c.dir, env
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(os.Stdout, &testOut), os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("the consumer's tests: %w", err)
+	}
+	passed := bytes.Count(testOut.Bytes(), []byte("--- PASS: "))
+	if passed == 0 {
+		return fmt.Errorf("no test of the consumer module ran (go %s): the program was not run", strings.Join(args, " "))
+	}
+	fmt.Printf("release-check: ok: %s@%s from the module proxy builds, vets and passes %d test(s) against the servers in a module with no replace\n", c.modPath, c.version, passed)
 	return nil
 }
 

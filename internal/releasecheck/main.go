@@ -86,7 +86,7 @@ func releaseCmd(ctx context.Context, args []string) error {
 	baseCommit := fs.String("base-commit", "", "the commit the previous release is (required)")
 	maxZip := fs.Int64("max-zip", 4<<20, "the largest module zip allowed, in bytes")
 	consumer := fs.String("consumer", "", "the folder of a program to build, vet and run as a module requiring this one (its *.go files and its go.mod's requirements are copied); empty: skip")
-	run := fs.String("run", "^TestAdopter$", "the tests of -consumer to run (go test -run), which run the program against the servers USERSTREAM_* name")
+	run := fs.String("run", "", "the tests of -consumer to run (go test -run; empty: all, as make test-adopter runs them), which run the program against the servers USERSTREAM_* name; at least one must pass")
 	keep := fs.Bool("keep", false, "keep the temporary folder (the unzipped modules, the consumer module and its module cache) and print its path")
 	if err := fs.Parse(args); err != nil {
 		return err
