@@ -1,6 +1,7 @@
 # The two commands a newcomer types: `make demo` and `make test`. Both start
 # the local stack (real Kafka, Cassandra and PostgreSQL; see
 # internal/devstack) when USERSTREAM_* does not point at servers already.
+# A bare `make` runs nothing: it prints the targets and what each costs.
 STACK := internal/devstack/devstack
 GO ?= go
 # The adopter example, a module of its own that requires this one
@@ -11,9 +12,79 @@ export USERSTREAM_REQUIRE_INTEGRATION ?= 1
 # Where the console's browser test saves its screenshot.
 export USERSTREAM_CONSOLE_SCREENSHOT ?= $(CURDIR)/bin/console.png
 
-.PHONY: cluster-up cluster-down cluster-status test-cluster bench-e2e-cluster test test-secure test-adopter test-airflow test-console browser-deps tidy-check vet check-rules demo up down status logs bench bench-e2e schema-check
+.PHONY: help check-files release-check cluster-up cluster-down cluster-status test-cluster bench-e2e-cluster test test-secure test-adopter test-airflow test-console browser-deps tidy-check vet check-rules demo up down status logs bench bench-e2e schema-check
 
-# test: tidy-check, vet, the alert rules (check-rules), the unit and
+# help, the default goal: the targets and what each costs. Times are on
+# the 2-core machine the figures of BENCHMARKS.md come from.
+help:
+	@echo 'userstream: make <target>. Nothing runs without a target.'
+	@echo
+	@echo 'For everyone:'
+	@echo '  demo            the pipeline offline for DEMO_USERS users (default 100000): ~1 min once the stack is up; starts the'
+	@echo '                  local stack (Kafka, Cassandra, PostgreSQL under .devstack/, left running; its first start fetches'
+	@echo '                  Kafka and Cassandra with Maven: minutes)'
+	@echo '  test            everything CI runs but release-check, the cluster and Airflow: ~14 min; starts the stack, SIGKILLs and restarts'
+	@echo '                  its servers (make faults), installs Debian packages chromium and prometheus as root when missing'
+	@echo
+	@echo 'Quick checks:'
+	@echo '  check-files     no tracked executable or file over 1 MB: seconds'
+	@echo '  tidy-check      go.mod and go.sum are tidy (this module, the adopter and the release tool): seconds'
+	@echo '  vet             go vet ./...: ~1 min'
+	@echo '  check-rules     the Prometheus alert rules (promtool): seconds; installs Debian prometheus as root when missing'
+	@echo '  schema-check    the committed Avro schemas against the encoder and the registry: ~1 min; starts the stack'
+	@echo
+	@echo 'Parts of make test (each starts the stack when it is not up):'
+	@echo '  test-adopter    the adopter example, its own module: ~2 min'
+	@echo '  test-console    the status page in headless Chromium: ~2 min; installs Debian chromium as root when missing'
+	@echo '  test-secure     SCRAM, TLS, passwords: ~3 min; starts a secured Cassandra node and stops it again'
+	@echo '  fuzz            every decoder fuzz target for FUZZTIME (default 15s) each: ~2 min'
+	@echo '  faults          the fault-injection suite: ~5 min; SIGKILLs the local servers; run it alone'
+	@echo
+	@echo 'Releases:'
+	@echo '  release-check   module zip of the working tree for VERSION, API diff against $(RELEASE_BASE), a go get of it'
+	@echo '                  with no replace, built and run against the stack: ~2.5 min cold, 30 s warm; starts the stack'
+	@echo
+	@echo 'CI only (long):'
+	@echo '  test-cluster    fault scenarios on 3 brokers and 3 Cassandra nodes: ~10 min plus the cluster start; starts the cluster'
+	@echo '  test-airflow    the DAG in a real Airflow: ~10 min; installs Airflow $(AIRFLOW_VERSION) into a venv (first run)'
+	@echo
+	@echo 'Benchmarks (figures in BENCHMARKS.md): bench, bench-e2e, bench-e2e-cluster: minutes each; start the stack'
+	@echo 'The stack: up, down, status, logs; the cluster: cluster-up, cluster-down, cluster-status'
+	@echo 'Docs: README.md, then docs/ (docs/README.md lists the pages)'
+
+# check-files fails when a file git tracks is an executable (ELF, Mach-O or
+# PE, told by its first bytes) or larger than 1 MB, naming each one and why
+# (internal/releasecheck, a module of its own, whose vet and tests run
+# first). First in make test, before the stack starts.
+RELEASECHECK := internal/releasecheck
+check-files:
+	@cd $(RELEASECHECK) && $(GO) vet ./... && $(GO) test -count=1 ./... && $(GO) build -o $(CURDIR)/bin/releasecheck .
+	@bin/releasecheck files -root $(CURDIR)
+
+# release-check: the release of the version VERSION declares, as an
+# adopter's `go get` sees it. It builds the module zip of the working tree
+# (what a commit of it would hold) into a module proxy in a folder
+# ($$USERSTREAM_STACK_DIR or .devstack, under release/proxy), fails when
+# the zip is over RELEASE_MAX_ZIP bytes or holds an executable or a file
+# over 1 MB; compares the public API with the previous release,
+# RELEASE_BASE, built from its commit RELEASE_BASE_COMMIT (not from a tag,
+# which a clone may lack), and fails when VERSION is below what the
+# changes need (in v0 an incompatible change needs a minor bump, from v1
+# on a major one), printing the least version they allow; then it makes a
+# module of examples/adopter's files with no replace, `go get`s the SDK at
+# VERSION through that proxy (then the usual GOPROXY), builds and vets it,
+# and runs its tests against the stack, as test-adopter does (at least one
+# must run and pass).
+RELEASE_BASE ?= v0.1.0
+RELEASE_BASE_COMMIT ?= 56b0d759a8d7537770ae284c50d52c39aa95433f
+RELEASE_MAX_ZIP ?= 4194304
+release-check:
+	@cd $(RELEASECHECK) && $(GO) build -o $(CURDIR)/bin/releasecheck .
+	$(STACK) run sh -c 'bin/releasecheck release -root . -out "$${USERSTREAM_STACK_DIR:-$(CURDIR)/.devstack}/release/proxy" \
+		-base $(RELEASE_BASE) -base-commit $(RELEASE_BASE_COMMIT) -max-zip $(RELEASE_MAX_ZIP) -consumer $(ADOPTER)'
+
+# test: check-files (no tracked executable or file over 1 MB, before the
+# stack starts), tidy-check, vet, the alert rules (check-rules), the unit and
 # integration tests (go test -race ./..., with the stack's schema registry
 # up for kafkasink's registry mode and the schema checks:
 # USERSTREAM_REGISTRY=1, and the console's test in headless Chromium, hence
@@ -21,7 +92,7 @@ export USERSTREAM_CONSOLE_SCREENSHOT ?= $(CURDIR)/bin/console.png
 # the secured listeners, every decoder's fuzz target for a bounded time,
 # and the fault-injection suite, which kills servers and so runs last and
 # alone.
-test: tidy-check vet check-rules browser-deps
+test: check-files tidy-check vet check-rules browser-deps
 	USERSTREAM_REGISTRY=1 $(STACK) run $(GO) test -race -count=1 -timeout 25m ./...
 	$(MAKE) test-adopter
 	$(MAKE) test-secure
@@ -86,6 +157,7 @@ test-console: browser-deps
 tidy-check:
 	@$(GO) mod tidy -diff || { echo 'tidy-check: go.mod or go.sum is not tidy (diff above); run `go mod tidy` and commit both files' >&2; exit 1; }
 	@cd $(ADOPTER) && $(GO) mod tidy -diff || { echo 'tidy-check: $(ADOPTER)/go.mod or go.sum is not tidy (diff above); run `go mod tidy` in $(ADOPTER) and commit both files' >&2; exit 1; }
+	@cd $(RELEASECHECK) && $(GO) mod tidy -diff || { echo 'tidy-check: $(RELEASECHECK)/go.mod or go.sum is not tidy (diff above); run `go mod tidy` in $(RELEASECHECK) and commit both files' >&2; exit 1; }
 
 # test-adopter vets the adopter example (examples/adopter, the pipeline wired
 # from the public API only, as a module that requires this one) and runs its
