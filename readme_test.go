@@ -2,7 +2,10 @@ package userstream_test
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -103,4 +106,72 @@ func codeLines(s string) []string {
 		}
 	}
 	return lines
+}
+
+// docs/testing.md shows fragments of the packages' Examples, which go test
+// compiles and runs: each of its Go blocks must be lines of one _test.go
+// file of the packages (not of examples/), in order (white space normalized as above), so that
+// the page cannot show an API that does not exist.
+func TestTestingPageFragmentsAreFromExamples(t *testing.T) {
+	page, err := os.ReadFile("docs/testing.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tests []string
+	err = filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && path != "." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || path == "examples") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(path, "_test.go") {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			tests = append(tests, path+"\n"+string(b))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := goBlocks(string(page))
+	if len(blocks) == 0 {
+		t.Fatal("docs/testing.md has no Go block: is the parsing right?")
+	}
+	for _, block := range blocks {
+		if !slices.ContainsFunc(tests, func(file string) bool { return inOrder(codeLines(file), codeLines(block)) }) {
+			t.Errorf("docs/testing.md shows code that is in no _test.go file, in this order:\n%s", block)
+		}
+	}
+}
+
+// goBlocks returns the bodies of the ```go blocks of a Markdown text.
+func goBlocks(md string) []string {
+	var blocks []string
+	for {
+		_, after, ok := strings.Cut(md, "```go\n")
+		if !ok {
+			return blocks
+		}
+		block, rest, ok := strings.Cut(after, "\n```")
+		if !ok {
+			return blocks
+		}
+		blocks = append(blocks, block)
+		md = rest
+	}
+}
+
+// inOrder reports whether want is a subsequence of have.
+func inOrder(have, want []string) bool {
+	i := 0
+	for _, l := range have {
+		if i < len(want) && l == want[i] {
+			i++
+		}
+	}
+	return i == len(want)
 }
