@@ -154,7 +154,8 @@ func runAndVerify(t *testing.T, label string) {
 	ingestArgs := func(seed string, n int) []string {
 		return []string{"ingest", "-api", api.BaseURL(), "-users", strconv.Itoa(n), "-seed", seed, "-topic", name, "-schema", name}
 	}
-	storeArgs := []string{"store", "-until-end", "-addr", "", "-topic", name, "-group", name, "-keyspace", name}
+	consume := []string{"-topic", name, "-group", name, "-keyspace", name}
+	storeArgs := append([]string{"store", "-until-end", "-addr", ""}, consume...)
 
 	// The users the program must have stored: the same seed, fetched again.
 	want := map[string]bool{}
@@ -188,7 +189,7 @@ func runAndVerify(t *testing.T, label string) {
 	if err := kcl.ProduceSync(ctx, &kgo.Record{Topic: name, Key: []byte("poison"), Value: []byte("{not json")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	service := startService(t, append([]string{"store", "-addr", "127.0.0.1:0"}, storeArgs[4:]...))
+	service := startService(t, append([]string{"store", "-addr", "127.0.0.1:0"}, consume...))
 	runOnce(t, ingestArgs(name+"_more", more))
 	fetchIDs(t, api.BaseURL(), name+"_more", more, want)
 	// Rows stored (cassandrastore), dead letters and fetch→stored
