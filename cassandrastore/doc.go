@@ -20,10 +20,11 @@
 // ([WithRequestTimeout]) and 5s connect ([WithConnectTimeout]) timeouts,
 // and up to 3 retries of idempotent requests on
 // timeouts, unavailability and lost connections only, the wait doubling
-// from 100ms to 2s with jitter ([WithRetry]). [WithAuth] and [WithTLS]
-// cover authentication and encryption. The caller owns the session and
-// closes it; a [Store] only borrows it, so one session can serve several
-// stores.
+// from 100ms to 2s with jitter ([WithRetry]). Authentication and
+// encryption come from package secure, the one way to secure each server:
+// [WithClusterConfig](sec.Cassandra.Apply), with sec from secure.FromEnv.
+// The caller owns the session and closes it; a [Store] only borrows it, so
+// one session can serve several stores.
 //
 // # Options
 //

@@ -79,8 +79,9 @@ func ExampleNewSession() {
 	session, err := cassandrastore.NewSession(ctx,
 		strings.Split(os.Getenv("USERSTREAM_CASSANDRA_HOSTS"), ","), // e.g. cassandra-1:9042,cassandra-2:9042
 		cassandrastore.WithLocalDC("datacenter1"),
-		// cassandrastore.WithAuth("userstream", password),
-		// cassandrastore.WithTLS(&tls.Config{ServerName: "cassandra.example.com", RootCAs: pool}),
+		// On a secured cluster, the login and TLS of the USERSTREAM_CASSANDRA_*
+		// variables (sec from secure.FromEnv):
+		// cassandrastore.WithClusterConfig(sec.Cassandra.Apply),
 		cassandrastore.WithRequestTimeout(5*time.Second),
 		cassandrastore.WithLogger(slog.New(slog.NewJSONHandler(os.Stderr, nil))),
 	)

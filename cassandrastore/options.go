@@ -1,7 +1,6 @@
 package cassandrastore
 
 import (
-	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -74,9 +73,6 @@ func defaultStoreConfig() storeConfig {
 type sessionConfig struct {
 	port           int
 	localDC        string
-	username       string
-	password       string
-	tls            *tls.Config
 	consistency    gocql.Consistency
 	timeout        time.Duration
 	connectTimeout time.Duration
@@ -204,26 +200,19 @@ func WithLocalDC(dc string) SessionOpt {
 	return sessionOpt{func(c *sessionConfig) { c.localDC = dc }}
 }
 
-// WithAuth authenticates with PasswordAuthenticator, overriding the default
-// of no authentication.
-func WithAuth(username, password string) SessionOpt {
-	return sessionOpt{func(c *sessionConfig) { c.username, c.password = username, password }}
-}
-
-// WithTLS encrypts connections with cfg, overriding the default of plain
-// TCP. The config is cloned; set ServerName, RootCAs and Certificates on it
-// as for any TLS client.
-func WithTLS(cfg *tls.Config) SessionOpt {
-	return sessionOpt{func(c *sessionConfig) { c.tls = cfg.Clone() }}
-}
-
 // WithClusterConfig has fn adjust the gocql cluster configuration that
 // NewSession builds, after the other options and before connecting,
 // overriding the default of no adjustment. It is the seam for settings this
 // package has no option for, and for code that configures a gocql cluster
-// itself: secure's Cassandra.Apply (login and TLS from USERSTREAM_*
-// variables) fits as it is:
+// itself.
 //
+// It is the one way to log in and encrypt: hand it secure's Cassandra.Apply
+// (PasswordAuthenticator and TLS with host verification, from the
+// USERSTREAM_CASSANDRA_* variables secure.FromEnv reads, or a
+// secure.Cassandra set in code), which keeps the password in a
+// secure.Secret, out of logs:
+//
+//	sec, err := secure.FromEnv()
 //	sess, err := cassandrastore.NewSession(ctx, hosts, cassandrastore.WithClusterConfig(sec.Cassandra.Apply))
 //
 // An error from fn fails NewSession. Several WithClusterConfig run in order.

@@ -57,14 +57,6 @@ func NewSession(ctx context.Context, hosts []string, opts ...SessionOpt) (gocqlx
 	} else {
 		cluster.RetryPolicy = nil
 	}
-	if cfg.username != "" {
-		cluster.Authenticator = gocql.PasswordAuthenticator{Username: cfg.username, Password: cfg.password}
-	}
-	if cfg.tls != nil {
-		// The config is used as given: host verification follows its
-		// InsecureSkipVerify.
-		cluster.SslOpts = &gocql.SslOptions{Config: cfg.tls}
-	}
 	for _, fn := range cfg.configure {
 		if fn == nil {
 			continue

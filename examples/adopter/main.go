@@ -1,18 +1,35 @@
-// Command adopter is the userstream pipeline as a service that imports the
-// module would wire it, from its public packages only: fetch users from the
-// Random User API, stage them in a PostgreSQL outbox, relay them to Kafka,
-// consume them into Cassandra, and stop once every user fetched is stored
-// (or dead-lettered), printing a summary.
+// Command adopter is "signups", a service built on the userstream SDK as a
+// module that imports it would build it, from its public packages only.
+// It has three commands:
 //
-//	go run . -users 1000 -api https://randomuser.me/api/
+//	adopter ingest -users 5000 -seed signups     # fetch, stage in the outbox, relay until nothing is pending
+//	adopter store -until-end                     # consume into Cassandra until the topic is stored, then exit
+//	adopter store -addr :8080                    # the same as a service, until SIGTERM
+//	adopter deadletters list [-reason decode]    # the latest dead letters, newest first
+//	adopter deadletters redrive -reason decode   # send them back to the topic, once the cause is fixed
+//
+// ingest fetches -users users of -seed from the Random User API (-api;
+// offline, point it at `go run ./examples/randomuserserver` from the
+// repository's root), stages them in a PostgreSQL outbox and relays them to
+// Kafka until nothing is pending (outbox.Relay.Drain), then prints a
+// summary. Users already staged are not staged again, so running it again
+// with the same -seed publishes nothing.
+//
+// store consumes the topic as the consumer group -group into the Cassandra
+// keyspace -keyspace, committing offsets only once the rows are stored; a
+// row Cassandra can never take, and a record that is not a row, goes to the
+// dead-letter topic <topic>.dlq. With -until-end it stops once the group has
+// committed the topic up to its end at start, or fails after -attempts
+// failed writes of one batch in a row (a keyspace with more replicas than
+// nodes); without it, a failing write is retried until it succeeds, as a
+// service wants. It serves the status page at / and the Prometheus metrics
+// of every component at /metrics on its own mux at -addr.
 //
 // The servers come from USERSTREAM_KAFKA_BROKERS, USERSTREAM_CASSANDRA_HOSTS
-// (both comma-separated) and USERSTREAM_POSTGRES_DSN; logins, passwords and
-// TLS from the variables secure.FromEnv reads (the README's "Credentials and
-// TLS"). Offline, point -api at `go run ./examples/randomuserserver` from the
-// repository's root. A run that fails can be run again: what it staged
-// stays in the outbox and is relayed then, and every write is an upsert by
-// the user's id, so running again with the same -seed changes nothing.
+// and USERSTREAM_POSTGRES_DSN (package connect; each defaults to the local
+// stack's), logins, passwords and TLS from the variables secure.FromEnv
+// reads. Every write is an upsert by the user's id, so a command that failed
+// can simply be run again.
 package main
 
 import (
@@ -22,21 +39,29 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
+	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/userstream/userstream/cassandrastore"
+	"github.com/userstream/userstream/connect"
+	"github.com/userstream/userstream/console"
+	"github.com/userstream/userstream/ingest"
 	"github.com/userstream/userstream/kafkasink"
+	"github.com/userstream/userstream/kafkasink/dlq"
 	"github.com/userstream/userstream/kafkasink/outbox"
 	"github.com/userstream/userstream/randomuser"
 	"github.com/userstream/userstream/runledger"
 	"github.com/userstream/userstream/secure"
-	"github.com/userstream/userstream/transform"
 )
+
+const usage = "usage: adopter ingest|store|deadletters list|deadletters redrive [flags] (-h for a command's flags)"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -47,119 +72,215 @@ func main() {
 	}
 }
 
+// config is what the flags and the environment say.
+type config struct {
+	api, seed, topic, schema, group, keyspace, addr, reason string
+	users, attempts, n                                      int
+	untilEnd, all                                           bool
+	srv                                                     connect.Servers
+	kafka                                                   connect.Kafka
+	sec                                                     secure.Config
+	log                                                     *slog.Logger
+}
+
 func run(ctx context.Context, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("adopter", flag.ContinueOnError)
-	api := fs.String("api", randomuser.DefaultBaseURL, "base URL of the Random User API")
-	users := fs.Int("users", 1000, "users to fetch")
-	seed := fs.String("seed", "adopter", "API seed: the same seed gives the same users")
-	topic := fs.String("topic", kafkasink.DefaultTopic, "Kafka topic; its dead-letter topic is <topic>"+kafkasink.DLQSuffix)
-	group := fs.String("group", "userstream-adopter", "Kafka consumer group")
-	keyspace := fs.String("keyspace", cassandrastore.DefaultKeyspace, "Cassandra keyspace (table created_users)")
-	schema := fs.String("schema", outbox.DefaultSchema, "PostgreSQL schema of the outbox")
+	if len(args) == 0 {
+		return errors.New(usage)
+	}
+	cmd, args := args[0], args[1:]
+	if cmd == "deadletters" && len(args) > 0 {
+		cmd, args = cmd+" "+args[0], args[1:]
+	}
+	var c config
+	fs := flag.NewFlagSet("adopter "+cmd, flag.ContinueOnError)
+	fs.StringVar(&c.topic, "topic", kafkasink.DefaultTopic, "Kafka topic; its dead-letter topic is <topic>"+kafkasink.DLQSuffix)
+	switch cmd {
+	case "ingest":
+		fs.StringVar(&c.api, "api", randomuser.DefaultBaseURL, "base URL of the Random User API")
+		fs.IntVar(&c.users, "users", 1000, "users to fetch")
+		fs.StringVar(&c.seed, "seed", "signups", "API seed: the same seed gives the same users")
+		fs.StringVar(&c.schema, "schema", outbox.DefaultSchema, "PostgreSQL schema of the outbox")
+	case "store":
+		fs.StringVar(&c.group, "group", "signups", "Kafka consumer group")
+		fs.StringVar(&c.keyspace, "keyspace", cassandrastore.DefaultKeyspace, "Cassandra keyspace (table created_users)")
+		fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "address of the status page (/) and /metrics; empty: none")
+		fs.BoolVar(&c.untilEnd, "until-end", false, "stop once the topic is stored up to its end at start (a batch job)")
+		fs.IntVar(&c.attempts, "attempts", 10, "with -until-end, fail after this many failed writes of one batch in a row")
+	case "deadletters list":
+		fs.StringVar(&c.reason, "reason", "", "only the letters of this reason (decode, validate, rejected, ...)")
+		fs.IntVar(&c.n, "n", 20, "how many of the latest letters")
+	case "deadletters redrive":
+		fs.StringVar(&c.reason, "reason", "", "redrive the letters of this reason")
+		fs.BoolVar(&c.all, "all", false, "redrive every letter (narrowed by -reason when given)")
+	default:
+		return errors.New(usage)
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	brokers, hosts, dsn := os.Getenv("USERSTREAM_KAFKA_BROKERS"), os.Getenv("USERSTREAM_CASSANDRA_HOSTS"), os.Getenv("USERSTREAM_POSTGRES_DSN")
-	if brokers == "" || hosts == "" || dsn == "" {
-		return errors.New("set USERSTREAM_KAFKA_BROKERS, USERSTREAM_CASSANDRA_HOSTS and USERSTREAM_POSTGRES_DSN")
+	// Where the servers are, and how to log in to each: from the
+	// environment, so that one binary runs on the laptop and in production.
+	srv, srvErr := connect.FromEnv()
+	sec, secErr := secure.FromEnv()
+	if err := errors.Join(srvErr, secErr); err != nil {
+		return err
 	}
-	seeds, nodes := strings.Split(brokers, ","), strings.Split(hosts, ",")
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-
-	// Logins, passwords and TLS from the environment, turned into each
-	// driver's configuration: franz-go options (SASL, TLS), a pgx pool
-	// configuration (verify-full; the password kept out of the DSN) and a
-	// gocql cluster adjustment (Authenticator, SslOpts). The pings connect
-	// once to each server, so that a wrong password or certificate fails
-	// here, naming the server, the cause and the variable to fix.
-	sec, err := secure.FromEnv()
+	// Each Open checks its connection, so that a wrong address, password
+	// or certificate fails at start, naming the server and what to fix.
+	k, err := srv.OpenKafka(ctx, sec.Kafka)
 	if err != nil {
 		return err
 	}
-	kafkaOpts, kafkaErr := sec.Kafka.Opts()
-	pgCfg, pgErr := sec.Postgres.PoolConfig(dsn)
-	if err := errors.Join(kafkaErr, pgErr,
-		sec.Kafka.Ping(ctx, seeds), sec.Cassandra.Ping(ctx, nodes), sec.Postgres.Ping(ctx, dsn)); err != nil {
-		return err
+	c.srv, c.sec, c.kafka, c.log = srv, sec, k, slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	switch cmd {
+	case "ingest":
+		return ingestUsers(ctx, c, out)
+	case "store":
+		return store(ctx, c, out)
+	default:
+		return deadLetters(ctx, c, cmd == "deadletters redrive", out)
 	}
+}
 
-	// The connections, closed on return. cassandrastore's session is tuned
-	// for these writes (LOCAL_QUORUM, token-aware routing, retries); the
-	// login and TLS go into it through WithClusterConfig.
-	pool, err := pgxpool.NewWithConfig(ctx, pgCfg)
+// ingestUsers fetches, stages and relays: a batch job, run on a schedule.
+func ingestUsers(ctx context.Context, c config, out io.Writer) error {
+	pool, err := c.srv.OpenPostgres(ctx, c.sec.Postgres)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	session, err := cassandrastore.NewSession(ctx, nodes, cassandrastore.WithClusterConfig(sec.Cassandra.Apply),
-		cassandrastore.WithLogger(log))
+	api, err := connect.OpenAPI(c.api, false, randomuser.WithLogger(c.log),
+		randomuser.WithRateLimit(randomuser.PublicRateLimitUsers, randomuser.PublicRateLimitWindow))
 	if err != nil {
 		return err
 	}
-	defer session.Close()
-	producer, err := kafkasink.NewProducer(seeds, kafkasink.WithTopic(*topic), kafkasink.WithClientOpts(kafkaOpts...), kafkasink.WithLogger(log))
+	defer api.Close()
+	producer, err := kafkasink.NewProducer(c.srv.KafkaBrokers, kafkasink.WithTopic(c.topic),
+		kafkasink.WithClientOpts(c.kafka.ClientOpts...), kafkasink.WithLogger(c.log))
 	if err != nil {
 		return err
 	}
 	defer producer.Close()
+	// The outbox is bound to the topic by the relay's first round: another
+	// service's relay on the same schema fails instead of stealing its rows.
+	box, boxErr := outbox.NewStore(pool, outbox.WithSchema(c.schema))
+	relay, relayErr := outbox.NewRelay(box, producer, outbox.WithLogger(c.log))
+	loop, loopErr := ingest.New(api, box, ingest.WithLogger(c.log))
+	_, topicErr := connect.EnsureTopics(ctx, producer.Client(), c.srv.Topic(c.topic, 3))
+	if err := errors.Join(boxErr, relayErr, loopErr, topicErr); err != nil {
+		return err
+	}
+	if err := box.Migrate(ctx); err != nil {
+		return err
+	}
+	res, err := loop.Run(ctx, runledger.NewRunID("signups"), c.seed, c.users)
+	if err != nil {
+		return err
+	}
+	// Relay until nothing is pending (waiting out another relay of this
+	// outbox), then delete the published rows past the retention. A failed
+	// run is run again: the relay resumes where it stopped.
+	if err := relay.Drain(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "ingest: fetched %d users (%d invalid), staged %d (%d already staged), published %d to %s\n",
+		res.Fetched, res.Invalid, res.Staged, res.Duplicates, relay.Stats().Published, c.topic)
+	return nil
+}
 
-	// The stages. Their constructors only check options; Migrate creates
-	// (or upgrades) the outbox's tables and created_users, EnsureTopic the
-	// topic (brokers rarely create topics on first use).
-	box, boxErr := outbox.NewStore(pool, outbox.WithSchema(*schema))
-	store, storeErr := cassandrastore.New(session, cassandrastore.WithKeyspace(*keyspace), cassandrastore.WithLogger(log))
-	client, clientErr := randomuser.New(randomuser.WithBaseURL(*api),
-		randomuser.WithRateLimit(randomuser.PublicRateLimitUsers, randomuser.PublicRateLimitWindow))
-	if err := errors.Join(boxErr, storeErr, clientErr); err != nil {
+// store consumes the topic into Cassandra, serving its status page and
+// metrics meanwhile.
+func store(ctx context.Context, c config, out io.Writer) error {
+	session, err := c.srv.OpenCassandra(ctx, c.sec.Cassandra, cassandrastore.WithLogger(c.log))
+	if err != nil {
 		return err
 	}
-	relay, relayErr := outbox.NewRelay(box, producer, outbox.WithLogger(log))
-	_, topicErr := kafkasink.EnsureTopic(ctx, producer.Client(), kafkasink.TopicSpec{Name: *topic, Partitions: 3, ReplicationFactor: 1})
-	if err := errors.Join(relayErr, topicErr, box.Migrate(ctx), store.Migrate(ctx)); err != nil {
+	defer session.Close()
+	// One registry for every component: each registers its own series.
+	reg := prometheus.NewRegistry()
+	rows, err := cassandrastore.New(session, cassandrastore.WithKeyspace(c.keyspace),
+		cassandrastore.WithLogger(c.log), cassandrastore.WithMetrics(reg))
+	if err != nil {
 		return err
 	}
-	// The consumer hands each batch to the store's bulk upsert. A row it can
-	// never write goes to <topic>.dlq, created if missing; any other failure
-	// is retried, not committed. With WithStopAtEnd, Run returns once the
-	// group has committed the topic up to the end offsets it saw at start.
-	consumer, err := kafkasink.NewConsumer(seeds, *group, kafkasink.RowsHandler(store.UpsertMany, kafkasink.RejectedRows),
-		kafkasink.WithTopic(*topic), kafkasink.WithClientOpts(kafkaOpts...), kafkasink.WithLogger(log), kafkasink.WithCreateDLQ(3, 1), kafkasink.WithStopAtEnd())
+	// Each batch goes to the bulk upsert; the rows it can never write go to
+	// the dead-letter topic (created if missing), any other failure is
+	// retried, and nothing is committed before it is stored.
+	opts := []kafkasink.ConsumerOpt{kafkasink.WithTopic(c.topic), kafkasink.WithClientOpts(c.kafka.ClientOpts...),
+		kafkasink.WithLogger(c.log), kafkasink.WithMetrics(reg), kafkasink.WithCreateDLQ(3, int16(c.srv.Replication))}
+	if c.untilEnd {
+		opts = append(opts, kafkasink.WithStopAtEnd(), kafkasink.WithMaxHandlerAttempts(c.attempts))
+	}
+	consumer, err := kafkasink.NewConsumer(c.srv.KafkaBrokers, c.group,
+		kafkasink.RowsHandler(rows.UpsertMany, kafkasink.RejectedRows), opts...)
 	if err != nil {
 		return err
 	}
 	defer consumer.Close()
-
-	// 1. Fetch, and stage in one transaction (all or nothing; the rows are
-	// held in memory until then). A user that is not a valid row is left
-	// out, since Stage refuses a page holding one.
-	var rows []transform.Row
-	for row, err := range transform.FromUsers(client.Users(ctx, randomuser.Query{Seed: *seed}, *users)) {
-		if err == nil {
-			rows = append(rows, row)
-		} else if !errors.As(err, new(*transform.ValidationError)) {
-			return fmt.Errorf("fetch: %w", err)
-		}
+	// The table, and the topic, so that the service may start before the
+	// first ingest.
+	_, topicErr := connect.EnsureTopics(ctx, consumer.Client(), c.srv.Topic(c.topic, 3))
+	if err := errors.Join(rows.Migrate(ctx), topicErr); err != nil {
+		return err
 	}
-	staged, err := box.Stage(ctx, runledger.NewRunID("adopter"), rows)
+	if c.addr != "" {
+		// The status page (with the latest dead letters) and the metrics, on
+		// a mux of the service's own.
+		queue, err := dlq.New(c.srv.KafkaBrokers, dlq.WithDataTopic(c.topic), dlq.WithClientOpts(c.kafka.ClientOpts...), dlq.WithLogger(c.log))
+		if err != nil {
+			return err
+		}
+		defer queue.Close()
+		page, err := console.New(console.WithGatherer(reg), console.WithDeadLetters(queue), console.WithTitle("signups"))
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", c.addr)
+		if err != nil {
+			return err
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/", page)
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		defer server.Close()
+		go server.Serve(ln)
+		sampling, stopSampling := context.WithCancel(ctx)
+		defer stopSampling()
+		go page.Run(sampling) // the chart's history, before anyone opens the page
+		fmt.Fprintf(out, "store: status page on http://%s/, metrics on http://%s/metrics\n", ln.Addr(), ln.Addr())
+	}
+	err = consumer.Run(ctx)
+	fmt.Fprintf(out, "store: stored %d in %s.%s, dead-lettered %d to %s\n",
+		consumer.Stats().Handled, rows.Keyspace(), rows.Table(), consumer.Stats().DeadLettered, consumer.DLQTopic())
+	return err
+}
+
+// deadLetters lists the latest dead letters, or redrives them.
+func deadLetters(ctx context.Context, c config, redrive bool, out io.Writer) error {
+	queue, err := dlq.New(c.srv.KafkaBrokers, dlq.WithDataTopic(c.topic), dlq.WithClientOpts(c.kafka.ClientOpts...), dlq.WithLogger(c.log))
 	if err != nil {
 		return err
 	}
-
-	// 2. Relay until nothing is pending, waiting out another process that
-	// is relaying this schema, then delete the published rows past the
-	// retention. A failed round (Kafka or PostgreSQL down) fails the run;
-	// running again resumes at the relay position. A long-running service
-	// would run relay.Run instead, which waits those out.
-	if err := relay.Drain(ctx); err != nil {
+	defer queue.Close()
+	if redrive {
+		// Nothing is deleted from the dead-letter topic; the redrive log
+		// makes a second redrive of the same letters send nothing.
+		report, err := queue.Redrive(ctx, dlq.Selection{All: c.all, Reason: c.reason})
+		for _, s := range report.Skipped {
+			fmt.Fprintf(out, "skipped %s (%s): %v\n", s.Letter, s.Reason, s.Err)
+		}
+		fmt.Fprintf(out, "redrove %d of %d letters selected to %s, skipped %d\n", len(report.Redriven), report.Selected, c.topic, len(report.Skipped))
 		return err
 	}
-
-	// 3. Consume until every user published is stored or dead-lettered.
-	if err := consumer.Run(ctx); err != nil {
-		return err
+	letters, err := queue.Latest(ctx, dlq.Selection{Reason: c.reason}, c.n)
+	if errors.Is(err, kafkasink.ErrTopicNotFound) {
+		letters, err = nil, nil // no record has been dead-lettered yet
 	}
-	fmt.Fprintf(out, "fetched %d users (%d invalid), staged %d (%d already staged), published %d to %s, stored %d in %s.%s, dead-lettered %d to %s\n",
-		*users, *users-len(rows), staged.Staged, staged.Duplicates, relay.Stats().Published, *topic,
-		consumer.Stats().Handled, store.Keyspace(), store.Table(), consumer.Stats().DeadLettered, consumer.DLQTopic())
-	return nil
+	for _, l := range letters {
+		fmt.Fprintf(out, "%s %s reason %s from %s redrive count %d redriven %t: %s\n",
+			l.Position, l.Time.UTC().Format(time.RFC3339), l.Reason, l.Original, l.RedriveCount, l.Redriven != nil, l.Error)
+	}
+	fmt.Fprintf(out, "%d dead letters listed from %s\n", len(letters), queue.Topic())
+	return err
 }

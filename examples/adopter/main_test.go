@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"regexp"
 	"strconv"
@@ -16,10 +20,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/scylladb/gocqlx/v2"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/userstream/userstream/cassandrastore"
 	"github.com/userstream/userstream/kafkasink"
+	"github.com/userstream/userstream/kafkasink/dlq"
 	"github.com/userstream/userstream/kafkasink/outbox"
 	"github.com/userstream/userstream/randomuser"
 	"github.com/userstream/userstream/randomuser/randomusertest"
@@ -44,9 +50,12 @@ const howToRun = "run the test through internal/devstack/devstack run, which set
 // batches of the consumer, across the topic's three partitions.
 const users = 2000
 
-// TestAdopter runs the program against the servers that USERSTREAM_* name
-// (the plain listeners under `make test-adopter`), twice with the same seed,
-// and checks every user fetched is in Cassandra and nothing is pending.
+// TestAdopter runs the program's commands against the servers that
+// USERSTREAM_* name (the plain listeners under `make test-adopter`): ingest
+// and store twice with the same seed, checking every user fetched is in
+// Cassandra and nothing is pending; then store as a service while a poison
+// record and more users arrive, checking its /metrics and status page; then
+// deadletters list and redrive.
 func TestAdopter(t *testing.T) {
 	for _, name := range []string{kafkaBrokersEnv, cassandraHostsEnv, postgresDSNEnv} {
 		lookup(t, name)
@@ -68,11 +77,10 @@ func lookup(t *testing.T, name string) string {
 	return ""
 }
 
-// runAndVerify runs the program in its own topic, consumer group, keyspace
-// and schema, against an offline Random User API, then checks the outcome
-// with clients of its own, configured from the same environment; a second
-// run with the same seed must stage and store nothing new. It removes what
-// the runs created.
+// runAndVerify runs the program's commands in their own topic, consumer
+// group, keyspace and schema, against an offline Random User API, and checks
+// the outcome with clients of its own, configured from the same
+// environment. It removes what the runs created.
 func runAndVerify(t *testing.T, label string) {
 	ctx := t.Context()
 	sec, err := secure.FromEnv()
@@ -100,21 +108,10 @@ func runAndVerify(t *testing.T, label string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	// The other way secure documents for Cassandra, so that the check does
-	// not share the program's code path: cassandrastore's own session, given
-	// the login and TLS through its options.
-	var sessionOpts []cassandrastore.SessionOpt
-	if c := sec.Cassandra; c.Username != "" {
-		sessionOpts = append(sessionOpts, cassandrastore.WithAuth(c.Username, c.Password.Reveal()))
-	}
-	tlsCfg, err := sec.Cassandra.TLS.Config()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tlsCfg != nil {
-		sessionOpts = append(sessionOpts, cassandrastore.WithTLS(tlsCfg))
-	}
-	session, err := cassandrastore.NewSession(ctx, hosts, sessionOpts...)
+	// cassandrastore's session, secured the one way secure documents,
+	// without connect, so that the check does not share the program's
+	// code path.
+	session, err := cassandrastore.NewSession(ctx, hosts, cassandrastore.WithClusterConfig(sec.Cassandra.Apply))
 	if err != nil {
 		t.Fatal(sec.Cassandra.Explain(ctx, hosts, err))
 	}
@@ -126,9 +123,14 @@ func runAndVerify(t *testing.T, label string) {
 		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		adm := kadm.NewClient(kcl)
-		resps, err := adm.DeleteTopics(cctx, name, name+kafkasink.DLQSuffix)
+		dlqTopic := name + kafkasink.DLQSuffix
+		resps, err := adm.DeleteTopics(cctx, name, dlqTopic, dlqTopic+dlq.RedriveLogSuffix)
 		if err == nil {
-			err = resps.Error()
+			for _, r := range resps {
+				if r.Err != nil && !errors.Is(r.Err, kerr.UnknownTopicOrPartition) {
+					err = errors.Join(err, fmt.Errorf("%s: %w", r.Topic, r.Err))
+				}
+			}
 		}
 		if err != nil {
 			t.Errorf("cleanup: delete topics: %v", err)
@@ -149,28 +151,21 @@ func runAndVerify(t *testing.T, label string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(api.Close)
-	args := []string{"-api", api.BaseURL(), "-users", strconv.Itoa(users), "-seed", name,
-		"-topic", name, "-group", name, "-keyspace", name, "-schema", name}
+	ingestArgs := func(seed string, n int) []string {
+		return []string{"ingest", "-api", api.BaseURL(), "-users", strconv.Itoa(n), "-seed", seed, "-topic", name, "-schema", name}
+	}
+	consume := []string{"-topic", name, "-group", name, "-keyspace", name}
+	storeArgs := append([]string{"store", "-until-end", "-addr", ""}, consume...)
 
 	// The users the program must have stored: the same seed, fetched again.
-	client, err := randomuser.New(randomuser.WithBaseURL(api.BaseURL()))
-	if err != nil {
-		t.Fatal(err)
-	}
 	want := map[string]bool{}
-	for u, err := range client.Users(ctx, randomuser.Query{Seed: name}, users) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		want[transform.FromUser(u).ID] = true
-	}
-	if len(want) != users {
-		t.Fatalf("the API gave %d distinct users, want %d", len(want), users)
-	}
+	fetchIDs(t, api.BaseURL(), name, users, want)
 
-	summary := runOnce(t, args)
+	summary := runOnce(t, ingestArgs(name, users))
 	checkCount(t, summary, "fetched", users)
 	checkCount(t, summary, "staged", users)
+	checkCount(t, summary, "published", users)
+	summary = runOnce(t, storeArgs)
 	checkCount(t, summary, "dead-lettered", 0)
 	if stored := count(t, summary, "stored"); stored < users {
 		t.Errorf("the summary says %d stored, want at least %d", stored, users)
@@ -179,23 +174,214 @@ func runAndVerify(t *testing.T, label string) {
 
 	// Again: the same users, all already staged, so nothing is published
 	// and Cassandra holds the same rows.
-	summary = runOnce(t, args)
+	summary = runOnce(t, ingestArgs(name, users))
 	checkCount(t, summary, "fetched", users)
 	checkCount(t, summary, "staged", 0)
 	checkCount(t, summary, "published", 0)
+	summary = runOnce(t, storeArgs)
 	checkCount(t, summary, "stored", 0)
+	checkCount(t, summary, "dead-lettered", 0)
+	verify(t, session, pool, name, want)
+
+	// The store as a service: a poison record (not JSON) and new users
+	// arrive while it runs; its /metrics, on its own mux, must count them.
+	const more = 300
+	if err := kcl.ProduceSync(ctx, &kgo.Record{Topic: name, Key: []byte("poison"), Value: []byte("{not json")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	service := startService(t, append([]string{"store", "-addr", "127.0.0.1:0"}, consume...))
+	runOnce(t, ingestArgs(name+"_more", more))
+	fetchIDs(t, api.BaseURL(), name+"_more", more, want)
+	// Rows stored (cassandrastore), dead letters and fetch→stored
+	// latencies (kafkasink's consumer) count exactly what arrived; the lag
+	// of each of the three partitions, refreshed by the consumer after its
+	// commits, comes down to 0.
+	service.waitMetrics(t, map[string]float64{
+		"userstream_rows_stored_total":            more,
+		"userstream_records_dead_lettered_total":  1,
+		"userstream_fetch_to_store_seconds_count": more,
+		`userstream_consumer_lag{partition="0"}`:  0,
+		`userstream_consumer_lag{partition="1"}`:  0,
+		`userstream_consumer_lag{partition="2"}`:  0,
+		"userstream_store_errors_total":           0,
+		"userstream_handler_errors_total":         0,
+	})
+	if page := service.get(t, "/"); !strings.Contains(page, "<html") {
+		t.Errorf("the status page at / is not HTML: %.200q", page)
+	}
+	summary = service.stop(t)
+	checkCount(t, summary, "stored", more)
+	checkCount(t, summary, "dead-lettered", 1)
+	verify(t, session, pool, name, want)
+
+	// The dead letter: listed, by its reason and not by another; redriven
+	// once, back to the topic, where the store reads it again (and, as it
+	// is still poison, dead-letters it again, with its redrive count).
+	listArgs := []string{"deadletters", "list", "-topic", name}
+	summary = runOnce(t, listArgs)
+	checkLine(t, summary, "redrive count 0 redriven false: ")
+	checkLine(t, summary, "1 dead letters listed")
+	checkLine(t, summary, "reason "+kafkasink.ReasonDecode+" from "+name+"/")
+	checkLine(t, runOnce(t, append(listArgs, "-reason", kafkasink.ReasonValidate)), "0 dead letters listed")
+	checkLine(t, runOnce(t, append(listArgs, "-reason", kafkasink.ReasonDecode)), "1 dead letters listed")
+	var out bytes.Buffer
+	if err := run(ctx, []string{"deadletters", "redrive", "-topic", name}, &out); !errors.Is(err, dlq.ErrNoSelection) {
+		t.Errorf("redrive without a selection: %v, want dlq.ErrNoSelection", err)
+	}
+	redrive := []string{"deadletters", "redrive", "-topic", name, "-reason", kafkasink.ReasonDecode}
+	checkLine(t, runOnce(t, redrive), "redrove 1 of 1 letters selected to "+name+", skipped 0")
+	summary = runOnce(t, storeArgs)
+	checkCount(t, summary, "stored", 0)
+	checkCount(t, summary, "dead-lettered", 1)
+	summary = runOnce(t, listArgs)
+	checkLine(t, summary, "2 dead letters listed")
+	checkLine(t, summary, "redrive count 1 redriven false: ")
+	checkLine(t, summary, "redrive count 0 redriven true: ")
 	verify(t, session, pool, name, want)
 }
 
-// runOnce runs the program and returns its summary.
-func runOnce(t *testing.T, args []string) string {
+// fetchIDs adds the ids of the n users of seed to ids.
+func fetchIDs(t *testing.T, baseURL, seed string, n int, ids map[string]bool) {
 	t.Helper()
-	var out bytes.Buffer
-	if err := run(t.Context(), args, &out); err != nil {
-		t.Fatalf("run %v: %v\n%s", args, err, &out)
+	client, err := randomuser.New(randomuser.WithBaseURL(baseURL))
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("summary: %s", &out)
-	return out.String()
+	before := len(ids)
+	for u, err := range client.Users(t.Context(), randomuser.Query{Seed: seed}, n) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[transform.FromUser(u).ID] = true
+	}
+	if len(ids)-before != n {
+		t.Fatalf("the API gave %d new distinct users of seed %s, want %d", len(ids)-before, seed, n)
+	}
+}
+
+// service is the store command running as a service.
+type service struct {
+	base   string // http://host:port
+	cancel context.CancelFunc
+	done   chan error
+	lines  chan string
+}
+
+// startService runs the program with args until stop, and waits for the
+// line saying where it serves.
+func startService(t *testing.T, args []string) *service {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	pr, pw := io.Pipe()
+	s := &service{cancel: cancel, done: make(chan error, 1), lines: make(chan string, 16)}
+	go func() {
+		err := run(ctx, args, pw)
+		pw.Close()
+		s.done <- err
+	}()
+	go func() {
+		defer close(s.lines)
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			s.lines <- sc.Text()
+		}
+	}()
+	t.Cleanup(func() { s.cancel(); <-s.done })
+	line, ok := <-s.lines
+	if !ok {
+		cancel()
+		t.Fatalf("run %v: %v", args, <-s.done)
+	}
+	m := regexp.MustCompile(`on (http://[^/]+)/metrics`).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("run %v printed %q, want where it serves", args, line)
+	}
+	s.base = m[1]
+	return s
+}
+
+// get returns the body at path, failing the test unless it is 200 OK.
+func (s *service) get(t *testing.T, path string) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, s.base+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s %v", path, resp.Status, err)
+	}
+	return string(body)
+}
+
+// waitMetrics scrapes /metrics until each series has its value, and fails
+// when a counter (a _total or _count series) goes past it, or the service
+// stops. Counters only grow, so a counter's value, once reached, stays; a
+// gauge's wanted value must be where it settles.
+func (s *service) waitMetrics(t *testing.T, want map[string]float64) {
+	t.Helper()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		metrics, reached := s.get(t, "/metrics"), 0
+		for name, v := range want {
+			m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (\S+)$`).FindStringSubmatch(metrics)
+			if m == nil {
+				continue
+			}
+			got, err := strconv.ParseFloat(m[1], 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got > v && (strings.HasSuffix(name, "_total") || strings.HasSuffix(name, "_count")) {
+				t.Fatalf("/metrics says %s %v, want %v", name, got, v)
+			}
+			if got == v {
+				reached++
+			}
+		}
+		if reached == len(want) {
+			return
+		}
+		select {
+		case err := <-s.done:
+			s.done <- err
+			t.Fatalf("the service stopped before /metrics said %v: %v", want, err)
+		case <-t.Context().Done():
+			t.Fatalf("/metrics never said %v:\n%s", want, metrics)
+		case <-tick.C:
+		}
+	}
+}
+
+// stop stops the service as SIGTERM does and returns its summary.
+func (s *service) stop(t *testing.T) string {
+	t.Helper()
+	s.cancel()
+	var lines []string
+	for line := range s.lines {
+		lines = append(lines, line)
+	}
+	err := <-s.done
+	s.done <- err
+	if err != nil {
+		t.Fatalf("the service: %v", err)
+	}
+	summary := strings.Join(lines, "\n")
+	t.Logf("summary: %s", summary)
+	return summary
+}
+
+func checkLine(t *testing.T, out, want string) {
+	t.Helper()
+	if !strings.Contains(out, want) {
+		t.Errorf("the output has no %q: %q", want, out)
+	}
 }
 
 // verify checks that the keyspace's table holds exactly the ids of want and
@@ -263,4 +449,15 @@ func uniqueName(t *testing.T, label string) string {
 		t.Fatal(err)
 	}
 	return fmt.Sprintf("t_adopter_%s_%s", label, hex.EncodeToString(b[:]))
+}
+
+// runOnce runs the program and returns what it printed.
+func runOnce(t *testing.T, args []string) string {
+	t.Helper()
+	var out bytes.Buffer
+	if err := run(t.Context(), args, &out); err != nil {
+		t.Fatalf("run %v: %v\n%s", args, err, &out)
+	}
+	t.Logf("adopter %s: %s", strings.Join(args[:1], " "), &out)
+	return out.String()
 }
