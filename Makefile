@@ -159,11 +159,12 @@ tidy-check:
 	@cd $(ADOPTER) && $(GO) mod tidy -diff || { echo 'tidy-check: $(ADOPTER)/go.mod or go.sum is not tidy (diff above); run `go mod tidy` in $(ADOPTER) and commit both files' >&2; exit 1; }
 	@cd $(RELEASECHECK) && $(GO) mod tidy -diff || { echo 'tidy-check: $(RELEASECHECK)/go.mod or go.sum is not tidy (diff above); run `go mod tidy` in $(RELEASECHECK) and commit both files' >&2; exit 1; }
 
-# test-adopter vets the adopter example (examples/adopter, the pipeline wired
-# from the public API only, as a module that requires this one) and runs its
-# test against the plain listeners: the program twice, then every user
-# fetched checked in Cassandra. Its run on the secured listeners is part of
-# test-secure.
+# test-adopter vets the adopter example (examples/adopter, the signups
+# service wired from the public API only, as a module that requires this one)
+# and runs its test against the plain listeners: ingest and a bounded store
+# twice (every user fetched checked in Cassandra), the store as a service
+# (its /metrics), dead letters listed and redriven; and counts its wiring
+# lines. Its run on the secured listeners is part of test-secure.
 test-adopter:
 	cd $(ADOPTER) && $(GO) vet ./... && $(GO) vet -tags secure ./...
 	cd $(ADOPTER) && $(CURDIR)/$(STACK) run $(GO) test -race -count=1 -timeout 10m ./...

@@ -69,7 +69,7 @@ func TestMain(m *testing.M) {
 }
 
 // binaries builds the real producer and consumer, under the names the DAG
-// and the README give them, into a folder to put first on the PATH.
+// and docs/airflow.md give them, into a folder to put first on the PATH.
 func binaries(t *testing.T) string {
 	t.Helper()
 	binOnce.Do(func() {
@@ -145,7 +145,7 @@ func (s *stack) producerArgs() string {
 	return fmt.Sprintf("-offline -users %d -topic %s -pg-schema %s -log-level info", runUsers, s.name, s.name)
 }
 
-// startConsumer runs examples/consumer as the service the README says to
+// startConsumer runs examples/consumer as the service docs/airflow.md says to
 // run beside the DAG, until the test ends.
 func (s *stack) startConsumer(t *testing.T, bin string) {
 	t.Helper()
