@@ -2,17 +2,41 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/userstream/userstream/console"
 )
 
-// serveConsole puts the status page (package console) at / beside
-// /metrics, over the process's metrics and its run ledger, and samples its
-// chart until ctx ends. The producer has no dead letters: the consumers'
-// pages show them.
-func (p *pipeline) serveConsole(ctx context.Context, mux *http.ServeMux) error {
-	c, err := console.New(console.WithGatherer(p.m.registry), console.WithRuns(p.ledger), console.WithTitle("userstream producer"))
+// serveMetrics serves /metrics, /healthz and /debug/pprof on addr until ctx
+// ends (package console), from the start, and returns its mux, where the
+// status page goes once the pipeline is open. /metrics serves reg, the
+// components' series, and the Go runtime's and the process's
+// (process_start_time_seconds, which an alert reads) from a registry of
+// their own: the status page gathers reg every second, without the cost
+// of reading /proc.
+func serveMetrics(ctx context.Context, reg *prometheus.Registry, addr string, log *slog.Logger) (*http.ServeMux, error) {
+	runtime := prometheus.NewRegistry()
+	runtime.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	console.Handle(mux, prometheus.Gatherers{reg, runtime})
+	srv, err := console.Serve(ctx, addr, mux)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	log.Info("metrics listening", "addr", srv.Addr().String(), "paths", "/ (console) /metrics /healthz")
+	return mux, nil
+}
+
+// serveConsole puts the status page at / beside /metrics, over the
+// process's metrics and its run ledger, and samples its chart until ctx
+// ends. The producer has no dead letters: the consumers' pages show them.
+func (p *pipeline) serveConsole(ctx context.Context, mux *http.ServeMux, reg prometheus.Gatherer) error {
+	c, err := console.New(console.WithGatherer(reg), console.WithRuns(p.ledger), console.WithTitle("userstream producer"))
 	if err != nil {
 		return err
 	}

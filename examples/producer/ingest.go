@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"strings"
 
 	"github.com/userstream/userstream/ingest"
@@ -10,29 +8,18 @@ import (
 
 // newLoop returns the loop that fetches -users users of -seed, page by
 // page, maps each to a row and stages each page in the outbox, where the
-// relay picks it up (package ingest). Each page staged is counted.
+// relay picks it up (package ingest). Each page staged is counted, for the
+// run ledger and the progress line.
 func (p *pipeline) newLoop() (*ingest.Loop, error) {
 	var nat []string
 	if p.cfg.nat != "" {
 		nat = strings.Split(p.cfg.nat, ",")
 	}
 	return ingest.New(p.api, p.outbox, ingest.WithPageSize(p.cfg.pageSize), ingest.WithRate(p.cfg.rate), ingest.WithNat(nat...),
-		ingest.WithLogger(p.log), ingest.WithPageHook(func(pg ingest.Page) {
+		ingest.WithLogger(p.log), ingest.WithMetrics(p.reg), ingest.WithPageHook(func(pg ingest.Page) {
 			p.counts.fetched.Add(int64(pg.Fetched))
 			p.counts.invalid.Add(int64(pg.Invalid))
 			p.counts.staged.Add(int64(pg.Staged))
 			p.counts.duplicates.Add(int64(pg.Duplicates))
-			p.m.fetchPage.Observe(pg.FetchTime.Seconds())
-			p.m.stageBatch.Observe(pg.StageTime.Seconds())
 		}))
-}
-
-// ingest runs the loop once. What was fetched before a fetch error is
-// staged: the next run of the seed skips it.
-func (p *pipeline) ingest(ctx context.Context, runID string) error {
-	_, err := p.loop.Run(ctx, runID, p.cfg.seed, p.cfg.users)
-	if errors.As(err, new(*ingest.FetchError)) {
-		p.m.fetchErrors.Inc()
-	}
-	return err
 }

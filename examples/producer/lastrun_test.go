@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/userstream/userstream/internal/testenv"
 )
 
@@ -28,8 +30,14 @@ func TestLastSuccessfulRunGaugeMoves(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	// Before any run: 0.
-	mfs, err := newMetrics().registry.Gather()
+	// Before any run: 0, registered by the ledger the producer opens.
+	reg := prometheus.NewRegistry()
+	p, err := open(ctx, cfg, slog.New(slog.DiscardHandler), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.close()
+	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,10 +28,12 @@
 //   - [runledger] records every run, and its [runledger.Progress] keeps the
 //     running one current; [ingest.Schedule] repeats runs (-every, -runs).
 //
+// Every component registers its Prometheus series on the process's one
+// registry (each package's WithMetrics; their docs list the series), which
+// console.Handle serves on /metrics beside the status page (console.go).
 // The other files are operating conveniences, small and local to this
-// command: flags (flags.go), Prometheus metrics with franz-go's kprom
-// (metrics.go), and the progress line and summary (report.go); [memlimit]
-// sets the soft memory limit.
+// command: flags (flags.go) and the progress line and summary (report.go);
+// [memlimit] sets the soft memory limit.
 package main
 
 import (
@@ -44,12 +46,12 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"slices"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/userstream/userstream/connect"
 	"github.com/userstream/userstream/ingest"
@@ -90,15 +92,17 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error
 	if memlimit.Apply(cfg.memoryLimit) {
 		log.Debug("soft memory limit set", "bytes", cfg.memoryLimit)
 	}
-	m := newMetrics()
+	// One registry for the process: every component registers its series
+	// on it, and /metrics serves it from the start (console.go).
+	reg := prometheus.NewRegistry()
 	var mux *http.ServeMux
 	if cfg.metricsAddr != "" {
 		var err error
-		if mux, err = serveMetrics(ctx, m.all, cfg.metricsAddr, log); err != nil {
+		if mux, err = serveMetrics(ctx, reg, cfg.metricsAddr, log); err != nil {
 			return err
 		}
 	}
-	p, err := open(ctx, cfg, log, m)
+	p, err := open(ctx, cfg, log, reg)
 	if err != nil {
 		return err
 	}
@@ -108,7 +112,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error
 		// open (console.go). Its sampler stops with the pipeline.
 		ctx, stopConsole := context.WithCancel(ctx)
 		defer stopConsole()
-		if err := p.serveConsole(ctx, mux); err != nil {
+		if err := p.serveConsole(ctx, mux, reg); err != nil {
 			return err
 		}
 	}
@@ -128,7 +132,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error
 type pipeline struct {
 	cfg config
 	log *slog.Logger
-	m   *metrics
+	reg prometheus.Registerer // every component's metrics
 
 	api      *connect.API
 	loop     *ingest.Loop
@@ -147,16 +151,16 @@ type pipeline struct {
 	settled runledger.Run
 }
 
-// counts are what this process did, for the run ledger and the metrics; the
-// relay counts what it publishes itself (its Stats).
+// counts are what this process did, for the run ledger (the metrics are the
+// components' own); the relay counts what it publishes itself (its Stats).
 type counts struct {
 	fetched, staged, duplicates, invalid atomic.Int64
 }
 
 // open connects to the servers and builds the producer, creating what is
 // missing: the outbox and ledger tables and the topics. Close it when done.
-func open(ctx context.Context, cfg config, log *slog.Logger, m *metrics) (_ *pipeline, err error) {
-	p := &pipeline{cfg: cfg, log: log, m: m}
+func open(ctx context.Context, cfg config, log *slog.Logger, reg prometheus.Registerer) (_ *pipeline, err error) {
+	p := &pipeline{cfg: cfg, log: log, reg: reg}
 	defer func() {
 		if err != nil {
 			p.close()
@@ -176,17 +180,13 @@ func open(ctx context.Context, cfg config, log *slog.Logger, m *metrics) (_ *pip
 	if err := p.openPostgres(ctx, sec.Postgres); err != nil {
 		return nil, err
 	}
-	if err := p.openKafka(ctx, sec.Kafka); err != nil {
-		return nil, err
-	}
-	p.exposeCounts()
-	return p, nil
+	return p, p.openKafka(ctx, sec.Kafka)
 }
 
 // openAPI creates the Random User API client. -offline points it at an
 // in-process imitation of the API, for machines without internet.
 func (p *pipeline) openAPI() (err error) {
-	if p.api, err = connect.OpenAPI(p.cfg.apiURL, p.cfg.offline, randomuser.WithLogger(p.log)); err == nil && p.api.Offline() {
+	if p.api, err = connect.OpenAPI(p.cfg.apiURL, p.cfg.offline, randomuser.WithLogger(p.log), randomuser.WithMetrics(p.reg)); err == nil && p.api.Offline() {
 		p.log.Info("serving the Random User API offline", "url", p.api.BaseURL)
 	}
 	return err
@@ -199,13 +199,13 @@ func (p *pipeline) openPostgres(ctx context.Context, sec secure.Postgres) (err e
 	if p.pool, err = p.cfg.servers().OpenPostgres(ctx, sec); err != nil {
 		return err
 	}
-	if p.outbox, err = outbox.NewStore(p.pool, outbox.WithSchema(p.cfg.pgSchema)); err != nil {
+	if p.outbox, err = outbox.NewStore(p.pool, outbox.WithSchema(p.cfg.pgSchema), outbox.WithMetrics(p.reg)); err != nil {
 		return err
 	}
 	if p.loop, err = p.newLoop(); err != nil {
 		return err
 	}
-	if p.ledger, err = runledger.New(p.pool, runledger.WithSchema(p.cfg.pgSchema)); err != nil {
+	if p.ledger, err = runledger.New(p.pool, runledger.WithSchema(p.cfg.pgSchema), runledger.WithMetrics(p.reg)); err != nil {
 		return err
 	}
 	// Both migrations are idempotent and safe for processes starting
@@ -228,7 +228,7 @@ func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) error {
 		return err
 	}
 	opts := []kafkasink.ProducerOpt{kafkasink.WithTopic(p.cfg.topic), kafkasink.WithLogger(p.log),
-		kafkasink.WithClientOpts(slices.Concat(k.ClientOpts, p.m.kafkaOpts("producer"))...)}
+		kafkasink.WithClientOpts(k.ClientOpts...), kafkasink.WithMetrics(p.reg)}
 	if k.Registry != nil {
 		opts = append(opts, kafkasink.WithSchemaRegistry(k.Registry))
 	}
@@ -259,7 +259,7 @@ func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) error {
 	}
 	// Batches of 2,000 rows (the default is 500) keep up with 5,000-user
 	// pages in fewer transactions; a crash duplicates at most one batch.
-	p.relay, err = outbox.NewRelay(p.outbox, p.producer, outbox.WithLogger(p.log), outbox.WithRoundSize(2000))
+	p.relay, err = outbox.NewRelay(p.outbox, p.producer, outbox.WithLogger(p.log), outbox.WithRoundSize(2000), outbox.WithMetrics(p.reg))
 	return err
 }
 
@@ -294,7 +294,9 @@ func (p *pipeline) ingestRun(ctx context.Context, out io.Writer) error {
 	}
 	base := p.settled
 	stopProgress := p.startProgress(ctx, run, base)
-	err := p.ingest(ctx, run.RunID)
+	// What was fetched before a fetch error is staged: the next run of the
+	// seed skips it.
+	_, err := p.loop.Run(ctx, run.RunID, p.cfg.seed, p.cfg.users)
 	if err == nil {
 		err = p.drain(ctx)
 	}
@@ -304,33 +306,31 @@ func (p *pipeline) ingestRun(ctx context.Context, out io.Writer) error {
 	p.settled = total
 	took := time.Since(run.StartedAt)
 	r.Status, r.Error = outcome(ctx, err)
-	switch r.Status {
-	case runledger.StatusSucceeded:
-		p.m.lastSuccess.SetToCurrentTime()
-	case runledger.StatusInterrupted:
+	if r.Status == runledger.StatusInterrupted {
 		err = nil // the next run carries on
 	}
+	// A success also sets the ledger's last-success gauge, which an alert
+	// watches.
 	err = errors.Join(err, p.ledger.Update(ctx, r))
 	writeSummary(out, p.cfg, r, took)
 	return err
 }
 
-// drain waits until the relay has published everything staged.
+// drain returns once the relay has published everything staged: a
+// Relay.Drain beside Run (they share the position, a round at a time).
+// Drain ends at a failed round where Run retries; the run waits the outage
+// out as Run does, so that Kafka or PostgreSQL restarting does not fail it.
 func (p *pipeline) drain(ctx context.Context) error {
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
 	for {
-		pending, err := p.outbox.Pending(ctx)
-		if err == nil && pending == 0 {
-			return nil
+		err := p.relay.Drain(ctx)
+		if err == nil || ctx.Err() != nil || errors.Is(err, outbox.ErrTopicMismatch) {
+			return err
 		}
-		if err != nil && ctx.Err() == nil {
-			p.log.Warn("waiting for the relay", "err", err)
-		}
+		p.log.Warn("waiting for the relay", "err", err)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-t.C:
+		case <-time.After(time.Second):
 		}
 	}
 }
