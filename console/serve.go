@@ -7,10 +7,15 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Paths of the endpoints [Handle] registers.
@@ -27,29 +32,60 @@ const ShutdownTimeout = 2 * time.Second
 // Handle registers on mux the operating endpoints a process of the pipeline
 // serves beside its status page:
 //
-//	/metrics       g's metrics, in Prometheus's text format (promhttp)
+//	/metrics       g's metrics and the runtime's, in Prometheus's text format (promhttp)
 //	/healthz       200 "ok\n" while the process serves
 //	/debug/pprof/  the Go runtime's profiles (net/http/pprof), for go tool pprof
+//
+// g is usually the registry handed to the SDK's WithMetrics options.
+// /metrics adds the Go runtime's and the process's series (go_*, process_*:
+// the alert rules of examples/prometheus read process_start_time_seconds)
+// from collectors of the package's own, unless g has a family of that name
+// already (prometheus.DefaultGatherer has them): so the console, given g,
+// does not gather them every second (the process collector reads /proc).
 //
 // The console itself is the caller's to mount, at "/" (mux.Handle("/", c))
 // or under a prefix with http.StripPrefix, once its sources exist: a
 // process may serve /metrics and /healthz while it is still connecting.
-// g is usually the registry handed to the SDK's WithMetrics options; the
-// Go runtime's and the process's collectors (process_start_time_seconds,
-// read by the alert rules of examples/prometheus) go in it or in a second
-// registry joined by prometheus.Gatherers. Give the console only the SDK's
-// registry: it gathers every second, and the process collector reads /proc.
-//
 // Handle panics, as http.ServeMux.Handle does, when one of these paths is
 // registered on mux already.
 func Handle(mux *http.ServeMux, g prometheus.Gatherer) {
-	mux.Handle(PathMetrics, promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	mux.Handle(PathMetrics, promhttp.HandlerFor(withRuntime{g}, promhttp.HandlerOpts{}))
 	mux.HandleFunc(PathHealth, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc(PathPprof, pprof.Index) // the named profiles: heap, goroutine, allocs…
 	mux.HandleFunc(PathPprof+"cmdline", pprof.Cmdline)
 	mux.HandleFunc(PathPprof+"profile", pprof.Profile)
 	mux.HandleFunc(PathPprof+"symbol", pprof.Symbol)
 	mux.HandleFunc(PathPprof+"trace", pprof.Trace)
+}
+
+// runtimeRegistry holds the Go runtime's and the process's collectors,
+// shared by every Handle: collectors of the one process.
+var runtimeRegistry = sync.OnceValue(func() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+})
+
+// withRuntime gathers g, then the runtime's families g does not have.
+type withRuntime struct{ g prometheus.Gatherer }
+
+func (w withRuntime) Gather() ([]*dto.MetricFamily, error) {
+	mfs, err := w.g.Gather()
+	if err != nil && len(mfs) == 0 {
+		return nil, err
+	}
+	have := make(map[string]bool, len(mfs))
+	for _, mf := range mfs {
+		have[mf.GetName()] = true
+	}
+	rt, rerr := runtimeRegistry().Gather()
+	for _, mf := range rt {
+		if !have[mf.GetName()] {
+			mfs = append(mfs, mf)
+		}
+	}
+	slices.SortFunc(mfs, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
+	return mfs, errors.Join(err, rerr)
 }
 
 // Server is an HTTP server started by [Serve]; it stops when Serve's

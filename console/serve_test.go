@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -50,7 +51,8 @@ func TestServeHandleAndStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := "http://" + srv.Addr().String()
-	if code, body := get(t, base+"/metrics"); code != 200 || !strings.Contains(body, "userstream_rows_stored_total 42") {
+	if code, body := get(t, base+"/metrics"); code != 200 || !strings.Contains(body, "userstream_rows_stored_total 42") ||
+		!strings.Contains(body, "\nprocess_start_time_seconds ") || !strings.Contains(body, "\ngo_goroutines ") {
 		t.Errorf("/metrics: %d %q", code, body)
 	}
 	if code, body := get(t, base+"/healthz"); code != 200 || body != "ok\n" {
@@ -136,4 +138,17 @@ func ExampleServe() {
 	cancel()
 	<-srv.Done() // shut down
 	// Output: ok
+}
+
+// A gatherer that has the runtime's collectors already (the default one)
+// gets them once: a family served twice would fail every scrape.
+func TestHandleDefaultGatherer(t *testing.T) {
+	mux := http.NewServeMux()
+	console.Handle(mux, prometheus.DefaultGatherer)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	code, body := get(t, srv.URL+"/metrics")
+	if code != 200 || strings.Count(body, "\nprocess_start_time_seconds ") != 1 || strings.Count(body, "# TYPE go_goroutines ") != 1 {
+		t.Errorf("/metrics over the default gatherer: %d %q", code, body)
+	}
 }

@@ -1,15 +1,9 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/userstream/userstream/kafkasink"
-	"github.com/userstream/userstream/transform"
 )
 
 // consumerFetchOpts bound what a consumer buffers while Cassandra falls
@@ -29,77 +23,4 @@ func instanceID(id string, consumers, i int) string {
 		return id
 	}
 	return fmt.Sprintf("%s-%d", id, i)
-}
-
-// upsert is the consumers' RowWriter: cassandrastore's bulk upsert, timed
-// and counted.
-func (p *pipeline) upsert(ctx context.Context, rows []transform.Row) error {
-	start := time.Now()
-	err := p.store.UpsertMany(ctx, rows)
-	written := len(rows)
-	if err != nil {
-		// Rows the store can never write go to the dead-letter topic (and
-		// count there) and the others were written; any other failure
-		// retries the batch: a store error, what an alert watches.
-		rejected := kafkasink.RejectedRows(err)
-		if len(rejected) == 0 {
-			p.m.storeErrors.Inc()
-			return err
-		}
-		written -= len(rejected)
-	}
-	p.m.storeBatch.Observe(time.Since(start).Seconds())
-	p.stored.Add(int64(written))
-	return err
-}
-
-// observe wraps the consumers' handler to record, for every message
-// stored, the latency from its produce time and from its user's fetch (the
-// fetched-at header the producer's relay sets from the outbox's fetch
-// time, so it is measured across processes).
-func (p *pipeline) observe(h kafkasink.Handler) kafkasink.Handler {
-	return func(ctx context.Context, msgs []kafkasink.Message) error {
-		if err := h(ctx, msgs); err != nil {
-			return err
-		}
-		now := time.Now()
-		for _, m := range msgs {
-			p.m.produceToEnd.Observe(now.Sub(m.Timestamp).Seconds())
-			if !m.FetchedAt.IsZero() {
-				p.m.fetchToEnd.Observe(now.Sub(m.FetchedAt).Seconds())
-			}
-		}
-		return nil
-	}
-}
-
-// lag returns the group's lag on the topic by partition: the records not
-// yet committed. (kafkasink.Consumer.Lag gives the total of a group that
-// has committed; here a group that has not committed yet counts the whole
-// topic as lag.)
-func (p *pipeline) lag(ctx context.Context) (map[int32]int64, error) {
-	adm := kadm.NewClient(p.admin)
-	lags, err := adm.Lag(ctx, p.cfg.group)
-	if err != nil {
-		return nil, err
-	}
-	l := lags[p.cfg.group]
-	if err := l.Error(); err != nil {
-		return nil, err
-	}
-	out := map[int32]int64{}
-	for part, ml := range l.Lag[p.cfg.topic] {
-		if ml.Err != nil {
-			return nil, ml.Err
-		}
-		out[part] = max(ml.Lag, 0)
-	}
-	if len(out) == 0 {
-		ends, err := adm.ListEndOffsets(ctx, p.cfg.topic)
-		if err != nil {
-			return nil, err
-		}
-		ends.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
-	}
-	return out, nil
 }

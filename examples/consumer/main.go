@@ -25,10 +25,14 @@
 //   - [runledger] records the run, and its [runledger.Progress] keeps it
 //     current while it runs.
 //
-// The other files are operating conveniences, small and local to this
-// command: flags (flags.go), Prometheus metrics with franz-go's kprom
-// (metrics.go), and the progress line and summary (report.go); [memlimit]
-// sets the soft memory limit. examples/producer fills the topic.
+// Every component registers its Prometheus series on the process's one
+// registry (each package's WithMetrics; their docs list the series): the
+// consumers their dead letters, lag by partition and latencies, the store
+// its writes. console.Handle serves it on /metrics beside the status page
+// (console.go). The other files are operating conveniences, small and
+// local to this command: flags (flags.go) and the progress line and summary
+// (report.go); [memlimit] sets the soft memory limit. examples/producer
+// fills the topic.
 package main
 
 import (
@@ -43,13 +47,12 @@ import (
 	"os/signal"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/scylladb/gocqlx/v2"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/userstream/userstream/cassandrastore"
 	"github.com/userstream/userstream/connect"
@@ -88,15 +91,17 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error
 	if memlimit.Apply(cfg.memoryLimit) {
 		log.Debug("soft memory limit set", "bytes", cfg.memoryLimit)
 	}
-	m := newMetrics()
+	// One registry for the process: every component registers its series
+	// on it, and /metrics serves it from the start (console.go).
+	reg := prometheus.NewRegistry()
 	var mux *http.ServeMux
 	if cfg.metricsAddr != "" {
 		var err error
-		if mux, err = serveMetrics(ctx, m.all, cfg.metricsAddr, log); err != nil {
+		if mux, err = serveMetrics(ctx, reg, cfg.metricsAddr, log); err != nil {
 			return err
 		}
 	}
-	p, err := open(ctx, cfg, log, m)
+	p, err := open(ctx, cfg, log, reg)
 	if err != nil {
 		return err
 	}
@@ -107,7 +112,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error
 		// the pipeline.
 		ctx, stopConsole := context.WithCancel(ctx)
 		defer stopConsole()
-		if err := p.serveConsole(ctx, mux); err != nil {
+		if err := p.serveConsole(ctx, mux, reg); err != nil {
 			return err
 		}
 	}
@@ -133,25 +138,21 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error
 type pipeline struct {
 	cfg config
 	log *slog.Logger
-	m   *metrics
+	reg prometheus.Registerer // every component's metrics
 
 	pool      *pgxpool.Pool
 	ledger    *runledger.Ledger
 	kafka     connect.Kafka // brokers, SASL and TLS, the registry: for every Kafka client
-	kafkaSec  []kgo.Opt     // kafka.ClientOpts
-	admin     *kgo.Client   // topics and lag
 	session   gocqlx.Session
 	store     *cassandrastore.Store
 	consumers []*kafkasink.Consumer
-
-	stored atomic.Int64 // rows written; the consumers count the rest (Stats)
 }
 
 // open connects to the servers and builds the consumers, creating what is
 // missing: the ledger table, the topics, the keyspace and the table. Close
 // it when done.
-func open(ctx context.Context, cfg config, log *slog.Logger, m *metrics) (_ *pipeline, err error) {
-	p := &pipeline{cfg: cfg, log: log, m: m}
+func open(ctx context.Context, cfg config, log *slog.Logger, reg prometheus.Registerer) (_ *pipeline, err error) {
+	p := &pipeline{cfg: cfg, log: log, reg: reg}
 	defer func() {
 		if err != nil {
 			p.close()
@@ -174,11 +175,7 @@ func open(ctx context.Context, cfg config, log *slog.Logger, m *metrics) (_ *pip
 	if err := p.openCassandra(ctx, sec.Cassandra); err != nil {
 		return nil, err
 	}
-	if err := p.newConsumers(); err != nil {
-		return nil, err
-	}
-	p.exposeCounts()
-	return p, nil
+	return p, p.newConsumers()
 }
 
 // openPostgres connects to PostgreSQL, which holds the run ledger.
@@ -187,7 +184,7 @@ func (p *pipeline) openPostgres(ctx context.Context, sec secure.Postgres) (err e
 	if p.pool, err = p.cfg.servers().OpenPostgres(ctx, sec); err != nil {
 		return err
 	}
-	if p.ledger, err = runledger.New(p.pool, runledger.WithSchema(p.cfg.pgSchema)); err != nil {
+	if p.ledger, err = runledger.New(p.pool, runledger.WithSchema(p.cfg.pgSchema), runledger.WithMetrics(p.reg)); err != nil {
 		return err
 	}
 	// Idempotent and safe for processes starting together (a producer and
@@ -205,21 +202,19 @@ func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) (err error) 
 	if p.kafka, err = p.cfg.servers().OpenKafka(ctx, sec); err != nil {
 		return err
 	}
-	p.kafkaSec = p.kafka.ClientOpts
-	if p.admin, err = p.kafka.NewClient(); err != nil {
-		return err
-	}
-	// Clusters rarely create topics on first use, and this one would give
-	// them its default partitions: create both, as configured.
-	srv := p.cfg.servers()
-	created, err := connect.EnsureTopics(ctx, p.admin, srv.Topic(p.cfg.topic, p.cfg.partitions), srv.Topic(p.cfg.dlqTopic, 1))
-	for _, spec := range created {
-		p.log.Info("created topic", "topic", spec.Name, "partitions", spec.Partitions)
-	}
+	admin, err := p.kafka.NewClient()
 	if err != nil {
 		return err
 	}
-	return nil
+	defer admin.Close()
+	// Clusters rarely create topics on first use, and this one would give
+	// them its default partitions: create both, as configured.
+	srv := p.cfg.servers()
+	created, err := connect.EnsureTopics(ctx, admin, srv.Topic(p.cfg.topic, p.cfg.partitions), srv.Topic(p.cfg.dlqTopic, 1))
+	for _, spec := range created {
+		p.log.Info("created topic", "topic", spec.Name, "partitions", spec.Partitions)
+	}
+	return err
 }
 
 // openCassandra connects to Cassandra and creates the keyspace and table if
@@ -233,7 +228,7 @@ func (p *pipeline) openCassandra(ctx context.Context, sec secure.Cassandra) (err
 		return err
 	}
 	p.store, err = cassandrastore.New(p.session, cassandrastore.WithKeyspace(p.cfg.keyspace), cassandrastore.WithTable(p.cfg.table),
-		cassandrastore.WithReplication(cassandrastore.LocalNetworkTopologyStrategy(p.cfg.replication)))
+		cassandrastore.WithReplication(cassandrastore.LocalNetworkTopologyStrategy(p.cfg.replication)), cassandrastore.WithMetrics(p.reg))
 	if err != nil {
 		return err
 	}
@@ -249,14 +244,14 @@ func (p *pipeline) newConsumers() error {
 	// The store's bulk write is the handler. RowsHandler passes it each
 	// batch's rows, and RejectedRows sends the rows it can never write to
 	// the dead-letter topic; any other failure is retried, so a Cassandra
-	// outage holds the partition instead of losing rows. upsert and
-	// observe add the metrics (consume.go).
-	handler := p.observe(kafkasink.RowsHandler(p.upsert, kafkasink.RejectedRows))
+	// outage holds the partition instead of losing rows. The store and the
+	// consumers record their own metrics, latencies included.
+	handler := kafkasink.RowsHandler(p.store.UpsertMany, kafkasink.RejectedRows)
 	for i := range max(p.cfg.consumers, 1) {
 		opts := []kafkasink.ConsumerOpt{
 			kafkasink.WithTopic(p.cfg.topic), kafkasink.WithDLQTopic(p.cfg.dlqTopic), kafkasink.WithLogger(p.log),
-			kafkasink.WithSessionTimeout(p.cfg.sessionTimeout),
-			kafkasink.WithClientOpts(slices.Concat(p.kafka.ClientOpts, p.m.kafkaOpts("consumer"), consumerFetchOpts)...),
+			kafkasink.WithSessionTimeout(p.cfg.sessionTimeout), kafkasink.WithMetrics(p.reg),
+			kafkasink.WithClientOpts(slices.Concat(p.kafka.ClientOpts, consumerFetchOpts)...),
 		}
 		if id := instanceID(p.cfg.instanceID, p.cfg.consumers, i); id != "" {
 			opts = append(opts, kafkasink.WithInstanceID(id))
@@ -299,9 +294,6 @@ func (p *pipeline) close() {
 	for _, c := range p.consumers {
 		c.Close() // also releases the client of a consumer never run
 	}
-	if p.admin != nil {
-		p.admin.Close()
-	}
 	if p.session.Session != nil {
 		p.session.Close()
 	}
@@ -310,16 +302,12 @@ func (p *pipeline) close() {
 	}
 }
 
-// counted returns r with the process's counts so far.
+// counted returns r with the process's counts so far: the rows the
+// handler stored (the messages it accepted) and the records dead-lettered.
 func (p *pipeline) counted(r runledger.Run) runledger.Run {
-	r.Stored, r.DeadLettered = p.stored.Load(), p.deadLettered()
-	return r
-}
-
-func (p *pipeline) deadLettered() int64 {
-	var n int64
 	for _, c := range p.consumers {
-		n += c.Stats().DeadLettered
+		st := c.Stats()
+		r.Stored, r.DeadLettered = r.Stored+st.Handled, r.DeadLettered+st.DeadLettered
 	}
-	return n
+	return r
 }

@@ -11,15 +11,16 @@ import (
 	"github.com/userstream/userstream/runledger"
 )
 
-// startProgress keeps the run's ledger row and the lag gauge current, and
-// with -progress prints a live line on standard error, until stopped.
+// startProgress keeps the run's ledger row current, and with -progress
+// prints a live line on standard error, until stopped. The lag is the
+// group's (every member's commits), as the consumers' lag gauge has it.
 func (p *pipeline) startProgress(ctx context.Context, run runledger.Run) (stop func()) {
 	lag := "?" // of the last sample; Sample and Line run in one goroutine
 	pr := runledger.Progress{Ledger: p.ledger, Logger: p.log, Live: isTerminal(os.Stderr),
 		Sample: func(ctx context.Context) runledger.Run {
 			lag = "?"
-			if l, err := p.lag(ctx); err == nil {
-				lag = thousands(p.m.setLag(l))
+			if l, err := p.consumers[0].Lag(ctx); err == nil {
+				lag = thousands(l)
 			}
 			return p.counted(run)
 		}}
