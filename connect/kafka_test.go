@@ -32,7 +32,9 @@ func TestKafkaNewProducerAndConsumer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	t.Cleanup(func() { _, _ = kadm.NewClient(p.Client()).DeleteTopics(context.Background(), topic, topic+kafkasink.DLQSuffix) })
+	t.Cleanup(func() {
+		_, _ = kadm.NewClient(p.Client()).DeleteTopics(context.Background(), topic, topic+kafkasink.DLQSuffix)
+	})
 	if _, err := k.Registry.SchemaByVersion(ctx, kafkasink.ValueSubject(topic), -1); err != nil {
 		t.Fatalf("value schema not registered by NewProducer: %v", err)
 	}

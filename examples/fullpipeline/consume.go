@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -9,7 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/userstream/userstream/kafkasink"
-	"github.com/userstream/userstream/transform"
+	"github.com/userstream/userstream/kafkasink/outbox"
 )
 
 // consumerFetchOpts bound what a consumer buffers while Cassandra falls
@@ -31,32 +33,12 @@ func instanceID(id string, consumers, i int) string {
 	return fmt.Sprintf("%s-%d", id, i)
 }
 
-// upsert is the consumers' RowWriter: cassandrastore's bulk upsert, timed
-// and counted.
-func (p *pipeline) upsert(ctx context.Context, rows []transform.Row) error {
-	start := time.Now()
-	err := p.store.UpsertMany(ctx, rows)
-	written := len(rows)
-	if err != nil {
-		// Rows the store can never write go to the dead-letter topic (and
-		// count there) and the others were written; any other failure
-		// retries the batch: a store error, what an alert watches.
-		rejected := kafkasink.RejectedRows(err)
-		if len(rejected) == 0 {
-			p.m.storeErrors.Inc()
-			return err
-		}
-		written -= len(rejected)
-	}
-	p.m.storeBatch.Observe(time.Since(start).Seconds())
-	p.counts.stored.Add(int64(written))
-	return err
-}
-
-// observe wraps the consumers' handler to record, for every message stored,
-// the latency from its produce time and from its user's fetch (the
-// fetched-at header the relay sets from the outbox's fetch time, so it is
-// measured wherever the producer runs).
+// observe wraps the consumers' handler to record, for every message
+// stored, the latency from its user's fetch (the fetched-at header the
+// relay sets from the outbox's fetch time, so it is measured wherever the
+// producer runs): the run's p50 and p99 in the summary. The consumers'
+// own histogram on /metrics, userstream_fetch_to_store_seconds, has the
+// same samples, in buckets too wide for a summary, and no runs.
 func (p *pipeline) observe(h kafkasink.Handler) kafkasink.Handler {
 	return func(ctx context.Context, msgs []kafkasink.Message) error {
 		if err := h(ctx, msgs); err != nil {
@@ -65,9 +47,7 @@ func (p *pipeline) observe(h kafkasink.Handler) kafkasink.Handler {
 		now := time.Now()
 		lat := make([]time.Duration, 0, len(msgs))
 		for _, m := range msgs {
-			p.m.produceToEnd.Observe(now.Sub(m.Timestamp).Seconds())
 			if !m.FetchedAt.IsZero() {
-				p.m.fetchToEnd.Observe(now.Sub(m.FetchedAt).Seconds())
 				lat = append(lat, now.Sub(m.FetchedAt))
 			}
 		}
@@ -76,59 +56,39 @@ func (p *pipeline) observe(h kafkasink.Handler) kafkasink.Handler {
 	}
 }
 
-// drain waits until the relay has published everything staged and the
-// consumer group has committed everything in the topic.
+// drain returns once the relay has published everything staged and the
+// consumer group has committed everything in the topic. Relay.Drain runs
+// beside the relay's Run (they share the position, a round at a time) and
+// ends at a failed round, where Run retries: the run waits the outage out
+// as Run does. A group that has not committed yet, or not joined, counts
+// whole partitions as lag (Consumer.Lag), so the drain cannot end before
+// the consumers start.
 func (p *pipeline) drain(ctx context.Context) error {
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
+	relayed := false
 	for {
-		pending, err := p.outbox.Pending(ctx)
-		if err == nil && pending == 0 {
-			var lag map[int32]int64
-			if lag, err = p.lag(ctx); err == nil && p.m.setLag(lag) == 0 {
+		err := ctx.Err()
+		if !relayed && err == nil {
+			err = p.relay.Drain(ctx)
+			relayed = err == nil
+		}
+		if relayed {
+			var lag int64
+			if lag, err = p.consumers[0].Lag(ctx); err == nil && lag == 0 {
 				return nil
 			}
 		}
-		if err != nil && ctx.Err() == nil {
+		if ctx.Err() != nil || errors.Is(err, outbox.ErrTopicMismatch) {
+			return cmp.Or(ctx.Err(), err)
+		}
+		if err != nil {
 			p.log.Warn("waiting for the pipeline to drain", "err", err)
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-t.C:
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// lag returns the group's lag on the topic by partition: the records not
-// yet committed. (kafkasink.Consumer.Lag gives the total of a group that
-// has committed; here a group that has not, or has not joined yet, counts
-// the whole topic as lag, so that a drain cannot end before it starts.)
-func (p *pipeline) lag(ctx context.Context) (map[int32]int64, error) {
-	adm := kadm.NewClient(p.producer.Client())
-	lags, err := adm.Lag(ctx, p.cfg.group)
-	if err != nil {
-		return nil, err
-	}
-	l := lags[p.cfg.group]
-	if err := l.Error(); err != nil {
-		return nil, err
-	}
-	out := map[int32]int64{}
-	for part, ml := range l.Lag[p.cfg.topic] {
-		if ml.Err != nil {
-			return nil, ml.Err
-		}
-		out[part] = max(ml.Lag, 0)
-	}
-	if len(out) == 0 {
-		ends, err := adm.ListEndOffsets(ctx, p.cfg.topic)
-		if err != nil {
-			return nil, err
-		}
-		ends.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
-	}
-	return out, nil
 }
 
 // deadLetters returns the number of records in the dead-letter topic.

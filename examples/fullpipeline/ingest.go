@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"strings"
 
 	"github.com/userstream/userstream/ingest"
@@ -18,7 +16,7 @@ func (p *pipeline) newLoop() (*ingest.Loop, error) {
 		nat = strings.Split(p.cfg.nat, ",")
 	}
 	return ingest.New(p.api, p.outbox, ingest.WithPageSize(p.cfg.pageSize), ingest.WithRate(p.cfg.rate), ingest.WithNat(nat...),
-		ingest.WithLogger(p.log), ingest.WithPageHook(func(pg ingest.Page) {
+		ingest.WithLogger(p.log), ingest.WithMetrics(p.reg), ingest.WithPageHook(func(pg ingest.Page) {
 			for i := range pg.Rows {
 				p.ids.add(pg.Rows[i].ID)
 			}
@@ -26,17 +24,5 @@ func (p *pipeline) newLoop() (*ingest.Loop, error) {
 			p.counts.invalid.Add(int64(pg.Invalid))
 			p.counts.staged.Add(int64(pg.Staged))
 			p.counts.duplicates.Add(int64(pg.Duplicates))
-			p.m.fetchPage.Observe(pg.FetchTime.Seconds())
-			p.m.stageBatch.Observe(pg.StageTime.Seconds())
 		}))
-}
-
-// ingest runs the loop once. What was fetched before a fetch error is
-// staged: the next run of the seed skips it.
-func (p *pipeline) ingest(ctx context.Context, runID string) error {
-	_, err := p.loop.Run(ctx, runID, p.cfg.seed, p.cfg.users)
-	if errors.As(err, new(*ingest.FetchError)) {
-		p.m.fetchErrors.Inc()
-	}
-	return err
 }

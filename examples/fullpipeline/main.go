@@ -38,9 +38,11 @@
 //   - [runledger] records every run, and its [runledger.Progress] keeps the
 //     running one current; [ingest.Schedule] repeats runs (-every, -runs).
 //
+// Every component registers its Prometheus series on the process's one
+// registry (each package's WithMetrics; their docs list the series), which
+// console.Handle serves on /metrics beside the status page (console.go).
 // The other files are operating conveniences, small and local to this
-// command: flags (flags.go), Prometheus metrics with franz-go's kprom
-// (metrics.go), the progress line and summary (report.go), the check
+// command: flags (flags.go), the progress line and summary (report.go), the check
 // against Cassandra (verify.go), latency quantiles (latency.go), and
 // running the relay and consumers in the background (schedule.go);
 // [memlimit] sets the soft memory limit.
@@ -64,8 +66,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/scylladb/gocqlx/v2"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/userstream/userstream/cassandrastore"
 	"github.com/userstream/userstream/connect"
@@ -123,15 +125,17 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) ([]re
 	if limit := cfg.memoryLimitBytes(); memlimit.Apply(limit) {
 		log.Debug("soft memory limit set", "bytes", limit)
 	}
-	m := newMetrics()
+	// One registry for the process: every component registers its series
+	// on it, and /metrics serves it from the start (console.go).
+	reg := prometheus.NewRegistry()
 	var mux *http.ServeMux
 	if cfg.metricsAddr != "" {
 		var err error
-		if mux, err = serveMetrics(ctx, m.all, cfg.metricsAddr, log); err != nil {
+		if mux, err = serveMetrics(ctx, reg, cfg.metricsAddr, log); err != nil {
 			return nil, err
 		}
 	}
-	p, err := open(ctx, cfg, log, m)
+	p, err := open(ctx, cfg, log, reg)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +146,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) ([]re
 		// pipeline.
 		ctx, stopConsole := context.WithCancel(ctx)
 		defer stopConsole()
-		if err := p.serveConsole(ctx, mux); err != nil {
+		if err := p.serveConsole(ctx, mux, reg); err != nil {
 			return nil, err
 		}
 	}
@@ -163,7 +167,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) ([]re
 type pipeline struct {
 	cfg config
 	log *slog.Logger
-	m   *metrics
+	reg prometheus.Registerer // every component's metrics
 
 	api       *connect.API
 	loop      *ingest.Loop
@@ -172,7 +176,6 @@ type pipeline struct {
 	outbox    *outbox.Store
 	ledger    *runledger.Ledger
 	kafka     connect.Kafka // brokers, SASL and TLS, the registry: for every Kafka client
-	kafkaSec  []kgo.Opt     // kafka.ClientOpts
 	producer  *kafkasink.Producer
 	relay     *outbox.Relay
 	session   gocqlx.Session
@@ -190,17 +193,18 @@ type pipeline struct {
 	settled runledger.Run
 }
 
-// counts are what this process did, for the run ledger and the metrics; the
-// relay and the consumers count what they do themselves (their Stats).
+// counts are what this process did, for the run ledger (the metrics are the
+// components' own); the relay and the consumers count what they do
+// themselves (their Stats).
 type counts struct {
-	fetched, staged, duplicates, invalid, stored atomic.Int64
+	fetched, staged, duplicates, invalid atomic.Int64
 }
 
 // open connects to the servers and builds the pipeline, creating what is
 // missing: the outbox and ledger tables, the topics, the keyspace and the
 // table. Close it when done.
-func open(ctx context.Context, cfg config, log *slog.Logger, m *metrics) (_ *pipeline, err error) {
-	p := &pipeline{cfg: cfg, log: log, m: m}
+func open(ctx context.Context, cfg config, log *slog.Logger, reg prometheus.Registerer) (_ *pipeline, err error) {
+	p := &pipeline{cfg: cfg, log: log, reg: reg}
 	defer func() {
 		if err != nil {
 			p.close()
@@ -226,17 +230,13 @@ func open(ctx context.Context, cfg config, log *slog.Logger, m *metrics) (_ *pip
 	if err := p.openCassandra(ctx, sec.Cassandra); err != nil {
 		return nil, err
 	}
-	if err := p.newConsumers(); err != nil {
-		return nil, err
-	}
-	p.exposeCounts()
-	return p, nil
+	return p, p.newConsumers()
 }
 
 // openAPI creates the Random User API client. -offline points it at an
 // in-process imitation of the API, for machines without internet.
 func (p *pipeline) openAPI() (err error) {
-	if p.api, err = connect.OpenAPI(p.cfg.apiURL, p.cfg.offline, randomuser.WithLogger(p.log)); err == nil && p.api.Offline() {
+	if p.api, err = connect.OpenAPI(p.cfg.apiURL, p.cfg.offline, randomuser.WithLogger(p.log), randomuser.WithMetrics(p.reg)); err == nil && p.api.Offline() {
 		p.log.Info("serving the Random User API offline", "url", p.api.BaseURL)
 	}
 	return err
@@ -249,13 +249,13 @@ func (p *pipeline) openPostgres(ctx context.Context, sec secure.Postgres) (err e
 	if p.pool, err = p.cfg.servers().OpenPostgres(ctx, sec); err != nil {
 		return err
 	}
-	if p.outbox, err = outbox.NewStore(p.pool, outbox.WithSchema(p.cfg.pgSchema)); err != nil {
+	if p.outbox, err = outbox.NewStore(p.pool, outbox.WithSchema(p.cfg.pgSchema), outbox.WithMetrics(p.reg)); err != nil {
 		return err
 	}
 	if p.loop, err = p.newLoop(); err != nil {
 		return err
 	}
-	if p.ledger, err = runledger.New(p.pool, runledger.WithSchema(p.cfg.pgSchema)); err != nil {
+	if p.ledger, err = runledger.New(p.pool, runledger.WithSchema(p.cfg.pgSchema), runledger.WithMetrics(p.reg)); err != nil {
 		return err
 	}
 	// Both migrations are idempotent and safe for processes starting
@@ -276,9 +276,8 @@ func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) (err error) 
 	if p.kafka, err = p.cfg.servers().OpenKafka(ctx, sec); err != nil {
 		return err
 	}
-	p.kafkaSec = p.kafka.ClientOpts
 	opts := []kafkasink.ProducerOpt{kafkasink.WithTopic(p.cfg.topic), kafkasink.WithLogger(p.log),
-		kafkasink.WithClientOpts(slices.Concat(p.kafkaSec, p.m.kafkaOpts("producer"))...)}
+		kafkasink.WithClientOpts(p.kafka.ClientOpts...), kafkasink.WithMetrics(p.reg)}
 	if p.kafka.Registry != nil {
 		opts = append(opts, kafkasink.WithSchemaRegistry(p.kafka.Registry))
 	}
@@ -309,7 +308,7 @@ func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) (err error) 
 	}
 	// Batches of 2,000 rows (the default is 500) keep up with 5,000-user
 	// pages in fewer transactions; a crash duplicates at most one batch.
-	p.relay, err = outbox.NewRelay(p.outbox, p.producer, outbox.WithLogger(p.log), outbox.WithRoundSize(2000))
+	p.relay, err = outbox.NewRelay(p.outbox, p.producer, outbox.WithLogger(p.log), outbox.WithRoundSize(2000), outbox.WithMetrics(p.reg))
 	return err
 }
 
@@ -324,7 +323,7 @@ func (p *pipeline) openCassandra(ctx context.Context, sec secure.Cassandra) (err
 		return err
 	}
 	p.store, err = cassandrastore.New(p.session, cassandrastore.WithKeyspace(p.cfg.keyspace), cassandrastore.WithTable(p.cfg.table),
-		cassandrastore.WithReplication(cassandrastore.LocalNetworkTopologyStrategy(p.cfg.replication)))
+		cassandrastore.WithReplication(cassandrastore.LocalNetworkTopologyStrategy(p.cfg.replication)), cassandrastore.WithMetrics(p.reg))
 	if err != nil {
 		return err
 	}
@@ -340,14 +339,15 @@ func (p *pipeline) newConsumers() error {
 	// The store's bulk write is the handler. RowsHandler passes it each
 	// batch's rows, and RejectedRows sends the rows it can never write to
 	// the dead-letter topic; any other failure is retried, so a Cassandra
-	// outage holds the partition instead of losing rows. upsert and
-	// observe add the metrics (consume.go).
-	handler := p.observe(kafkasink.RowsHandler(p.upsert, kafkasink.RejectedRows))
+	// outage holds the partition instead of losing rows. The store and the
+	// consumers record their own metrics; observe times the run's rows for
+	// its summary (consume.go).
+	handler := p.observe(kafkasink.RowsHandler(p.store.UpsertMany, kafkasink.RejectedRows))
 	for i := range max(p.cfg.consumers, 1) {
 		opts := []kafkasink.ConsumerOpt{
 			kafkasink.WithTopic(p.cfg.topic), kafkasink.WithDLQTopic(p.cfg.dlqTopic), kafkasink.WithLogger(p.log),
-			kafkasink.WithSessionTimeout(p.cfg.sessionTimeout),
-			kafkasink.WithClientOpts(slices.Concat(p.kafkaSec, p.m.kafkaOpts("consumer"), consumerFetchOpts)...),
+			kafkasink.WithSessionTimeout(p.cfg.sessionTimeout), kafkasink.WithMetrics(p.reg),
+			kafkasink.WithClientOpts(slices.Concat(p.kafka.ClientOpts, consumerFetchOpts)...),
 		}
 		if id := instanceID(p.cfg.instanceID, p.cfg.consumers, i); id != "" {
 			opts = append(opts, kafkasink.WithInstanceID(id))
@@ -392,16 +392,11 @@ func (p *pipeline) counted(r, base runledger.Run) runledger.Run {
 	r.Fetched, r.Staged = p.counts.fetched.Load(), p.counts.staged.Load()
 	r.Duplicates, r.Invalid = p.counts.duplicates.Load(), p.counts.invalid.Load()
 	r.Published = p.relay.Stats().Published
-	r.Stored, r.DeadLettered = p.counts.stored.Load(), p.deadLettered()
-	return r.Since(base)
-}
-
-func (p *pipeline) deadLettered() int64 {
-	var n int64
-	for _, c := range p.consumers {
-		n += c.Stats().DeadLettered
+	for _, c := range p.consumers { // stored: the messages the handler accepted
+		st := c.Stats()
+		r.Stored, r.DeadLettered = r.Stored+st.Handled, r.DeadLettered+st.DeadLettered
 	}
-	return n
+	return r.Since(base)
 }
 
 // fullRun is one run: fetch and stage -users users, wait until they are
@@ -419,7 +414,9 @@ func (p *pipeline) fullRun(ctx context.Context, out io.Writer) (report, error) {
 	stopProgress := p.startProgress(work, run, base)
 	ids := newIDSet()
 	p.ids = ids
-	err := p.ingest(work, run.RunID)
+	// What was fetched before a fetch error is staged: the next run of the
+	// seed skips it.
+	_, err := p.loop.Run(work, run.RunID, p.cfg.seed, p.cfg.users)
 	if err == nil {
 		err = p.drain(work)
 	}
@@ -435,9 +432,8 @@ func (p *pipeline) fullRun(ctx context.Context, out io.Writer) (report, error) {
 		err = failed // the run was stopped by it
 	}
 	rep.Status, rep.Error = outcome(ctx, err)
-	if rep.Status == runledger.StatusSucceeded {
-		p.m.lastSuccess.SetToCurrentTime()
-	}
+	// A success also sets the ledger's last-success gauge, which an alert
+	// watches.
 	if uerr := p.ledger.Update(ctx, rep.Run); uerr != nil {
 		err = errors.Join(err, uerr)
 	}

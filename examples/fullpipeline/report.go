@@ -32,15 +32,16 @@ func writeReports(path string, reports []report) error {
 	return os.WriteFile(path, b, 0o644)
 }
 
-// startProgress keeps the run's ledger row and the lag gauge current, and
-// with -progress prints a live line on standard error, until stopped.
+// startProgress keeps the run's ledger row current, and with -progress
+// prints a live line on standard error, until stopped. The lag is the
+// group's (every member's commits), as the consumers' lag gauge has it.
 func (p *pipeline) startProgress(ctx context.Context, run, base runledger.Run) (stop func()) {
 	var lag int64 = -1 // of the last sample; Sample and Line run in one goroutine
 	pr := runledger.Progress{Ledger: p.ledger, Logger: p.log, Live: isTerminal(os.Stderr),
 		Sample: func(ctx context.Context) runledger.Run {
 			lag = -1
-			if l, err := p.lag(ctx); err == nil {
-				lag = p.m.setLag(l)
+			if l, err := p.consumers[0].Lag(ctx); err == nil {
+				lag = l
 			}
 			return p.counted(run, base)
 		}}
