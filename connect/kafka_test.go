@@ -32,8 +32,11 @@ func TestKafkaNewProducerAndConsumer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	t.Cleanup(func() {
-		_, _ = kadm.NewClient(p.Client()).DeleteTopics(context.Background(), topic, topic+kafkasink.DLQSuffix)
+	t.Cleanup(func() { // after p is closed: a client of its own
+		if cl, err := k.NewClient(); err == nil {
+			_, _ = kadm.NewClient(cl).DeleteTopics(context.Background(), topic, topic+kafkasink.DLQSuffix)
+			cl.Close()
+		}
 	})
 	if _, err := k.Registry.SchemaByVersion(ctx, kafkasink.ValueSubject(topic), -1); err != nil {
 		t.Fatalf("value schema not registered by NewProducer: %v", err)
