@@ -45,7 +45,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -53,6 +52,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/scylladb/gocqlx/v2"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/userstream/userstream/cassandrastore"
 	"github.com/userstream/userstream/connect"
@@ -91,31 +91,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error
 	if memlimit.Apply(cfg.memoryLimit) {
 		log.Debug("soft memory limit set", "bytes", cfg.memoryLimit)
 	}
-	// One registry for the process: every component registers its series
-	// on it, and /metrics serves it from the start (console.go).
-	reg := prometheus.NewRegistry()
-	var mux *http.ServeMux
-	if cfg.metricsAddr != "" {
-		var err error
-		if mux, err = serveMetrics(ctx, reg, cfg.metricsAddr, log); err != nil {
-			return err
-		}
-	}
-	p, err := open(ctx, cfg, log, reg)
+	p, err := open(ctx, cfg, log, prometheus.NewRegistry())
 	if err != nil {
 		return err
 	}
 	defer p.close()
-	if mux != nil {
-		// The status page reads the ledger and the dead-letter topic: it
-		// comes once they are open (console.go). Its sampler stops with
-		// the pipeline.
-		ctx, stopConsole := context.WithCancel(ctx)
-		defer stopConsole()
-		if err := p.serveConsole(ctx, mux, reg); err != nil {
-			return err
-		}
-	}
 
 	run := runledger.Run{RunID: runledger.NewRunID("consume"), Kind: "consume", StartedAt: time.Now()}
 	if err := p.ledger.Start(ctx, run.RunID, run.Kind); err != nil {
@@ -138,7 +118,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error
 type pipeline struct {
 	cfg config
 	log *slog.Logger
-	reg prometheus.Registerer // every component's metrics
+	// reg is the process's one registry: every component registers its
+	// series on it (WithMetrics), the status page reads it.
+	reg         *prometheus.Registry
+	mux         *http.ServeMux     // of -metrics-addr (console.go); nil without
+	stopConsole context.CancelFunc // the status page's sampler
 
 	pool      *pgxpool.Pool
 	ledger    *runledger.Ledger
@@ -151,13 +135,18 @@ type pipeline struct {
 // open connects to the servers and builds the consumers, creating what is
 // missing: the ledger table, the topics, the keyspace and the table. Close
 // it when done.
-func open(ctx context.Context, cfg config, log *slog.Logger, reg prometheus.Registerer) (_ *pipeline, err error) {
+func open(ctx context.Context, cfg config, log *slog.Logger, reg *prometheus.Registry) (_ *pipeline, err error) {
 	p := &pipeline{cfg: cfg, log: log, reg: reg}
 	defer func() {
 		if err != nil {
 			p.close()
 		}
 	}()
+	// /metrics and /healthz answer from the start, while the servers are
+	// connected (console.go).
+	if err := p.serveMetrics(ctx); err != nil {
+		return nil, err
+	}
 	// Credentials and TLS come from the environment or files, never flags
 	// (package secure); nothing set means the local stack's plain listeners.
 	sec, err := secure.FromEnv()
@@ -175,7 +164,10 @@ func open(ctx context.Context, cfg config, log *slog.Logger, reg prometheus.Regi
 	if err := p.openCassandra(ctx, sec.Cassandra); err != nil {
 		return nil, err
 	}
-	return p, p.newConsumers()
+	if err := p.newConsumers(); err != nil {
+		return nil, err
+	}
+	return p, p.serveConsole(ctx) // it reads the ledger and the dead letters
 }
 
 // openPostgres connects to PostgreSQL, which holds the run ledger.
@@ -251,23 +243,39 @@ func (p *pipeline) newConsumers() error {
 		opts := []kafkasink.ConsumerOpt{
 			kafkasink.WithTopic(p.cfg.topic), kafkasink.WithDLQTopic(p.cfg.dlqTopic), kafkasink.WithLogger(p.log),
 			kafkasink.WithSessionTimeout(p.cfg.sessionTimeout), kafkasink.WithMetrics(p.reg),
-			kafkasink.WithClientOpts(slices.Concat(p.kafka.ClientOpts, consumerFetchOpts)...),
+			kafkasink.WithClientOpts(consumerFetchOpts...),
 		}
 		if id := instanceID(p.cfg.instanceID, p.cfg.consumers, i); id != "" {
 			opts = append(opts, kafkasink.WithInstanceID(id))
 		}
-		if p.kafka.Registry != nil {
-			// Registry mode reads the Confluent wire format, and the plain
-			// records written before the topic switched.
-			opts = append(opts, kafkasink.WithSchemaRegistry(p.kafka.Registry))
-		}
-		c, err := kafkasink.NewConsumer(p.kafka.Brokers, p.cfg.group, handler, opts...)
+		// Registry mode, with a registry, reads the Confluent wire format,
+		// and the plain records written before the topic switched.
+		c, err := p.kafka.NewConsumer(p.cfg.group, handler, opts...)
 		if err != nil {
 			return err
 		}
 		p.consumers = append(p.consumers, c)
 	}
 	return nil
+}
+
+// consumerFetchOpts bound what a consumer buffers while Cassandra falls
+// behind. franz-go's defaults (1 MiB per partition, 50 MiB per fetch) let
+// a buffered fetch of the six partitions hold about 15 MB of decompressed
+// rows; with a Cassandra stall of 4 s in a 150,000-user run that took the
+// pipeline from 58-61 to 67-70 MB resident and, near the soft memory
+// limit, from 5.7-6.0 to 8.1-8.4 CPU-seconds of mostly garbage
+// collection. 256 KiB per partition is still hundreds of rows per fetch.
+var consumerFetchOpts = []kgo.Opt{kgo.FetchMaxPartitionBytes(256 << 10), kgo.FetchMaxBytes(2 << 20)}
+
+// instanceID returns consumer i's static group member id (-instance-id):
+// the id itself, or id-i when the process runs several consumers, since
+// two live members with one id fence each other. Empty: a dynamic member.
+func instanceID(id string, consumers, i int) string {
+	if id == "" || consumers <= 1 {
+		return id
+	}
+	return fmt.Sprintf("%s-%d", id, i)
 }
 
 // consume runs the consumers until ctx ends, when they finish and commit
@@ -291,6 +299,9 @@ func (p *pipeline) consume(ctx context.Context) error {
 
 // close releases everything open opened.
 func (p *pipeline) close() {
+	if p.stopConsole != nil {
+		p.stopConsole()
+	}
 	for _, c := range p.consumers {
 		c.Close() // also releases the client of a consumer never run
 	}

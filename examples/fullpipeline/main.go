@@ -27,8 +27,8 @@
 //     [secure];
 //   - an [ingest.Loop] fetches users page by page with a [randomuser.Client],
 //     maps each to a row ([transform.FromUser]) and has [outbox.Store.Stage]
-//     write each page to PostgreSQL in one transaction (ingest.go): the
-//     durable hand-off between fetching and streaming;
+//     write each page to PostgreSQL in one transaction: the durable
+//     hand-off between fetching and streaming;
 //   - an [outbox.Relay] publishes the staged rows, in stage order, through a
 //     [kafkasink.Producer];
 //   - [kafkasink.Consumer]s read them in a consumer group and hand each batch
@@ -42,12 +42,11 @@
 // registry (each package's WithMetrics; their docs list the series), which
 // console.Handle serves on /metrics beside the status page (console.go).
 // The other files are operating conveniences, small and local to this
-// command: flags (flags.go), the progress line and summary (report.go), the check
-// against Cassandra (verify.go), latency quantiles (latency.go), and
-// running the relay and consumers in the background (schedule.go);
-// [memlimit] sets the soft memory limit.
-// examples/producer and examples/consumer run the two halves as separate
-// processes.
+// command: flags (flags.go), the progress line and summary (report.go), the
+// check against Cassandra (verify.go), latency quantiles (latency.go), and
+// the consumers, the relay and the drain (consume.go); [memlimit] sets the
+// soft memory limit. examples/producer and examples/consumer run the two
+// halves as separate processes.
 package main
 
 import (
@@ -60,7 +59,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"slices"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -125,31 +124,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) ([]re
 	if limit := cfg.memoryLimitBytes(); memlimit.Apply(limit) {
 		log.Debug("soft memory limit set", "bytes", limit)
 	}
-	// One registry for the process: every component registers its series
-	// on it, and /metrics serves it from the start (console.go).
-	reg := prometheus.NewRegistry()
-	var mux *http.ServeMux
-	if cfg.metricsAddr != "" {
-		var err error
-		if mux, err = serveMetrics(ctx, reg, cfg.metricsAddr, log); err != nil {
-			return nil, err
-		}
-	}
-	p, err := open(ctx, cfg, log, reg)
+	p, err := open(ctx, cfg, log, prometheus.NewRegistry())
 	if err != nil {
 		return nil, err
 	}
 	defer p.close()
-	if mux != nil {
-		// The status page reads the ledger and the dead-letter topic: it
-		// comes once they are open (console.go). Its sampler stops with the
-		// pipeline.
-		ctx, stopConsole := context.WithCancel(ctx)
-		defer stopConsole()
-		if err := p.serveConsole(ctx, mux, reg); err != nil {
-			return nil, err
-		}
-	}
 
 	// The relay and the consumers run for the life of the process, across
 	// runs; a run fetches and stages, then waits for them to catch up.
@@ -167,7 +146,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) ([]re
 type pipeline struct {
 	cfg config
 	log *slog.Logger
-	reg prometheus.Registerer // every component's metrics
+	// reg is the process's one registry: every component registers its
+	// series on it (WithMetrics), the status page reads it.
+	reg         *prometheus.Registry
+	mux         *http.ServeMux     // of -metrics-addr (console.go); nil without
+	stopConsole context.CancelFunc // the status page's sampler
 
 	api       *connect.API
 	loop      *ingest.Loop
@@ -203,13 +186,18 @@ type counts struct {
 // open connects to the servers and builds the pipeline, creating what is
 // missing: the outbox and ledger tables, the topics, the keyspace and the
 // table. Close it when done.
-func open(ctx context.Context, cfg config, log *slog.Logger, reg prometheus.Registerer) (_ *pipeline, err error) {
+func open(ctx context.Context, cfg config, log *slog.Logger, reg *prometheus.Registry) (_ *pipeline, err error) {
 	p := &pipeline{cfg: cfg, log: log, reg: reg}
 	defer func() {
 		if err != nil {
 			p.close()
 		}
 	}()
+	// /metrics and /healthz answer from the start, while the servers are
+	// connected (console.go).
+	if err := p.serveMetrics(ctx); err != nil {
+		return nil, err
+	}
 	// Credentials and TLS come from the environment or files, never flags
 	// (package secure); nothing set means the local stack's plain listeners.
 	sec, err := secure.FromEnv()
@@ -230,7 +218,10 @@ func open(ctx context.Context, cfg config, log *slog.Logger, reg prometheus.Regi
 	if err := p.openCassandra(ctx, sec.Cassandra); err != nil {
 		return nil, err
 	}
-	return p, p.newConsumers()
+	if err := p.newConsumers(); err != nil {
+		return nil, err
+	}
+	return p, p.serveConsole(ctx) // it reads the ledger and the dead letters
 }
 
 // openAPI creates the Random User API client. -offline points it at an
@@ -260,13 +251,31 @@ func (p *pipeline) openPostgres(ctx context.Context, sec secure.Postgres) (err e
 	}
 	// Both migrations are idempotent and safe for processes starting
 	// together, so every process runs them at start.
-	if err := p.outbox.Migrate(ctx); err != nil {
-		return fmt.Errorf("postgres: %w", err)
-	}
-	if err := p.ledger.Migrate(ctx); err != nil {
+	if err := errors.Join(p.outbox.Migrate(ctx), p.ledger.Migrate(ctx)); err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
 	return nil
+}
+
+// newLoop returns the loop that fetches -users users of -seed, page by
+// page, maps each to a row and stages each page in the outbox, where the
+// relay picks it up (package ingest). Each page staged is counted, and
+// its ids go to the run's set, for verification.
+func (p *pipeline) newLoop() (*ingest.Loop, error) {
+	var nat []string
+	if p.cfg.nat != "" {
+		nat = strings.Split(p.cfg.nat, ",")
+	}
+	return ingest.New(p.api, p.outbox, ingest.WithPageSize(p.cfg.pageSize), ingest.WithRate(p.cfg.rate), ingest.WithNat(nat...),
+		ingest.WithLogger(p.log), ingest.WithMetrics(p.reg), ingest.WithPageHook(func(pg ingest.Page) {
+			for i := range pg.Rows {
+				p.ids.add(pg.Rows[i].ID)
+			}
+			p.counts.fetched.Add(int64(pg.Fetched))
+			p.counts.invalid.Add(int64(pg.Invalid))
+			p.counts.staged.Add(int64(pg.Staged))
+			p.counts.duplicates.Add(int64(pg.Duplicates))
+		}))
 }
 
 // openKafka creates the topics, the producer and the relay that publishes
@@ -276,24 +285,11 @@ func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) (err error) 
 	if p.kafka, err = p.cfg.servers().OpenKafka(ctx, sec); err != nil {
 		return err
 	}
-	opts := []kafkasink.ProducerOpt{kafkasink.WithTopic(p.cfg.topic), kafkasink.WithLogger(p.log),
-		kafkasink.WithClientOpts(p.kafka.ClientOpts...), kafkasink.WithMetrics(p.reg)}
-	if p.kafka.Registry != nil {
-		opts = append(opts, kafkasink.WithSchemaRegistry(p.kafka.Registry))
-	}
-	if p.producer, err = kafkasink.NewProducer(p.kafka.Brokers, opts...); err != nil {
+	// In registry mode the value schema is registered now: a registry
+	// that is down, or a subject whose rule refuses the schema, stops the
+	// program before it stages or produces anything.
+	if p.producer, err = p.kafka.NewProducer(ctx, kafkasink.WithTopic(p.cfg.topic), kafkasink.WithLogger(p.log), kafkasink.WithMetrics(p.reg)); err != nil {
 		return err
-	}
-	if p.kafka.Registry != nil {
-		// Registry mode: register the value schema now, so that a
-		// registry that is down, or a subject whose compatibility rule
-		// refuses the schema, stops the program before it stages or
-		// produces anything.
-		id, err := p.producer.RegisterSchema(ctx)
-		if err != nil {
-			return fmt.Errorf("schema registry: %w", err)
-		}
-		p.log.Info("value schema registered", "subject", kafkasink.ValueSubject(p.cfg.topic), "id", id)
 	}
 	// Clusters rarely create topics on first use, and this one would give
 	// them its default partitions: create both, as configured. The
@@ -347,17 +343,14 @@ func (p *pipeline) newConsumers() error {
 		opts := []kafkasink.ConsumerOpt{
 			kafkasink.WithTopic(p.cfg.topic), kafkasink.WithDLQTopic(p.cfg.dlqTopic), kafkasink.WithLogger(p.log),
 			kafkasink.WithSessionTimeout(p.cfg.sessionTimeout), kafkasink.WithMetrics(p.reg),
-			kafkasink.WithClientOpts(slices.Concat(p.kafka.ClientOpts, consumerFetchOpts)...),
+			kafkasink.WithClientOpts(consumerFetchOpts...),
 		}
 		if id := instanceID(p.cfg.instanceID, p.cfg.consumers, i); id != "" {
 			opts = append(opts, kafkasink.WithInstanceID(id))
 		}
-		if p.kafka.Registry != nil {
-			// Registry mode reads the Confluent wire format, and the plain
-			// records written before the topic switched.
-			opts = append(opts, kafkasink.WithSchemaRegistry(p.kafka.Registry))
-		}
-		c, err := kafkasink.NewConsumer(p.kafka.Brokers, p.cfg.group, handler, opts...)
+		// Registry mode, with a registry, reads the Confluent wire format,
+		// and the plain records written before the topic switched.
+		c, err := p.kafka.NewConsumer(p.cfg.group, handler, opts...)
 		if err != nil {
 			return err
 		}
@@ -369,6 +362,9 @@ func (p *pipeline) newConsumers() error {
 // close releases everything open opened; the relay and consumers must
 // have stopped.
 func (p *pipeline) close() {
+	if p.stopConsole != nil {
+		p.stopConsole()
+	}
 	for _, c := range p.consumers {
 		c.Close() // also releases the client of a consumer never run
 	}
@@ -431,7 +427,7 @@ func (p *pipeline) fullRun(ctx context.Context, out io.Writer) (report, error) {
 	if failed := p.bg.failure(); failed != nil && work.Err() != nil {
 		err = failed // the run was stopped by it
 	}
-	rep.Status, rep.Error = outcome(ctx, err)
+	rep.Status, rep.Error = runledger.Outcome(ctx, err)
 	// A success also sets the ledger's last-success gauge, which an alert
 	// watches.
 	if uerr := p.ledger.Update(ctx, rep.Run); uerr != nil {
@@ -442,17 +438,4 @@ func (p *pipeline) fullRun(ctx context.Context, out io.Writer) (report, error) {
 		return rep, nil
 	}
 	return rep, err
-}
-
-// outcome returns a run's status and error text: a run stopped by a signal
-// is interrupted, not failed, and the next one carries on.
-func outcome(ctx context.Context, err error) (status, text string) {
-	switch {
-	case err == nil:
-		return runledger.StatusSucceeded, ""
-	case ctx.Err() != nil:
-		return runledger.StatusInterrupted, "interrupted"
-	default:
-		return runledger.StatusFailed, err.Error()
-	}
 }

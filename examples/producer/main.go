@@ -19,8 +19,8 @@
 //     [secure];
 //   - an [ingest.Loop] fetches users page by page with a [randomuser.Client],
 //     maps each to a row ([transform.FromUser]) and has [outbox.Store.Stage]
-//     write each page to PostgreSQL in one transaction (ingest.go): the
-//     durable hand-off between fetching and streaming, so a crash after it
+//     write each page to PostgreSQL in one transaction: the durable
+//     hand-off between fetching and streaming, so a crash after it
 //     loses nothing and a second fetch of the same users stages nothing;
 //   - an [outbox.Relay] publishes the staged rows, in stage order, through a
 //     [kafkasink.Producer], and moves its position only past rows the broker
@@ -46,6 +46,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -92,30 +93,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error
 	if memlimit.Apply(cfg.memoryLimit) {
 		log.Debug("soft memory limit set", "bytes", cfg.memoryLimit)
 	}
-	// One registry for the process: every component registers its series
-	// on it, and /metrics serves it from the start (console.go).
-	reg := prometheus.NewRegistry()
-	var mux *http.ServeMux
-	if cfg.metricsAddr != "" {
-		var err error
-		if mux, err = serveMetrics(ctx, reg, cfg.metricsAddr, log); err != nil {
-			return err
-		}
-	}
-	p, err := open(ctx, cfg, log, reg)
+	p, err := open(ctx, cfg, log, prometheus.NewRegistry())
 	if err != nil {
 		return err
 	}
 	defer p.close()
-	if mux != nil {
-		// The status page reads the ledger: it comes once the ledger is
-		// open (console.go). Its sampler stops with the pipeline.
-		ctx, stopConsole := context.WithCancel(ctx)
-		defer stopConsole()
-		if err := p.serveConsole(ctx, mux, reg); err != nil {
-			return err
-		}
-	}
 
 	// The relay runs for the life of the process, across runs: it also
 	// publishes what a process killed earlier left staged.
@@ -132,7 +114,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error
 type pipeline struct {
 	cfg config
 	log *slog.Logger
-	reg prometheus.Registerer // every component's metrics
+	// reg is the process's one registry: every component registers its
+	// series on it (WithMetrics), the status page reads it.
+	reg         *prometheus.Registry
+	mux         *http.ServeMux     // of -metrics-addr (console.go); nil without
+	stopConsole context.CancelFunc // the status page's sampler
 
 	api      *connect.API
 	loop     *ingest.Loop
@@ -159,13 +145,18 @@ type counts struct {
 
 // open connects to the servers and builds the producer, creating what is
 // missing: the outbox and ledger tables and the topics. Close it when done.
-func open(ctx context.Context, cfg config, log *slog.Logger, reg prometheus.Registerer) (_ *pipeline, err error) {
+func open(ctx context.Context, cfg config, log *slog.Logger, reg *prometheus.Registry) (_ *pipeline, err error) {
 	p := &pipeline{cfg: cfg, log: log, reg: reg}
 	defer func() {
 		if err != nil {
 			p.close()
 		}
 	}()
+	// /metrics and /healthz answer from the start, while the servers are
+	// connected (console.go).
+	if err := p.serveMetrics(ctx); err != nil {
+		return nil, err
+	}
 	// Credentials and TLS come from the environment or files, never flags
 	// (package secure); nothing set means the local stack's plain listeners.
 	sec, err := secure.FromEnv()
@@ -180,7 +171,10 @@ func open(ctx context.Context, cfg config, log *slog.Logger, reg prometheus.Regi
 	if err := p.openPostgres(ctx, sec.Postgres); err != nil {
 		return nil, err
 	}
-	return p, p.openKafka(ctx, sec.Kafka)
+	if err := p.openKafka(ctx, sec.Kafka); err != nil {
+		return nil, err
+	}
+	return p, p.serveConsole(ctx) // it reads the ledger
 }
 
 // openAPI creates the Random User API client. -offline points it at an
@@ -193,7 +187,7 @@ func (p *pipeline) openAPI() (err error) {
 }
 
 // openPostgres connects to PostgreSQL, which holds the outbox and the run
-// ledger, in one schema, over one pool.
+// ledger, in one schema, over one pool, and creates their tables.
 func (p *pipeline) openPostgres(ctx context.Context, sec secure.Postgres) (err error) {
 	// TLS and the password merged in; pinged: fail now, with the cause.
 	if p.pool, err = p.cfg.servers().OpenPostgres(ctx, sec); err != nil {
@@ -210,41 +204,43 @@ func (p *pipeline) openPostgres(ctx context.Context, sec secure.Postgres) (err e
 	}
 	// Both migrations are idempotent and safe for processes starting
 	// together (a producer and its consumers), so each runs them at start.
-	if err := p.outbox.Migrate(ctx); err != nil {
-		return fmt.Errorf("postgres: %w", err)
-	}
-	if err := p.ledger.Migrate(ctx); err != nil {
+	if err := errors.Join(p.outbox.Migrate(ctx), p.ledger.Migrate(ctx)); err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
 	return nil
 }
 
-// openKafka creates the topics, the producer and the relay that publishes
-// the outbox through it.
+// newLoop returns the loop that fetches -users users of -seed, page by
+// page, maps each to a row and stages each page in the outbox, where the
+// relay picks it up (package ingest). Each page staged is counted, for the
+// run ledger and the progress line.
+func (p *pipeline) newLoop() (*ingest.Loop, error) {
+	var nat []string
+	if p.cfg.nat != "" {
+		nat = strings.Split(p.cfg.nat, ",")
+	}
+	return ingest.New(p.api, p.outbox, ingest.WithPageSize(p.cfg.pageSize), ingest.WithRate(p.cfg.rate), ingest.WithNat(nat...),
+		ingest.WithLogger(p.log), ingest.WithMetrics(p.reg), ingest.WithPageHook(func(pg ingest.Page) {
+			p.counts.fetched.Add(int64(pg.Fetched))
+			p.counts.invalid.Add(int64(pg.Invalid))
+			p.counts.staged.Add(int64(pg.Staged))
+			p.counts.duplicates.Add(int64(pg.Duplicates))
+		}))
+}
+
+// openKafka creates the producer, the topics and the relay that publishes
+// the outbox through the producer.
 func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) error {
-	// SASL and TLS, checked by one connection; the registry's client.
+	// SASL and TLS, checked by one connection; the registry's client. In
+	// registry mode the value schema is registered now, so that a registry
+	// that is down, or a subject whose compatibility rule refuses the
+	// schema, stops the program before it stages or produces anything.
 	k, err := p.cfg.servers().OpenKafka(ctx, sec)
 	if err != nil {
 		return err
 	}
-	opts := []kafkasink.ProducerOpt{kafkasink.WithTopic(p.cfg.topic), kafkasink.WithLogger(p.log),
-		kafkasink.WithClientOpts(k.ClientOpts...), kafkasink.WithMetrics(p.reg)}
-	if k.Registry != nil {
-		opts = append(opts, kafkasink.WithSchemaRegistry(k.Registry))
-	}
-	if p.producer, err = kafkasink.NewProducer(k.Brokers, opts...); err != nil {
+	if p.producer, err = k.NewProducer(ctx, kafkasink.WithTopic(p.cfg.topic), kafkasink.WithLogger(p.log), kafkasink.WithMetrics(p.reg)); err != nil {
 		return err
-	}
-	if k.Registry != nil {
-		// Registry mode: register the value schema now, so that a
-		// registry that is down, or a subject whose compatibility rule
-		// refuses the schema, stops the program before it stages or
-		// produces anything.
-		id, err := p.producer.RegisterSchema(ctx)
-		if err != nil {
-			return fmt.Errorf("schema registry: %w", err)
-		}
-		p.log.Info("value schema registered", "subject", kafkasink.ValueSubject(p.cfg.topic), "id", id)
 	}
 	// Clusters rarely create topics on first use, and this one would give
 	// them its default partitions: create both, as configured. The
@@ -265,6 +261,9 @@ func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) error {
 
 // close releases everything open opened; the relay must have stopped.
 func (p *pipeline) close() {
+	if p.stopConsole != nil {
+		p.stopConsole()
+	}
 	if p.producer != nil {
 		p.producer.Close()
 	}
@@ -305,7 +304,7 @@ func (p *pipeline) ingestRun(ctx context.Context, out io.Writer) error {
 	r := total.Since(base)
 	p.settled = total
 	took := time.Since(run.StartedAt)
-	r.Status, r.Error = outcome(ctx, err)
+	r.Status, r.Error = runledger.Outcome(ctx, err)
 	if r.Status == runledger.StatusInterrupted {
 		err = nil // the next run carries on
 	}
@@ -332,18 +331,5 @@ func (p *pipeline) drain(ctx context.Context) error {
 			return ctx.Err()
 		case <-time.After(time.Second):
 		}
-	}
-}
-
-// outcome returns a run's status and error text: a run stopped by a signal
-// is interrupted, not failed.
-func outcome(ctx context.Context, err error) (status, text string) {
-	switch {
-	case err == nil:
-		return runledger.StatusSucceeded, ""
-	case ctx.Err() != nil:
-		return runledger.StatusInterrupted, "interrupted"
-	default:
-		return runledger.StatusFailed, err.Error()
 	}
 }
