@@ -57,40 +57,39 @@ import (
 	"github.com/userstream/userstream/cassandrastore"
 	"github.com/userstream/userstream/connect"
 	"github.com/userstream/userstream/kafkasink"
+	"github.com/userstream/userstream/kafkasink/dlq"
 	"github.com/userstream/userstream/memlimit"
 	"github.com/userstream/userstream/runledger"
 	"github.com/userstream/userstream/secure"
 )
 
+// consumerFetchOpts bound what a consumer buffers while Cassandra falls
+// behind. franz-go's defaults (1 MiB per partition, 50 MiB per fetch) let
+// a buffered fetch of the six partitions hold about 15 MB of decompressed
+// rows; with a Cassandra stall of 4 s in a 150,000-user run that took the
+// pipeline from 58-61 to 67-70 MB resident and, near the soft memory
+// limit, from 5.7-6.0 to 8.1-8.4 CPU-seconds of mostly garbage
+// collection. 256 KiB per partition is still hundreds of rows per fetch.
+var consumerFetchOpts = []kgo.Opt{kgo.FetchMaxPartitionBytes(256 << 10), kgo.FetchMaxBytes(2 << 20)}
+
 func main() {
-	if err := runMain(os.Args[1:]); err != nil {
+	// A signal ends ctx: the run finishes its batch and returns. The
+	// process ends with main, so nothing needs to stop the notification.
+	ctx, _ := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	cfg, err := parseFlags(flag.NewFlagSet("consumer", flag.ExitOnError), os.Args[1:])
+	log, lerr := newLogger(cfg.logLevel)
+	if err = errors.Join(err, lerr); err == nil {
+		err = run(ctx, cfg, log, os.Stdout)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "consumer:", err)
 		os.Exit(1)
 	}
 }
 
-// runMain parses the flags and runs until SIGINT or SIGTERM.
-func runMain(args []string) error {
-	cfg, err := parseFlags(flag.NewFlagSet("consumer", flag.ExitOnError), args)
-	if err != nil {
-		return err
-	}
-	log, err := newLogger(cfg.logLevel)
-	if err != nil {
-		return err
-	}
-	slog.SetDefault(log) // the standard log package (gocql's) too, at its level
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return run(ctx, cfg, log, os.Stdout)
-}
-
 // run wires the consumers and runs them until ctx ends, then prints a
 // summary to out.
 func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error {
-	if memlimit.Apply(cfg.memoryLimit) {
-		log.Debug("soft memory limit set", "bytes", cfg.memoryLimit)
-	}
 	p, err := open(ctx, cfg, log, prometheus.NewRegistry())
 	if err != nil {
 		return err
@@ -123,6 +122,7 @@ type pipeline struct {
 	reg         *prometheus.Registry
 	mux         *http.ServeMux     // of -metrics-addr (console.go); nil without
 	stopConsole context.CancelFunc // the status page's sampler
+	queue       *dlq.Queue         // the dead letters the status page shows
 
 	pool      *pgxpool.Pool
 	ledger    *runledger.Ledger
@@ -136,6 +136,9 @@ type pipeline struct {
 // missing: the ledger table, the topics, the keyspace and the table. Close
 // it when done.
 func open(ctx context.Context, cfg config, log *slog.Logger, reg *prometheus.Registry) (_ *pipeline, err error) {
+	if memlimit.Apply(cfg.memoryLimit) { // the process's
+		log.Debug("soft memory limit set", "bytes", cfg.memoryLimit)
+	}
 	p := &pipeline{cfg: cfg, log: log, reg: reg}
 	defer func() {
 		if err != nil {
@@ -240,11 +243,8 @@ func (p *pipeline) newConsumers() error {
 	// consumers record their own metrics, latencies included.
 	handler := kafkasink.RowsHandler(p.store.UpsertMany, kafkasink.RejectedRows)
 	for i := range max(p.cfg.consumers, 1) {
-		opts := []kafkasink.ConsumerOpt{
-			kafkasink.WithTopic(p.cfg.topic), kafkasink.WithDLQTopic(p.cfg.dlqTopic), kafkasink.WithLogger(p.log),
-			kafkasink.WithSessionTimeout(p.cfg.sessionTimeout), kafkasink.WithMetrics(p.reg),
-			kafkasink.WithClientOpts(consumerFetchOpts...),
-		}
+		opts := []kafkasink.ConsumerOpt{kafkasink.WithTopic(p.cfg.topic), kafkasink.WithDLQTopic(p.cfg.dlqTopic), kafkasink.WithLogger(p.log),
+			kafkasink.WithSessionTimeout(p.cfg.sessionTimeout), kafkasink.WithMetrics(p.reg), kafkasink.WithClientOpts(consumerFetchOpts...)}
 		if id := instanceID(p.cfg.instanceID, p.cfg.consumers, i); id != "" {
 			opts = append(opts, kafkasink.WithInstanceID(id))
 		}
@@ -258,15 +258,6 @@ func (p *pipeline) newConsumers() error {
 	}
 	return nil
 }
-
-// consumerFetchOpts bound what a consumer buffers while Cassandra falls
-// behind. franz-go's defaults (1 MiB per partition, 50 MiB per fetch) let
-// a buffered fetch of the six partitions hold about 15 MB of decompressed
-// rows; with a Cassandra stall of 4 s in a 150,000-user run that took the
-// pipeline from 58-61 to 67-70 MB resident and, near the soft memory
-// limit, from 5.7-6.0 to 8.1-8.4 CPU-seconds of mostly garbage
-// collection. 256 KiB per partition is still hundreds of rows per fetch.
-var consumerFetchOpts = []kgo.Opt{kgo.FetchMaxPartitionBytes(256 << 10), kgo.FetchMaxBytes(2 << 20)}
 
 // instanceID returns consumer i's static group member id (-instance-id):
 // the id itself, or id-i when the process runs several consumers, since
@@ -301,6 +292,9 @@ func (p *pipeline) consume(ctx context.Context) error {
 func (p *pipeline) close() {
 	if p.stopConsole != nil {
 		p.stopConsole()
+	}
+	if p.queue != nil {
+		p.queue.Close()
 	}
 	for _, c := range p.consumers {
 		c.Close() // also releases the client of a consumer never run

@@ -34,6 +34,33 @@ func instanceID(id string, consumers, i int) string {
 	return fmt.Sprintf("%s-%d", id, i)
 }
 
+// newConsumers creates the -consumers consumers of the group; each takes
+// a share of the partitions once it runs.
+func (p *pipeline) newConsumers() error {
+	// The store's bulk write is the handler. RowsHandler passes it each
+	// batch's rows, and RejectedRows sends the rows it can never write to
+	// the dead-letter topic; any other failure is retried, so a Cassandra
+	// outage holds the partition instead of losing rows. The store and the
+	// consumers record their own metrics; observe times the run's rows for
+	// its summary (consume.go).
+	handler := p.observe(kafkasink.RowsHandler(p.store.UpsertMany, kafkasink.RejectedRows))
+	for i := range max(p.cfg.consumers, 1) {
+		opts := []kafkasink.ConsumerOpt{kafkasink.WithTopic(p.cfg.topic), kafkasink.WithDLQTopic(p.cfg.dlqTopic), kafkasink.WithLogger(p.log),
+			kafkasink.WithSessionTimeout(p.cfg.sessionTimeout), kafkasink.WithMetrics(p.reg), kafkasink.WithClientOpts(consumerFetchOpts...)}
+		if id := instanceID(p.cfg.instanceID, p.cfg.consumers, i); id != "" {
+			opts = append(opts, kafkasink.WithInstanceID(id))
+		}
+		// Registry mode, with a registry, reads the Confluent wire format,
+		// and the plain records written before the topic switched.
+		c, err := p.kafka.NewConsumer(p.cfg.group, handler, opts...)
+		if err != nil {
+			return err
+		}
+		p.consumers = append(p.consumers, c)
+	}
+	return nil
+}
+
 // observe wraps the consumers' handler to record, for every message
 // stored, the latency from its user's fetch (the fetched-at header the
 // relay sets from the outbox's fetch time, so it is measured wherever the

@@ -72,6 +72,7 @@ import (
 	"github.com/userstream/userstream/connect"
 	"github.com/userstream/userstream/ingest"
 	"github.com/userstream/userstream/kafkasink"
+	"github.com/userstream/userstream/kafkasink/dlq"
 	"github.com/userstream/userstream/kafkasink/outbox"
 	"github.com/userstream/userstream/memlimit"
 	"github.com/userstream/userstream/randomuser"
@@ -93,13 +94,10 @@ func runMain(args []string) error {
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(cfg.logLevel)
+	log, err := newLogger(cfg.logLevel) // gocql's too
 	if err != nil {
 		return err
 	}
-	// The standard log package (gocql's default logger) goes through the
-	// same handler, at its level.
-	slog.SetDefault(log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -151,6 +149,7 @@ type pipeline struct {
 	reg         *prometheus.Registry
 	mux         *http.ServeMux     // of -metrics-addr (console.go); nil without
 	stopConsole context.CancelFunc // the status page's sampler
+	queue       *dlq.Queue         // the dead letters the status page shows
 
 	api       *connect.API
 	loop      *ingest.Loop
@@ -206,10 +205,10 @@ func open(ctx context.Context, cfg config, log *slog.Logger, reg *prometheus.Reg
 	}
 	log.Info("connection security", "settings", sec) // passwords print as [redacted]
 
-	if err := p.openAPI(); err != nil {
+	if err := p.openPostgres(ctx, sec.Postgres); err != nil {
 		return nil, err
 	}
-	if err := p.openPostgres(ctx, sec.Postgres); err != nil {
+	if err := p.openIngest(); err != nil { // after fullRun
 		return nil, err
 	}
 	if err := p.openKafka(ctx, sec.Kafka); err != nil {
@@ -218,19 +217,10 @@ func open(ctx context.Context, cfg config, log *slog.Logger, reg *prometheus.Reg
 	if err := p.openCassandra(ctx, sec.Cassandra); err != nil {
 		return nil, err
 	}
-	if err := p.newConsumers(); err != nil {
+	if err := p.newConsumers(); err != nil { // consume.go
 		return nil, err
 	}
 	return p, p.serveConsole(ctx) // it reads the ledger and the dead letters
-}
-
-// openAPI creates the Random User API client. -offline points it at an
-// in-process imitation of the API, for machines without internet.
-func (p *pipeline) openAPI() (err error) {
-	if p.api, err = connect.OpenAPI(p.cfg.apiURL, p.cfg.offline, randomuser.WithLogger(p.log), randomuser.WithMetrics(p.reg)); err == nil && p.api.Offline() {
-		p.log.Info("serving the Random User API offline", "url", p.api.BaseURL)
-	}
-	return err
 }
 
 // openPostgres connects to PostgreSQL, which holds the outbox and the run
@@ -243,9 +233,6 @@ func (p *pipeline) openPostgres(ctx context.Context, sec secure.Postgres) (err e
 	if p.outbox, err = outbox.NewStore(p.pool, outbox.WithSchema(p.cfg.pgSchema), outbox.WithMetrics(p.reg)); err != nil {
 		return err
 	}
-	if p.loop, err = p.newLoop(); err != nil {
-		return err
-	}
 	if p.ledger, err = runledger.New(p.pool, runledger.WithSchema(p.cfg.pgSchema), runledger.WithMetrics(p.reg)); err != nil {
 		return err
 	}
@@ -255,27 +242,6 @@ func (p *pipeline) openPostgres(ctx context.Context, sec secure.Postgres) (err e
 		return fmt.Errorf("postgres: %w", err)
 	}
 	return nil
-}
-
-// newLoop returns the loop that fetches -users users of -seed, page by
-// page, maps each to a row and stages each page in the outbox, where the
-// relay picks it up (package ingest). Each page staged is counted, and
-// its ids go to the run's set, for verification.
-func (p *pipeline) newLoop() (*ingest.Loop, error) {
-	var nat []string
-	if p.cfg.nat != "" {
-		nat = strings.Split(p.cfg.nat, ",")
-	}
-	return ingest.New(p.api, p.outbox, ingest.WithPageSize(p.cfg.pageSize), ingest.WithRate(p.cfg.rate), ingest.WithNat(nat...),
-		ingest.WithLogger(p.log), ingest.WithMetrics(p.reg), ingest.WithPageHook(func(pg ingest.Page) {
-			for i := range pg.Rows {
-				p.ids.add(pg.Rows[i].ID)
-			}
-			p.counts.fetched.Add(int64(pg.Fetched))
-			p.counts.invalid.Add(int64(pg.Invalid))
-			p.counts.staged.Add(int64(pg.Staged))
-			p.counts.duplicates.Add(int64(pg.Duplicates))
-		}))
 }
 
 // openKafka creates the topics, the producer and the relay that publishes
@@ -329,41 +295,14 @@ func (p *pipeline) openCassandra(ctx context.Context, sec secure.Cassandra) (err
 	return nil
 }
 
-// newConsumers creates the -consumers consumers of the group; each takes
-// a share of the partitions once it runs.
-func (p *pipeline) newConsumers() error {
-	// The store's bulk write is the handler. RowsHandler passes it each
-	// batch's rows, and RejectedRows sends the rows it can never write to
-	// the dead-letter topic; any other failure is retried, so a Cassandra
-	// outage holds the partition instead of losing rows. The store and the
-	// consumers record their own metrics; observe times the run's rows for
-	// its summary (consume.go).
-	handler := p.observe(kafkasink.RowsHandler(p.store.UpsertMany, kafkasink.RejectedRows))
-	for i := range max(p.cfg.consumers, 1) {
-		opts := []kafkasink.ConsumerOpt{
-			kafkasink.WithTopic(p.cfg.topic), kafkasink.WithDLQTopic(p.cfg.dlqTopic), kafkasink.WithLogger(p.log),
-			kafkasink.WithSessionTimeout(p.cfg.sessionTimeout), kafkasink.WithMetrics(p.reg),
-			kafkasink.WithClientOpts(consumerFetchOpts...),
-		}
-		if id := instanceID(p.cfg.instanceID, p.cfg.consumers, i); id != "" {
-			opts = append(opts, kafkasink.WithInstanceID(id))
-		}
-		// Registry mode, with a registry, reads the Confluent wire format,
-		// and the plain records written before the topic switched.
-		c, err := p.kafka.NewConsumer(p.cfg.group, handler, opts...)
-		if err != nil {
-			return err
-		}
-		p.consumers = append(p.consumers, c)
-	}
-	return nil
-}
-
 // close releases everything open opened; the relay and consumers must
 // have stopped.
 func (p *pipeline) close() {
 	if p.stopConsole != nil {
 		p.stopConsole()
+	}
+	if p.queue != nil {
+		p.queue.Close()
 	}
 	for _, c := range p.consumers {
 		c.Close() // also releases the client of a consumer never run
@@ -438,4 +377,31 @@ func (p *pipeline) fullRun(ctx context.Context, out io.Writer) (report, error) {
 		return rep, nil
 	}
 	return rep, err
+}
+
+// openIngest creates the Random User API client (-offline: an in-process
+// imitation of the API, for machines without internet) and the loop that
+// fetches -users users of -seed, page by page, maps each to a row and
+// stages each page in the outbox, where the relay picks it up. Each page
+// staged is counted, and its ids go to the run's set, for verification.
+func (p *pipeline) openIngest() (err error) {
+	p.api, err = connect.OpenAPI(p.cfg.apiURL, p.cfg.offline, randomuser.WithLogger(p.log), randomuser.WithMetrics(p.reg))
+	if err != nil {
+		return err
+	}
+	if p.api.Offline() {
+		p.log.Info("serving the Random User API offline", "url", p.api.BaseURL)
+	}
+	p.loop, err = ingest.New(p.api, p.outbox, ingest.WithPageSize(p.cfg.pageSize), ingest.WithRate(p.cfg.rate),
+		ingest.WithNat(strings.FieldsFunc(p.cfg.nat, func(r rune) bool { return r == ',' })...),
+		ingest.WithLogger(p.log), ingest.WithMetrics(p.reg), ingest.WithPageHook(func(pg ingest.Page) {
+			for i := range pg.Rows {
+				p.ids.add(pg.Rows[i].ID)
+			}
+			p.counts.fetched.Add(int64(pg.Fetched))
+			p.counts.invalid.Add(int64(pg.Invalid))
+			p.counts.staged.Add(int64(pg.Staged))
+			p.counts.duplicates.Add(int64(pg.Duplicates))
+		}))
+	return err
 }

@@ -24,7 +24,7 @@
 //     loses nothing and a second fetch of the same users stages nothing;
 //   - an [outbox.Relay] publishes the staged rows, in stage order, through a
 //     [kafkasink.Producer], and moves its position only past rows the broker
-//     acknowledged;
+//     acknowledged; [outbox.Relay.Drain] ends a run once all are published;
 //   - [runledger] records every run, and its [runledger.Progress] keeps the
 //     running one current; [ingest.Schedule] repeats runs (-every, -runs).
 //
@@ -64,35 +64,25 @@ import (
 	"github.com/userstream/userstream/secure"
 )
 
+// main parses the flags and runs until done or until SIGINT or SIGTERM.
 func main() {
-	if err := runMain(os.Args[1:]); err != nil {
+	// A signal ends ctx: the run finishes its batch and returns. The
+	// process ends with main, so nothing needs to stop the notification.
+	ctx, _ := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	cfg, err := parseFlags(flag.NewFlagSet("producer", flag.ExitOnError), os.Args[1:])
+	log, lerr := newLogger(cfg.logLevel)
+	if err = errors.Join(err, lerr); err == nil {
+		err = run(ctx, cfg, log, os.Stdout)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "producer:", err)
 		os.Exit(1)
 	}
 }
 
-// runMain parses the flags and runs until done or until SIGINT or SIGTERM.
-func runMain(args []string) error {
-	cfg, err := parseFlags(flag.NewFlagSet("producer", flag.ExitOnError), args)
-	if err != nil {
-		return err
-	}
-	log, err := newLogger(cfg.logLevel)
-	if err != nil {
-		return err
-	}
-	slog.SetDefault(log) // the standard log package too, at its level
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return run(ctx, cfg, log, os.Stdout)
-}
-
 // run wires the producer and runs it, once or on the -every schedule,
 // printing a summary of each run to out.
 func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error {
-	if memlimit.Apply(cfg.memoryLimit) {
-		log.Debug("soft memory limit set", "bytes", cfg.memoryLimit)
-	}
 	p, err := open(ctx, cfg, log, prometheus.NewRegistry())
 	if err != nil {
 		return err
@@ -120,15 +110,18 @@ type pipeline struct {
 	mux         *http.ServeMux     // of -metrics-addr (console.go); nil without
 	stopConsole context.CancelFunc // the status page's sampler
 
-	api      *connect.API
-	loop     *ingest.Loop
 	pool     *pgxpool.Pool
 	outbox   *outbox.Store
 	ledger   *runledger.Ledger
+	api      *connect.API
+	loop     *ingest.Loop
 	producer *kafkasink.Producer
 	relay    *outbox.Relay
 
-	counts counts
+	// counts are what this process fetched and staged, for the run ledger
+	// (the metrics are the components' own); the relay counts what it
+	// publishes (its Stats).
+	fetched, staged, duplicates, invalid atomic.Int64
 	// settled is the process's counts at the end of the last run (zero
 	// before the first): where the next run's share starts. The relay
 	// publishes between runs too (rows left pending by a process that
@@ -137,15 +130,12 @@ type pipeline struct {
 	settled runledger.Run
 }
 
-// counts are what this process did, for the run ledger (the metrics are the
-// components' own); the relay counts what it publishes itself (its Stats).
-type counts struct {
-	fetched, staged, duplicates, invalid atomic.Int64
-}
-
 // open connects to the servers and builds the producer, creating what is
 // missing: the outbox and ledger tables and the topics. Close it when done.
 func open(ctx context.Context, cfg config, log *slog.Logger, reg *prometheus.Registry) (_ *pipeline, err error) {
+	if memlimit.Apply(cfg.memoryLimit) { // the process's
+		log.Debug("soft memory limit set", "bytes", cfg.memoryLimit)
+	}
 	p := &pipeline{cfg: cfg, log: log, reg: reg}
 	defer func() {
 		if err != nil {
@@ -164,26 +154,16 @@ func open(ctx context.Context, cfg config, log *slog.Logger, reg *prometheus.Reg
 		return nil, err
 	}
 	log.Info("connection security", "settings", sec) // passwords print as [redacted]
-
-	if err := p.openAPI(); err != nil {
+	if err := p.openPostgres(ctx, sec.Postgres); err != nil {
 		return nil, err
 	}
-	if err := p.openPostgres(ctx, sec.Postgres); err != nil {
+	if err := p.openIngest(); err != nil {
 		return nil, err
 	}
 	if err := p.openKafka(ctx, sec.Kafka); err != nil {
 		return nil, err
 	}
 	return p, p.serveConsole(ctx) // it reads the ledger
-}
-
-// openAPI creates the Random User API client. -offline points it at an
-// in-process imitation of the API, for machines without internet.
-func (p *pipeline) openAPI() (err error) {
-	if p.api, err = connect.OpenAPI(p.cfg.apiURL, p.cfg.offline, randomuser.WithLogger(p.log), randomuser.WithMetrics(p.reg)); err == nil && p.api.Offline() {
-		p.log.Info("serving the Random User API offline", "url", p.api.BaseURL)
-	}
-	return err
 }
 
 // openPostgres connects to PostgreSQL, which holds the outbox and the run
@@ -194,9 +174,6 @@ func (p *pipeline) openPostgres(ctx context.Context, sec secure.Postgres) (err e
 		return err
 	}
 	if p.outbox, err = outbox.NewStore(p.pool, outbox.WithSchema(p.cfg.pgSchema), outbox.WithMetrics(p.reg)); err != nil {
-		return err
-	}
-	if p.loop, err = p.newLoop(); err != nil {
 		return err
 	}
 	if p.ledger, err = runledger.New(p.pool, runledger.WithSchema(p.cfg.pgSchema), runledger.WithMetrics(p.reg)); err != nil {
@@ -210,22 +187,26 @@ func (p *pipeline) openPostgres(ctx context.Context, sec secure.Postgres) (err e
 	return nil
 }
 
-// newLoop returns the loop that fetches -users users of -seed, page by
-// page, maps each to a row and stages each page in the outbox, where the
-// relay picks it up (package ingest). Each page staged is counted, for the
-// run ledger and the progress line.
-func (p *pipeline) newLoop() (*ingest.Loop, error) {
-	var nat []string
-	if p.cfg.nat != "" {
-		nat = strings.Split(p.cfg.nat, ",")
+// openIngest creates the Random User API client (-offline: an in-process
+// imitation of the API, for machines without internet) and the loop that
+// fetches -users users of -seed, page by page, maps each to a row and
+// stages each page in the outbox, where the relay picks it up. Each page
+// staged is counted, for the run ledger and the progress line.
+func (p *pipeline) openIngest() (err error) {
+	if p.api, err = connect.OpenAPI(p.cfg.apiURL, p.cfg.offline, randomuser.WithLogger(p.log), randomuser.WithMetrics(p.reg)); err != nil {
+		return err
+	} else if p.api.Offline() {
+		p.log.Info("serving the Random User API offline", "url", p.api.BaseURL)
 	}
-	return ingest.New(p.api, p.outbox, ingest.WithPageSize(p.cfg.pageSize), ingest.WithRate(p.cfg.rate), ingest.WithNat(nat...),
+	nat := strings.FieldsFunc(p.cfg.nat, func(r rune) bool { return r == ',' })
+	p.loop, err = ingest.New(p.api, p.outbox, ingest.WithPageSize(p.cfg.pageSize), ingest.WithRate(p.cfg.rate), ingest.WithNat(nat...),
 		ingest.WithLogger(p.log), ingest.WithMetrics(p.reg), ingest.WithPageHook(func(pg ingest.Page) {
-			p.counts.fetched.Add(int64(pg.Fetched))
-			p.counts.invalid.Add(int64(pg.Invalid))
-			p.counts.staged.Add(int64(pg.Staged))
-			p.counts.duplicates.Add(int64(pg.Duplicates))
+			p.fetched.Add(int64(pg.Fetched))
+			p.invalid.Add(int64(pg.Invalid))
+			p.staged.Add(int64(pg.Staged))
+			p.duplicates.Add(int64(pg.Duplicates))
 		}))
+	return err
 }
 
 // openKafka creates the producer, the topics and the relay that publishes
@@ -278,8 +259,7 @@ func (p *pipeline) close() {
 // counted returns r with the process's counts so far less base's: the
 // share of r's run.
 func (p *pipeline) counted(r, base runledger.Run) runledger.Run {
-	r.Fetched, r.Staged = p.counts.fetched.Load(), p.counts.staged.Load()
-	r.Duplicates, r.Invalid = p.counts.duplicates.Load(), p.counts.invalid.Load()
+	r.Fetched, r.Staged, r.Duplicates, r.Invalid = p.fetched.Load(), p.staged.Load(), p.duplicates.Load(), p.invalid.Load()
 	r.Published = p.relay.Stats().Published
 	return r.Since(base)
 }
