@@ -24,12 +24,10 @@ const (
 
 // defaultSessionTimeout is the group session timeout: how long the group
 // waits for a member that stopped heartbeating before it gives its
-// partitions to the others (franz-go's and Kafka's default: 45s). 6s is
-// the broker's lowest allowed value: the others store a SIGKILLed member's
-// partitions about 10s later (RELIABILITY.md). franz-go heartbeats from
-// its own goroutine whatever the handler does, so only a process frozen
-// for 6s (stopped, swapped out) loses its partitions, and gets them back
-// on its next heartbeat, its uncommitted records delivered again.
+// partitions to the others (Kafka's default: 45s). 6s is the broker's
+// lowest allowed value: the others store a SIGKILLed member's partitions
+// about 10s later (RELIABILITY.md). franz-go heartbeats from its own
+// goroutine, so only a process frozen for 6s loses its partitions.
 const defaultSessionTimeout = 6 * time.Second
 
 // defaultMemoryLimit is the default soft limit of the Go runtime's memory
@@ -48,16 +46,13 @@ type config struct {
 	// default, LOCAL_QUORUM); parseFlags has checked it.
 	brokers, cassandraHosts                  []string
 	schemaRegistry, postgresDSN, consistency string
-
 	// Names.
 	topic, dlqTopic, group, keyspace, table, pgSchema string
 	partitions, replication                           int
-
 	// Consume.
 	consumers      int
 	instanceID     string
 	sessionTimeout time.Duration
-
 	// Operation.
 	memoryLimit           int64
 	metricsAddr, logLevel string
@@ -80,11 +75,9 @@ func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
 	fs.StringVar(&c.table, "table", cassandrastore.DefaultTable, "Cassandra table")
 	fs.IntVar(&c.replication, "replication", srv.Replication, "replicas of the topics (their replication factor; with 3 or more, min.insync.replicas 2) and of the keyspace (NetworkTopologyStrategy with this many in the data center of the Cassandra node contacted), when this creates them; existing ones are left as they are. Production: 3 (env "+connect.EnvReplication+")")
 	fs.StringVar(&c.pgSchema, "pg-schema", "userstream", "PostgreSQL schema of the run ledger (DSN from env "+connect.EnvPostgresDSN+")")
-
 	fs.IntVar(&c.consumers, "consumers", 1, "consumers of the group in this process")
 	fs.StringVar(&c.instanceID, "instance-id", os.Getenv(envInstanceID), "static group membership: a stable id per consumer process (e.g. the pod name; env "+envInstanceID+"); a restarted process with the same id takes its partitions back at once; empty: dynamic membership")
 	fs.DurationVar(&c.sessionTimeout, "session-timeout", defaultSessionTimeout, "how long the group waits for a silent member (crashed, or paused longer than this) before giving its partitions to the others")
-
 	c.memoryLimit = defaultMemoryLimit
 	fs.Var(memlimit.Size(&c.memoryLimit), "memory-limit", "soft limit of the process's Go memory, as in GOMEMLIMIT (e.g. 40MiB); 0 means none; GOMEMLIMIT in the environment wins")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", defaultMetricsAddr, "address of the /metrics and /healthz endpoint; empty disables it")

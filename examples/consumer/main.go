@@ -9,30 +9,18 @@
 //	consumer -group userstream-cassandra -consumers 3
 //	consumer -instance-id "$POD_NAME"   # static membership: a restart takes its partitions back at once
 //
-// # How the packages fit together
-//
-// This file wires userstream's public packages:
-//
-//   - [kafkasink.Consumer]s read the topic in a consumer group, decode and
-//     validate each record, and send poison to the dead-letter topic;
-//   - kafkasink.RowsHandler(store.UpsertMany, kafkasink.RejectedRows) makes
-//     the bulk write of a [cassandrastore.Store] the handler: offsets are
-//     committed only once the rows are in Cassandra, rows the store can never
-//     write are dead-lettered, and an outage is retried, not lost;
-//   - [connect] finds the servers (flags, USERSTREAM_* variables, the local
-//     stack's defaults) and opens a checked client of each, secured by
-//     [secure];
-//   - [runledger] records the run, and its [runledger.Progress] keeps it
-//     current while it runs.
-//
-// Every component registers its Prometheus series on the process's one
-// registry (each package's WithMetrics; their docs list the series): the
-// consumers their dead letters, lag by partition and latencies, the store
-// its writes. console.Handle serves it on /metrics beside the status page
-// (console.go). The other files are operating conveniences, small and
-// local to this command: flags (flags.go) and the progress line and summary
-// (report.go); [memlimit] sets the soft memory limit. examples/producer
-// fills the topic.
+// This file wires userstream's public packages: [connect] finds the servers
+// and opens a checked client of each, secured by [secure];
+// [kafkasink.Consumer]s read the topic in a group and hand each batch to
+// kafkasink.RowsHandler(store.UpsertMany, kafkasink.RejectedRows), so that
+// offsets are committed once the rows are in Cassandra
+// ([cassandrastore.Store]), rows it can never write are dead-lettered, and
+// an outage is retried, not lost; [runledger] records the run. Every
+// component registers its Prometheus series on the process's one registry
+// (WithMetrics): the consumers their dead letters, lag and latencies, the
+// store its writes, served on /metrics with the status page, the progress
+// line and the summary (console.go), after the flags (flags.go).
+// examples/producer fills the topic.
 package main
 
 import (
@@ -64,12 +52,9 @@ import (
 )
 
 // consumerFetchOpts bound what a consumer buffers while Cassandra falls
-// behind. franz-go's defaults (1 MiB per partition, 50 MiB per fetch) let
-// a buffered fetch of the six partitions hold about 15 MB of decompressed
-// rows; with a Cassandra stall of 4 s in a 150,000-user run that took the
-// pipeline from 58-61 to 67-70 MB resident and, near the soft memory
-// limit, from 5.7-6.0 to 8.1-8.4 CPU-seconds of mostly garbage
-// collection. 256 KiB per partition is still hundreds of rows per fetch.
+// behind: with franz-go's defaults (1 MiB per partition, 50 MiB per fetch)
+// a 4 s stall took the pipeline from about 60 to 70 MB resident, and
+// 256 KiB per partition is still hundreds of rows per fetch.
 var consumerFetchOpts = []kgo.Opt{kgo.FetchMaxPartitionBytes(256 << 10), kgo.FetchMaxBytes(2 << 20)}
 
 func main() {
@@ -239,8 +224,7 @@ func (p *pipeline) newConsumers() error {
 	// The store's bulk write is the handler. RowsHandler passes it each
 	// batch's rows, and RejectedRows sends the rows it can never write to
 	// the dead-letter topic; any other failure is retried, so a Cassandra
-	// outage holds the partition instead of losing rows. The store and the
-	// consumers record their own metrics, latencies included.
+	// outage holds the partition instead of losing rows.
 	handler := kafkasink.RowsHandler(p.store.UpsertMany, kafkasink.RejectedRows)
 	for i := range max(p.cfg.consumers, 1) {
 		opts := []kafkasink.ConsumerOpt{kafkasink.WithTopic(p.cfg.topic), kafkasink.WithDLQTopic(p.cfg.dlqTopic), kafkasink.WithLogger(p.log),

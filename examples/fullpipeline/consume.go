@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -16,12 +17,9 @@ import (
 )
 
 // consumerFetchOpts bound what a consumer buffers while Cassandra falls
-// behind. franz-go's defaults (1 MiB per partition, 50 MiB per fetch) let
-// a buffered fetch of the six partitions hold about 15 MB of decompressed
-// rows; with a Cassandra stall of 4 s in a 150,000-user run that took the
-// pipeline from 58-61 to 67-70 MB resident and, near the soft memory
-// limit, from 5.7-6.0 to 8.1-8.4 CPU-seconds of mostly garbage
-// collection. 256 KiB per partition is still hundreds of rows per fetch.
+// behind: with franz-go's defaults (1 MiB per partition, 50 MiB per fetch)
+// a 4 s stall took the pipeline from about 60 to 70 MB resident, and
+// 256 KiB per partition is still hundreds of rows per fetch.
 var consumerFetchOpts = []kgo.Opt{kgo.FetchMaxPartitionBytes(256 << 10), kgo.FetchMaxBytes(2 << 20)}
 
 // instanceID returns consumer i's static group member id (-instance-id):
@@ -37,12 +35,9 @@ func instanceID(id string, consumers, i int) string {
 // newConsumers creates the -consumers consumers of the group; each takes
 // a share of the partitions once it runs.
 func (p *pipeline) newConsumers() error {
-	// The store's bulk write is the handler. RowsHandler passes it each
-	// batch's rows, and RejectedRows sends the rows it can never write to
-	// the dead-letter topic; any other failure is retried, so a Cassandra
-	// outage holds the partition instead of losing rows. The store and the
-	// consumers record their own metrics; observe times the run's rows for
-	// its summary (consume.go).
+	// The store's bulk write is the handler; the rows it can never write
+	// go to the dead-letter topic, any other failure is retried (a
+	// Cassandra outage holds the partition). observe times the run's rows.
 	handler := p.observe(kafkasink.RowsHandler(p.store.UpsertMany, kafkasink.RejectedRows))
 	for i := range max(p.cfg.consumers, 1) {
 		opts := []kafkasink.ConsumerOpt{kafkasink.WithTopic(p.cfg.topic), kafkasink.WithDLQTopic(p.cfg.dlqTopic), kafkasink.WithLogger(p.log),
@@ -61,12 +56,10 @@ func (p *pipeline) newConsumers() error {
 	return nil
 }
 
-// observe wraps the consumers' handler to record, for every message
-// stored, the latency from its user's fetch (the fetched-at header the
-// relay sets from the outbox's fetch time, so it is measured wherever the
-// producer runs): the run's p50 and p99 in the summary. The consumers'
-// own histogram on /metrics, userstream_fetch_to_store_seconds, has the
-// same samples, in buckets too wide for a summary, and no runs.
+// observe wraps the consumers' handler to record each stored message's
+// latency from its user's fetch (its fetched-at header), for the run's p50
+// and p99 in the summary: the consumers' own histogram on /metrics has
+// the same samples, in buckets too wide for a summary, and no runs.
 func (p *pipeline) observe(h kafkasink.Handler) kafkasink.Handler {
 	return func(ctx context.Context, msgs []kafkasink.Message) error {
 		if err := h(ctx, msgs); err != nil {
@@ -122,63 +115,100 @@ func (p *pipeline) drain(ctx context.Context) error {
 // deadLetters returns the number of records in the dead-letter topic.
 func (p *pipeline) deadLetters(ctx context.Context) (int64, error) {
 	adm := kadm.NewClient(p.producer.Client())
-	ends, err := adm.ListEndOffsets(ctx, p.cfg.dlqTopic)
-	if err != nil {
-		return 0, err
-	}
 	starts, err := adm.ListStartOffsets(ctx, p.cfg.dlqTopic)
-	if err != nil {
+	ends, eerr := adm.ListEndOffsets(ctx, p.cfg.dlqTopic)
+	if err = errors.Join(err, eerr); err != nil {
 		return 0, err
 	}
 	var n int64
-	ends.Each(func(o kadm.ListedOffset) {
-		s, _ := starts.Lookup(o.Topic, o.Partition)
-		n += o.Offset - s.Offset
-	})
+	ends.Each(func(o kadm.ListedOffset) { s, _ := starts.Lookup(o.Topic, o.Partition); n += o.Offset - s.Offset })
 	return n, nil
 }
 
-// background runs the relay and the consumers until stopped. When one
-// fails, the others and the run in progress stop too: nothing would drain.
-type background struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	err    error
-}
-
-func (p *pipeline) startBackground(ctx context.Context) {
-	b := &background{}
-	b.ctx, b.cancel = context.WithCancel(ctx)
-	b.start("relay", p.relay.Run)
-	for i, c := range p.consumers {
-		b.start(fmt.Sprintf("consumer %d", i), c.Run)
+// startBackground runs the relay and the consumers until stop is called.
+// The first to fail ends p.work, with its error as the cause: the run in
+// progress stops too, since nothing would drain. stop ends them gracefully
+// (the relay commits its batch, the consumers finish and commit theirs)
+// and returns what failed.
+func (p *pipeline) startBackground(ctx context.Context) (stop func() error) {
+	work, cancel := context.WithCancelCause(ctx)
+	p.work = work
+	var wg sync.WaitGroup
+	errs := make([]error, len(p.consumers)+1)
+	start := func(i int, name string, run func(context.Context) error) {
+		wg.Go(func() {
+			if err := run(work); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", name, err)
+				cancel(errs[i])
+			}
+		})
 	}
-	p.bg = b
+	start(0, "relay", p.relay.Run)
+	for i, c := range p.consumers {
+		start(i+1, fmt.Sprintf("consumer %d", i), c.Run)
+	}
+	return func() error {
+		cancel(nil)
+		wg.Wait()
+		return errors.Join(errs...)
+	}
 }
 
-func (b *background) start(name string, run func(context.Context) error) {
-	b.wg.Go(func() {
-		if err := run(b.ctx); err != nil {
-			b.mu.Lock()
-			b.err = errors.Join(b.err, fmt.Errorf("%s: %w", name, err))
-			b.mu.Unlock()
-			b.cancel()
+// latencyHist counts latencies in buckets 1% wide, from 100µs to about an
+// hour, for quantiles within 1% in constant memory, however many rows a run
+// has: a run of a million rows would otherwise keep a million samples.
+type latencyHist struct {
+	mu     sync.Mutex
+	counts [latBuckets]int64
+	n      int64
+}
+
+const (
+	latMin     = 100 * time.Microsecond
+	latGrowth  = 1.01
+	latBuckets = 1760 // latMin × 1.01^1760 ≈ 1.04 hours
+)
+
+var logLatGrowth = math.Log(latGrowth)
+
+func latBucket(d time.Duration) int {
+	if d <= latMin {
+		return 0
+	}
+	return min(int(math.Log(float64(d)/float64(latMin))/logLatGrowth)+1, latBuckets-1)
+}
+
+// add records latencies.
+func (h *latencyHist) add(ds ...time.Duration) {
+	h.mu.Lock()
+	for _, d := range ds {
+		h.counts[latBucket(d)]++
+	}
+	h.n += int64(len(ds))
+	h.mu.Unlock()
+}
+
+// reset forgets every latency.
+func (h *latencyHist) reset() {
+	h.mu.Lock()
+	h.counts, h.n = [latBuckets]int64{}, 0
+	h.mu.Unlock()
+}
+
+// quantile returns the q-quantile (0 < q < 1) as the upper bound of its
+// bucket, at most 1% above the true value; 0 when empty.
+func (h *latencyHist) quantile(q float64) time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.n == 0 {
+		return 0
+	}
+	rank := int64(math.Ceil(q * float64(h.n)))
+	var seen int64
+	for i, c := range h.counts {
+		if seen += c; seen >= max(rank, 1) {
+			return time.Duration(float64(latMin) * math.Pow(latGrowth, float64(i)))
 		}
-	})
-}
-
-func (b *background) failure() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.err
-}
-
-// stop ends the relay and the consumers gracefully (the relay commits its
-// batch, the consumers finish and commit theirs) and returns what failed.
-func (b *background) stop() error {
-	b.cancel()
-	b.wg.Wait()
-	return b.failure()
+	}
+	return time.Duration(float64(latMin) * math.Pow(latGrowth, latBuckets-1))
 }

@@ -23,23 +23,16 @@ const (
 	defaultMetricsAddr = "127.0.0.1:9464"
 )
 
-// defaultSessionTimeout is the consumers' group session timeout: how long
-// the group waits for a member that stopped heartbeating before it gives
-// its partitions to the others (franz-go's and Kafka's default: 45s).
-// 6s is the broker's lowest allowed value: the others store a SIGKILLed
-// member's partitions about 10s later (RELIABILITY.md). franz-go
-// heartbeats from its own goroutine whatever the handler does, so only a
-// process frozen for 6s loses its partitions, and gets them back on its
-// next heartbeat, its uncommitted records delivered again.
+// defaultSessionTimeout is how long the group waits for a silent member
+// before giving its partitions to the others: the broker's lowest allowed,
+// where Kafka's default is 45s (RELIABILITY.md). Heartbeats have their own
+// goroutine: only a process frozen that long loses its partitions.
 const defaultSessionTimeout = 6 * time.Second
 
 // defaultMemoryLimit is the default soft limit of the Go runtime's memory
-// (-memory-limit). At full speed the pipeline's live heap is 20-30 MB;
-// left to GOGC alone the heap grows to twice that between collections
-// (58-63 MB resident), the limit makes the collector run sooner: 55-59 MB,
-// for the same CPU (BENCHMARKS.md). The verification set of a run adds
-// verifyBytesPerUser per user fetched (a 16-byte key in a map, with room
-// for its growth).
+// (-memory-limit): it makes the collector run before the heap doubles,
+// for the same CPU (BENCHMARKS.md). A run's verification set adds
+// verifyBytesPerUser per user (a 16-byte key in a map, and its growth).
 const (
 	defaultMemoryLimit = 40 << 20
 	verifyBytesPerUser = 32
@@ -56,11 +49,9 @@ type config struct {
 	// consistency is -consistency as given ("" keeps cassandrastore's
 	// default, LOCAL_QUORUM); parseFlags has checked it.
 	consistency string
-
 	// Names.
 	topic, dlqTopic, group, keyspace, table, pgSchema string
 	partitions, replication                           int
-
 	// Ingest. rate: offered users per second, 0 as fast as the API allows;
 	// every: the schedule, 0 once; runs: with every, how many, 0 no limit.
 	apiURL, seed, nat     string
@@ -68,12 +59,10 @@ type config struct {
 	users, pageSize, runs int
 	rate                  float64
 	every                 time.Duration
-
 	// Consume.
 	consumers      int
 	instanceID     string
 	sessionTimeout time.Duration
-
 	// Operation.
 	memoryLimit                   int64
 	metricsAddr, logLevel, report string
@@ -96,7 +85,6 @@ func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
 	fs.StringVar(&c.table, "table", cassandrastore.DefaultTable, "Cassandra table")
 	fs.IntVar(&c.replication, "replication", srv.Replication, "replicas of the topics (their replication factor; with 3 or more, min.insync.replicas 2) and of the keyspace (NetworkTopologyStrategy with this many in the data center of the Cassandra node contacted), when this creates them; existing ones are left as they are. Production: 3 (env "+connect.EnvReplication+")")
 	fs.StringVar(&c.pgSchema, "pg-schema", "userstream", "PostgreSQL schema of the outbox and run ledger (DSN from env "+connect.EnvPostgresDSN+")")
-
 	fs.StringVar(&c.apiURL, "api-url", randomuser.DefaultBaseURL, "base URL of the Random User API")
 	fs.BoolVar(&c.offline, "offline", false, "serve the Random User API from an in-process compatible server instead of -api-url")
 	fs.IntVar(&c.users, "users", 100000, "users to fetch per run")
@@ -106,12 +94,10 @@ func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
 	fs.Float64Var(&c.rate, "rate", 0, "offered load in users per second; 0 fetches as fast as the API allows")
 	fs.DurationVar(&c.every, "every", 0, "run on this schedule (like the seed's DAG); 0 runs once")
 	fs.IntVar(&c.runs, "runs", 0, "with -every, stop after this many runs; 0 means until interrupted")
-
 	fs.StringVar(&c.report, "report", "", "also write the runs' reports as JSON to this file (for benchmarks)")
 	fs.IntVar(&c.consumers, "consumers", 1, "consumers of the group in this process")
 	fs.StringVar(&c.instanceID, "instance-id", os.Getenv(envInstanceID), "static group membership: a stable id per consumer process (e.g. the pod name; env "+envInstanceID+"); a restarted process with the same id takes its partitions back at once; empty: dynamic membership")
 	fs.DurationVar(&c.sessionTimeout, "session-timeout", defaultSessionTimeout, "how long the group waits for a silent member (crashed, or paused longer than this) before giving its partitions to the others")
-
 	c.memoryLimit = defaultMemoryLimit
 	fs.Var(memlimit.Size(&c.memoryLimit), "memory-limit", "soft limit of the process's Go memory, as in GOMEMLIMIT (e.g. 40MiB), plus 32 bytes per user verified; 0 means none; GOMEMLIMIT in the environment wins")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", defaultMetricsAddr, "address of the /metrics and /healthz endpoint; empty disables it")

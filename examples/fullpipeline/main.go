@@ -4,11 +4,9 @@
 //
 // It fetches -users users (default 100,000) with a fixed -seed, so a second
 // run fetches the same users and changes nothing; then verifies that every
-// unique user fetched is in Cassandra and prints a summary. Servers come from
-// USERSTREAM_KAFKA_BROKERS, USERSTREAM_CASSANDRA_HOSTS and
-// USERSTREAM_POSTGRES_DSN (flags override the first two). These machines
-// have no internet: -offline serves the API from an in-process compatible
-// server.
+// unique user fetched is in Cassandra and prints a summary. -offline serves
+// the API from an in-process compatible server, for machines without
+// internet.
 //
 //	fullpipeline -offline -users 100000
 //	fullpipeline -offline -every 1h -runs 24   # scheduled, like the seed's DAG
@@ -17,36 +15,22 @@
 // consumers finish and commit their batch, nothing is lost; the next run
 // carries on. The run ledger (examples/runs) records every run.
 //
-// # How the packages fit together
-//
-// This file wires userstream's public packages in the order the users flow,
-// and the code is meant to be read and copied:
-//
-//   - [connect] finds the servers (flags, USERSTREAM_* variables, the local
-//     stack's defaults) and opens a checked client of each, secured by
-//     [secure];
-//   - an [ingest.Loop] fetches users page by page with a [randomuser.Client],
-//     maps each to a row ([transform.FromUser]) and has [outbox.Store.Stage]
-//     write each page to PostgreSQL in one transaction: the durable
-//     hand-off between fetching and streaming;
-//   - an [outbox.Relay] publishes the staged rows, in stage order, through a
-//     [kafkasink.Producer];
-//   - [kafkasink.Consumer]s read them in a consumer group and hand each batch
-//     to kafkasink.RowsHandler(store.UpsertMany, kafkasink.RejectedRows),
-//     committing offsets only once the rows are in Cassandra
-//     ([cassandrastore.Store]), with poison sent to the dead-letter topic;
-//   - [runledger] records every run, and its [runledger.Progress] keeps the
-//     running one current; [ingest.Schedule] repeats runs (-every, -runs).
-//
-// Every component registers its Prometheus series on the process's one
-// registry (each package's WithMetrics; their docs list the series), which
-// console.Handle serves on /metrics beside the status page (console.go).
-// The other files are operating conveniences, small and local to this
-// command: flags (flags.go), the progress line and summary (report.go), the
-// check against Cassandra (verify.go), latency quantiles (latency.go), and
-// the consumers, the relay and the drain (consume.go); [memlimit] sets the
-// soft memory limit. examples/producer and examples/consumer run the two
-// halves as separate processes.
+// This file wires userstream's public packages in the order the users flow:
+// [connect] finds the servers and opens a checked client of each, secured
+// by [secure]; an [ingest.Loop] fetches users page by page with a
+// [randomuser.Client] and stages each page in the PostgreSQL outbox
+// ([outbox.Store]) in one transaction, the durable hand-off between
+// fetching and streaming; an [outbox.Relay] publishes the staged rows in
+// order through a [kafkasink.Producer]; [kafkasink.Consumer]s hand each
+// batch to kafkasink.RowsHandler(store.UpsertMany, kafkasink.RejectedRows),
+// committing offsets once the rows are in Cassandra ([cassandrastore.Store]),
+// with poison sent to the dead-letter topic; [runledger] records every run,
+// [ingest.Schedule] repeats them. Every component registers its Prometheus
+// series on the process's one registry (WithMetrics), served on /metrics
+// with the status page, the progress line and the summary (console.go).
+// The other files: the flags, the check against Cassandra (verify.go), the
+// consumers, the relay, the drain and latency quantiles (consume.go). examples/producer and examples/consumer run the
+// two halves as separate processes.
 package main
 
 import (
@@ -80,40 +64,29 @@ import (
 	"github.com/userstream/userstream/secure"
 )
 
+// main parses the flags, runs until done or until SIGINT or SIGTERM (the
+// process ends with main: nothing needs to stop the notification), writes
+// -report, and fails unless every run succeeded.
 func main() {
-	if err := runMain(os.Args[1:]); err != nil {
+	cfg, err := parseFlags(flag.NewFlagSet("fullpipeline", flag.ExitOnError), os.Args[1:])
+	log, lerr := newLogger(cfg.logLevel) // gocql's too
+	if err = errors.Join(err, lerr); err == nil {
+		ctx, _ := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		var reports []report
+		reports, err = run(ctx, cfg, log, os.Stdout)
+		if cfg.report != "" {
+			err = errors.Join(err, writeReports(cfg.report, reports))
+		}
+		for _, r := range reports {
+			if r.Status != runledger.StatusSucceeded && err == nil {
+				err = fmt.Errorf("run %s %s", r.RunID, r.Status)
+			}
+		}
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "fullpipeline:", err)
 		os.Exit(1)
 	}
-}
-
-// runMain parses the flags, runs until done or until SIGINT or SIGTERM,
-// writes -report, and fails unless every run succeeded.
-func runMain(args []string) error {
-	cfg, err := parseFlags(flag.NewFlagSet("fullpipeline", flag.ExitOnError), args)
-	if err != nil {
-		return err
-	}
-	log, err := newLogger(cfg.logLevel) // gocql's too
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
-	reports, err := run(ctx, cfg, log, os.Stdout)
-	if cfg.report != "" {
-		err = errors.Join(err, writeReports(cfg.report, reports))
-	}
-	if err != nil {
-		return err
-	}
-	for _, r := range reports {
-		if r.Status != runledger.StatusSucceeded {
-			return fmt.Errorf("run %s %s", r.RunID, r.Status)
-		}
-	}
-	return nil
 }
 
 // run wires the pipeline and runs it, once or on the -every schedule,
@@ -130,14 +103,14 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) ([]re
 
 	// The relay and the consumers run for the life of the process, across
 	// runs; a run fetches and stages, then waits for them to catch up.
-	p.startBackground(ctx)
+	stopBackground := p.startBackground(ctx)
 	var reports []report
 	err = ingest.Schedule{Every: cfg.every, Runs: cfg.runs, Logger: log}.Run(ctx, func(ctx context.Context) error {
 		r, err := p.fullRun(ctx, out)
 		reports = append(reports, r)
 		return err
 	})
-	return reports, errors.Join(err, p.bg.stop())
+	return reports, errors.Join(err, stopBackground())
 }
 
 // pipeline is the process's connections and the components built on them.
@@ -164,22 +137,18 @@ type pipeline struct {
 	store     *cassandrastore.Store
 	consumers []*kafkasink.Consumer
 
-	bg      *background
-	counts  counts
-	latency latencyHist // fetch to stored, of the current run
+	work    context.Context // ends with ctx, or when the relay or a consumer fails (consume.go)
+	latency latencyHist     // fetch to stored, of the current run
+	// counts are what this process fetched and staged, for the run ledger
+	// (the metrics are the components' own); the relay and the consumers
+	// count what they do themselves (their Stats).
+	fetched, staged, duplicates, invalid atomic.Int64
 	// settled is the process's counts at the end of the last run (zero
 	// before the first): where the next run's share starts. The relay and
 	// the consumers work between runs too (records already in the topic
 	// when the process starts, or published by another producer), and
 	// what they do there is the next run's, not nobody's.
 	settled runledger.Run
-}
-
-// counts are what this process did, for the run ledger (the metrics are the
-// components' own); the relay and the consumers count what they do
-// themselves (their Stats).
-type counts struct {
-	fetched, staged, duplicates, invalid atomic.Int64
 }
 
 // open connects to the servers and builds the pipeline, creating what is
@@ -324,8 +293,7 @@ func (p *pipeline) close() {
 // counted returns r with the process's counts so far less base's: the
 // share of r's run.
 func (p *pipeline) counted(r, base runledger.Run) runledger.Run {
-	r.Fetched, r.Staged = p.counts.fetched.Load(), p.counts.staged.Load()
-	r.Duplicates, r.Invalid = p.counts.duplicates.Load(), p.counts.invalid.Load()
+	r.Fetched, r.Staged, r.Duplicates, r.Invalid = p.fetched.Load(), p.staged.Load(), p.duplicates.Load(), p.invalid.Load()
 	r.Published = p.relay.Stats().Published
 	for _, c := range p.consumers { // stored: the messages the handler accepted
 		st := c.Stats()
@@ -338,7 +306,7 @@ func (p *pipeline) counted(r, base runledger.Run) runledger.Run {
 // published and stored, check that every one is in Cassandra, record the
 // run in the ledger and print its summary.
 func (p *pipeline) fullRun(ctx context.Context, out io.Writer) (report, error) {
-	work := p.bg.ctx // ends with ctx, or when the relay or a consumer fails
+	work := p.work
 	run := runledger.Run{RunID: runledger.NewRunID("full"), Kind: "full", StartedAt: time.Now()}
 	rep := report{Run: run, TableRows: -1}
 	if err := p.ledger.Start(ctx, run.RunID, run.Kind); err != nil {
@@ -363,8 +331,8 @@ func (p *pipeline) fullRun(ctx context.Context, out io.Writer) (report, error) {
 	if err == nil {
 		err = p.check(work, ids, &rep)
 	}
-	if failed := p.bg.failure(); failed != nil && work.Err() != nil {
-		err = failed // the run was stopped by it
+	if cause := context.Cause(work); work.Err() != nil && !errors.Is(cause, context.Canceled) {
+		err = cause // the run was stopped by the relay or a consumer failing
 	}
 	rep.Status, rep.Error = runledger.Outcome(ctx, err)
 	// A success also sets the ledger's last-success gauge, which an alert
@@ -398,10 +366,10 @@ func (p *pipeline) openIngest() (err error) {
 			for i := range pg.Rows {
 				p.ids.add(pg.Rows[i].ID)
 			}
-			p.counts.fetched.Add(int64(pg.Fetched))
-			p.counts.invalid.Add(int64(pg.Invalid))
-			p.counts.staged.Add(int64(pg.Staged))
-			p.counts.duplicates.Add(int64(pg.Duplicates))
+			p.fetched.Add(int64(pg.Fetched))
+			p.invalid.Add(int64(pg.Invalid))
+			p.staged.Add(int64(pg.Staged))
+			p.duplicates.Add(int64(pg.Duplicates))
 		}))
 	return err
 }

@@ -3,9 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
+	"strconv"
+	"time"
 
 	"github.com/userstream/userstream/console"
+	"github.com/userstream/userstream/runledger"
 )
 
 // serveMetrics serves /metrics (the registry's series and the Go
@@ -41,4 +46,39 @@ func (p *pipeline) serveConsole(ctx context.Context) error {
 	go func() { _ = c.Run(ctx) }()
 	p.mux.Handle("/", c)
 	return nil
+}
+
+// startProgress keeps the run's ledger row current, and with -progress
+// prints a live line on standard error, until stopped.
+func (p *pipeline) startProgress(ctx context.Context, run, base runledger.Run) (stop func()) {
+	pr := runledger.Progress{Ledger: p.ledger, Logger: p.log, Live: isTerminal(os.Stderr),
+		Sample: func(context.Context) runledger.Run { return p.counted(run, base) }}
+	if p.cfg.progress {
+		pr.Line = func(r runledger.Run, elapsed time.Duration) string {
+			return fmt.Sprintf("%5.0fs  fetched %s  staged %s (dup %s)  published %s  %s/s", elapsed.Seconds(),
+				thousands(r.Fetched), thousands(r.Staged), thousands(r.Duplicates), thousands(r.Published),
+				thousands(int64(float64(r.Fetched)/elapsed.Seconds())))
+		}
+	}
+	return pr.Start(ctx, run)
+}
+
+// writeSummary prints what a run did.
+func writeSummary(w io.Writer, c config, r runledger.Run, took time.Duration) {
+	fmt.Fprintf(w, "\nrun %s: %s in %s\n", r.RunID, r.Status, took.Round(time.Millisecond))
+	if r.Error != "" {
+		fmt.Fprintf(w, "  error        %s\n", r.Error)
+	}
+	fmt.Fprintf(w, "  fetched      %s users (%s invalid)\n", thousands(r.Fetched), thousands(r.Invalid))
+	fmt.Fprintf(w, "  staged       %s new in PostgreSQL, %s already staged (duplicates)\n", thousands(r.Staged), thousands(r.Duplicates))
+	fmt.Fprintf(w, "  published    %s to Kafka topic %s\n", thousands(r.Published), c.topic)
+}
+
+// thousands formats n with thousands separators, readable at a glance.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

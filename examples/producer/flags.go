@@ -31,11 +31,9 @@ type config struct {
 	// Confluent API: kafkasink's registry mode (Confluent wire format).
 	brokers                     []string
 	schemaRegistry, postgresDSN string
-
 	// Names.
 	topic, dlqTopic, pgSchema string
 	partitions, replication   int
-
 	// Ingest. rate: offered users per second, 0 as fast as the API allows;
 	// every: the schedule, 0 once; runs: with every, how many, 0 no limit.
 	apiURL, seed, nat     string
@@ -43,7 +41,6 @@ type config struct {
 	users, pageSize, runs int
 	rate                  float64
 	every                 time.Duration
-
 	// Operation.
 	memoryLimit           int64
 	metricsAddr, logLevel string
@@ -62,7 +59,6 @@ func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
 	fs.IntVar(&c.partitions, "partitions", 6, "partitions of the topic when it is created")
 	fs.IntVar(&c.replication, "replication", srv.Replication, "replication factor of the topics when this creates them (with 3 or more, min.insync.replicas 2); existing ones are left as they are. Production: 3 (env "+connect.EnvReplication+")")
 	fs.StringVar(&c.pgSchema, "pg-schema", "userstream", "PostgreSQL schema of the outbox and run ledger (DSN from env "+connect.EnvPostgresDSN+")")
-
 	fs.StringVar(&c.apiURL, "api-url", randomuser.DefaultBaseURL, "base URL of the Random User API")
 	fs.BoolVar(&c.offline, "offline", false, "serve the Random User API from an in-process compatible server instead of -api-url")
 	fs.IntVar(&c.users, "users", 100000, "users to fetch per run")
@@ -72,7 +68,6 @@ func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
 	fs.Float64Var(&c.rate, "rate", 0, "offered load in users per second; 0 fetches as fast as the API allows")
 	fs.DurationVar(&c.every, "every", 0, "run on this schedule (like the seed's DAG); 0 runs once")
 	fs.IntVar(&c.runs, "runs", 0, "with -every, stop after this many runs; 0 means until interrupted")
-
 	c.memoryLimit = defaultMemoryLimit
 	fs.Var(memlimit.Size(&c.memoryLimit), "memory-limit", "soft limit of the process's Go memory, as in GOMEMLIMIT (e.g. 40MiB); 0 means none; GOMEMLIMIT in the environment wins")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", defaultMetricsAddr, "address of the /metrics and /healthz endpoint; empty disables it")

@@ -9,31 +9,18 @@
 // and the next start publishes it. Each run is recorded in the run ledger
 // (examples/runs) as kind "ingest".
 //
-// # How the packages fit together
-//
-// This file wires userstream's public packages in the order the users
-// flow:
-//
-//   - [connect] finds the servers (flags, USERSTREAM_* variables, the local
-//     stack's defaults) and opens a checked client of each, secured by
-//     [secure];
-//   - an [ingest.Loop] fetches users page by page with a [randomuser.Client],
-//     maps each to a row ([transform.FromUser]) and has [outbox.Store.Stage]
-//     write each page to PostgreSQL in one transaction: the durable
-//     hand-off between fetching and streaming, so a crash after it
-//     loses nothing and a second fetch of the same users stages nothing;
-//   - an [outbox.Relay] publishes the staged rows, in stage order, through a
-//     [kafkasink.Producer], and moves its position only past rows the broker
-//     acknowledged; [outbox.Relay.Drain] ends a run once all are published;
-//   - [runledger] records every run, and its [runledger.Progress] keeps the
-//     running one current; [ingest.Schedule] repeats runs (-every, -runs).
-//
+// This file wires userstream's public packages in the order the users flow:
+// [connect] finds the servers and opens a checked client of each, secured
+// by [secure]; an [ingest.Loop] fetches users page by page with a
+// [randomuser.Client] and stages each page in the PostgreSQL outbox
+// ([outbox.Store]) in one transaction, the durable hand-off: a crash after
+// it loses nothing, and a second fetch of the same users stages nothing; an
+// [outbox.Relay] publishes the staged rows in order through a
+// [kafkasink.Producer], and [outbox.Relay.Drain] ends a run once all are
+// published; [runledger] records every run, [ingest.Schedule] repeats them.
 // Every component registers its Prometheus series on the process's one
-// registry (each package's WithMetrics; their docs list the series), which
-// console.Handle serves on /metrics beside the status page (console.go).
-// The other files are operating conveniences, small and local to this
-// command: flags (flags.go) and the progress line and summary (report.go);
-// [memlimit] sets the soft memory limit.
+// registry (WithMetrics), served on /metrics with the status page, the
+// progress line and the summary (console.go), after the flags (flags.go).
 package main
 
 import (
