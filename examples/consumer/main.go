@@ -18,8 +18,8 @@
 // an outage is retried, not lost; [runledger] records the run. Every
 // component registers its Prometheus series on the process's one registry
 // (WithMetrics): the consumers their dead letters, lag and latencies, the
-// store its writes, served on /metrics with the status page, the progress
-// line and the summary (console.go), after the flags (flags.go).
+// store its writes. console.go serves them and the status page, and prints
+// the progress line and the summary; flags.go has the flags.
 // examples/producer fills the topic.
 package main
 

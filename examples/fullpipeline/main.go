@@ -26,10 +26,10 @@
 // committing offsets once the rows are in Cassandra ([cassandrastore.Store]),
 // with poison sent to the dead-letter topic; [runledger] records every run,
 // [ingest.Schedule] repeats them. Every component registers its Prometheus
-// series on the process's one registry (WithMetrics), served on /metrics
-// with the status page, the progress line and the summary (console.go).
-// The other files: the flags, the check against Cassandra (verify.go), the
-// consumers, the relay, the drain and latency quantiles (consume.go). examples/producer and examples/consumer run the
+// series on the process's one registry (WithMetrics). console.go serves
+// them and the status page, and prints the progress line and the summary;
+// verify.go checks a run against Cassandra; consume.go runs the consumers
+// and the relay, drains, and keeps latency quantiles; flags.go has the flags. examples/producer and examples/consumer run the
 // two halves as separate processes.
 package main
 

@@ -19,8 +19,8 @@
 // [kafkasink.Producer], and [outbox.Relay.Drain] ends a run once all are
 // published; [runledger] records every run, [ingest.Schedule] repeats them.
 // Every component registers its Prometheus series on the process's one
-// registry (WithMetrics), served on /metrics with the status page, the
-// progress line and the summary (console.go), after the flags (flags.go).
+// registry (WithMetrics). console.go serves them and the status page, and
+// prints the progress line and the summary; flags.go has the flags.
 package main
 
 import (
