@@ -36,6 +36,12 @@
 //	session, err := srv.OpenCassandra(ctx, sec.Cassandra)   // gocqlx.Session through cassandrastore.NewSession
 //	api, err := connect.OpenAPI(url, offline)               // randomuser.Client, or an in-process server offline
 //
+// A Kafka builds the kafkasink clients with its options, in registry mode
+// when there is a registry (the producer's value schema registered at once):
+//
+//	p, err := k.NewProducer(ctx, kafkasink.WithTopic(topic))
+//	c, err := k.NewConsumer(group, handler, kafkasink.WithTopic(topic))
+//
 // [Servers.Topic] and [EnsureTopics] create the topics a command needs
 // with Servers.Replication replicas (min.insync.replicas 2 from 3).
 //

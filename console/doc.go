@@ -23,6 +23,18 @@
 //     implements): reason, error, original topic, partition and offset,
 //     redrive count, and a redacted preview of the payload.
 //
+// # Serving it beside /metrics
+//
+// [Handle] registers the operating endpoints of a process on a caller's
+// *http.ServeMux: /metrics (a prometheus.Gatherer, usually the registry
+// handed to the SDK's WithMetrics options), /healthz and /debug/pprof/.
+// [Serve] serves a mux on an address until a context ends:
+//
+//	mux := http.NewServeMux()
+//	console.Handle(mux, registry)
+//	mux.Handle("/", c)
+//	srv, err := console.Serve(ctx, ":9464", mux) // listening when it returns
+//
 // # Cost
 //
 // The page is one HTML file, a stylesheet and a small script, embedded in

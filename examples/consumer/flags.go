@@ -1,6 +1,8 @@
 package main
 
 import (
+	"cmp"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -16,22 +18,16 @@ import (
 // The static member id: -instance-id, else this variable. The servers'
 // addresses and the consistency level come from package connect.
 const (
-	envInstanceID = "USERSTREAM_INSTANCE_ID"
-
+	envInstanceID      = "USERSTREAM_INSTANCE_ID"
 	defaultMetricsAddr = "127.0.0.1:9464"
 )
 
-// defaultSessionTimeout is the consumers' group session timeout: how long
-// the group waits for a member that stopped heartbeating before it gives
-// the member's partitions to the others. franz-go's and Kafka's default is
-// 45s, and a member that dies unreplaced holds its partitions that long.
-// 6s is the broker's lowest allowed value (group.min.session.timeout.ms):
-// here the others store the dead member's partitions about 10s after a
-// SIGKILL (RELIABILITY.md). A healthy process is not expired by it:
-// franz-go heartbeats from its own goroutine every second whatever the
-// handler is doing, so only a process frozen for 6s (stopped, swapped out,
-// a paused VM) loses its partitions, and then gets them back on its next
-// heartbeat, with its uncommitted records delivered again.
+// defaultSessionTimeout is the group session timeout: how long the group
+// waits for a member that stopped heartbeating before it gives its
+// partitions to the others (Kafka's default: 45s). 6s is the broker's
+// lowest allowed value: the others store a SIGKILLed member's partitions
+// about 10s later (RELIABILITY.md). franz-go heartbeats from its own
+// goroutine, so only a process frozen for 6s loses its partitions.
 const defaultSessionTimeout = 6 * time.Second
 
 // defaultMemoryLimit is the default soft limit of the Go runtime's memory
@@ -44,33 +40,23 @@ const defaultMemoryLimit = 40 << 20
 type config struct {
 	// Servers. The DSN comes from USERSTREAM_POSTGRES_DSN only, never a
 	// flag: a flag's value shows in ps, and a DSN may carry a password.
-	brokers, cassandraHosts []string
 	// schemaRegistry, when set, is the URL of a schema registry with the
 	// Confluent API: kafkasink's registry mode (Confluent wire format).
-	schemaRegistry string
-	postgresDSN    string
-
-	// Names.
-	topic, dlqTopic string
-	partitions      int
-	group           string
-	keyspace, table string
-	replication     int
 	// consistency is -consistency as given ("" keeps cassandrastore's
 	// default, LOCAL_QUORUM); parseFlags has checked it.
-	consistency string
-	pgSchema    string
-
+	brokers, cassandraHosts                  []string
+	schemaRegistry, postgresDSN, consistency string
+	// Names.
+	topic, dlqTopic, group, keyspace, table, pgSchema string
+	partitions, replication                           int
 	// Consume.
 	consumers      int
 	instanceID     string
 	sessionTimeout time.Duration
-
 	// Operation.
-	memoryLimit int64
-	metricsAddr string
-	progress    bool
-	logLevel    string
+	memoryLimit           int64
+	metricsAddr, logLevel string
+	progress              bool
 }
 
 // parseFlags reads the command line into a config.
@@ -89,11 +75,9 @@ func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
 	fs.StringVar(&c.table, "table", cassandrastore.DefaultTable, "Cassandra table")
 	fs.IntVar(&c.replication, "replication", srv.Replication, "replicas of the topics (their replication factor; with 3 or more, min.insync.replicas 2) and of the keyspace (NetworkTopologyStrategy with this many in the data center of the Cassandra node contacted), when this creates them; existing ones are left as they are. Production: 3 (env "+connect.EnvReplication+")")
 	fs.StringVar(&c.pgSchema, "pg-schema", "userstream", "PostgreSQL schema of the run ledger (DSN from env "+connect.EnvPostgresDSN+")")
-
 	fs.IntVar(&c.consumers, "consumers", 1, "consumers of the group in this process")
 	fs.StringVar(&c.instanceID, "instance-id", os.Getenv(envInstanceID), "static group membership: a stable id per consumer process (e.g. the pod name; env "+envInstanceID+"); a restarted process with the same id takes its partitions back at once; empty: dynamic membership")
 	fs.DurationVar(&c.sessionTimeout, "session-timeout", defaultSessionTimeout, "how long the group waits for a silent member (crashed, or paused longer than this) before giving its partitions to the others")
-
 	c.memoryLimit = defaultMemoryLimit
 	fs.Var(memlimit.Size(&c.memoryLimit), "memory-limit", "soft limit of the process's Go memory, as in GOMEMLIMIT (e.g. 40MiB); 0 means none; GOMEMLIMIT in the environment wins")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", defaultMetricsAddr, "address of the /metrics and /healthz endpoint; empty disables it")
@@ -102,18 +86,9 @@ func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
-	c.brokers, c.schemaRegistry, c.cassandraHosts, c.postgresDSN = srv.KafkaBrokers, srv.SchemaRegistryURL, srv.CassandraHosts, srv.PostgresDSN
-	c.consistency = srv.CassandraConsistency
-	if c.dlqTopic == "" { // as kafkasink's default: poison of one topic never lands among another's
-		c.dlqTopic = c.topic + kafkasink.DLQSuffix
-	}
-	if envErr != nil {
-		return c, envErr
-	}
-	if err := connect.CheckReplication(c.replication); err != nil {
-		return c, err
-	}
-	return c, nil
+	c.brokers, c.schemaRegistry, c.cassandraHosts, c.postgresDSN, c.consistency = srv.KafkaBrokers, srv.SchemaRegistryURL, srv.CassandraHosts, srv.PostgresDSN, srv.CassandraConsistency
+	c.dlqTopic = cmp.Or(c.dlqTopic, kafkasink.DLQTopicFor(c.topic)) // as kafkasink's default: poison of one topic never lands among another's
+	return c, errors.Join(envErr, connect.CheckReplication(c.replication))
 }
 
 // servers returns where the configured servers are.
@@ -127,11 +102,14 @@ func isTerminal(f *os.File) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// newLogger returns a text logger on standard error at the named level.
+// newLogger returns a text logger on standard error at the named level,
+// and makes it the default: the standard log package's (gocql's) too.
 func newLogger(level string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("log level %q: %w", level, err)
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	slog.SetDefault(log)
+	return log, nil
 }

@@ -9,26 +9,18 @@
 //	consumer -group userstream-cassandra -consumers 3
 //	consumer -instance-id "$POD_NAME"   # static membership: a restart takes its partitions back at once
 //
-// # How the packages fit together
-//
-// This file wires userstream's public packages:
-//
-//   - [kafkasink.Consumer]s read the topic in a consumer group, decode and
-//     validate each record, and send poison to the dead-letter topic;
-//   - kafkasink.RowsHandler(store.UpsertMany, kafkasink.RejectedRows) makes
-//     the bulk write of a [cassandrastore.Store] the handler: offsets are
-//     committed only once the rows are in Cassandra, rows the store can never
-//     write are dead-lettered, and an outage is retried, not lost;
-//   - [connect] finds the servers (flags, USERSTREAM_* variables, the local
-//     stack's defaults) and opens a checked client of each, secured by
-//     [secure];
-//   - [runledger] records the run, and its [runledger.Progress] keeps it
-//     current while it runs.
-//
-// The other files are operating conveniences, small and local to this
-// command: flags (flags.go), Prometheus metrics with franz-go's kprom
-// (metrics.go), and the progress line and summary (report.go); [memlimit]
-// sets the soft memory limit. examples/producer fills the topic.
+// This file wires userstream's public packages: [connect] finds the servers
+// and opens a checked client of each, secured by [secure];
+// [kafkasink.Consumer]s read the topic in a group and hand each batch to
+// kafkasink.RowsHandler(store.UpsertMany, kafkasink.RejectedRows), so that
+// offsets are committed once the rows are in Cassandra
+// ([cassandrastore.Store]), rows it can never write are dead-lettered, and
+// an outage is retried, not lost; [runledger] records the run. Every
+// component registers its Prometheus series on the process's one registry
+// (WithMetrics): the consumers their dead letters, lag and latencies, the
+// store its writes. console.go serves them and the status page, and prints
+// the progress line and the summary; flags.go has the flags.
+// examples/producer fills the topic.
 package main
 
 import (
@@ -41,76 +33,53 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"slices"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/scylladb/gocqlx/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/userstream/userstream/cassandrastore"
 	"github.com/userstream/userstream/connect"
 	"github.com/userstream/userstream/kafkasink"
+	"github.com/userstream/userstream/kafkasink/dlq"
 	"github.com/userstream/userstream/memlimit"
 	"github.com/userstream/userstream/runledger"
 	"github.com/userstream/userstream/secure"
 )
 
+// consumerFetchOpts bound what a consumer buffers while Cassandra falls
+// behind: with franz-go's defaults (1 MiB per partition, 50 MiB per fetch)
+// a 4 s stall took the pipeline from about 60 to 70 MB resident, and
+// 256 KiB per partition is still hundreds of rows per fetch.
+var consumerFetchOpts = []kgo.Opt{kgo.FetchMaxPartitionBytes(256 << 10), kgo.FetchMaxBytes(2 << 20)}
+
 func main() {
-	if err := runMain(os.Args[1:]); err != nil {
+	// A signal ends ctx: the run finishes its batch and returns. The
+	// process ends with main, so nothing needs to stop the notification.
+	ctx, _ := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	cfg, err := parseFlags(flag.NewFlagSet("consumer", flag.ExitOnError), os.Args[1:])
+	log, lerr := newLogger(cfg.logLevel)
+	if err = errors.Join(err, lerr); err == nil {
+		err = run(ctx, cfg, log, os.Stdout)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "consumer:", err)
 		os.Exit(1)
 	}
 }
 
-// runMain parses the flags and runs until SIGINT or SIGTERM.
-func runMain(args []string) error {
-	cfg, err := parseFlags(flag.NewFlagSet("consumer", flag.ExitOnError), args)
-	if err != nil {
-		return err
-	}
-	log, err := newLogger(cfg.logLevel)
-	if err != nil {
-		return err
-	}
-	slog.SetDefault(log) // the standard log package (gocql's) too, at its level
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return run(ctx, cfg, log, os.Stdout)
-}
-
 // run wires the consumers and runs them until ctx ends, then prints a
 // summary to out.
 func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error {
-	if memlimit.Apply(cfg.memoryLimit) {
-		log.Debug("soft memory limit set", "bytes", cfg.memoryLimit)
-	}
-	m := newMetrics()
-	var mux *http.ServeMux
-	if cfg.metricsAddr != "" {
-		var err error
-		if mux, err = serveMetrics(ctx, m.all, cfg.metricsAddr, log); err != nil {
-			return err
-		}
-	}
-	p, err := open(ctx, cfg, log, m)
+	p, err := open(ctx, cfg, log, prometheus.NewRegistry())
 	if err != nil {
 		return err
 	}
 	defer p.close()
-	if mux != nil {
-		// The status page reads the ledger and the dead-letter topic: it
-		// comes once they are open (console.go). Its sampler stops with
-		// the pipeline.
-		ctx, stopConsole := context.WithCancel(ctx)
-		defer stopConsole()
-		if err := p.serveConsole(ctx, mux); err != nil {
-			return err
-		}
-	}
 
 	run := runledger.Run{RunID: runledger.NewRunID("consume"), Kind: "consume", StartedAt: time.Now()}
 	if err := p.ledger.Start(ctx, run.RunID, run.Kind); err != nil {
@@ -133,30 +102,39 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error
 type pipeline struct {
 	cfg config
 	log *slog.Logger
-	m   *metrics
+	// reg is the process's one registry: every component registers its
+	// series on it (WithMetrics), the status page reads it.
+	reg         *prometheus.Registry
+	mux         *http.ServeMux     // of -metrics-addr (console.go); nil without
+	stopConsole context.CancelFunc // the status page's sampler
+	queue       *dlq.Queue         // the dead letters the status page shows
 
 	pool      *pgxpool.Pool
 	ledger    *runledger.Ledger
 	kafka     connect.Kafka // brokers, SASL and TLS, the registry: for every Kafka client
-	kafkaSec  []kgo.Opt     // kafka.ClientOpts
-	admin     *kgo.Client   // topics and lag
 	session   gocqlx.Session
 	store     *cassandrastore.Store
 	consumers []*kafkasink.Consumer
-
-	stored atomic.Int64 // rows written; the consumers count the rest (Stats)
 }
 
 // open connects to the servers and builds the consumers, creating what is
 // missing: the ledger table, the topics, the keyspace and the table. Close
 // it when done.
-func open(ctx context.Context, cfg config, log *slog.Logger, m *metrics) (_ *pipeline, err error) {
-	p := &pipeline{cfg: cfg, log: log, m: m}
+func open(ctx context.Context, cfg config, log *slog.Logger, reg *prometheus.Registry) (_ *pipeline, err error) {
+	if memlimit.Apply(cfg.memoryLimit) { // the process's
+		log.Debug("soft memory limit set", "bytes", cfg.memoryLimit)
+	}
+	p := &pipeline{cfg: cfg, log: log, reg: reg}
 	defer func() {
 		if err != nil {
 			p.close()
 		}
 	}()
+	// /metrics and /healthz answer from the start, while the servers are
+	// connected (console.go).
+	if err := p.serveMetrics(ctx); err != nil {
+		return nil, err
+	}
 	// Credentials and TLS come from the environment or files, never flags
 	// (package secure); nothing set means the local stack's plain listeners.
 	sec, err := secure.FromEnv()
@@ -177,8 +155,7 @@ func open(ctx context.Context, cfg config, log *slog.Logger, m *metrics) (_ *pip
 	if err := p.newConsumers(); err != nil {
 		return nil, err
 	}
-	p.exposeCounts()
-	return p, nil
+	return p, p.serveConsole(ctx) // it reads the ledger and the dead letters
 }
 
 // openPostgres connects to PostgreSQL, which holds the run ledger.
@@ -187,7 +164,7 @@ func (p *pipeline) openPostgres(ctx context.Context, sec secure.Postgres) (err e
 	if p.pool, err = p.cfg.servers().OpenPostgres(ctx, sec); err != nil {
 		return err
 	}
-	if p.ledger, err = runledger.New(p.pool, runledger.WithSchema(p.cfg.pgSchema)); err != nil {
+	if p.ledger, err = runledger.New(p.pool, runledger.WithSchema(p.cfg.pgSchema), runledger.WithMetrics(p.reg)); err != nil {
 		return err
 	}
 	// Idempotent and safe for processes starting together (a producer and
@@ -205,21 +182,19 @@ func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) (err error) 
 	if p.kafka, err = p.cfg.servers().OpenKafka(ctx, sec); err != nil {
 		return err
 	}
-	p.kafkaSec = p.kafka.ClientOpts
-	if p.admin, err = p.kafka.NewClient(); err != nil {
-		return err
-	}
-	// Clusters rarely create topics on first use, and this one would give
-	// them its default partitions: create both, as configured.
-	srv := p.cfg.servers()
-	created, err := connect.EnsureTopics(ctx, p.admin, srv.Topic(p.cfg.topic, p.cfg.partitions), srv.Topic(p.cfg.dlqTopic, 1))
-	for _, spec := range created {
-		p.log.Info("created topic", "topic", spec.Name, "partitions", spec.Partitions)
-	}
+	admin, err := p.kafka.NewClient()
 	if err != nil {
 		return err
 	}
-	return nil
+	defer admin.Close()
+	// Clusters rarely create topics on first use, and this one would give
+	// them its default partitions: create both, as configured.
+	srv := p.cfg.servers()
+	created, err := connect.EnsureTopics(ctx, admin, srv.Topic(p.cfg.topic, p.cfg.partitions), srv.Topic(p.cfg.dlqTopic, 1))
+	for _, spec := range created {
+		p.log.Info("created topic", "topic", spec.Name, "partitions", spec.Partitions)
+	}
+	return err
 }
 
 // openCassandra connects to Cassandra and creates the keyspace and table if
@@ -233,7 +208,7 @@ func (p *pipeline) openCassandra(ctx context.Context, sec secure.Cassandra) (err
 		return err
 	}
 	p.store, err = cassandrastore.New(p.session, cassandrastore.WithKeyspace(p.cfg.keyspace), cassandrastore.WithTable(p.cfg.table),
-		cassandrastore.WithReplication(cassandrastore.LocalNetworkTopologyStrategy(p.cfg.replication)))
+		cassandrastore.WithReplication(cassandrastore.LocalNetworkTopologyStrategy(p.cfg.replication)), cassandrastore.WithMetrics(p.reg))
 	if err != nil {
 		return err
 	}
@@ -249,30 +224,33 @@ func (p *pipeline) newConsumers() error {
 	// The store's bulk write is the handler. RowsHandler passes it each
 	// batch's rows, and RejectedRows sends the rows it can never write to
 	// the dead-letter topic; any other failure is retried, so a Cassandra
-	// outage holds the partition instead of losing rows. upsert and
-	// observe add the metrics (consume.go).
-	handler := p.observe(kafkasink.RowsHandler(p.upsert, kafkasink.RejectedRows))
+	// outage holds the partition instead of losing rows.
+	handler := kafkasink.RowsHandler(p.store.UpsertMany, kafkasink.RejectedRows)
 	for i := range max(p.cfg.consumers, 1) {
-		opts := []kafkasink.ConsumerOpt{
-			kafkasink.WithTopic(p.cfg.topic), kafkasink.WithDLQTopic(p.cfg.dlqTopic), kafkasink.WithLogger(p.log),
-			kafkasink.WithSessionTimeout(p.cfg.sessionTimeout),
-			kafkasink.WithClientOpts(slices.Concat(p.kafka.ClientOpts, p.m.kafkaOpts("consumer"), consumerFetchOpts)...),
-		}
+		opts := []kafkasink.ConsumerOpt{kafkasink.WithTopic(p.cfg.topic), kafkasink.WithDLQTopic(p.cfg.dlqTopic), kafkasink.WithLogger(p.log),
+			kafkasink.WithSessionTimeout(p.cfg.sessionTimeout), kafkasink.WithMetrics(p.reg), kafkasink.WithClientOpts(consumerFetchOpts...)}
 		if id := instanceID(p.cfg.instanceID, p.cfg.consumers, i); id != "" {
 			opts = append(opts, kafkasink.WithInstanceID(id))
 		}
-		if p.kafka.Registry != nil {
-			// Registry mode reads the Confluent wire format, and the plain
-			// records written before the topic switched.
-			opts = append(opts, kafkasink.WithSchemaRegistry(p.kafka.Registry))
-		}
-		c, err := kafkasink.NewConsumer(p.kafka.Brokers, p.cfg.group, handler, opts...)
+		// Registry mode, with a registry, reads the Confluent wire format,
+		// and the plain records written before the topic switched.
+		c, err := p.kafka.NewConsumer(p.cfg.group, handler, opts...)
 		if err != nil {
 			return err
 		}
 		p.consumers = append(p.consumers, c)
 	}
 	return nil
+}
+
+// instanceID returns consumer i's static group member id (-instance-id):
+// the id itself, or id-i when the process runs several consumers, since
+// two live members with one id fence each other. Empty: a dynamic member.
+func instanceID(id string, consumers, i int) string {
+	if id == "" || consumers <= 1 {
+		return id
+	}
+	return fmt.Sprintf("%s-%d", id, i)
 }
 
 // consume runs the consumers until ctx ends, when they finish and commit
@@ -296,11 +274,14 @@ func (p *pipeline) consume(ctx context.Context) error {
 
 // close releases everything open opened.
 func (p *pipeline) close() {
+	if p.stopConsole != nil {
+		p.stopConsole()
+	}
+	if p.queue != nil {
+		p.queue.Close()
+	}
 	for _, c := range p.consumers {
 		c.Close() // also releases the client of a consumer never run
-	}
-	if p.admin != nil {
-		p.admin.Close()
 	}
 	if p.session.Session != nil {
 		p.session.Close()
@@ -310,16 +291,12 @@ func (p *pipeline) close() {
 	}
 }
 
-// counted returns r with the process's counts so far.
+// counted returns r with the process's counts so far: the rows the
+// handler stored (the messages it accepted) and the records dead-lettered.
 func (p *pipeline) counted(r runledger.Run) runledger.Run {
-	r.Stored, r.DeadLettered = p.stored.Load(), p.deadLettered()
-	return r
-}
-
-func (p *pipeline) deadLettered() int64 {
-	var n int64
 	for _, c := range p.consumers {
-		n += c.Stats().DeadLettered
+		st := c.Stats()
+		r.Stored, r.DeadLettered = r.Stored+st.Handled, r.DeadLettered+st.DeadLettered
 	}
-	return n
+	return r
 }

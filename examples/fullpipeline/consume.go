@@ -1,24 +1,25 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"math"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/userstream/userstream/kafkasink"
-	"github.com/userstream/userstream/transform"
+	"github.com/userstream/userstream/kafkasink/outbox"
 )
 
 // consumerFetchOpts bound what a consumer buffers while Cassandra falls
-// behind. franz-go's defaults (1 MiB per partition, 50 MiB per fetch) let
-// a buffered fetch of the six partitions hold about 15 MB of decompressed
-// rows; with a Cassandra stall of 4 s in a 150,000-user run that took the
-// pipeline from 58-61 to 67-70 MB resident and, near the soft memory
-// limit, from 5.7-6.0 to 8.1-8.4 CPU-seconds of mostly garbage
-// collection. 256 KiB per partition is still hundreds of rows per fetch.
+// behind: with franz-go's defaults (1 MiB per partition, 50 MiB per fetch)
+// a 4 s stall took the pipeline from about 60 to 70 MB resident, and
+// 256 KiB per partition is still hundreds of rows per fetch.
 var consumerFetchOpts = []kgo.Opt{kgo.FetchMaxPartitionBytes(256 << 10), kgo.FetchMaxBytes(2 << 20)}
 
 // instanceID returns consumer i's static group member id (-instance-id):
@@ -31,32 +32,34 @@ func instanceID(id string, consumers, i int) string {
 	return fmt.Sprintf("%s-%d", id, i)
 }
 
-// upsert is the consumers' RowWriter: cassandrastore's bulk upsert, timed
-// and counted.
-func (p *pipeline) upsert(ctx context.Context, rows []transform.Row) error {
-	start := time.Now()
-	err := p.store.UpsertMany(ctx, rows)
-	written := len(rows)
-	if err != nil {
-		// Rows the store can never write go to the dead-letter topic (and
-		// count there) and the others were written; any other failure
-		// retries the batch: a store error, what an alert watches.
-		rejected := kafkasink.RejectedRows(err)
-		if len(rejected) == 0 {
-			p.m.storeErrors.Inc()
+// newConsumers creates the -consumers consumers of the group; each takes
+// a share of the partitions once it runs.
+func (p *pipeline) newConsumers() error {
+	// The store's bulk write is the handler; the rows it can never write
+	// go to the dead-letter topic, any other failure is retried (a
+	// Cassandra outage holds the partition). observe times the run's rows.
+	handler := p.observe(kafkasink.RowsHandler(p.store.UpsertMany, kafkasink.RejectedRows))
+	for i := range max(p.cfg.consumers, 1) {
+		opts := []kafkasink.ConsumerOpt{kafkasink.WithTopic(p.cfg.topic), kafkasink.WithDLQTopic(p.cfg.dlqTopic), kafkasink.WithLogger(p.log),
+			kafkasink.WithSessionTimeout(p.cfg.sessionTimeout), kafkasink.WithMetrics(p.reg), kafkasink.WithClientOpts(consumerFetchOpts...)}
+		if id := instanceID(p.cfg.instanceID, p.cfg.consumers, i); id != "" {
+			opts = append(opts, kafkasink.WithInstanceID(id))
+		}
+		// Registry mode, with a registry, reads the Confluent wire format,
+		// and the plain records written before the topic switched.
+		c, err := p.kafka.NewConsumer(p.cfg.group, handler, opts...)
+		if err != nil {
 			return err
 		}
-		written -= len(rejected)
+		p.consumers = append(p.consumers, c)
 	}
-	p.m.storeBatch.Observe(time.Since(start).Seconds())
-	p.counts.stored.Add(int64(written))
-	return err
+	return nil
 }
 
-// observe wraps the consumers' handler to record, for every message stored,
-// the latency from its produce time and from its user's fetch (the
-// fetched-at header the relay sets from the outbox's fetch time, so it is
-// measured wherever the producer runs).
+// observe wraps the consumers' handler to record each stored message's
+// latency from its user's fetch (its fetched-at header), for the run's p50
+// and p99 in the summary: the consumers' own histogram on /metrics has
+// the same samples, in buckets too wide for a summary, and no runs.
 func (p *pipeline) observe(h kafkasink.Handler) kafkasink.Handler {
 	return func(ctx context.Context, msgs []kafkasink.Message) error {
 		if err := h(ctx, msgs); err != nil {
@@ -65,9 +68,7 @@ func (p *pipeline) observe(h kafkasink.Handler) kafkasink.Handler {
 		now := time.Now()
 		lat := make([]time.Duration, 0, len(msgs))
 		for _, m := range msgs {
-			p.m.produceToEnd.Observe(now.Sub(m.Timestamp).Seconds())
 			if !m.FetchedAt.IsZero() {
-				p.m.fetchToEnd.Observe(now.Sub(m.FetchedAt).Seconds())
 				lat = append(lat, now.Sub(m.FetchedAt))
 			}
 		}
@@ -76,76 +77,138 @@ func (p *pipeline) observe(h kafkasink.Handler) kafkasink.Handler {
 	}
 }
 
-// drain waits until the relay has published everything staged and the
-// consumer group has committed everything in the topic.
+// drain returns once the relay has published everything staged and the
+// consumer group has committed everything in the topic. Relay.Drain runs
+// beside the relay's Run (they share the position, a round at a time) and
+// ends at a failed round, where Run retries: the run waits the outage out
+// as Run does. A group that has not committed yet, or not joined, counts
+// whole partitions as lag (Consumer.Lag), so the drain cannot end before
+// the consumers start.
 func (p *pipeline) drain(ctx context.Context) error {
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
+	relayed := false
 	for {
-		pending, err := p.outbox.Pending(ctx)
-		if err == nil && pending == 0 {
-			var lag map[int32]int64
-			if lag, err = p.lag(ctx); err == nil && p.m.setLag(lag) == 0 {
+		err := ctx.Err()
+		if !relayed && err == nil {
+			err = p.relay.Drain(ctx)
+			relayed = err == nil
+		}
+		if relayed {
+			var lag int64
+			if lag, err = p.consumers[0].Lag(ctx); err == nil && lag == 0 {
 				return nil
 			}
 		}
-		if err != nil && ctx.Err() == nil {
+		if ctx.Err() != nil || errors.Is(err, outbox.ErrTopicMismatch) {
+			return cmp.Or(ctx.Err(), err)
+		}
+		if err != nil {
 			p.log.Warn("waiting for the pipeline to drain", "err", err)
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-t.C:
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// lag returns the group's lag on the topic by partition: the records not
-// yet committed. (kafkasink.Consumer.Lag gives the total of a group that
-// has committed; here a group that has not, or has not joined yet, counts
-// the whole topic as lag, so that a drain cannot end before it starts.)
-func (p *pipeline) lag(ctx context.Context) (map[int32]int64, error) {
-	adm := kadm.NewClient(p.producer.Client())
-	lags, err := adm.Lag(ctx, p.cfg.group)
-	if err != nil {
-		return nil, err
-	}
-	l := lags[p.cfg.group]
-	if err := l.Error(); err != nil {
-		return nil, err
-	}
-	out := map[int32]int64{}
-	for part, ml := range l.Lag[p.cfg.topic] {
-		if ml.Err != nil {
-			return nil, ml.Err
-		}
-		out[part] = max(ml.Lag, 0)
-	}
-	if len(out) == 0 {
-		ends, err := adm.ListEndOffsets(ctx, p.cfg.topic)
-		if err != nil {
-			return nil, err
-		}
-		ends.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
-	}
-	return out, nil
 }
 
 // deadLetters returns the number of records in the dead-letter topic.
 func (p *pipeline) deadLetters(ctx context.Context) (int64, error) {
 	adm := kadm.NewClient(p.producer.Client())
-	ends, err := adm.ListEndOffsets(ctx, p.cfg.dlqTopic)
-	if err != nil {
-		return 0, err
-	}
 	starts, err := adm.ListStartOffsets(ctx, p.cfg.dlqTopic)
-	if err != nil {
+	ends, eerr := adm.ListEndOffsets(ctx, p.cfg.dlqTopic)
+	if err = errors.Join(err, eerr); err != nil {
 		return 0, err
 	}
 	var n int64
-	ends.Each(func(o kadm.ListedOffset) {
-		s, _ := starts.Lookup(o.Topic, o.Partition)
-		n += o.Offset - s.Offset
-	})
+	ends.Each(func(o kadm.ListedOffset) { s, _ := starts.Lookup(o.Topic, o.Partition); n += o.Offset - s.Offset })
 	return n, nil
+}
+
+// startBackground runs the relay and the consumers until stop is called.
+// The first to fail ends p.work, with its error as the cause: the run in
+// progress stops too, since nothing would drain. stop ends them gracefully
+// (the relay commits its batch, the consumers finish and commit theirs)
+// and returns what failed.
+func (p *pipeline) startBackground(ctx context.Context) (stop func() error) {
+	work, cancel := context.WithCancelCause(ctx)
+	p.work = work
+	var wg sync.WaitGroup
+	errs := make([]error, len(p.consumers)+1)
+	start := func(i int, name string, run func(context.Context) error) {
+		wg.Go(func() {
+			if err := run(work); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", name, err)
+				cancel(errs[i])
+			}
+		})
+	}
+	start(0, "relay", p.relay.Run)
+	for i, c := range p.consumers {
+		start(i+1, fmt.Sprintf("consumer %d", i), c.Run)
+	}
+	return func() error {
+		cancel(nil)
+		wg.Wait()
+		return errors.Join(errs...)
+	}
+}
+
+// latencyHist counts latencies in buckets 1% wide, from 100µs to about an
+// hour, for quantiles within 1% in constant memory, however many rows a run
+// has: a run of a million rows would otherwise keep a million samples.
+type latencyHist struct {
+	mu     sync.Mutex
+	counts [latBuckets]int64
+	n      int64
+}
+
+const (
+	latMin     = 100 * time.Microsecond
+	latGrowth  = 1.01
+	latBuckets = 1760 // latMin × 1.01^1760 ≈ 1.04 hours
+)
+
+var logLatGrowth = math.Log(latGrowth)
+
+func latBucket(d time.Duration) int {
+	if d <= latMin {
+		return 0
+	}
+	return min(int(math.Log(float64(d)/float64(latMin))/logLatGrowth)+1, latBuckets-1)
+}
+
+// add records latencies.
+func (h *latencyHist) add(ds ...time.Duration) {
+	h.mu.Lock()
+	for _, d := range ds {
+		h.counts[latBucket(d)]++
+	}
+	h.n += int64(len(ds))
+	h.mu.Unlock()
+}
+
+// reset forgets every latency.
+func (h *latencyHist) reset() {
+	h.mu.Lock()
+	h.counts, h.n = [latBuckets]int64{}, 0
+	h.mu.Unlock()
+}
+
+// quantile returns the q-quantile (0 < q < 1) as the upper bound of its
+// bucket, at most 1% above the true value; 0 when empty.
+func (h *latencyHist) quantile(q float64) time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.n == 0 {
+		return 0
+	}
+	rank := int64(math.Ceil(q * float64(h.n)))
+	var seen int64
+	for i, c := range h.counts {
+		if seen += c; seen >= max(rank, 1) {
+			return time.Duration(float64(latMin) * math.Pow(latGrowth, float64(i)))
+		}
+	}
+	return time.Duration(float64(latMin) * math.Pow(latGrowth, latBuckets-1))
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"cmp"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -17,31 +19,20 @@ import (
 // The static member id: -instance-id, else this variable. The servers'
 // addresses and the consistency level come from package connect.
 const (
-	envInstanceID = "USERSTREAM_INSTANCE_ID"
-
+	envInstanceID      = "USERSTREAM_INSTANCE_ID"
 	defaultMetricsAddr = "127.0.0.1:9464"
 )
 
-// defaultSessionTimeout is the consumers' group session timeout: how long
-// the group waits for a member that stopped heartbeating before it gives
-// the member's partitions to the others. franz-go's and Kafka's default is
-// 45s, and a member that dies unreplaced holds its partitions that long.
-// 6s is the broker's lowest allowed value (group.min.session.timeout.ms):
-// here the others store the dead member's partitions about 10s after a
-// SIGKILL (RELIABILITY.md). A healthy process is not expired by it:
-// franz-go heartbeats from its own goroutine every second whatever the
-// handler is doing, so only a process frozen for 6s (stopped, swapped out,
-// a paused VM) loses its partitions, and then gets them back on its next
-// heartbeat, with its uncommitted records delivered again.
+// defaultSessionTimeout is how long the group waits for a silent member
+// before giving its partitions to the others: the broker's lowest allowed,
+// where Kafka's default is 45s (RELIABILITY.md). Heartbeats have their own
+// goroutine: only a process frozen that long loses its partitions.
 const defaultSessionTimeout = 6 * time.Second
 
 // defaultMemoryLimit is the default soft limit of the Go runtime's memory
-// (-memory-limit). At full speed, with 5,000-user pages, the pipeline's
-// live heap is 20-30 MB; left to GOGC alone the heap grows to twice that
-// between collections, and the process to 58-63 MB resident. The limit
-// makes the collector run sooner: 55-59 MB, for the same CPU
-// (BENCHMARKS.md). The verification set of a run adds verifyBytesPerUser
-// per user fetched (a 16-byte key in a map, with room for its growth).
+// (-memory-limit): it makes the collector run before the heap doubles,
+// for the same CPU (BENCHMARKS.md). A run's verification set adds
+// verifyBytesPerUser per user (a 16-byte key in a map, and its growth).
 const (
 	defaultMemoryLimit = 40 << 20
 	verifyBytesPerUser = 32
@@ -51,45 +42,31 @@ const (
 type config struct {
 	// Servers. The DSN comes from USERSTREAM_POSTGRES_DSN only, never a
 	// flag: a flag's value shows in ps, and a DSN may carry a password.
-	brokers, cassandraHosts []string
 	// schemaRegistry, when set, is the URL of a schema registry with the
 	// Confluent API: kafkasink's registry mode (Confluent wire format).
-	schemaRegistry string
-	postgresDSN    string
-
-	// Names.
-	topic, dlqTopic string
-	partitions      int
-	group           string
-	keyspace, table string
-	replication     int
+	brokers, cassandraHosts     []string
+	schemaRegistry, postgresDSN string
 	// consistency is -consistency as given ("" keeps cassandrastore's
 	// default, LOCAL_QUORUM); parseFlags has checked it.
 	consistency string
-	pgSchema    string
-
-	// Ingest.
-	apiURL   string
-	offline  bool
-	users    int
-	seed     string
-	pageSize int
-	nat      string
-	rate     float64       // offered users per second; 0: as fast as the API allows
-	every    time.Duration // run on this schedule; 0: once
-	runs     int           // with every, stop after this many runs; 0: no limit
-
+	// Names.
+	topic, dlqTopic, group, keyspace, table, pgSchema string
+	partitions, replication                           int
+	// Ingest. rate: offered users per second, 0 as fast as the API allows;
+	// every: the schedule, 0 once; runs: with every, how many, 0 no limit.
+	apiURL, seed, nat     string
+	offline               bool
+	users, pageSize, runs int
+	rate                  float64
+	every                 time.Duration
 	// Consume.
 	consumers      int
 	instanceID     string
 	sessionTimeout time.Duration
-
 	// Operation.
-	memoryLimit int64
-	metricsAddr string
-	progress    bool
-	logLevel    string
-	report      string
+	memoryLimit                   int64
+	metricsAddr, logLevel, report string
+	progress                      bool
 }
 
 // parseFlags reads the command line into a config.
@@ -108,7 +85,6 @@ func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
 	fs.StringVar(&c.table, "table", cassandrastore.DefaultTable, "Cassandra table")
 	fs.IntVar(&c.replication, "replication", srv.Replication, "replicas of the topics (their replication factor; with 3 or more, min.insync.replicas 2) and of the keyspace (NetworkTopologyStrategy with this many in the data center of the Cassandra node contacted), when this creates them; existing ones are left as they are. Production: 3 (env "+connect.EnvReplication+")")
 	fs.StringVar(&c.pgSchema, "pg-schema", "userstream", "PostgreSQL schema of the outbox and run ledger (DSN from env "+connect.EnvPostgresDSN+")")
-
 	fs.StringVar(&c.apiURL, "api-url", randomuser.DefaultBaseURL, "base URL of the Random User API")
 	fs.BoolVar(&c.offline, "offline", false, "serve the Random User API from an in-process compatible server instead of -api-url")
 	fs.IntVar(&c.users, "users", 100000, "users to fetch per run")
@@ -118,32 +94,29 @@ func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
 	fs.Float64Var(&c.rate, "rate", 0, "offered load in users per second; 0 fetches as fast as the API allows")
 	fs.DurationVar(&c.every, "every", 0, "run on this schedule (like the seed's DAG); 0 runs once")
 	fs.IntVar(&c.runs, "runs", 0, "with -every, stop after this many runs; 0 means until interrupted")
-
+	fs.StringVar(&c.report, "report", "", "also write the runs' reports as JSON to this file (for benchmarks)")
 	fs.IntVar(&c.consumers, "consumers", 1, "consumers of the group in this process")
 	fs.StringVar(&c.instanceID, "instance-id", os.Getenv(envInstanceID), "static group membership: a stable id per consumer process (e.g. the pod name; env "+envInstanceID+"); a restarted process with the same id takes its partitions back at once; empty: dynamic membership")
 	fs.DurationVar(&c.sessionTimeout, "session-timeout", defaultSessionTimeout, "how long the group waits for a silent member (crashed, or paused longer than this) before giving its partitions to the others")
-
 	c.memoryLimit = defaultMemoryLimit
 	fs.Var(memlimit.Size(&c.memoryLimit), "memory-limit", "soft limit of the process's Go memory, as in GOMEMLIMIT (e.g. 40MiB), plus 32 bytes per user verified; 0 means none; GOMEMLIMIT in the environment wins")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", defaultMetricsAddr, "address of the /metrics and /healthz endpoint; empty disables it")
 	fs.BoolVar(&c.progress, "progress", isTerminal(os.Stderr), "print a live progress line on standard error (default: when it is a terminal)")
 	fs.StringVar(&c.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
-	fs.StringVar(&c.report, "report", "", "also write the runs' reports as JSON to this file (for benchmarks)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
-	c.brokers, c.schemaRegistry, c.cassandraHosts, c.postgresDSN = srv.KafkaBrokers, srv.SchemaRegistryURL, srv.CassandraHosts, srv.PostgresDSN
-	c.consistency = srv.CassandraConsistency
-	if c.dlqTopic == "" { // as kafkasink's default: poison of one topic never lands among another's
-		c.dlqTopic = c.topic + kafkasink.DLQSuffix
+	c.brokers, c.schemaRegistry, c.cassandraHosts, c.postgresDSN, c.consistency = srv.KafkaBrokers, srv.SchemaRegistryURL, srv.CassandraHosts, srv.PostgresDSN, srv.CassandraConsistency
+	c.dlqTopic = cmp.Or(c.dlqTopic, kafkasink.DLQTopicFor(c.topic)) // as kafkasink's default: poison of one topic never lands among another's
+	return c, errors.Join(envErr, connect.CheckReplication(c.replication))
+}
+
+// memoryLimitBytes is -memory-limit grown by the verification set; 0: none.
+func (c config) memoryLimitBytes() int64 {
+	if c.memoryLimit <= 0 {
+		return 0
 	}
-	if envErr != nil {
-		return c, envErr
-	}
-	if err := connect.CheckReplication(c.replication); err != nil {
-		return c, err
-	}
-	return c, nil
+	return c.memoryLimit + int64(c.users)*verifyBytesPerUser
 }
 
 // servers returns where the configured servers are.
@@ -157,19 +130,14 @@ func isTerminal(f *os.File) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// newLogger returns a text logger on standard error at the named level.
+// newLogger returns a text logger on standard error at the named level,
+// and makes it the default: the standard log package's (gocql's) too.
 func newLogger(level string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("log level %q: %w", level, err)
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
-}
-
-// memoryLimitBytes is -memory-limit grown by the verification set; 0: none.
-func (c config) memoryLimitBytes() int64 {
-	if c.memoryLimit <= 0 {
-		return 0
-	}
-	return c.memoryLimit + int64(c.users)*verifyBytesPerUser
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	slog.SetDefault(log)
+	return log, nil
 }

@@ -4,11 +4,9 @@
 //
 // It fetches -users users (default 100,000) with a fixed -seed, so a second
 // run fetches the same users and changes nothing; then verifies that every
-// unique user fetched is in Cassandra and prints a summary. Servers come from
-// USERSTREAM_KAFKA_BROKERS, USERSTREAM_CASSANDRA_HOSTS and
-// USERSTREAM_POSTGRES_DSN (flags override the first two). These machines
-// have no internet: -offline serves the API from an in-process compatible
-// server.
+// unique user fetched is in Cassandra and prints a summary. -offline serves
+// the API from an in-process compatible server, for machines without
+// internet.
 //
 //	fullpipeline -offline -users 100000
 //	fullpipeline -offline -every 1h -runs 24   # scheduled, like the seed's DAG
@@ -17,35 +15,22 @@
 // consumers finish and commit their batch, nothing is lost; the next run
 // carries on. The run ledger (examples/runs) records every run.
 //
-// # How the packages fit together
-//
-// This file wires userstream's public packages in the order the users flow,
-// and the code is meant to be read and copied:
-//
-//   - [connect] finds the servers (flags, USERSTREAM_* variables, the local
-//     stack's defaults) and opens a checked client of each, secured by
-//     [secure];
-//   - an [ingest.Loop] fetches users page by page with a [randomuser.Client],
-//     maps each to a row ([transform.FromUser]) and has [outbox.Store.Stage]
-//     write each page to PostgreSQL in one transaction (ingest.go): the
-//     durable hand-off between fetching and streaming;
-//   - an [outbox.Relay] publishes the staged rows, in stage order, through a
-//     [kafkasink.Producer];
-//   - [kafkasink.Consumer]s read them in a consumer group and hand each batch
-//     to kafkasink.RowsHandler(store.UpsertMany, kafkasink.RejectedRows),
-//     committing offsets only once the rows are in Cassandra
-//     ([cassandrastore.Store]), with poison sent to the dead-letter topic;
-//   - [runledger] records every run, and its [runledger.Progress] keeps the
-//     running one current; [ingest.Schedule] repeats runs (-every, -runs).
-//
-// The other files are operating conveniences, small and local to this
-// command: flags (flags.go), Prometheus metrics with franz-go's kprom
-// (metrics.go), the progress line and summary (report.go), the check
-// against Cassandra (verify.go), latency quantiles (latency.go), and
-// running the relay and consumers in the background (schedule.go);
-// [memlimit] sets the soft memory limit.
-// examples/producer and examples/consumer run the two halves as separate
-// processes.
+// This file wires userstream's public packages in the order the users flow:
+// [connect] finds the servers and opens a checked client of each, secured
+// by [secure]; an [ingest.Loop] fetches users page by page with a
+// [randomuser.Client] and stages each page in the PostgreSQL outbox
+// ([outbox.Store]) in one transaction, the durable hand-off between
+// fetching and streaming; an [outbox.Relay] publishes the staged rows in
+// order through a [kafkasink.Producer]; [kafkasink.Consumer]s hand each
+// batch to kafkasink.RowsHandler(store.UpsertMany, kafkasink.RejectedRows),
+// committing offsets once the rows are in Cassandra ([cassandrastore.Store]),
+// with poison sent to the dead-letter topic; [runledger] records every run,
+// [ingest.Schedule] repeats them. Every component registers its Prometheus
+// series on the process's one registry (WithMetrics). console.go serves
+// them and the status page, and prints the progress line and the summary;
+// verify.go checks a run against Cassandra; consume.go runs the consumers
+// and the relay, drains, and keeps latency quantiles; flags.go has the flags. examples/producer and examples/consumer run the
+// two halves as separate processes.
 package main
 
 import (
@@ -58,19 +43,20 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"slices"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/scylladb/gocqlx/v2"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/userstream/userstream/cassandrastore"
 	"github.com/userstream/userstream/connect"
 	"github.com/userstream/userstream/ingest"
 	"github.com/userstream/userstream/kafkasink"
+	"github.com/userstream/userstream/kafkasink/dlq"
 	"github.com/userstream/userstream/kafkasink/outbox"
 	"github.com/userstream/userstream/memlimit"
 	"github.com/userstream/userstream/randomuser"
@@ -78,43 +64,29 @@ import (
 	"github.com/userstream/userstream/secure"
 )
 
+// main parses the flags, runs until done or until SIGINT or SIGTERM (the
+// process ends with main: nothing needs to stop the notification), writes
+// -report, and fails unless every run succeeded.
 func main() {
-	if err := runMain(os.Args[1:]); err != nil {
+	cfg, err := parseFlags(flag.NewFlagSet("fullpipeline", flag.ExitOnError), os.Args[1:])
+	log, lerr := newLogger(cfg.logLevel) // gocql's too
+	if err = errors.Join(err, lerr); err == nil {
+		ctx, _ := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		var reports []report
+		reports, err = run(ctx, cfg, log, os.Stdout)
+		if cfg.report != "" {
+			err = errors.Join(err, writeReports(cfg.report, reports))
+		}
+		for _, r := range reports {
+			if r.Status != runledger.StatusSucceeded && err == nil {
+				err = fmt.Errorf("run %s %s", r.RunID, r.Status)
+			}
+		}
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "fullpipeline:", err)
 		os.Exit(1)
 	}
-}
-
-// runMain parses the flags, runs until done or until SIGINT or SIGTERM,
-// writes -report, and fails unless every run succeeded.
-func runMain(args []string) error {
-	cfg, err := parseFlags(flag.NewFlagSet("fullpipeline", flag.ExitOnError), args)
-	if err != nil {
-		return err
-	}
-	log, err := newLogger(cfg.logLevel)
-	if err != nil {
-		return err
-	}
-	// The standard log package (gocql's default logger) goes through the
-	// same handler, at its level.
-	slog.SetDefault(log)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
-	reports, err := run(ctx, cfg, log, os.Stdout)
-	if cfg.report != "" {
-		err = errors.Join(err, writeReports(cfg.report, reports))
-	}
-	if err != nil {
-		return err
-	}
-	for _, r := range reports {
-		if r.Status != runledger.StatusSucceeded {
-			return fmt.Errorf("run %s %s", r.RunID, r.Status)
-		}
-	}
-	return nil
 }
 
 // run wires the pipeline and runs it, once or on the -every schedule,
@@ -123,47 +95,34 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) ([]re
 	if limit := cfg.memoryLimitBytes(); memlimit.Apply(limit) {
 		log.Debug("soft memory limit set", "bytes", limit)
 	}
-	m := newMetrics()
-	var mux *http.ServeMux
-	if cfg.metricsAddr != "" {
-		var err error
-		if mux, err = serveMetrics(ctx, m.all, cfg.metricsAddr, log); err != nil {
-			return nil, err
-		}
-	}
-	p, err := open(ctx, cfg, log, m)
+	p, err := open(ctx, cfg, log, prometheus.NewRegistry())
 	if err != nil {
 		return nil, err
 	}
 	defer p.close()
-	if mux != nil {
-		// The status page reads the ledger and the dead-letter topic: it
-		// comes once they are open (console.go). Its sampler stops with the
-		// pipeline.
-		ctx, stopConsole := context.WithCancel(ctx)
-		defer stopConsole()
-		if err := p.serveConsole(ctx, mux); err != nil {
-			return nil, err
-		}
-	}
 
 	// The relay and the consumers run for the life of the process, across
 	// runs; a run fetches and stages, then waits for them to catch up.
-	p.startBackground(ctx)
+	stopBackground := p.startBackground(ctx)
 	var reports []report
 	err = ingest.Schedule{Every: cfg.every, Runs: cfg.runs, Logger: log}.Run(ctx, func(ctx context.Context) error {
 		r, err := p.fullRun(ctx, out)
 		reports = append(reports, r)
 		return err
 	})
-	return reports, errors.Join(err, p.bg.stop())
+	return reports, errors.Join(err, stopBackground())
 }
 
 // pipeline is the process's connections and the components built on them.
 type pipeline struct {
 	cfg config
 	log *slog.Logger
-	m   *metrics
+	// reg is the process's one registry: every component registers its
+	// series on it (WithMetrics), the status page reads it.
+	reg         *prometheus.Registry
+	mux         *http.ServeMux     // of -metrics-addr (console.go); nil without
+	stopConsole context.CancelFunc // the status page's sampler
+	queue       *dlq.Queue         // the dead letters the status page shows
 
 	api       *connect.API
 	loop      *ingest.Loop
@@ -172,16 +131,18 @@ type pipeline struct {
 	outbox    *outbox.Store
 	ledger    *runledger.Ledger
 	kafka     connect.Kafka // brokers, SASL and TLS, the registry: for every Kafka client
-	kafkaSec  []kgo.Opt     // kafka.ClientOpts
 	producer  *kafkasink.Producer
 	relay     *outbox.Relay
 	session   gocqlx.Session
 	store     *cassandrastore.Store
 	consumers []*kafkasink.Consumer
 
-	bg      *background
-	counts  counts
-	latency latencyHist // fetch to stored, of the current run
+	work    context.Context // ends with ctx, or when the relay or a consumer fails (consume.go)
+	latency latencyHist     // fetch to stored, of the current run
+	// counts are what this process fetched and staged, for the run ledger
+	// (the metrics are the components' own); the relay and the consumers
+	// count what they do themselves (their Stats).
+	fetched, staged, duplicates, invalid atomic.Int64
 	// settled is the process's counts at the end of the last run (zero
 	// before the first): where the next run's share starts. The relay and
 	// the consumers work between runs too (records already in the topic
@@ -190,22 +151,21 @@ type pipeline struct {
 	settled runledger.Run
 }
 
-// counts are what this process did, for the run ledger and the metrics; the
-// relay and the consumers count what they do themselves (their Stats).
-type counts struct {
-	fetched, staged, duplicates, invalid, stored atomic.Int64
-}
-
 // open connects to the servers and builds the pipeline, creating what is
 // missing: the outbox and ledger tables, the topics, the keyspace and the
 // table. Close it when done.
-func open(ctx context.Context, cfg config, log *slog.Logger, m *metrics) (_ *pipeline, err error) {
-	p := &pipeline{cfg: cfg, log: log, m: m}
+func open(ctx context.Context, cfg config, log *slog.Logger, reg *prometheus.Registry) (_ *pipeline, err error) {
+	p := &pipeline{cfg: cfg, log: log, reg: reg}
 	defer func() {
 		if err != nil {
 			p.close()
 		}
 	}()
+	// /metrics and /healthz answer from the start, while the servers are
+	// connected (console.go).
+	if err := p.serveMetrics(ctx); err != nil {
+		return nil, err
+	}
 	// Credentials and TLS come from the environment or files, never flags
 	// (package secure); nothing set means the local stack's plain listeners.
 	sec, err := secure.FromEnv()
@@ -214,10 +174,10 @@ func open(ctx context.Context, cfg config, log *slog.Logger, m *metrics) (_ *pip
 	}
 	log.Info("connection security", "settings", sec) // passwords print as [redacted]
 
-	if err := p.openAPI(); err != nil {
+	if err := p.openPostgres(ctx, sec.Postgres); err != nil {
 		return nil, err
 	}
-	if err := p.openPostgres(ctx, sec.Postgres); err != nil {
+	if err := p.openIngest(); err != nil { // after fullRun
 		return nil, err
 	}
 	if err := p.openKafka(ctx, sec.Kafka); err != nil {
@@ -226,20 +186,10 @@ func open(ctx context.Context, cfg config, log *slog.Logger, m *metrics) (_ *pip
 	if err := p.openCassandra(ctx, sec.Cassandra); err != nil {
 		return nil, err
 	}
-	if err := p.newConsumers(); err != nil {
+	if err := p.newConsumers(); err != nil { // consume.go
 		return nil, err
 	}
-	p.exposeCounts()
-	return p, nil
-}
-
-// openAPI creates the Random User API client. -offline points it at an
-// in-process imitation of the API, for machines without internet.
-func (p *pipeline) openAPI() (err error) {
-	if p.api, err = connect.OpenAPI(p.cfg.apiURL, p.cfg.offline, randomuser.WithLogger(p.log)); err == nil && p.api.Offline() {
-		p.log.Info("serving the Random User API offline", "url", p.api.BaseURL)
-	}
-	return err
+	return p, p.serveConsole(ctx) // it reads the ledger and the dead letters
 }
 
 // openPostgres connects to PostgreSQL, which holds the outbox and the run
@@ -249,21 +199,15 @@ func (p *pipeline) openPostgres(ctx context.Context, sec secure.Postgres) (err e
 	if p.pool, err = p.cfg.servers().OpenPostgres(ctx, sec); err != nil {
 		return err
 	}
-	if p.outbox, err = outbox.NewStore(p.pool, outbox.WithSchema(p.cfg.pgSchema)); err != nil {
+	if p.outbox, err = outbox.NewStore(p.pool, outbox.WithSchema(p.cfg.pgSchema), outbox.WithMetrics(p.reg)); err != nil {
 		return err
 	}
-	if p.loop, err = p.newLoop(); err != nil {
-		return err
-	}
-	if p.ledger, err = runledger.New(p.pool, runledger.WithSchema(p.cfg.pgSchema)); err != nil {
+	if p.ledger, err = runledger.New(p.pool, runledger.WithSchema(p.cfg.pgSchema), runledger.WithMetrics(p.reg)); err != nil {
 		return err
 	}
 	// Both migrations are idempotent and safe for processes starting
 	// together, so every process runs them at start.
-	if err := p.outbox.Migrate(ctx); err != nil {
-		return fmt.Errorf("postgres: %w", err)
-	}
-	if err := p.ledger.Migrate(ctx); err != nil {
+	if err := errors.Join(p.outbox.Migrate(ctx), p.ledger.Migrate(ctx)); err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
 	return nil
@@ -276,25 +220,11 @@ func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) (err error) 
 	if p.kafka, err = p.cfg.servers().OpenKafka(ctx, sec); err != nil {
 		return err
 	}
-	p.kafkaSec = p.kafka.ClientOpts
-	opts := []kafkasink.ProducerOpt{kafkasink.WithTopic(p.cfg.topic), kafkasink.WithLogger(p.log),
-		kafkasink.WithClientOpts(slices.Concat(p.kafkaSec, p.m.kafkaOpts("producer"))...)}
-	if p.kafka.Registry != nil {
-		opts = append(opts, kafkasink.WithSchemaRegistry(p.kafka.Registry))
-	}
-	if p.producer, err = kafkasink.NewProducer(p.kafka.Brokers, opts...); err != nil {
+	// In registry mode the value schema is registered now: a registry
+	// that is down, or a subject whose rule refuses the schema, stops the
+	// program before it stages or produces anything.
+	if p.producer, err = p.kafka.NewProducer(ctx, kafkasink.WithTopic(p.cfg.topic), kafkasink.WithLogger(p.log), kafkasink.WithMetrics(p.reg)); err != nil {
 		return err
-	}
-	if p.kafka.Registry != nil {
-		// Registry mode: register the value schema now, so that a
-		// registry that is down, or a subject whose compatibility rule
-		// refuses the schema, stops the program before it stages or
-		// produces anything.
-		id, err := p.producer.RegisterSchema(ctx)
-		if err != nil {
-			return fmt.Errorf("schema registry: %w", err)
-		}
-		p.log.Info("value schema registered", "subject", kafkasink.ValueSubject(p.cfg.topic), "id", id)
 	}
 	// Clusters rarely create topics on first use, and this one would give
 	// them its default partitions: create both, as configured. The
@@ -309,7 +239,7 @@ func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) (err error) 
 	}
 	// Batches of 2,000 rows (the default is 500) keep up with 5,000-user
 	// pages in fewer transactions; a crash duplicates at most one batch.
-	p.relay, err = outbox.NewRelay(p.outbox, p.producer, outbox.WithLogger(p.log), outbox.WithRoundSize(2000))
+	p.relay, err = outbox.NewRelay(p.outbox, p.producer, outbox.WithLogger(p.log), outbox.WithRoundSize(2000), outbox.WithMetrics(p.reg))
 	return err
 }
 
@@ -324,7 +254,7 @@ func (p *pipeline) openCassandra(ctx context.Context, sec secure.Cassandra) (err
 		return err
 	}
 	p.store, err = cassandrastore.New(p.session, cassandrastore.WithKeyspace(p.cfg.keyspace), cassandrastore.WithTable(p.cfg.table),
-		cassandrastore.WithReplication(cassandrastore.LocalNetworkTopologyStrategy(p.cfg.replication)))
+		cassandrastore.WithReplication(cassandrastore.LocalNetworkTopologyStrategy(p.cfg.replication)), cassandrastore.WithMetrics(p.reg))
 	if err != nil {
 		return err
 	}
@@ -334,41 +264,15 @@ func (p *pipeline) openCassandra(ctx context.Context, sec secure.Cassandra) (err
 	return nil
 }
 
-// newConsumers creates the -consumers consumers of the group; each takes
-// a share of the partitions once it runs.
-func (p *pipeline) newConsumers() error {
-	// The store's bulk write is the handler. RowsHandler passes it each
-	// batch's rows, and RejectedRows sends the rows it can never write to
-	// the dead-letter topic; any other failure is retried, so a Cassandra
-	// outage holds the partition instead of losing rows. upsert and
-	// observe add the metrics (consume.go).
-	handler := p.observe(kafkasink.RowsHandler(p.upsert, kafkasink.RejectedRows))
-	for i := range max(p.cfg.consumers, 1) {
-		opts := []kafkasink.ConsumerOpt{
-			kafkasink.WithTopic(p.cfg.topic), kafkasink.WithDLQTopic(p.cfg.dlqTopic), kafkasink.WithLogger(p.log),
-			kafkasink.WithSessionTimeout(p.cfg.sessionTimeout),
-			kafkasink.WithClientOpts(slices.Concat(p.kafkaSec, p.m.kafkaOpts("consumer"), consumerFetchOpts)...),
-		}
-		if id := instanceID(p.cfg.instanceID, p.cfg.consumers, i); id != "" {
-			opts = append(opts, kafkasink.WithInstanceID(id))
-		}
-		if p.kafka.Registry != nil {
-			// Registry mode reads the Confluent wire format, and the plain
-			// records written before the topic switched.
-			opts = append(opts, kafkasink.WithSchemaRegistry(p.kafka.Registry))
-		}
-		c, err := kafkasink.NewConsumer(p.kafka.Brokers, p.cfg.group, handler, opts...)
-		if err != nil {
-			return err
-		}
-		p.consumers = append(p.consumers, c)
-	}
-	return nil
-}
-
 // close releases everything open opened; the relay and consumers must
 // have stopped.
 func (p *pipeline) close() {
+	if p.stopConsole != nil {
+		p.stopConsole()
+	}
+	if p.queue != nil {
+		p.queue.Close()
+	}
 	for _, c := range p.consumers {
 		c.Close() // also releases the client of a consumer never run
 	}
@@ -389,26 +293,20 @@ func (p *pipeline) close() {
 // counted returns r with the process's counts so far less base's: the
 // share of r's run.
 func (p *pipeline) counted(r, base runledger.Run) runledger.Run {
-	r.Fetched, r.Staged = p.counts.fetched.Load(), p.counts.staged.Load()
-	r.Duplicates, r.Invalid = p.counts.duplicates.Load(), p.counts.invalid.Load()
+	r.Fetched, r.Staged, r.Duplicates, r.Invalid = p.fetched.Load(), p.staged.Load(), p.duplicates.Load(), p.invalid.Load()
 	r.Published = p.relay.Stats().Published
-	r.Stored, r.DeadLettered = p.counts.stored.Load(), p.deadLettered()
-	return r.Since(base)
-}
-
-func (p *pipeline) deadLettered() int64 {
-	var n int64
-	for _, c := range p.consumers {
-		n += c.Stats().DeadLettered
+	for _, c := range p.consumers { // stored: the messages the handler accepted
+		st := c.Stats()
+		r.Stored, r.DeadLettered = r.Stored+st.Handled, r.DeadLettered+st.DeadLettered
 	}
-	return n
+	return r.Since(base)
 }
 
 // fullRun is one run: fetch and stage -users users, wait until they are
 // published and stored, check that every one is in Cassandra, record the
 // run in the ledger and print its summary.
 func (p *pipeline) fullRun(ctx context.Context, out io.Writer) (report, error) {
-	work := p.bg.ctx // ends with ctx, or when the relay or a consumer fails
+	work := p.work
 	run := runledger.Run{RunID: runledger.NewRunID("full"), Kind: "full", StartedAt: time.Now()}
 	rep := report{Run: run, TableRows: -1}
 	if err := p.ledger.Start(ctx, run.RunID, run.Kind); err != nil {
@@ -419,7 +317,9 @@ func (p *pipeline) fullRun(ctx context.Context, out io.Writer) (report, error) {
 	stopProgress := p.startProgress(work, run, base)
 	ids := newIDSet()
 	p.ids = ids
-	err := p.ingest(work, run.RunID)
+	// What was fetched before a fetch error is staged: the next run of the
+	// seed skips it.
+	_, err := p.loop.Run(work, run.RunID, p.cfg.seed, p.cfg.users)
 	if err == nil {
 		err = p.drain(work)
 	}
@@ -431,13 +331,12 @@ func (p *pipeline) fullRun(ctx context.Context, out io.Writer) (report, error) {
 	if err == nil {
 		err = p.check(work, ids, &rep)
 	}
-	if failed := p.bg.failure(); failed != nil && work.Err() != nil {
-		err = failed // the run was stopped by it
+	if cause := context.Cause(work); work.Err() != nil && !errors.Is(cause, context.Canceled) {
+		err = cause // the run was stopped by the relay or a consumer failing
 	}
-	rep.Status, rep.Error = outcome(ctx, err)
-	if rep.Status == runledger.StatusSucceeded {
-		p.m.lastSuccess.SetToCurrentTime()
-	}
+	rep.Status, rep.Error = runledger.Outcome(ctx, err)
+	// A success also sets the ledger's last-success gauge, which an alert
+	// watches.
 	if uerr := p.ledger.Update(ctx, rep.Run); uerr != nil {
 		err = errors.Join(err, uerr)
 	}
@@ -448,15 +347,29 @@ func (p *pipeline) fullRun(ctx context.Context, out io.Writer) (report, error) {
 	return rep, err
 }
 
-// outcome returns a run's status and error text: a run stopped by a signal
-// is interrupted, not failed, and the next one carries on.
-func outcome(ctx context.Context, err error) (status, text string) {
-	switch {
-	case err == nil:
-		return runledger.StatusSucceeded, ""
-	case ctx.Err() != nil:
-		return runledger.StatusInterrupted, "interrupted"
-	default:
-		return runledger.StatusFailed, err.Error()
+// openIngest creates the Random User API client (-offline: an in-process
+// imitation of the API, for machines without internet) and the loop that
+// fetches -users users of -seed, page by page, maps each to a row and
+// stages each page in the outbox, where the relay picks it up. Each page
+// staged is counted, and its ids go to the run's set, for verification.
+func (p *pipeline) openIngest() (err error) {
+	p.api, err = connect.OpenAPI(p.cfg.apiURL, p.cfg.offline, randomuser.WithLogger(p.log), randomuser.WithMetrics(p.reg))
+	if err != nil {
+		return err
 	}
+	if p.api.Offline() {
+		p.log.Info("serving the Random User API offline", "url", p.api.BaseURL)
+	}
+	p.loop, err = ingest.New(p.api, p.outbox, ingest.WithPageSize(p.cfg.pageSize), ingest.WithRate(p.cfg.rate),
+		ingest.WithNat(strings.FieldsFunc(p.cfg.nat, func(r rune) bool { return r == ',' })...),
+		ingest.WithLogger(p.log), ingest.WithMetrics(p.reg), ingest.WithPageHook(func(pg ingest.Page) {
+			for i := range pg.Rows {
+				p.ids.add(pg.Rows[i].ID)
+			}
+			p.fetched.Add(int64(pg.Fetched))
+			p.invalid.Add(int64(pg.Invalid))
+			p.staged.Add(int64(pg.Staged))
+			p.duplicates.Add(int64(pg.Duplicates))
+		}))
+	return err
 }

@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/gocql/gocql"
 
 	"github.com/userstream/userstream/transform"
 )
@@ -63,41 +63,31 @@ func (p *pipeline) verify(ctx context.Context, ids *idSet) (verification, int64,
 }
 
 // idSet is a set of UUIDs held as 16 bytes each, so that verifying a run of
-// 100,000 users costs a few megabytes; safe for concurrent use.
+// 100,000 users costs a few megabytes; safe for concurrent use. Ids that
+// are not UUIDs are ignored: staging has rejected them already.
 type idSet struct {
 	mu  sync.Mutex
-	ids map[[16]byte]struct{}
+	ids map[gocql.UUID]struct{}
 }
 
-func newIDSet() *idSet { return &idSet{ids: map[[16]byte]struct{}{}} }
+func newIDSet() *idSet { return &idSet{ids: map[gocql.UUID]struct{}{}} }
 
-// uuidKey returns the 16 bytes of a canonical UUID.
-func uuidKey(id string) (k [16]byte, ok bool) {
-	_, err := hex.Decode(k[:], []byte(strings.ReplaceAll(strings.ToLower(id), "-", "")))
-	return k, err == nil && len(id) == 36
-}
-
-// add adds a canonical UUID; anything else is ignored (staging has
-// rejected it already).
 func (s *idSet) add(id string) {
-	if k, ok := uuidKey(id); ok {
+	if u, err := gocql.ParseUUID(id); err == nil {
 		s.mu.Lock()
-		s.ids[k] = struct{}{}
+		s.ids[u] = struct{}{}
 		s.mu.Unlock()
 	}
 }
 
 // remove removes id and reports whether it was in the set.
 func (s *idSet) remove(id string) bool {
-	k, ok := uuidKey(id)
-	if !ok {
-		return false
-	}
+	u, err := gocql.ParseUUID(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, found := s.ids[k]
-	delete(s.ids, k)
-	return found
+	_, found := s.ids[u]
+	delete(s.ids, u)
+	return err == nil && found
 }
 
 func (s *idSet) len() int {
@@ -111,12 +101,11 @@ func (s *idSet) list(n int) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []string
-	for k := range s.ids {
+	for u := range s.ids {
 		if len(out) == n {
 			break
 		}
-		h := hex.EncodeToString(k[:])
-		out = append(out, h[0:8]+"-"+h[8:12]+"-"+h[12:16]+"-"+h[16:20]+"-"+h[20:32])
+		out = append(out, u.String())
 	}
 	return out
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"cmp"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -25,34 +27,24 @@ const defaultMemoryLimit = 40 << 20
 type config struct {
 	// Servers. The DSN comes from USERSTREAM_POSTGRES_DSN only, never a
 	// flag: a flag's value shows in ps, and a DSN may carry a password.
-	brokers []string
 	// schemaRegistry, when set, is the URL of a schema registry with the
 	// Confluent API: kafkasink's registry mode (Confluent wire format).
-	schemaRegistry string
-	postgresDSN    string
-
+	brokers                     []string
+	schemaRegistry, postgresDSN string
 	// Names.
-	topic, dlqTopic string
-	partitions      int
-	replication     int
-	pgSchema        string
-
-	// Ingest.
-	apiURL   string
-	offline  bool
-	users    int
-	seed     string
-	pageSize int
-	nat      string
-	rate     float64       // offered users per second; 0: as fast as the API allows
-	every    time.Duration // run on this schedule; 0: once
-	runs     int           // with every, stop after this many runs; 0: no limit
-
+	topic, dlqTopic, pgSchema string
+	partitions, replication   int
+	// Ingest. rate: offered users per second, 0 as fast as the API allows;
+	// every: the schedule, 0 once; runs: with every, how many, 0 no limit.
+	apiURL, seed, nat     string
+	offline               bool
+	users, pageSize, runs int
+	rate                  float64
+	every                 time.Duration
 	// Operation.
-	memoryLimit int64
-	metricsAddr string
-	progress    bool
-	logLevel    string
+	memoryLimit           int64
+	metricsAddr, logLevel string
+	progress              bool
 }
 
 // parseFlags reads the command line into a config.
@@ -67,7 +59,6 @@ func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
 	fs.IntVar(&c.partitions, "partitions", 6, "partitions of the topic when it is created")
 	fs.IntVar(&c.replication, "replication", srv.Replication, "replication factor of the topics when this creates them (with 3 or more, min.insync.replicas 2); existing ones are left as they are. Production: 3 (env "+connect.EnvReplication+")")
 	fs.StringVar(&c.pgSchema, "pg-schema", "userstream", "PostgreSQL schema of the outbox and run ledger (DSN from env "+connect.EnvPostgresDSN+")")
-
 	fs.StringVar(&c.apiURL, "api-url", randomuser.DefaultBaseURL, "base URL of the Random User API")
 	fs.BoolVar(&c.offline, "offline", false, "serve the Random User API from an in-process compatible server instead of -api-url")
 	fs.IntVar(&c.users, "users", 100000, "users to fetch per run")
@@ -77,7 +68,6 @@ func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
 	fs.Float64Var(&c.rate, "rate", 0, "offered load in users per second; 0 fetches as fast as the API allows")
 	fs.DurationVar(&c.every, "every", 0, "run on this schedule (like the seed's DAG); 0 runs once")
 	fs.IntVar(&c.runs, "runs", 0, "with -every, stop after this many runs; 0 means until interrupted")
-
 	c.memoryLimit = defaultMemoryLimit
 	fs.Var(memlimit.Size(&c.memoryLimit), "memory-limit", "soft limit of the process's Go memory, as in GOMEMLIMIT (e.g. 40MiB); 0 means none; GOMEMLIMIT in the environment wins")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", defaultMetricsAddr, "address of the /metrics and /healthz endpoint; empty disables it")
@@ -87,13 +77,8 @@ func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
 		return c, err
 	}
 	c.brokers, c.schemaRegistry, c.postgresDSN = srv.KafkaBrokers, srv.SchemaRegistryURL, srv.PostgresDSN
-	if c.dlqTopic == "" { // as kafkasink's default
-		c.dlqTopic = c.topic + kafkasink.DLQSuffix
-	}
-	if envErr != nil {
-		return c, envErr
-	}
-	return c, connect.CheckReplication(c.replication)
+	c.dlqTopic = cmp.Or(c.dlqTopic, kafkasink.DLQTopicFor(c.topic)) // as kafkasink's default
+	return c, errors.Join(envErr, connect.CheckReplication(c.replication))
 }
 
 // servers returns where the configured servers are.
@@ -106,11 +91,14 @@ func isTerminal(f *os.File) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// newLogger returns a text logger on standard error at the named level.
+// newLogger returns a text logger on standard error at the named level,
+// and makes it the default: the standard log package's (gocql's) too.
 func newLogger(level string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("log level %q: %w", level, err)
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	slog.SetDefault(log)
+	return log, nil
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/userstream/userstream/internal/testenv"
 )
 
@@ -28,8 +30,16 @@ func TestLastSuccessfulRunGaugeMoves(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	// Before any run: 0.
-	mfs, err := newMetrics().registry.Gather()
+	// Before any run: 0, registered by the ledger the producer opens.
+	reg := prometheus.NewRegistry()
+	quiet := cfg
+	quiet.metricsAddr = "" // the run below serves it
+	p, err := open(ctx, quiet, slog.New(slog.DiscardHandler), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.close()
+	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}

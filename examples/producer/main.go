@@ -9,29 +9,18 @@
 // and the next start publishes it. Each run is recorded in the run ledger
 // (examples/runs) as kind "ingest".
 //
-// # How the packages fit together
-//
-// This file wires userstream's public packages in the order the users
-// flow:
-//
-//   - [connect] finds the servers (flags, USERSTREAM_* variables, the local
-//     stack's defaults) and opens a checked client of each, secured by
-//     [secure];
-//   - an [ingest.Loop] fetches users page by page with a [randomuser.Client],
-//     maps each to a row ([transform.FromUser]) and has [outbox.Store.Stage]
-//     write each page to PostgreSQL in one transaction (ingest.go): the
-//     durable hand-off between fetching and streaming, so a crash after it
-//     loses nothing and a second fetch of the same users stages nothing;
-//   - an [outbox.Relay] publishes the staged rows, in stage order, through a
-//     [kafkasink.Producer], and moves its position only past rows the broker
-//     acknowledged;
-//   - [runledger] records every run, and its [runledger.Progress] keeps the
-//     running one current; [ingest.Schedule] repeats runs (-every, -runs).
-//
-// The other files are operating conveniences, small and local to this
-// command: flags (flags.go), Prometheus metrics with franz-go's kprom
-// (metrics.go), and the progress line and summary (report.go); [memlimit]
-// sets the soft memory limit.
+// This file wires userstream's public packages in the order the users flow:
+// [connect] finds the servers and opens a checked client of each, secured
+// by [secure]; an [ingest.Loop] fetches users page by page with a
+// [randomuser.Client] and stages each page in the PostgreSQL outbox
+// ([outbox.Store]) in one transaction, the durable hand-off: a crash after
+// it loses nothing, and a second fetch of the same users stages nothing; an
+// [outbox.Relay] publishes the staged rows in order through a
+// [kafkasink.Producer], and [outbox.Relay.Drain] ends a run once all are
+// published; [runledger] records every run, [ingest.Schedule] repeats them.
+// Every component registers its Prometheus series on the process's one
+// registry (WithMetrics). console.go serves them and the status page, and
+// prints the progress line and the summary; flags.go has the flags.
 package main
 
 import (
@@ -44,12 +33,13 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"slices"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/userstream/userstream/connect"
 	"github.com/userstream/userstream/ingest"
@@ -61,57 +51,30 @@ import (
 	"github.com/userstream/userstream/secure"
 )
 
+// main parses the flags and runs until done or until SIGINT or SIGTERM.
 func main() {
-	if err := runMain(os.Args[1:]); err != nil {
+	// A signal ends ctx: the run finishes its batch and returns. The
+	// process ends with main, so nothing needs to stop the notification.
+	ctx, _ := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	cfg, err := parseFlags(flag.NewFlagSet("producer", flag.ExitOnError), os.Args[1:])
+	log, lerr := newLogger(cfg.logLevel)
+	if err = errors.Join(err, lerr); err == nil {
+		err = run(ctx, cfg, log, os.Stdout)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "producer:", err)
 		os.Exit(1)
 	}
 }
 
-// runMain parses the flags and runs until done or until SIGINT or SIGTERM.
-func runMain(args []string) error {
-	cfg, err := parseFlags(flag.NewFlagSet("producer", flag.ExitOnError), args)
-	if err != nil {
-		return err
-	}
-	log, err := newLogger(cfg.logLevel)
-	if err != nil {
-		return err
-	}
-	slog.SetDefault(log) // the standard log package too, at its level
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return run(ctx, cfg, log, os.Stdout)
-}
-
 // run wires the producer and runs it, once or on the -every schedule,
 // printing a summary of each run to out.
 func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error {
-	if memlimit.Apply(cfg.memoryLimit) {
-		log.Debug("soft memory limit set", "bytes", cfg.memoryLimit)
-	}
-	m := newMetrics()
-	var mux *http.ServeMux
-	if cfg.metricsAddr != "" {
-		var err error
-		if mux, err = serveMetrics(ctx, m.all, cfg.metricsAddr, log); err != nil {
-			return err
-		}
-	}
-	p, err := open(ctx, cfg, log, m)
+	p, err := open(ctx, cfg, log, prometheus.NewRegistry())
 	if err != nil {
 		return err
 	}
 	defer p.close()
-	if mux != nil {
-		// The status page reads the ledger: it comes once the ledger is
-		// open (console.go). Its sampler stops with the pipeline.
-		ctx, stopConsole := context.WithCancel(ctx)
-		defer stopConsole()
-		if err := p.serveConsole(ctx, mux); err != nil {
-			return err
-		}
-	}
 
 	// The relay runs for the life of the process, across runs: it also
 	// publishes what a process killed earlier left staged.
@@ -128,17 +91,24 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error
 type pipeline struct {
 	cfg config
 	log *slog.Logger
-	m   *metrics
+	// reg is the process's one registry: every component registers its
+	// series on it (WithMetrics), the status page reads it.
+	reg         *prometheus.Registry
+	mux         *http.ServeMux     // of -metrics-addr (console.go); nil without
+	stopConsole context.CancelFunc // the status page's sampler
 
-	api      *connect.API
-	loop     *ingest.Loop
 	pool     *pgxpool.Pool
 	outbox   *outbox.Store
 	ledger   *runledger.Ledger
+	api      *connect.API
+	loop     *ingest.Loop
 	producer *kafkasink.Producer
 	relay    *outbox.Relay
 
-	counts counts
+	// counts are what this process fetched and staged, for the run ledger
+	// (the metrics are the components' own); the relay counts what it
+	// publishes (its Stats).
+	fetched, staged, duplicates, invalid atomic.Int64
 	// settled is the process's counts at the end of the last run (zero
 	// before the first): where the next run's share starts. The relay
 	// publishes between runs too (rows left pending by a process that
@@ -147,21 +117,23 @@ type pipeline struct {
 	settled runledger.Run
 }
 
-// counts are what this process did, for the run ledger and the metrics; the
-// relay counts what it publishes itself (its Stats).
-type counts struct {
-	fetched, staged, duplicates, invalid atomic.Int64
-}
-
 // open connects to the servers and builds the producer, creating what is
 // missing: the outbox and ledger tables and the topics. Close it when done.
-func open(ctx context.Context, cfg config, log *slog.Logger, m *metrics) (_ *pipeline, err error) {
-	p := &pipeline{cfg: cfg, log: log, m: m}
+func open(ctx context.Context, cfg config, log *slog.Logger, reg *prometheus.Registry) (_ *pipeline, err error) {
+	if memlimit.Apply(cfg.memoryLimit) { // the process's
+		log.Debug("soft memory limit set", "bytes", cfg.memoryLimit)
+	}
+	p := &pipeline{cfg: cfg, log: log, reg: reg}
 	defer func() {
 		if err != nil {
 			p.close()
 		}
 	}()
+	// /metrics and /healthz answer from the start, while the servers are
+	// connected (console.go).
+	if err := p.serveMetrics(ctx); err != nil {
+		return nil, err
+	}
 	// Credentials and TLS come from the environment or files, never flags
 	// (package secure); nothing set means the local stack's plain listeners.
 	sec, err := secure.FromEnv()
@@ -169,82 +141,74 @@ func open(ctx context.Context, cfg config, log *slog.Logger, m *metrics) (_ *pip
 		return nil, err
 	}
 	log.Info("connection security", "settings", sec) // passwords print as [redacted]
-
-	if err := p.openAPI(); err != nil {
+	if err := p.openPostgres(ctx, sec.Postgres); err != nil {
 		return nil, err
 	}
-	if err := p.openPostgres(ctx, sec.Postgres); err != nil {
+	if err := p.openIngest(); err != nil {
 		return nil, err
 	}
 	if err := p.openKafka(ctx, sec.Kafka); err != nil {
 		return nil, err
 	}
-	p.exposeCounts()
-	return p, nil
-}
-
-// openAPI creates the Random User API client. -offline points it at an
-// in-process imitation of the API, for machines without internet.
-func (p *pipeline) openAPI() (err error) {
-	if p.api, err = connect.OpenAPI(p.cfg.apiURL, p.cfg.offline, randomuser.WithLogger(p.log)); err == nil && p.api.Offline() {
-		p.log.Info("serving the Random User API offline", "url", p.api.BaseURL)
-	}
-	return err
+	return p, p.serveConsole(ctx) // it reads the ledger
 }
 
 // openPostgres connects to PostgreSQL, which holds the outbox and the run
-// ledger, in one schema, over one pool.
+// ledger, in one schema, over one pool, and creates their tables.
 func (p *pipeline) openPostgres(ctx context.Context, sec secure.Postgres) (err error) {
 	// TLS and the password merged in; pinged: fail now, with the cause.
 	if p.pool, err = p.cfg.servers().OpenPostgres(ctx, sec); err != nil {
 		return err
 	}
-	if p.outbox, err = outbox.NewStore(p.pool, outbox.WithSchema(p.cfg.pgSchema)); err != nil {
+	if p.outbox, err = outbox.NewStore(p.pool, outbox.WithSchema(p.cfg.pgSchema), outbox.WithMetrics(p.reg)); err != nil {
 		return err
 	}
-	if p.loop, err = p.newLoop(); err != nil {
-		return err
-	}
-	if p.ledger, err = runledger.New(p.pool, runledger.WithSchema(p.cfg.pgSchema)); err != nil {
+	if p.ledger, err = runledger.New(p.pool, runledger.WithSchema(p.cfg.pgSchema), runledger.WithMetrics(p.reg)); err != nil {
 		return err
 	}
 	// Both migrations are idempotent and safe for processes starting
 	// together (a producer and its consumers), so each runs them at start.
-	if err := p.outbox.Migrate(ctx); err != nil {
-		return fmt.Errorf("postgres: %w", err)
-	}
-	if err := p.ledger.Migrate(ctx); err != nil {
+	if err := errors.Join(p.outbox.Migrate(ctx), p.ledger.Migrate(ctx)); err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
 	return nil
 }
 
-// openKafka creates the topics, the producer and the relay that publishes
-// the outbox through it.
+// openIngest creates the Random User API client (-offline: an in-process
+// imitation of the API, for machines without internet) and the loop that
+// fetches -users users of -seed, page by page, maps each to a row and
+// stages each page in the outbox, where the relay picks it up. Each page
+// staged is counted, for the run ledger and the progress line.
+func (p *pipeline) openIngest() (err error) {
+	if p.api, err = connect.OpenAPI(p.cfg.apiURL, p.cfg.offline, randomuser.WithLogger(p.log), randomuser.WithMetrics(p.reg)); err != nil {
+		return err
+	} else if p.api.Offline() {
+		p.log.Info("serving the Random User API offline", "url", p.api.BaseURL)
+	}
+	nat := strings.FieldsFunc(p.cfg.nat, func(r rune) bool { return r == ',' })
+	p.loop, err = ingest.New(p.api, p.outbox, ingest.WithPageSize(p.cfg.pageSize), ingest.WithRate(p.cfg.rate), ingest.WithNat(nat...),
+		ingest.WithLogger(p.log), ingest.WithMetrics(p.reg), ingest.WithPageHook(func(pg ingest.Page) {
+			p.fetched.Add(int64(pg.Fetched))
+			p.invalid.Add(int64(pg.Invalid))
+			p.staged.Add(int64(pg.Staged))
+			p.duplicates.Add(int64(pg.Duplicates))
+		}))
+	return err
+}
+
+// openKafka creates the producer, the topics and the relay that publishes
+// the outbox through the producer.
 func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) error {
-	// SASL and TLS, checked by one connection; the registry's client.
+	// SASL and TLS, checked by one connection; the registry's client. In
+	// registry mode the value schema is registered now, so that a registry
+	// that is down, or a subject whose compatibility rule refuses the
+	// schema, stops the program before it stages or produces anything.
 	k, err := p.cfg.servers().OpenKafka(ctx, sec)
 	if err != nil {
 		return err
 	}
-	opts := []kafkasink.ProducerOpt{kafkasink.WithTopic(p.cfg.topic), kafkasink.WithLogger(p.log),
-		kafkasink.WithClientOpts(slices.Concat(k.ClientOpts, p.m.kafkaOpts("producer"))...)}
-	if k.Registry != nil {
-		opts = append(opts, kafkasink.WithSchemaRegistry(k.Registry))
-	}
-	if p.producer, err = kafkasink.NewProducer(k.Brokers, opts...); err != nil {
+	if p.producer, err = k.NewProducer(ctx, kafkasink.WithTopic(p.cfg.topic), kafkasink.WithLogger(p.log), kafkasink.WithMetrics(p.reg)); err != nil {
 		return err
-	}
-	if k.Registry != nil {
-		// Registry mode: register the value schema now, so that a
-		// registry that is down, or a subject whose compatibility rule
-		// refuses the schema, stops the program before it stages or
-		// produces anything.
-		id, err := p.producer.RegisterSchema(ctx)
-		if err != nil {
-			return fmt.Errorf("schema registry: %w", err)
-		}
-		p.log.Info("value schema registered", "subject", kafkasink.ValueSubject(p.cfg.topic), "id", id)
 	}
 	// Clusters rarely create topics on first use, and this one would give
 	// them its default partitions: create both, as configured. The
@@ -259,12 +223,15 @@ func (p *pipeline) openKafka(ctx context.Context, sec secure.Kafka) error {
 	}
 	// Batches of 2,000 rows (the default is 500) keep up with 5,000-user
 	// pages in fewer transactions; a crash duplicates at most one batch.
-	p.relay, err = outbox.NewRelay(p.outbox, p.producer, outbox.WithLogger(p.log), outbox.WithRoundSize(2000))
+	p.relay, err = outbox.NewRelay(p.outbox, p.producer, outbox.WithLogger(p.log), outbox.WithRoundSize(2000), outbox.WithMetrics(p.reg))
 	return err
 }
 
 // close releases everything open opened; the relay must have stopped.
 func (p *pipeline) close() {
+	if p.stopConsole != nil {
+		p.stopConsole()
+	}
 	if p.producer != nil {
 		p.producer.Close()
 	}
@@ -279,8 +246,7 @@ func (p *pipeline) close() {
 // counted returns r with the process's counts so far less base's: the
 // share of r's run.
 func (p *pipeline) counted(r, base runledger.Run) runledger.Run {
-	r.Fetched, r.Staged = p.counts.fetched.Load(), p.counts.staged.Load()
-	r.Duplicates, r.Invalid = p.counts.duplicates.Load(), p.counts.invalid.Load()
+	r.Fetched, r.Staged, r.Duplicates, r.Invalid = p.fetched.Load(), p.staged.Load(), p.duplicates.Load(), p.invalid.Load()
 	r.Published = p.relay.Stats().Published
 	return r.Since(base)
 }
@@ -294,7 +260,9 @@ func (p *pipeline) ingestRun(ctx context.Context, out io.Writer) error {
 	}
 	base := p.settled
 	stopProgress := p.startProgress(ctx, run, base)
-	err := p.ingest(ctx, run.RunID)
+	// What was fetched before a fetch error is staged: the next run of the
+	// seed skips it.
+	_, err := p.loop.Run(ctx, run.RunID, p.cfg.seed, p.cfg.users)
 	if err == nil {
 		err = p.drain(ctx)
 	}
@@ -303,47 +271,32 @@ func (p *pipeline) ingestRun(ctx context.Context, out io.Writer) error {
 	r := total.Since(base)
 	p.settled = total
 	took := time.Since(run.StartedAt)
-	r.Status, r.Error = outcome(ctx, err)
-	switch r.Status {
-	case runledger.StatusSucceeded:
-		p.m.lastSuccess.SetToCurrentTime()
-	case runledger.StatusInterrupted:
+	r.Status, r.Error = runledger.Outcome(ctx, err)
+	if r.Status == runledger.StatusInterrupted {
 		err = nil // the next run carries on
 	}
+	// A success also sets the ledger's last-success gauge, which an alert
+	// watches.
 	err = errors.Join(err, p.ledger.Update(ctx, r))
 	writeSummary(out, p.cfg, r, took)
 	return err
 }
 
-// drain waits until the relay has published everything staged.
+// drain returns once the relay has published everything staged: a
+// Relay.Drain beside Run (they share the position, a round at a time).
+// Drain ends at a failed round where Run retries; the run waits the outage
+// out as Run does, so that Kafka or PostgreSQL restarting does not fail it.
 func (p *pipeline) drain(ctx context.Context) error {
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
 	for {
-		pending, err := p.outbox.Pending(ctx)
-		if err == nil && pending == 0 {
-			return nil
+		err := p.relay.Drain(ctx)
+		if err == nil || ctx.Err() != nil || errors.Is(err, outbox.ErrTopicMismatch) {
+			return err
 		}
-		if err != nil && ctx.Err() == nil {
-			p.log.Warn("waiting for the relay", "err", err)
-		}
+		p.log.Warn("waiting for the relay", "err", err)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-t.C:
+		case <-time.After(time.Second):
 		}
-	}
-}
-
-// outcome returns a run's status and error text: a run stopped by a signal
-// is interrupted, not failed.
-func outcome(ctx context.Context, err error) (status, text string) {
-	switch {
-	case err == nil:
-		return runledger.StatusSucceeded, ""
-	case ctx.Err() != nil:
-		return runledger.StatusInterrupted, "interrupted"
-	default:
-		return runledger.StatusFailed, err.Error()
 	}
 }
