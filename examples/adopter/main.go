@@ -39,7 +39,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -47,7 +46,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/userstream/userstream/cassandrastore"
 	"github.com/userstream/userstream/connect"
@@ -235,20 +233,17 @@ func store(ctx context.Context, c config, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		ln, err := net.Listen("tcp", c.addr)
+		mux := http.NewServeMux()
+		mux.Handle("/", page)
+		console.Handle(mux, reg) // /metrics (every component's series), /healthz, /debug/pprof/
+		server, err := console.Serve(ctx, c.addr, mux)
 		if err != nil {
 			return err
 		}
-		mux := http.NewServeMux()
-		mux.Handle("/", page)
-		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		defer server.Close()
-		go server.Serve(ln)
 		sampling, stopSampling := context.WithCancel(ctx)
 		defer stopSampling()
 		go page.Run(sampling) // the chart's history, before anyone opens the page
-		fmt.Fprintf(out, "store: status page on http://%s/, metrics on http://%s/metrics\n", ln.Addr(), ln.Addr())
+		fmt.Fprintf(out, "store: status page on http://%s/, metrics on http://%s/metrics\n", server.Addr(), server.Addr())
 	}
 	err = consumer.Run(ctx)
 	fmt.Fprintf(out, "store: stored %d in %s.%s, dead-lettered %d to %s\n",
