@@ -28,7 +28,8 @@
 // The servers come from USERSTREAM_KAFKA_BROKERS, USERSTREAM_CASSANDRA_HOSTS
 // and USERSTREAM_POSTGRES_DSN (package connect; each defaults to the local
 // stack's), logins, passwords and TLS from the variables secure.FromEnv
-// reads. Every write is an upsert by the user's id, so a command that failed
+// reads (docs/credentials.md). With USERSTREAM_SCHEMA_REGISTRY_URL set, both
+// commands use the registry's wire format (kafkasink's registry mode). Every write is an upsert by the user's id, so a command that failed
 // can simply be run again.
 package main
 
@@ -153,8 +154,9 @@ func ingestUsers(ctx context.Context, c config, out io.Writer) error {
 		return err
 	}
 	defer api.Close()
-	producer, err := kafkasink.NewProducer(c.srv.KafkaBrokers, kafkasink.WithTopic(c.topic),
-		kafkasink.WithClientOpts(c.kafka.ClientOpts...), kafkasink.WithLogger(c.log))
+	// With USERSTREAM_SCHEMA_REGISTRY_URL set, in registry mode, the schema
+	// registered before anything is produced.
+	producer, err := c.kafka.NewProducer(ctx, kafkasink.WithTopic(c.topic), kafkasink.WithLogger(c.log))
 	if err != nil {
 		return err
 	}
@@ -204,13 +206,12 @@ func store(ctx context.Context, c config, out io.Writer) error {
 	// Each batch goes to the bulk upsert; the rows it can never write go to
 	// the dead-letter topic (created if missing), any other failure is
 	// retried, and nothing is committed before it is stored.
-	opts := []kafkasink.ConsumerOpt{kafkasink.WithTopic(c.topic), kafkasink.WithClientOpts(c.kafka.ClientOpts...),
-		kafkasink.WithLogger(c.log), kafkasink.WithMetrics(reg), kafkasink.WithCreateDLQ(3, int16(c.srv.Replication))}
+	opts := []kafkasink.ConsumerOpt{kafkasink.WithTopic(c.topic), kafkasink.WithLogger(c.log),
+		kafkasink.WithMetrics(reg), kafkasink.WithCreateDLQ(3, int16(c.srv.Replication))}
 	if c.untilEnd {
 		opts = append(opts, kafkasink.WithStopAtEnd(), kafkasink.WithMaxHandlerAttempts(c.attempts))
 	}
-	consumer, err := kafkasink.NewConsumer(c.srv.KafkaBrokers, c.group,
-		kafkasink.RowsHandler(rows.UpsertMany, kafkasink.RejectedRows), opts...)
+	consumer, err := c.kafka.NewConsumer(c.group, kafkasink.RowsHandler(rows.UpsertMany, kafkasink.RejectedRows), opts...)
 	if err != nil {
 		return err
 	}
