@@ -3,6 +3,8 @@ package outbox_test
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -300,6 +302,77 @@ func TestMigrateFromVersion2BindsAtFirstRound(t *testing.T) {
 	}
 	if len(p.produced()) != 7 {
 		t.Fatalf("relayed %d rows, want 7", len(p.produced()))
+	}
+}
+
+// TestRelayOnAVersion2SchemaIsNotMigrated: a binary of this release relaying
+// an outbox still at version 2 (deployed before Store.Migrate ran) fails
+// with ErrNotMigrated, not a generic error, publishes nothing, and Run
+// logs it at Error level, as it does a missing table.
+func TestRelayOnAVersion2SchemaIsNotMigrated(t *testing.T) {
+	t.Parallel()
+	pool := newPool(t)
+	ctx := testContext(t, 30*time.Second)
+	schema := testenv.Name(t, "ob")
+	store, err := outbox.NewStore(pool, outbox.WithSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropSchemaAtCleanup(t, pool, schema)
+	if err := store.MigrateTo(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Stage(ctx, "v2", testrows.Rows(5)); err != nil {
+		t.Fatal(err)
+	}
+	var logs testenv.Buffer
+	p := &fakeProducer{topic: "signups"}
+	relay, err := outbox.NewRelay(store, p, outbox.WithBackoff(10*time.Millisecond, 50*time.Millisecond),
+		outbox.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(call string, err error) {
+		t.Helper()
+		var oe *outbox.Error
+		if !errors.Is(err, outbox.ErrNotMigrated) || !errors.As(err, &oe) {
+			t.Fatalf("%s on a version 2 schema = %v, want an *outbox.Error matching ErrNotMigrated", call, err)
+		}
+		if !strings.Contains(err.Error(), "run Store.Migrate") {
+			t.Errorf("%s: error %q does not say to run Store.Migrate", call, err)
+		}
+	}
+	n, err := relay.RelayOnce(ctx)
+	if n != 0 {
+		t.Fatalf("RelayOnce published %d rows", n)
+	}
+	check("RelayOnce", err)
+	check("Drain", relay.Drain(ctx))
+
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- relay.Run(runCtx) }()
+	// Two more failed rounds: the first one's log line is written before
+	// the second round starts.
+	waitFor(t, 10*time.Second, "failed rounds of Run", func() bool { return relay.Stats().Errors >= 4 })
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v, want nil once ctx ends", err)
+	}
+	if out := logs.String(); !strings.Contains(out, "level=ERROR") || strings.Contains(out, "level=WARN") {
+		t.Errorf("Run did not log the failure at Error level only:\n%s", out)
+	}
+	if len(p.produced()) != 0 {
+		t.Fatalf("produced %d rows from an unmigrated outbox", len(p.produced()))
+	}
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := relay.Drain(ctx); err != nil {
+		t.Fatalf("Drain after Migrate = %v", err)
+	}
+	if len(p.produced()) != 5 {
+		t.Fatalf("relayed %d rows after Migrate, want 5", len(p.produced()))
 	}
 }
 
