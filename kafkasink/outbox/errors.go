@@ -42,7 +42,7 @@ const (
 
 // Error is a failed operation of a [Store] or [Relay]. Op names it: "ping",
 // "migrate", "stage", "count", "cleanup" and "read topic" for a Store;
-// "begin", "lock position", "bind topic", "read", "produce", "advance",
+// "begin", "lock position", "read", "produce", "advance",
 // "commit" and "listen" for a relay's round (a [Claim]) or its LISTEN
 // connection. Schema is the store's schema, and
 // Err is the cause: for database operations the pgx error (a
