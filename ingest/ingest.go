@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/userstream/userstream/internal/promreg"
 	"github.com/userstream/userstream/kafkasink/outbox"
 	"github.com/userstream/userstream/randomuser"
 	"github.com/userstream/userstream/transform"
@@ -96,36 +97,17 @@ func New(src Source, dst Stager, opts ...Opt) (*Loop, error) {
 	}
 	l := &Loop{src: src, dst: dst, cfg: cfg}
 	if cfg.reg != nil {
-		c, err := registerCounter(cfg.reg, prometheus.CounterOpts{
-			Namespace: "userstream", Name: "users_invalid_total",
+		// Loops handed one registry share the counter.
+		c, err := promreg.Register(cfg.reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "userstream_users_invalid_total",
 			Help: "Fetched users that failed validation and were not staged.",
-		})
+		}))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("ingest: WithMetrics: userstream_users_invalid_total: %w", err)
 		}
 		l.invalid = c
 	}
 	return l, nil
-}
-
-// registerCounter registers c on reg, or returns the counter of that name
-// already there: loops sharing a registry share the series.
-func registerCounter(reg prometheus.Registerer, opts prometheus.CounterOpts) (prometheus.Counter, error) {
-	c := prometheus.NewCounter(opts)
-	err := reg.Register(c)
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		// A Gauge has Inc and Add too: a counter is one without Set.
-		existing, ok := are.ExistingCollector.(prometheus.Counter)
-		if _, gauge := are.ExistingCollector.(interface{ Set(float64) }); ok && !gauge {
-			return existing, nil
-		}
-		return nil, fmt.Errorf("ingest: metric userstream_%s is registered as another type: %w", opts.Name, err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("ingest: register metric userstream_%s: %w", opts.Name, err)
-	}
-	return c, nil
 }
 
 // Run fetches users users of seed (empty: a new seed, so new users), page

@@ -237,7 +237,8 @@ func TestMetrics(t *testing.T) {
 	other := prometheus.NewRegistry()
 	other.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "userstream_users_invalid_total",
 		Help: "Fetched users that failed validation and were not staged."}))
-	if _, err := ingest.New(src, &memStager{}, ingest.WithMetrics(other)); err == nil || !strings.Contains(err.Error(), "another type") {
+	if _, err := ingest.New(src, &memStager{}, ingest.WithMetrics(other)); err == nil ||
+		!strings.Contains(err.Error(), "userstream_users_invalid_total") || !strings.Contains(err.Error(), "already registered") {
 		t.Errorf("a gauge of the name: %v, want an error saying so", err)
 	}
 }

@@ -36,7 +36,9 @@
 // time it writes. [Ledger.Migrate], which a process calls at start, sets
 // it to the end of the newest succeeded run already in the table, of any
 // kind, so a restarted process does not show 0 (an alert on the time
-// since the last success would fire at every restart).
+// since the last success would fire at every restart). Both only move it
+// forward: ledgers sharing the gauge (of other schemas, or a second
+// ledger migrated later) never set it back to an older success.
 package runledger
 
 import (
@@ -45,11 +47,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/userstream/userstream/internal/pgschema"
 	"github.com/userstream/userstream/internal/promreg"
@@ -170,7 +174,8 @@ func NewRunID(kind string) string {
 // Migrate creates the schema and the table if they are missing. Processes
 // that start together take turns on an advisory lock, because concurrent
 // CREATE … IF NOT EXISTS of one schema can fail with a unique violation.
-// With [WithMetrics] it then sets the last-success gauge from the table.
+// With [WithMetrics] it then sets the last-success gauge from the table,
+// if the table's last success is later than the gauge shows.
 func (l *Ledger) Migrate(ctx context.Context) error {
 	if err := l.migrate(ctx); err != nil {
 		return err
@@ -184,13 +189,31 @@ func (l *Ledger) Migrate(ctx context.Context) error {
 		return fmt.Errorf("runledger: read the last successful run: %w", err)
 	}
 	if last != nil {
-		l.lastSuccess.Set(unixSeconds(*last))
+		l.recordSuccess(unixSeconds(*last))
 	}
 	return nil
 }
 
 // unixSeconds returns t in Unix seconds, with its fraction.
 func unixSeconds(t time.Time) float64 { return float64(t.UnixMicro()) / 1e6 }
+
+// lastSuccessMu makes recordSuccess's read and set one step. It is one for
+// the package because ledgers on one registry share one gauge (promreg).
+var lastSuccessMu sync.Mutex
+
+// recordSuccess sets the last-success gauge to v if v is later than what
+// it shows: a gauge shared by ledgers of several tables, or set by a
+// Migrate that read an older success than an Update already recorded,
+// must not move back.
+func (l *Ledger) recordSuccess(v float64) {
+	lastSuccessMu.Lock()
+	defer lastSuccessMu.Unlock()
+	var m dto.Metric
+	if err := l.lastSuccess.Write(&m); err == nil && m.GetGauge().GetValue() >= v {
+		return
+	}
+	l.lastSuccess.Set(v)
+}
 
 func (l *Ledger) migrate(ctx context.Context) error {
 	tx, err := l.pool.Begin(ctx)
@@ -240,7 +263,8 @@ func (l *Ledger) Start(ctx context.Context, runID, kind string) error {
 
 // Update writes r's counts, status and error to the run r.RunID; a status
 // other than [StatusRunning] also sets its end time, and
-// [StatusSucceeded] the last-success gauge ([WithMetrics]). It runs on a
+// [StatusSucceeded] the last-success gauge ([WithMetrics]; only forward).
+// It runs on a
 // context of its own (ctx's values, a 10 s timeout, not ctx's
 // cancellation), so that the end of a run interrupted by a signal is still
 // recorded.
@@ -261,7 +285,7 @@ RETURNING ended_at`,
 		return fmt.Errorf("runledger: update run %s: %w", r.RunID, err)
 	}
 	if l.lastSuccess != nil && r.Status == StatusSucceeded && ended != nil {
-		l.lastSuccess.Set(unixSeconds(*ended))
+		l.recordSuccess(unixSeconds(*ended))
 	}
 	return nil
 }

@@ -102,18 +102,27 @@
 //
 // # Topic binding
 //
-// An outbox publishes to one topic. The first relay round that runs on it
-// records its producer's topic ([Producer].Topic) in outbox_position, in
-// the round's transaction; every later round, of any relay, checks it
-// before it reads a row, and a relay whose producer has another topic
-// fails with a *[TopicMismatchError] (errors.Is [ErrTopicMismatch]) and
-// publishes nothing: [Relay.RelayOnce] and [Relay.Drain] return it, and
-// [Relay.Run] returns it instead of retrying. The binding is made by the
-// relay, not by [Store.Migrate], because a store does not know the topic
-// (staging processes may never publish), and an outbox migrated from an
-// older version binds the same way, at its next round. [Store.BoundTopic]
-// reads it. To move an outbox to another topic on purpose, drain it and
-// set outbox_position.topic by hand (or to NULL, to bind again).
+// An outbox publishes to one topic. The first relay round that publishes
+// from it (moves the position) records its producer's topic
+// ([Producer].Topic) in outbox_position, in the same statement that moves
+// the position; every later round, of any relay, checks it before it reads
+// a row, and a relay whose producer has another topic fails with a
+// *[TopicMismatchError] (errors.Is [ErrTopicMismatch]) and publishes
+// nothing: [Relay.RelayOnce] and [Relay.Drain] return it, and [Relay.Run]
+// returns it instead of retrying.
+//
+// A round that publishes nothing binds nothing: a Drain of an empty
+// outbox, or a relay with a mistyped topic whose deliveries all fail,
+// leaves the outbox unbound, for the right topic to bind later. Binding
+// with the first publish, rather than allowing a rebind while nothing has
+// been published, keeps one rule with no state beyond the topic itself:
+// an outbox is bound exactly when rows have left it. The binding is made
+// by the relay, not by [Store.Migrate], because a store does not know the
+// topic (staging processes may never publish), and an outbox migrated from
+// an older version binds the same way, at its first publishing round.
+// [Store.BoundTopic] reads it. To move an outbox to another topic on
+// purpose, drain it and set outbox_position.topic by hand (or to NULL, to
+// bind again).
 //
 // # Delivery guarantee
 //

@@ -3,6 +3,8 @@ package outbox_test
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -182,8 +184,9 @@ func TestCleanupDeletesOnlyOldPublishedRows(t *testing.T) {
 }
 
 // TestOutboxIsBoundToItsTopic: a fresh outbox binds to the topic of the
-// first relay round; a relay of another topic on the same schema gets a
-// *TopicMismatchError from every call and publishes nothing.
+// first relay round that publishes, not of an empty round; once bound, a
+// relay of another topic on the same schema gets a *TopicMismatchError from
+// every call and publishes nothing.
 func TestOutboxIsBoundToItsTopic(t *testing.T) {
 	t.Parallel()
 	brokers := testenv.KafkaBrokers(t)
@@ -199,19 +202,33 @@ func TestOutboxIsBoundToItsTopic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The first round binds, with nothing pending.
-	if n, err := owner.RelayOnce(ctx); n != 0 || err != nil {
-		t.Fatalf("first RelayOnce = %d, %v", n, err)
+	intruder, err := outbox.NewRelay(store, newProducer(t, brokers, other))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got, err := store.BoundTopic(ctx); got != first || err != nil {
-		t.Fatalf("BoundTopic after the first round = %q, %v; want %q", got, err, first)
+	// Rounds with nothing pending, of either topic, bind nothing.
+	if err := intruder.Drain(ctx); err != nil {
+		t.Fatalf("Drain of an empty outbox = %v", err)
+	}
+	if n, err := owner.RelayOnce(ctx); n != 0 || err != nil {
+		t.Fatalf("RelayOnce of an empty outbox = %d, %v", n, err)
+	}
+	if got, err := store.BoundTopic(ctx); got != "" || err != nil {
+		t.Fatalf("BoundTopic after empty rounds = %q, %v; want unbound", got, err)
 	}
 
+	// The first round that publishes binds.
 	if _, err := store.Stage(ctx, "run", testrows.Rows(10)); err != nil {
 		t.Fatal(err)
 	}
-	intruder, err := outbox.NewRelay(store, newProducer(t, brokers, other))
-	if err != nil {
+	if err := owner.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := store.BoundTopic(ctx); got != first || err != nil {
+		t.Fatalf("BoundTopic after the first publish = %q, %v; want %q", got, err, first)
+	}
+
+	if _, err := store.Stage(ctx, "run2", testrows.Rows(20)[10:]); err != nil {
 		t.Fatal(err)
 	}
 	check := func(call string, err error) {
@@ -247,14 +264,57 @@ func TestOutboxIsBoundToItsTopic(t *testing.T) {
 	if err := owner.Drain(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, total := topicKeys(t, brokers, first); total != 10 {
-		t.Fatalf("the outbox's topic holds %d records, want 10", total)
+	if _, total := topicKeys(t, brokers, first); total != 20 {
+		t.Fatalf("the outbox's topic holds %d records, want 20", total)
+	}
+}
+
+// TestFailedRoundDoesNotBind: a relay whose deliveries all fail (a
+// mistyped topic) publishes nothing and leaves the outbox unbound; the
+// right relay then binds it and publishes every row.
+func TestFailedRoundDoesNotBind(t *testing.T) {
+	t.Parallel()
+	pool := newPool(t)
+	store := newStore(t, pool)
+	ctx := testContext(t, 30*time.Second)
+	if _, err := store.Stage(ctx, "run", testrows.Rows(4)); err != nil {
+		t.Fatal(err)
+	}
+	typo := &fakeProducer{topic: "signpus", fail: func(kafkasink.Encoded) error { return errors.New("unknown topic") }}
+	wrong, err := outbox.NewRelay(store, typo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := wrong.RelayOnce(ctx)
+	var oe *outbox.Error
+	if n != 0 || !errors.As(err, &oe) || oe.Op != "produce" {
+		t.Fatalf("RelayOnce through a failing producer = %d, %v; want 0 and an *outbox.Error of op produce", n, err)
+	}
+	if got, err := store.BoundTopic(ctx); got != "" || err != nil {
+		t.Fatalf("BoundTopic after a round that published nothing = %q, %v; want unbound", got, err)
+	}
+	p := &fakeProducer{topic: "signups"}
+	right, err := outbox.NewRelay(store, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := right.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := store.BoundTopic(ctx); got != "signups" || err != nil {
+		t.Fatalf("BoundTopic = %q, %v; want signups", got, err)
+	}
+	if len(p.produced()) != 4 {
+		t.Fatalf("relayed %d rows, want 4", len(p.produced()))
+	}
+	if _, err := wrong.RelayOnce(ctx); !errors.Is(err, outbox.ErrTopicMismatch) {
+		t.Fatalf("RelayOnce of the mistyped topic after the bind = %v, want ErrTopicMismatch", err)
 	}
 }
 
 // TestMigrateFromVersion2BindsAtFirstRound: an outbox of version 2 (no
 // topic) migrates in place, keeps its pending rows, and binds to the
-// topic of its next relay round.
+// topic of its first relay round that publishes.
 func TestMigrateFromVersion2BindsAtFirstRound(t *testing.T) {
 	t.Parallel()
 	pool := newPool(t)
@@ -300,6 +360,77 @@ func TestMigrateFromVersion2BindsAtFirstRound(t *testing.T) {
 	}
 	if len(p.produced()) != 7 {
 		t.Fatalf("relayed %d rows, want 7", len(p.produced()))
+	}
+}
+
+// TestRelayOnAVersion2SchemaIsNotMigrated: a binary of this release relaying
+// an outbox still at version 2 (deployed before Store.Migrate ran) fails
+// with ErrNotMigrated, not a generic error, publishes nothing, and Run
+// logs it at Error level, as it does a missing table.
+func TestRelayOnAVersion2SchemaIsNotMigrated(t *testing.T) {
+	t.Parallel()
+	pool := newPool(t)
+	ctx := testContext(t, 30*time.Second)
+	schema := testenv.Name(t, "ob")
+	store, err := outbox.NewStore(pool, outbox.WithSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropSchemaAtCleanup(t, pool, schema)
+	if err := store.MigrateTo(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Stage(ctx, "v2", testrows.Rows(5)); err != nil {
+		t.Fatal(err)
+	}
+	var logs testenv.Buffer
+	p := &fakeProducer{topic: "signups"}
+	relay, err := outbox.NewRelay(store, p, outbox.WithBackoff(10*time.Millisecond, 50*time.Millisecond),
+		outbox.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(call string, err error) {
+		t.Helper()
+		var oe *outbox.Error
+		if !errors.Is(err, outbox.ErrNotMigrated) || !errors.As(err, &oe) {
+			t.Fatalf("%s on a version 2 schema = %v, want an *outbox.Error matching ErrNotMigrated", call, err)
+		}
+		if !strings.Contains(err.Error(), "run Store.Migrate") {
+			t.Errorf("%s: error %q does not say to run Store.Migrate", call, err)
+		}
+	}
+	n, err := relay.RelayOnce(ctx)
+	if n != 0 {
+		t.Fatalf("RelayOnce published %d rows", n)
+	}
+	check("RelayOnce", err)
+	check("Drain", relay.Drain(ctx))
+
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- relay.Run(runCtx) }()
+	// Two more failed rounds: the first one's log line is written before
+	// the second round starts.
+	waitFor(t, 10*time.Second, "failed rounds of Run", func() bool { return relay.Stats().Errors >= 4 })
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v, want nil once ctx ends", err)
+	}
+	if out := logs.String(); !strings.Contains(out, "level=ERROR") || strings.Contains(out, "level=WARN") {
+		t.Errorf("Run did not log the failure at Error level only:\n%s", out)
+	}
+	if len(p.produced()) != 0 {
+		t.Fatalf("produced %d rows from an unmigrated outbox", len(p.produced()))
+	}
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := relay.Drain(ctx); err != nil {
+		t.Fatalf("Drain after Migrate = %v", err)
+	}
+	if len(p.produced()) != 5 {
+		t.Fatalf("relayed %d rows after Migrate, want 5", len(p.produced()))
 	}
 }
 

@@ -9,8 +9,9 @@ import (
 
 var (
 	// ErrNotMigrated matches (with errors.Is) an [*Error] caused by a
-	// missing schema or table: [Store.Migrate] has not run on this
-	// database and schema.
+	// missing schema, table, column or function: [Store.Migrate] has not
+	// run on this database and schema, or not since this release (a
+	// schema of an older version lacks the newer columns).
 	ErrNotMigrated = errors.New("outbox: schema not migrated (run Store.Migrate)")
 	// ErrSchemaTooNew is returned by [Store.Migrate] when the database's
 	// schema version is newer than this package knows: a newer release
@@ -33,6 +34,7 @@ var (
 const (
 	codeInsufficientPrivilege = "42501"
 	codeUndefinedTable        = "42P01"
+	codeUndefinedColumn       = "42703"
 	codeInvalidSchemaName     = "3F000"
 	codeUndefinedFunction     = "42883"
 	codeLockNotAvailable      = "55P03"
@@ -40,7 +42,7 @@ const (
 
 // Error is a failed operation of a [Store] or [Relay]. Op names it: "ping",
 // "migrate", "stage", "count", "cleanup" and "read topic" for a Store;
-// "begin", "lock position", "bind topic", "read", "produce", "advance",
+// "begin", "lock position", "read", "produce", "advance",
 // "commit" and "listen" for a relay's round (a [Claim]) or its LISTEN
 // connection. Schema is the store's schema, and
 // Err is the cause: for database operations the pgx error (a
@@ -63,7 +65,7 @@ func (e *Error) Error() string {
 		switch pg.Code {
 		case codeInsufficientPrivilege:
 			msg += "; the database role lacks a privilege on the outbox schema (grant it, or run Migrate as the schema's owner)"
-		case codeUndefinedTable, codeInvalidSchemaName:
+		case codeUndefinedTable, codeInvalidSchemaName, codeUndefinedColumn, codeUndefinedFunction:
 			msg += "; run Store.Migrate first"
 		}
 	}
@@ -72,8 +74,10 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Is makes errors.Is(err, ErrNotMigrated) true for a missing schema, table
-// or function.
+// Is makes errors.Is(err, ErrNotMigrated) true for a missing schema, table,
+// column or function. This package's statements name only its own tables'
+// columns, so a missing column means a schema older than the package: a
+// binary deployed before Store.Migrate ran on its database.
 func (e *Error) Is(target error) bool {
 	if target != ErrNotMigrated {
 		return false
@@ -83,7 +87,7 @@ func (e *Error) Is(target error) bool {
 		return false
 	}
 	switch pg.Code {
-	case codeUndefinedTable, codeInvalidSchemaName, codeUndefinedFunction:
+	case codeUndefinedTable, codeInvalidSchemaName, codeUndefinedColumn, codeUndefinedFunction:
 		return true
 	}
 	return false

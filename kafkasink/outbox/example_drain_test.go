@@ -90,14 +90,12 @@ func (m *memSource) Claim(ctx context.Context, topic string, limit int) (outbox.
 	switch {
 	case m.held:
 		return nil, outbox.ErrStandby
-	case m.topic == "":
-		m.topic = topic
-	case m.topic != topic:
+	case m.topic != "" && m.topic != topic:
 		return nil, &outbox.TopicMismatchError{Schema: "mem", Bound: m.topic, Got: topic}
 	}
 	m.held = true
 	end := min(m.position+limit, len(m.rows))
-	return &memClaim{m: m, rows: m.rows[m.position:end]}, nil
+	return &memClaim{m: m, topic: topic, rows: m.rows[m.position:end]}, nil
 }
 
 func (m *memSource) Listen(ctx context.Context, notify func()) error {
@@ -117,9 +115,10 @@ func (m *memSource) Pending(ctx context.Context) (int64, error) {
 }
 
 type memClaim struct {
-	m    *memSource
-	rows []kafkasink.Encoded
-	done bool
+	m     *memSource
+	topic string
+	rows  []kafkasink.Encoded
+	done  bool
 }
 
 func (c *memClaim) Rows() []kafkasink.Encoded { return c.rows }
@@ -128,6 +127,9 @@ func (c *memClaim) Commit(ctx context.Context, n int) error {
 	c.m.mu.Lock()
 	defer c.m.mu.Unlock()
 	c.m.position += n
+	if n > 0 && c.m.topic == "" {
+		c.m.topic = c.topic // bound by the first round that publishes
+	}
 	c.m.held, c.done = false, true
 	return nil
 }

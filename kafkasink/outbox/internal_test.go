@@ -66,6 +66,9 @@ func TestErrorClassification(t *testing.T) {
 	if !errors.Is(wrapped(codeUndefinedTable), ErrNotMigrated) || !errors.Is(wrapped(codeInvalidSchemaName), ErrNotMigrated) {
 		t.Error("a missing table or schema is not ErrNotMigrated")
 	}
+	if !errors.Is(wrapped(codeUndefinedColumn), ErrNotMigrated) || !errors.Is(wrapped(codeUndefinedFunction), ErrNotMigrated) {
+		t.Error("a missing column or function (a schema older than the package) is not ErrNotMigrated")
+	}
 	if errors.Is(wrapped(codeInsufficientPrivilege), ErrNotMigrated) {
 		t.Error("a permission error is ErrNotMigrated")
 	}

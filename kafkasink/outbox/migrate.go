@@ -107,9 +107,10 @@ CREATE TRIGGER outbox_serialize BEFORE INSERT ON {outbox}
 	},
 	{
 		description: "outbox bound to its topic",
-		// NULL until the first relay round records its producer's topic;
-		// an outbox migrated in place binds at its next round, as a new
-		// one does. Migrate cannot record it: a store (and a staging
+		// NULL until the first relay round that publishes records its
+		// producer's topic (the SQL comment below predates binding at the
+		// first publish, and a released step is never edited); an outbox
+		// migrated in place binds the same way, as a new one does. Migrate cannot record it: a store (and a staging
 		// process) does not know the topic, and the topic is what the
 		// relay publishes to, so the relay is what binds and checks it.
 		sql: `

@@ -18,7 +18,7 @@ const stageTableDDL = `CREATE TEMPORARY TABLE IF NOT EXISTS ` + stageTable + ` (
 type queries struct {
 	stageInsert, stageFromTemp       string
 	lockPosition, read, advance      string
-	bindTopic, boundTopic            string
+	boundTopic                       string
 	deletePublished, counts, pending string
 	listen, versionTableDDL          string
 }
@@ -55,7 +55,6 @@ ON CONFLICT (id) DO NOTHING`),
 		// One relay publishes at a time: the one holding the position
 		// row's lock. NOWAIT: the others learn it at once and stand by.
 		lockPosition: q(`SELECT position, topic FROM {position} FOR UPDATE NOWAIT`),
-		bindTopic:    q(`UPDATE {position} SET topic = $1 WHERE topic IS NULL`),
 		boundTopic:   q(`SELECT topic FROM {position}`),
 		// Rows become visible in seq order (outbox_serialize), so nothing
 		// can appear later below the position.
@@ -63,7 +62,9 @@ ON CONFLICT (id) DO NOTHING`),
 WHERE seq > $1
 ORDER BY seq
 LIMIT $2`),
-		advance: q(`UPDATE {position} SET position = $1, updated_at = statement_timestamp()`),
+		// The first advance binds the outbox to the relay's topic; the
+		// claim checked that it is unbound or bound to that topic.
+		advance: q(`UPDATE {position} SET position = $1, topic = coalesce(topic, $2), updated_at = statement_timestamp()`),
 		// Published (at or below the position) and staged before the
 		// retention.
 		deletePublished: q(`DELETE FROM {outbox} WHERE seq IN (

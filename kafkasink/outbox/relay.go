@@ -88,7 +88,8 @@ type Relay struct {
 
 // NewRelay returns a relay that publishes src's rows (src is usually a
 // *[Store]) through p, typically a *[kafkasink.Producer], to p's topic. It
-// does no I/O: the outbox's topic is checked, or bound, by the first round.
+// does no I/O: the outbox's topic is checked by every round, and bound by
+// the first that publishes.
 // It fails if p's topic is "", an option is out of range, or [WithMetrics]'
 // registry refuses a series. The caller owns src (the store's pool) and
 // p, and closes them after the relay's last call has returned.

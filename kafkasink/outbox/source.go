@@ -26,9 +26,11 @@ import (
 // its producer. When another round holds the position it returns
 // [ErrStandby] at once. An outbox is bound to one topic: if it is bound to
 // another, Claim returns a *[TopicMismatchError] and hands out no row; if
-// it is bound to none yet, the claim binds it to topic, and the binding
-// lasts once the claim ends (by Commit or Release). On success the caller
-// must end the claim.
+// it is bound to none yet, the claim's Commit binds it to topic when it
+// moves the position (n > 0), in the same step, so an outbox is bound
+// exactly when something has been published from it. A claim that
+// publishes nothing (an empty outbox, a produce that failed) binds
+// nothing. On success the caller must end the claim.
 //
 // Listen waits for rows to be staged and calls notify for each
 // notification, and once as soon as it is listening (rows staged before
@@ -73,8 +75,8 @@ var _ Source = (*Store)(nil)
 // topic Bound and the relay's [Producer] publishes to Got. Nothing was
 // published. errors.Is(err, [ErrTopicMismatch]) is true for it.
 //
-// An outbox is bound to the topic of the first relay round that runs on it
-// (see the package doc). Publishing one outbox to two topics would split
+// An outbox is bound to the topic of the first relay round that publishes
+// from it (see the package doc). Publishing one outbox to two topics would split
 // its rows between them, and two services sharing a schema would publish
 // each other's users, so the second topic is refused rather than served.
 type TopicMismatchError struct {
@@ -93,8 +95,9 @@ func (e *TopicMismatchError) Is(target error) bool { return target == ErrTopicMi
 
 // Claim begins a relay round on the store, as [Source] says: in one
 // transaction it locks the position row (SELECT ... FOR UPDATE NOWAIT),
-// checks or records the topic the outbox is bound to, and reads up to limit
-// rows after the position. The transaction, and with it the position's
+// checks the topic the outbox is bound to, if any, and reads up to limit
+// rows after the position; the claim's Commit records the topic with the
+// position. The transaction, and with it the position's
 // lock, lasts until the claim's Commit or Release. [Relay] calls it; call
 // it yourself only to build a relay of your own.
 func (s *Store) Claim(ctx context.Context, topic string, limit int) (_ Claim, err error) {
@@ -105,7 +108,7 @@ func (s *Store) Claim(ctx context.Context, topic string, limit int) (_ Claim, er
 	if err != nil {
 		return nil, s.wrap("begin", err)
 	}
-	c := &claim{s: s, tx: tx}
+	c := &claim{s: s, tx: tx, topic: topic}
 	defer func() {
 		if err != nil {
 			c.Release(context.WithoutCancel(ctx))
@@ -125,7 +128,7 @@ func (s *Store) Claim(ctx context.Context, topic string, limit int) (_ Claim, er
 type claim struct {
 	s     *Store
 	tx    pgx.Tx
-	bound bool // this claim recorded the topic: Release commits it
+	topic string // the relay's; bound (if unbound) by a Commit that advances
 	seqs  []int64
 	rows  []kafkasink.Encoded
 }
@@ -150,13 +153,10 @@ func (c *claim) lock(ctx context.Context, topic string) (int64, error) {
 	default:
 		return 0, s.wrap("lock position", err)
 	}
-	switch {
-	case bound == nil:
-		if _, err := c.tx.Exec(ctx, s.q.bindTopic, topic); err != nil {
-			return 0, s.wrap("bind topic", err)
-		}
-		c.bound = true
-	case *bound != topic:
+	// An unbound outbox is bound by Commit, with the position: binding
+	// here would let a round that publishes nothing (an empty outbox, a
+	// mistyped topic whose produce fails) bind it for good.
+	if bound != nil && *bound != topic {
 		return 0, &TopicMismatchError{Schema: s.schema, Bound: *bound, Got: topic}
 	}
 	return pos, nil
@@ -191,7 +191,9 @@ func (c *claim) read(ctx context.Context, pos int64, limit int) error {
 
 func (c *claim) Rows() []kafkasink.Encoded { return c.rows }
 
-// Commit moves the position to the n-th row's seq and commits.
+// Commit moves the position to the n-th row's seq, binds an unbound outbox
+// to the claim's topic in the same statement (lock checked that it is
+// unbound or bound to that topic), and commits.
 func (c *claim) Commit(ctx context.Context, n int) error {
 	s := c.s
 	if n < 0 || n > len(c.rows) {
@@ -199,7 +201,7 @@ func (c *claim) Commit(ctx context.Context, n int) error {
 		return fmt.Errorf("outbox: commit %d rows of a claim of %d", n, len(c.rows))
 	}
 	if n > 0 {
-		if _, err := c.tx.Exec(ctx, s.q.advance, c.seqs[n-1]); err != nil {
+		if _, err := c.tx.Exec(ctx, s.q.advance, c.seqs[n-1], c.topic); err != nil {
 			c.Release(ctx)
 			return s.wrap("advance", err)
 		}
@@ -207,20 +209,12 @@ func (c *claim) Commit(ctx context.Context, n int) error {
 	return s.wrap("commit", c.tx.Commit(ctx))
 }
 
-// Release rolls the transaction back, or commits it when it only bound the
-// topic, and so releases the position's lock. Both are no-ops once the
-// transaction has ended.
-func (c *claim) Release(ctx context.Context) {
-	if c.bound {
-		if c.tx.Commit(ctx) == nil {
-			return
-		}
-	}
-	_ = c.tx.Rollback(ctx)
-}
+// Release rolls the transaction back, and so releases the position's lock.
+// It is a no-op once the transaction has ended.
+func (c *claim) Release(ctx context.Context) { _ = c.tx.Rollback(ctx) }
 
 // BoundTopic returns the topic the outbox is bound to, or "" while no
-// relay round has run on it (see the package doc).
+// relay round has published from it (see the package doc).
 func (s *Store) BoundTopic(ctx context.Context) (string, error) {
 	var topic *string
 	if err := s.pool.QueryRow(ctx, s.q.boundTopic).Scan(&topic); err != nil {
