@@ -161,7 +161,7 @@ func ingestUsers(ctx context.Context, c config, out io.Writer) error {
 		return err
 	}
 	defer producer.Close()
-	// The outbox is bound to the topic by the relay's first round: another
+	// The outbox is bound to the topic by the relay's first publishing round: another
 	// service's relay on the same schema fails instead of stealing its rows.
 	box, boxErr := outbox.NewStore(pool, outbox.WithSchema(c.schema))
 	relay, relayErr := outbox.NewRelay(box, producer, outbox.WithLogger(c.log))

@@ -98,7 +98,7 @@ func (p *pipeline) drain(ctx context.Context) error {
 				return nil
 			}
 		}
-		if ctx.Err() != nil || errors.Is(err, outbox.ErrTopicMismatch) {
+		if ctx.Err() != nil || errors.Is(err, outbox.ErrTopicMismatch) || errors.Is(err, outbox.ErrNotMigrated) {
 			return cmp.Or(ctx.Err(), err)
 		}
 		if err != nil {

@@ -289,7 +289,7 @@ func (p *pipeline) ingestRun(ctx context.Context, out io.Writer) error {
 func (p *pipeline) drain(ctx context.Context) error {
 	for {
 		err := p.relay.Drain(ctx)
-		if err == nil || ctx.Err() != nil || errors.Is(err, outbox.ErrTopicMismatch) {
+		if err == nil || ctx.Err() != nil || errors.Is(err, outbox.ErrTopicMismatch) || errors.Is(err, outbox.ErrNotMigrated) {
 			return err
 		}
 		p.log.Warn("waiting for the relay", "err", err)
