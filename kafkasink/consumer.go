@@ -139,7 +139,7 @@ func NewConsumer(brokers []string, group string, h Handler, opts ...ConsumerOpt)
 		c.reg = &registryConsumer{cl: cfg.registry}
 	}
 	var err error
-	if c.metrics, err = newConsumerMetrics(cfg.metrics); err != nil {
+	if c.metrics, err = newConsumerMetrics(cfg.metrics, group, cfg.topic); err != nil {
 		return nil, err
 	}
 	if c.cl, err = newClient(c.clientOpts(brokers)); err != nil {
@@ -405,7 +405,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 		go func() { defer close(lagDone); c.lagLoop(lctx) }()
 		defer func() {
 			// Runs before the client is closed: the gauge's last
-			// value is the lag after Run's last commit.
+			// value is the lag after Run's last commit. Best effort:
+			// with the brokers down it gives up after
+			// finalLagTimeout, and the gauge keeps its last value.
 			lcancel()
 			<-lagDone
 			fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), finalLagTimeout)
@@ -416,8 +418,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 	return c.consume(ctx, targets)
 }
 
-// finalLagTimeout bounds the last refresh of the lag gauge when Run ends.
-const finalLagTimeout = 5 * time.Second
+// finalLagTimeout bounds the last refresh of the lag gauge when Run ends,
+// retries included: how much longer than the shutdown timeout Run may take
+// when the brokers are down.
+const finalLagTimeout = time.Second
 
 // boundedIdlePoll is how long a bounded Run waits for records before it
 // looks at the group's commits: the partitions it waits for may belong to

@@ -275,3 +275,57 @@ func TestLagGaugeAfterClose(t *testing.T) {
 		}
 	}
 }
+
+// Consumers of different groups and topics on one registry keep their own
+// lag series, told apart by the group and topic labels: a bounded Run that
+// stored everything leaves its group's series at 0, and a later one that
+// failed leaves its own at the whole partition, without overwriting the
+// first one's series of the same partition number.
+func TestLagGaugeByGroupAndTopic(t *testing.T) {
+	t.Parallel()
+	brokers := testenv.KafkaBrokers(t)
+	stored, failing := newTopic(t, brokers, 2), newTopic(t, brokers, 1)
+	produce(t, brokers, stored, testrows.Rows(10))
+	produce(t, brokers, failing, testrows.Rows(3))
+	reg := prometheus.NewRegistry()
+	ctx := context.Background()
+
+	groupA, groupB := testenv.Name(t, "a"), testenv.Name(t, "b")
+	a, err := kafkasink.NewConsumer(brokers, groupA, newCollector().handle, kafkasink.WithTopic(stored),
+		kafkasink.WithLogger(quiet), kafkasink.WithStopAtEnd(), kafkasink.WithMetrics(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := a.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	down := func(context.Context, []kafkasink.Message) error { return errors.New("store down") }
+	b, err := kafkasink.NewConsumer(brokers, groupB, down, kafkasink.WithTopic(failing),
+		kafkasink.WithLogger(quiet), kafkasink.WithStopAtEnd(), kafkasink.WithMaxHandlerAttempts(1), kafkasink.WithMetrics(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.Run(ctx); !errors.As(err, new(*kafkasink.HandlerError)) {
+		t.Fatalf("Run with a failing handler: %v, want a *HandlerError", err)
+	}
+
+	type series struct{ group, topic, partition string }
+	want := map[series]float64{
+		{groupA, stored, "0"}: 0, {groupA, stored, "1"}: 0,
+		{groupB, failing, "0"}: 3,
+	}
+	got := map[series]float64{}
+	for _, m := range families(t, reg)["userstream_consumer_lag"].GetMetric() {
+		got[series{label(m, "group"), label(m, "topic"), label(m, "partition")}] = m.GetGauge().GetValue()
+	}
+	if len(got) != len(want) {
+		t.Errorf("consumer_lag series %v, want %v", got, want)
+	}
+	for s, v := range want {
+		if g, ok := got[s]; !ok || g != v {
+			t.Errorf("consumer_lag%+v = %v (present: %v), want %v", s, g, ok, v)
+		}
+	}
+}

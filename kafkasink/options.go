@@ -252,7 +252,8 @@ func WithBackoff(min, max time.Duration) ConsumerOpt {
 // WithShutdownTimeout bounds how long Run, once its context is done (or
 // [Consumer.Close] is called), waits for the batch in flight to be handled
 // and committed, overriding the default 30s. Records not committed by then
-// are delivered again later.
+// are delivered again later. With [WithMetrics], Run then refreshes the lag
+// gauge once more before it returns, best effort, for at most 1s more.
 func WithShutdownTimeout(d time.Duration) ConsumerOpt {
 	return consumerOpt{func(c *config) { c.shutdownTimeout = d }}
 }
