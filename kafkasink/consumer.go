@@ -642,7 +642,11 @@ func (c *Consumer) processPartition(ctx, hctx context.Context, recs []*kgo.Recor
 			return nil
 		}
 		if err != nil {
-			c.metrics.handlerError()
+			if hctx.Err() == nil {
+				// A failure caused by shutdown's cancellation
+				// is no handler error.
+				c.metrics.handlerError()
+			}
 			failures++
 			if c.cfg.maxAttempts > 0 && failures >= c.cfg.maxAttempts {
 				return &permanentError{&HandlerError{Attempts: failures, FirstOffset: msgs[0].Offset, LastOffset: msgs[len(msgs)-1].Offset, Err: err}}

@@ -139,7 +139,7 @@
 //
 //	name                                    type       labels                  buckets   recorded by  meaning
 //	userstream_records_dead_lettered_total  counter    -                       -         Consumer     records written to the dead-letter topic: poison and rejected
-//	userstream_handler_errors_total         counter    -                       -         Consumer     handler calls that failed (the batch is retried, or Run ends past WithMaxHandlerAttempts)
+//	userstream_handler_errors_total         counter    -                       -         Consumer     handler calls that failed (the batch is retried, or Run ends past WithMaxHandlerAttempts), except those that failed because shutdown cancelled their context
 //	userstream_consumer_lag                 gauge      group, topic, partition -         Consumer     records of the topic not yet committed by the group, by partition (LagByPartition)
 //	userstream_fetch_to_store_seconds       histogram  -                       1ms..65s  Consumer     from a record's fetched-at header to its handler returning success
 //	userstream_produce_to_store_seconds     histogram  -                       1ms..65s  Consumer     from a record's produce timestamp to its handler returning success

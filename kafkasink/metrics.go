@@ -116,7 +116,7 @@ func newConsumerMetrics(reg prometheus.Registerer, group, topic string) (*consum
 		return h
 	}
 	m.deadLettered = counter("records_dead_lettered_total", "Records sent to the dead-letter topic: poison and rejected.")
-	m.handlerErrors = counter("handler_errors_total", "Handler calls that failed; the batch is retried.")
+	m.handlerErrors = counter("handler_errors_total", "Handler calls that failed, shutdown cancellations left out; the batch is retried.")
 	m.fetchToStore = histogram("fetch_to_store_seconds", "Time from a record's fetched-at header to its handler returning success.")
 	m.produceToStore = histogram("produce_to_store_seconds", "Time from a record's produce timestamp to its handler returning success.")
 	lag, e := register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: MetricsNamespace, Name: "consumer_lag",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -235,7 +236,7 @@ func TestMetricsRegistrationErrors(t *testing.T) {
 	p.Close()
 
 	other := prometheus.NewRegistry()
-	other.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "userstream_handler_errors_total", Help: "Handler calls that failed; the batch is retried."}))
+	other.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "userstream_handler_errors_total", Help: "Handler calls that failed, shutdown cancellations left out; the batch is retried."}))
 	if c3, err := kafkasink.NewConsumer(brokers, "g", h, kafkasink.WithMetrics(other)); err == nil {
 		c3.Close()
 		t.Error("a gauge in place of the handler-errors counter was accepted")
@@ -327,5 +328,43 @@ func TestLagGaugeByGroupAndTopic(t *testing.T) {
 		if g, ok := got[s]; !ok || g != v {
 			t.Errorf("consumer_lag%+v = %v (present: %v), want %v", s, g, ok, v)
 		}
+	}
+}
+
+// A handler call that fails because shutdown cancelled its context (the
+// shutdown timeout passed) is no handler error: the counter stays at 0.
+func TestHandlerErrorsLeaveOutShutdown(t *testing.T) {
+	t.Parallel()
+	brokers := testenv.KafkaBrokers(t)
+	topic := newTopic(t, brokers, 1)
+	produce(t, brokers, topic, testrows.Rows(1))
+	reg := prometheus.NewRegistry()
+	entered := make(chan struct{})
+	var once sync.Once
+	h := func(ctx context.Context, _ []kafkasink.Message) error {
+		once.Do(func() { close(entered) })
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	c, err := kafkasink.NewConsumer(brokers, testenv.Name(t, "group"), h, kafkasink.WithTopic(topic),
+		kafkasink.WithLogger(quiet), kafkasink.WithShutdownTimeout(50*time.Millisecond), kafkasink.WithMetrics(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	select {
+	case <-entered:
+	case err := <-done:
+		t.Fatalf("Run returned before the handler was called: %v", err)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Run after a shutdown that cut the handler short: %v, want its context.Canceled", err)
+	}
+	if v := only(t, families(t, reg), "userstream_handler_errors_total").GetCounter().GetValue(); v != 0 {
+		t.Errorf("handler_errors_total = %v after a shutdown cancellation, want 0", v)
 	}
 }

@@ -285,6 +285,12 @@ func WithStopAtEnd() ConsumerOpt { return consumerOpt{func(c *config) { c.stopAt
 // job ([WithStopAtEnd]) that must end when the store fails for good, such
 // as a keyspace that wants more replicas than the cluster has. It works
 // with or without WithStopAtEnd; n below 0 is an error.
+//
+// The poison records of the failed batch (those that cannot be decoded or
+// fail validation) were dead-lettered before the handler was called; as
+// their offsets were not committed either, the next run dead-letters them
+// again, so the dead-letter topic holds them twice (or once per failed
+// run).
 func WithMaxHandlerAttempts(n int) ConsumerOpt {
 	return consumerOpt{func(c *config) { c.maxAttempts = n }}
 }
