@@ -683,11 +683,13 @@ func (c *Consumer) deadLetterRejected(ctx, hctx context.Context, rej *RejectErro
 	c.deadLettered.Add(n)
 	c.metrics.addDeadLettered(len(rej.Rejected))
 	c.handled.Add(int64(len(msgs)) - n)
-	skip := make(map[int]bool, len(rej.Rejected))
-	for _, r := range rej.Rejected {
-		skip[r.Index] = true
+	if c.metrics != nil { // skip is for the latency histograms only
+		skip := make(map[int]bool, len(rej.Rejected))
+		for _, r := range rej.Rejected {
+			skip[r.Index] = true
+		}
+		c.metrics.stored(msgs, skip)
 	}
-	c.metrics.stored(msgs, skip)
 	for _, r := range rej.Rejected {
 		m := msgs[r.Index]
 		c.log.Warn("kafkasink: message rejected by the handler dead-lettered", "topic", m.Topic,
