@@ -48,7 +48,7 @@ type Metrics struct {
 	Stages     []Stage // in the order users flow
 	Errors     []Stage // counters shown as problems when not zero
 	Throughput string  // the stage charted as throughput
-	Lag        string  // a gauge of consumer lag with a "partition" label
+	Lag        string  // a gauge of consumer lag with a "partition" label; series are summed by partition, whatever their other labels
 	Latency    string  // a histogram of fetch→stored seconds
 	LastRun    string  // a gauge of the last successful run's Unix time; "" for none
 }
@@ -68,7 +68,9 @@ type Metrics struct {
 //     userstream_store_errors_total, from a cassandrastore.Store
 //     ([github.com/userstream/userstream/cassandrastore.WithMetrics]);
 //   - dead-lettered: userstream_records_dead_lettered_total, the lag gauge
-//     userstream_consumer_lag (label partition) and the latency histogram
+//     userstream_consumer_lag (labels group, topic and partition; the
+//     console sums it by partition, over groups and topics: give it the
+//     registry of one consumer group) and the latency histogram
 //     userstream_fetch_to_store_seconds, from a kafkasink.Consumer
 //     ([github.com/userstream/userstream/kafkasink.WithMetrics]);
 //   - the last run: userstream_last_successful_run_timestamp_seconds, from

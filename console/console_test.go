@@ -83,7 +83,7 @@ func (failingDLQ) Latest(context.Context, dlq.Selection, int) ([]dlq.Letter, err
 func TestStatusFromARegistry(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	stored := prometheus.NewCounter(prometheus.CounterOpts{Name: "userstream_rows_stored_total"})
-	lag := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "userstream_consumer_lag"}, []string{"partition"})
+	lag := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "userstream_consumer_lag"}, []string{"group", "topic", "partition"}) // kafkasink's labels
 	lat := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "userstream_fetch_to_store_seconds", Buckets: []float64{0.01, 0.1, 1}})
 	reg.MustRegister(stored, lag, lat)
 	c, err := New(WithGatherer(reg), WithRuns(fakeRuns{{RunID: "full-1", Kind: "full", Status: "succeeded", Stored: 7}}),
@@ -94,8 +94,8 @@ func TestStatusFromARegistry(t *testing.T) {
 	t0 := time.Now()
 	c.sampleIfDue(t0)
 	stored.Add(500)
-	lag.WithLabelValues("10").Set(3)
-	lag.WithLabelValues("2").Set(4)
+	lag.WithLabelValues("g", "users", "10").Set(3)
+	lag.WithLabelValues("g", "users", "2").Set(4)
 	lat.Observe(0.05)
 	st := c.status(context.Background(), t0.Add(time.Second))
 

@@ -139,7 +139,7 @@ func NewConsumer(brokers []string, group string, h Handler, opts ...ConsumerOpt)
 		c.reg = &registryConsumer{cl: cfg.registry}
 	}
 	var err error
-	if c.metrics, err = newConsumerMetrics(cfg.metrics); err != nil {
+	if c.metrics, err = newConsumerMetrics(cfg.metrics, group, cfg.topic); err != nil {
 		return nil, err
 	}
 	if c.cl, err = newClient(c.clientOpts(brokers)); err != nil {
@@ -405,7 +405,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 		go func() { defer close(lagDone); c.lagLoop(lctx) }()
 		defer func() {
 			// Runs before the client is closed: the gauge's last
-			// value is the lag after Run's last commit.
+			// value is the lag after Run's last commit. Best effort:
+			// with the brokers down it gives up after
+			// finalLagTimeout, and the gauge keeps its last value.
 			lcancel()
 			<-lagDone
 			fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), finalLagTimeout)
@@ -416,8 +418,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 	return c.consume(ctx, targets)
 }
 
-// finalLagTimeout bounds the last refresh of the lag gauge when Run ends.
-const finalLagTimeout = 5 * time.Second
+// finalLagTimeout bounds the last refresh of the lag gauge when Run ends,
+// retries included: how much longer than the shutdown timeout Run may take
+// when the brokers are down.
+const finalLagTimeout = time.Second
 
 // boundedIdlePoll is how long a bounded Run waits for records before it
 // looks at the group's commits: the partitions it waits for may belong to
@@ -638,7 +642,11 @@ func (c *Consumer) processPartition(ctx, hctx context.Context, recs []*kgo.Recor
 			return nil
 		}
 		if err != nil {
-			c.metrics.handlerError()
+			if hctx.Err() == nil {
+				// A failure caused by shutdown's cancellation
+				// is no handler error.
+				c.metrics.handlerError()
+			}
 			failures++
 			if c.cfg.maxAttempts > 0 && failures >= c.cfg.maxAttempts {
 				return &permanentError{&HandlerError{Attempts: failures, FirstOffset: msgs[0].Offset, LastOffset: msgs[len(msgs)-1].Offset, Err: err}}
@@ -675,11 +683,13 @@ func (c *Consumer) deadLetterRejected(ctx, hctx context.Context, rej *RejectErro
 	c.deadLettered.Add(n)
 	c.metrics.addDeadLettered(len(rej.Rejected))
 	c.handled.Add(int64(len(msgs)) - n)
-	skip := make(map[int]bool, len(rej.Rejected))
-	for _, r := range rej.Rejected {
-		skip[r.Index] = true
+	if c.metrics != nil { // skip is for the latency histograms only
+		skip := make(map[int]bool, len(rej.Rejected))
+		for _, r := range rej.Rejected {
+			skip[r.Index] = true
+		}
+		c.metrics.stored(msgs, skip)
 	}
-	c.metrics.stored(msgs, skip)
 	for _, r := range rej.Rejected {
 		m := msgs[r.Index]
 		c.log.Warn("kafkasink: message rejected by the handler dead-lettered", "topic", m.Topic,

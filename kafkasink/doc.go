@@ -137,25 +137,30 @@
 // prometheus.ExponentialBuckets(0.001, 2, 17) (1ms..65s below: 1ms to
 // about 65s, doubling). Labels never carry user data.
 //
-//	name                                    type       labels     buckets   recorded by  meaning
-//	userstream_records_dead_lettered_total  counter    -          -         Consumer     records written to the dead-letter topic: poison and rejected
-//	userstream_handler_errors_total         counter    -          -         Consumer     handler calls that failed (the batch is retried, or Run ends past WithMaxHandlerAttempts)
-//	userstream_consumer_lag                 gauge      partition  -         Consumer     records of the topic not yet committed by the group, by partition (LagByPartition)
-//	userstream_fetch_to_store_seconds       histogram  -          1ms..65s  Consumer     from a record's fetched-at header to its handler returning success
-//	userstream_produce_to_store_seconds     histogram  -          1ms..65s  Consumer     from a record's produce timestamp to its handler returning success
-//	userstream_kafka_producer_*             (kprom)    client_id  kprom's   Producer     franz-go's client series, through plugin/kprom
-//	userstream_kafka_consumer_*             (kprom)    client_id  kprom's   Consumer     franz-go's client series, through plugin/kprom
+//	name                                    type       labels                  buckets   recorded by  meaning
+//	userstream_records_dead_lettered_total  counter    -                       -         Consumer     records written to the dead-letter topic: poison and rejected
+//	userstream_handler_errors_total         counter    -                       -         Consumer     handler calls that failed (the batch is retried, or Run ends past WithMaxHandlerAttempts), except those that failed because shutdown cancelled their context
+//	userstream_consumer_lag                 gauge      group, topic, partition -         Consumer     records of the topic not yet committed by the group, by partition (LagByPartition)
+//	userstream_fetch_to_store_seconds       histogram  -                       1ms..65s  Consumer     from a record's fetched-at header to its handler returning success
+//	userstream_produce_to_store_seconds     histogram  -                       1ms..65s  Consumer     from a record's produce timestamp to its handler returning success
+//	userstream_kafka_producer_*             (kprom)    client_id               kprom's   Producer     franz-go's client series, through plugin/kprom
+//	userstream_kafka_consumer_*             (kprom)    client_id               kprom's   Consumer     franz-go's client series, through plugin/kprom
 //
 // The latencies are observed by the consumer itself when the handler
 // returns success for a batch, once per message stored (rejected messages
 // are not), whatever the handler is: [RowsHandler] or another. A record
 // without a fetched-at header has no fetch-to-store sample.
 //
-// The lag gauge is refreshed by a running consumer every
-// [LagRefreshInterval] (5s), after a commit (at most once a second), and
-// once more when Run ends, after its last commit; not before Run starts.
-// It holds one group's lag: consumers of different groups of one topic
-// should not share a registry.
+// The lag gauge is refreshed by a running consumer at most once per
+// [LagRefreshInterval] (5s), whatever the commits, and at least that often
+// (a commit refreshes it at once only when the last refresh is that old, as
+// at Run's first commit); and once more when Run ends, after its last
+// commit, best effort (for at most 1s: with the brokers down the gauge
+// keeps its last value); not before Run starts. Its group and topic labels
+// are the consumer's group and topic, so consumers of different groups or
+// topics may share a registry: each writes its own series. Two members of
+// one group write the same series, with the same value (the group's lag).
+// Sum it without partition for a group's lag on a topic.
 //
 // The kprom series are franz-go's own (connections, bytes and records read
 // and written, request latencies, buffered records; see plugin/kprom's
@@ -167,7 +172,8 @@
 // unregistered when it is closed (a Consumer's when Run returns).
 //
 // Several producers and consumers may share one registry: the package's
-// own series are registered once and shared, so their counts add up.
+// own series are registered once and shared, so their counts add up (the
+// lag gauge keeps one series per group, topic and partition).
 // A constructor fails, rather than panics, when the registry holds one of
 // these names as another type, or a client id twice.
 //

@@ -65,7 +65,11 @@ func ExampleWithMetrics() {
 			case m.Counter != nil:
 				lines = append(lines, fmt.Sprintf("%s %v", name, m.GetCounter().GetValue()))
 			case m.Gauge != nil:
-				lines = append(lines, fmt.Sprintf("%s{partition=%q} %v", name, m.GetLabel()[0].GetValue(), m.GetGauge().GetValue()))
+				var labels []string
+				for _, l := range m.GetLabel() {
+					labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+				}
+				lines = append(lines, fmt.Sprintf("%s{%s} %v", name, strings.Join(labels, ","), m.GetGauge().GetValue()))
 			case m.Histogram != nil:
 				lines = append(lines, fmt.Sprintf("%s: %d sample(s)", name, m.GetHistogram().GetSampleCount()))
 			}
@@ -74,7 +78,7 @@ func ExampleWithMetrics() {
 	sort.Strings(lines)
 	fmt.Println(strings.Join(lines, "\n"))
 	// Output:
-	// userstream_consumer_lag{partition="0"} 0
+	// userstream_consumer_lag{group="orders-to-store",partition="0",topic="orders"} 0
 	// userstream_fetch_to_store_seconds: 0 sample(s)
 	// userstream_handler_errors_total 0
 	// userstream_produce_to_store_seconds: 1 sample(s)

@@ -20,8 +20,11 @@ import (
 const MetricsNamespace = "userstream"
 
 // LagRefreshInterval is how often a running [Consumer] given [WithMetrics]
-// refreshes its userstream_consumer_lag gauge, besides after each commit
-// (at most once a second) and once more when Run ends.
+// refreshes its userstream_consumer_lag gauge: at most once per interval,
+// whatever the commits (a commit refreshes it at once only when the last
+// refresh is that old, as at Run's first commit), and at least once per
+// interval, plus once more, best effort, when Run ends. Each refresh is
+// one set of admin requests to the brokers.
 const LagRefreshInterval = 5 * time.Second
 
 // WithMetrics registers the producer's or consumer's metrics on reg,
@@ -29,11 +32,13 @@ const LagRefreshInterval = 5 * time.Second
 // series are listed in the package documentation. Both sides install
 // franz-go's plugin/kprom hooks on their client (userstream_kafka_producer_*
 // or userstream_kafka_consumer_*, with a client_id label); the consumer
-// also records its own series (dead letters, handler errors, lag by
-// partition, fetch-to-store and produce-to-store latency).
+// also records its own series (dead letters, handler errors, lag by group,
+// topic and partition, fetch-to-store and produce-to-store latency).
 //
-// Several producers and consumers may share one reg: the package's own
-// series are registered once and shared (their counts add up), and each
+// Several producers and consumers may share one reg, also consumers of
+// different groups or topics: the package's own series are registered once
+// and shared (their counts add up), except the lag gauge, whose group and
+// topic labels keep each consumer's series apart; and each
 // client gets a client id of its own (userstream-consumer-<n>,
 // userstream-producer-<n>) for its kprom series. A client id set through
 // [WithClientOpts] (kgo.ClientID) wins, and must then differ from the ids
@@ -89,12 +94,12 @@ func newClient(opts []kgo.Opt) (cl *kgo.Client, err error) {
 type consumerMetrics struct {
 	deadLettered   prometheus.Counter
 	handlerErrors  prometheus.Counter
-	lag            *prometheus.GaugeVec
+	lag            *prometheus.GaugeVec // curried with the consumer's group and topic
 	fetchToStore   prometheus.Histogram
 	produceToStore prometheus.Histogram
 }
 
-func newConsumerMetrics(reg prometheus.Registerer) (*consumerMetrics, error) {
+func newConsumerMetrics(reg prometheus.Registerer, group, topic string) (*consumerMetrics, error) {
 	if reg == nil {
 		return nil, nil
 	}
@@ -111,14 +116,17 @@ func newConsumerMetrics(reg prometheus.Registerer) (*consumerMetrics, error) {
 		return h
 	}
 	m.deadLettered = counter("records_dead_lettered_total", "Records sent to the dead-letter topic: poison and rejected.")
-	m.handlerErrors = counter("handler_errors_total", "Handler calls that failed; the batch is retried.")
+	m.handlerErrors = counter("handler_errors_total", "Handler calls that failed, shutdown cancellations left out; the batch is retried.")
 	m.fetchToStore = histogram("fetch_to_store_seconds", "Time from a record's fetched-at header to its handler returning success.")
 	m.produceToStore = histogram("produce_to_store_seconds", "Time from a record's produce timestamp to its handler returning success.")
 	lag, e := register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: MetricsNamespace, Name: "consumer_lag",
-		Help: "Records of the topic not yet committed by the consumer group, by partition."}, []string{"partition"}))
-	m.lag = lag
+		Help: "Records of the topic not yet committed by the consumer group, by group, topic and partition."}, []string{"group", "topic", "partition"}))
 	if err = errors.Join(err, e); err != nil {
 		return nil, err
+	}
+	// Each consumer writes its own group's and topic's children only.
+	if m.lag, err = lag.CurryWith(prometheus.Labels{"group": group, "topic": topic}); err != nil {
+		return nil, fmt.Errorf("kafkasink: metrics: %w", err)
 	}
 	return &m, nil
 }
@@ -181,8 +189,10 @@ func (c *Consumer) refreshLag(ctx context.Context) {
 	}
 }
 
-// lagLoop refreshes the lag gauge every LagRefreshInterval, and when a
-// commit nudges it (at most once a second), until ctx ends.
+// lagLoop refreshes the lag gauge until ctx ends: LagRefreshInterval after
+// the last refresh, or when a commit nudges it and the last refresh is at
+// least that old. A consumer that commits every poll so costs the brokers
+// one refresh per interval, not one per commit.
 func (c *Consumer) lagLoop(ctx context.Context) {
 	t := time.NewTicker(LagRefreshInterval)
 	defer t.Stop()
@@ -193,11 +203,12 @@ func (c *Consumer) lagLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		case <-c.lagNudge:
-			if time.Since(last) < time.Second {
+			if time.Since(last) < LagRefreshInterval {
 				continue
 			}
 		}
 		c.refreshLag(ctx)
 		last = time.Now()
+		t.Reset(LagRefreshInterval)
 	}
 }

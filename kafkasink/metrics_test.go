@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -235,7 +236,7 @@ func TestMetricsRegistrationErrors(t *testing.T) {
 	p.Close()
 
 	other := prometheus.NewRegistry()
-	other.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "userstream_handler_errors_total", Help: "Handler calls that failed; the batch is retried."}))
+	other.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "userstream_handler_errors_total", Help: "Handler calls that failed, shutdown cancellations left out; the batch is retried."}))
 	if c3, err := kafkasink.NewConsumer(brokers, "g", h, kafkasink.WithMetrics(other)); err == nil {
 		c3.Close()
 		t.Error("a gauge in place of the handler-errors counter was accepted")
@@ -273,5 +274,97 @@ func TestLagGaugeAfterClose(t *testing.T) {
 		if m.GetGauge().GetValue() != 0 {
 			t.Errorf("consumer_lag{partition=%q} = %v after Close, want 0", label(m, "partition"), m.GetGauge().GetValue())
 		}
+	}
+}
+
+// Consumers of different groups and topics on one registry keep their own
+// lag series, told apart by the group and topic labels: a bounded Run that
+// stored everything leaves its group's series at 0, and a later one that
+// failed leaves its own at the whole partition, without overwriting the
+// first one's series of the same partition number.
+func TestLagGaugeByGroupAndTopic(t *testing.T) {
+	t.Parallel()
+	brokers := testenv.KafkaBrokers(t)
+	stored, failing := newTopic(t, brokers, 2), newTopic(t, brokers, 1)
+	produce(t, brokers, stored, testrows.Rows(10))
+	produce(t, brokers, failing, testrows.Rows(3))
+	reg := prometheus.NewRegistry()
+	ctx := context.Background()
+
+	groupA, groupB := testenv.Name(t, "a"), testenv.Name(t, "b")
+	a, err := kafkasink.NewConsumer(brokers, groupA, newCollector().handle, kafkasink.WithTopic(stored),
+		kafkasink.WithLogger(quiet), kafkasink.WithStopAtEnd(), kafkasink.WithMetrics(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := a.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	down := func(context.Context, []kafkasink.Message) error { return errors.New("store down") }
+	b, err := kafkasink.NewConsumer(brokers, groupB, down, kafkasink.WithTopic(failing),
+		kafkasink.WithLogger(quiet), kafkasink.WithStopAtEnd(), kafkasink.WithMaxHandlerAttempts(1), kafkasink.WithMetrics(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.Run(ctx); !errors.As(err, new(*kafkasink.HandlerError)) {
+		t.Fatalf("Run with a failing handler: %v, want a *HandlerError", err)
+	}
+
+	type series struct{ group, topic, partition string }
+	want := map[series]float64{
+		{groupA, stored, "0"}: 0, {groupA, stored, "1"}: 0,
+		{groupB, failing, "0"}: 3,
+	}
+	got := map[series]float64{}
+	for _, m := range families(t, reg)["userstream_consumer_lag"].GetMetric() {
+		got[series{label(m, "group"), label(m, "topic"), label(m, "partition")}] = m.GetGauge().GetValue()
+	}
+	if len(got) != len(want) {
+		t.Errorf("consumer_lag series %v, want %v", got, want)
+	}
+	for s, v := range want {
+		if g, ok := got[s]; !ok || g != v {
+			t.Errorf("consumer_lag%+v = %v (present: %v), want %v", s, g, ok, v)
+		}
+	}
+}
+
+// A handler call that fails because shutdown cancelled its context (the
+// shutdown timeout passed) is no handler error: the counter stays at 0.
+func TestHandlerErrorsLeaveOutShutdown(t *testing.T) {
+	t.Parallel()
+	brokers := testenv.KafkaBrokers(t)
+	topic := newTopic(t, brokers, 1)
+	produce(t, brokers, topic, testrows.Rows(1))
+	reg := prometheus.NewRegistry()
+	entered := make(chan struct{})
+	var once sync.Once
+	h := func(ctx context.Context, _ []kafkasink.Message) error {
+		once.Do(func() { close(entered) })
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	c, err := kafkasink.NewConsumer(brokers, testenv.Name(t, "group"), h, kafkasink.WithTopic(topic),
+		kafkasink.WithLogger(quiet), kafkasink.WithShutdownTimeout(50*time.Millisecond), kafkasink.WithMetrics(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	select {
+	case <-entered:
+	case err := <-done:
+		t.Fatalf("Run returned before the handler was called: %v", err)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Run after a shutdown that cut the handler short: %v, want its context.Canceled", err)
+	}
+	if v := only(t, families(t, reg), "userstream_handler_errors_total").GetCounter().GetValue(); v != 0 {
+		t.Errorf("handler_errors_total = %v after a shutdown cancellation, want 0", v)
 	}
 }

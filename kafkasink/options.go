@@ -252,7 +252,8 @@ func WithBackoff(min, max time.Duration) ConsumerOpt {
 // WithShutdownTimeout bounds how long Run, once its context is done (or
 // [Consumer.Close] is called), waits for the batch in flight to be handled
 // and committed, overriding the default 30s. Records not committed by then
-// are delivered again later.
+// are delivered again later. With [WithMetrics], Run then refreshes the lag
+// gauge once more before it returns, best effort, for at most 1s more.
 func WithShutdownTimeout(d time.Duration) ConsumerOpt {
 	return consumerOpt{func(c *config) { c.shutdownTimeout = d }}
 }
@@ -284,6 +285,12 @@ func WithStopAtEnd() ConsumerOpt { return consumerOpt{func(c *config) { c.stopAt
 // job ([WithStopAtEnd]) that must end when the store fails for good, such
 // as a keyspace that wants more replicas than the cluster has. It works
 // with or without WithStopAtEnd; n below 0 is an error.
+//
+// The poison records of the failed batch (those that cannot be decoded or
+// fail validation) were dead-lettered before the handler was called; as
+// their offsets were not committed either, the next run dead-letters them
+// again, so the dead-letter topic holds them twice (or once per failed
+// run).
 func WithMaxHandlerAttempts(n int) ConsumerOpt {
 	return consumerOpt{func(c *config) { c.maxAttempts = n }}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -74,7 +75,7 @@ func TestEndToEnd(t *testing.T) {
 		// fetch time and the records' fetched-at header.
 		"userstream_fetch_to_store_seconds_count 20000",
 		"userstream_produce_to_store_seconds_count 20000",
-		`userstream_consumer_lag{partition="0"} 0`,
+		fmt.Sprintf(`userstream_consumer_lag{group=%q,partition="0",topic=%q} 0`, cfg.group, cfg.topic),
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)
