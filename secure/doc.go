@@ -4,7 +4,9 @@
 // and errors, and explains a failed connection in terms of the server and
 // the cause. It is how a service that imports userstream's packages gets
 // the same SASL, TLS and password-file handling as userstream's own
-// commands; nothing in the other packages does it for you.
+// commands. Where the servers are (their addresses) is package connect's
+// part: connect.FromEnv reads the addresses, and its Open functions take
+// this package's settings and return checked clients.
 //
 // # Reading the settings
 //
