@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/userstream/userstream/internal/testenv"
@@ -425,6 +426,20 @@ func TestEnsureTopicTellsExistingApart(t *testing.T) {
 	created, err := kafkasink.EnsureTopic(context.Background(), cl, kafkasink.TopicSpec{Name: topic, Partitions: 2, ReplicationFactor: 1})
 	if err != nil || created {
 		t.Errorf("EnsureTopic on an existing topic = %v, %v; want false, nil", created, err)
+	}
+	// A topic EnsureTopic created is ready on return: listed with a leader
+	// for each of its partitions.
+	topics, err := kadm.NewClient(cl).ListTopics(context.Background(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if td := topics[topic]; td.Err != nil || len(td.Partitions) != 2 {
+		t.Errorf("after EnsureTopic, %s is listed with %d partitions (err %v), want 2", topic, len(td.Partitions), td.Err)
+	}
+	for _, p := range topics[topic].Partitions {
+		if p.Leader < 0 {
+			t.Errorf("after EnsureTopic, partition %d of %s has no leader", p.Partition, topic)
+		}
 	}
 	_, err = kafkasink.EnsureTopic(context.Background(), cl, kafkasink.TopicSpec{Name: topic + "_rf", Partitions: 1, ReplicationFactor: 3})
 	if err == nil {
