@@ -10,10 +10,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/userstream/userstream/internal/backoff"
 	"github.com/userstream/userstream/transform"
 )
 
@@ -133,6 +135,11 @@ func RegisterSchema(ctx context.Context, cl *sr.Client, subject string, schema s
 		if attempt == registerAttempts || ctx.Err() != nil {
 			return 0, fmt.Errorf("kafkasink: register schema under subject %s: conflict %d times: %w", subject, attempt, err)
 		}
+		// The concurrent registration that won may not be visible yet:
+		// tried again at once, all attempts can fall before it commits.
+		if err := registerBackoff.Wait(ctx, attempt); err != nil {
+			return 0, fmt.Errorf("kafkasink: register schema under subject %s: %w", subject, err)
+		}
 	}
 }
 
@@ -152,13 +159,20 @@ func setCompatibility(ctx context.Context, cl *sr.Client, subject string, level 
 		if attempt == registerAttempts || ctx.Err() != nil {
 			return fmt.Errorf("kafkasink: set compatibility %s on subject %s: %w", level, subject, err)
 		}
+		if err := registerBackoff.Wait(ctx, attempt); err != nil {
+			return fmt.Errorf("kafkasink: set compatibility %s on subject %s: %w", level, subject, err)
+		}
 	}
 }
 
 // registerAttempts bounds the registrations RegisterSchema tries when the
 // registry answers 409 to a schema its rule accepts, and the settings of a
-// subject's rule that fail.
-const registerAttempts = 3
+// subject's rule that fail; registerBackoff spaces them (50 ms doubling,
+// jittered: about 1.5 s in all), so that the concurrent registration or
+// setting that won has committed by the next attempt.
+const registerAttempts = 6
+
+var registerBackoff = backoff.Backoff{Min: 50 * time.Millisecond, Max: time.Second}
 
 // headerLen is the length of the Confluent wire-format header: magic byte
 // and schema id.
