@@ -151,7 +151,19 @@ func expectedIDs(ctx context.Context, cfg config) (ids map[string]struct{}, upTo
 // tableIDs reads the table's row count (cassandrastore's Count) and every
 // id it holds, with how often each was seen.
 func tableIDs(ctx context.Context, cfg config) (count int64, ids map[string]int, err error) {
-	s, err := cassandrastore.NewSession(ctx, cfg.CassandraHosts)
+	// A full scan right after a node restarted (hints, compactions) on two
+	// loaded cores may outlast one request's default 11 s: the read is
+	// idempotent, so it gets a longer bound and is tried again on a timeout.
+	for attempt := 1; ; attempt++ {
+		count, ids, err = scanTable(ctx, cfg)
+		if err == nil || attempt == 3 || !(cassandrastore.IsTimeout(err) || cassandrastore.IsRetryable(err)) || ctx.Err() != nil {
+			return count, ids, err
+		}
+	}
+}
+
+func scanTable(ctx context.Context, cfg config) (count int64, ids map[string]int, err error) {
+	s, err := cassandrastore.NewSession(ctx, cfg.CassandraHosts, cassandrastore.WithRequestTimeout(time.Minute))
 	if err != nil {
 		return 0, nil, err
 	}
