@@ -197,6 +197,14 @@ type Encoded struct {
 	// FetchedAt, if not zero, is when the user was fetched; it goes in
 	// the fetched-at header ([HeaderFetchedAt]).
 	FetchedAt time.Time
+	// Version, if not zero, is the version's order
+	// ([transform.Change.Version]); it goes in the row-version header
+	// ([HeaderRowVersion]), from which consumers write at that time.
+	Version int64
+	// Delete marks the user's deletion: the record is a tombstone (key
+	// the ID, a null value) with the row-version header, and Value must
+	// be nil.
+	Delete bool
 }
 
 // ProduceEncodedSync is [Producer.ProduceSync] for rows already encoded.

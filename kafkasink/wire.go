@@ -37,6 +37,15 @@ const (
 	// time-based retention reads: a row relayed late must not expire
 	// early.
 	HeaderFetchedAt = "fetched-at"
+	// HeaderRowVersion, when a record has it, is the version of the row
+	// (or of the deletion) the record carries, in decimal microseconds
+	// since the Unix epoch ([transform.Change.Version]): a versioned
+	// outbox writes it, and the consumer hands it on
+	// ([Message.Version]) for the store to write at that time, so that the
+	// newest version wins in whatever order the records arrive. A record
+	// with this header and a null value is a delete. Records without it
+	// are unversioned.
+	HeaderRowVersion = "row-version"
 )
 
 // Record headers added to a dead-lettered record, beside its original ones.
