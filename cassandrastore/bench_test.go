@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -61,6 +62,58 @@ func BenchmarkBulkWrite(b *testing.B) {
 	b.ReportMetric(rates["concurrent"]/rates["ceiling"], "concurrent-x-ceiling")
 	b.ReportMetric(rates["unlogged-batch"]/rates["ceiling"], "unlogged-batch-x-ceiling")
 	b.ReportMetric(rates["unlogged-batch"]/rates["ceiling-batch"], "unlogged-batch-x-ceiling-batch")
+}
+
+// BenchmarkApplyMany prices versions: ApplyMany of versioned upserts (an
+// INSERT ... USING TIMESTAMP per change, a 13th bound value) beside
+// UpsertMany of the same rows, with each strategy, taking turns as in
+// [BenchmarkBulkWrite]. The versioned contenders build their changes
+// inside the timed call, as a consumer does. Besides <contender>-rows/s it
+// reports <contender>-allocs/row, the process's heap allocations during
+// the contender's calls (gocql's background work included) per row, and
+// <strategy>-versioned-x-upsert, the versioned rate over UpsertMany's.
+//
+//	USERSTREAM_CASSANDRA_HOSTS=127.0.0.1:9042 go test -run '^$' -bench 'ApplyMany$' -benchtime 20000x ./cassandrastore/
+func BenchmarkApplyMany(b *testing.B) {
+	session, st := benchStore(b)
+	ks := st.Keyspace()
+	concurrent := newStore(b, session, cassandrastore.WithKeyspace(ks), cassandrastore.WithWriteStrategy(cassandrastore.WriteConcurrent))
+	batched := newStore(b, session, cassandrastore.WithKeyspace(ks), cassandrastore.WithWriteStrategy(cassandrastore.WriteUnloggedBatch))
+	var version atomic.Int64
+	version.Store(time.Now().UnixMicro())
+	versioned := func(st *cassandrastore.Store) func(context.Context, []transform.Row) error {
+		return func(ctx context.Context, rs []transform.Row) error {
+			cs := make([]transform.Change, len(rs))
+			for i := range rs {
+				cs[i] = transform.Change{Row: rs[i], Version: version.Add(1)}
+			}
+			return st.ApplyMany(ctx, cs)
+		}
+	}
+	cs := []contender{
+		{"concurrent-upsert", concurrent.UpsertMany},
+		{"concurrent-versioned", versioned(concurrent)},
+		{"unlogged-batch-upsert", batched.UpsertMany},
+		{"unlogged-batch-versioned", versioned(batched)},
+	}
+	mallocs := make([]uint64, len(cs))
+	for i := range cs {
+		write := cs[i].write
+		cs[i].write = func(ctx context.Context, rs []transform.Row) error {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			err := write(ctx, rs)
+			runtime.ReadMemStats(&after)
+			mallocs[i] += after.Mallocs - before.Mallocs
+			return err
+		}
+	}
+	rates := interleave(b, cs)
+	for i, c := range cs {
+		b.ReportMetric(float64(mallocs[i])/float64(b.N), c.name+"-allocs/row")
+	}
+	b.ReportMetric(rates["concurrent-versioned"]/rates["concurrent-upsert"], "concurrent-versioned-x-upsert")
+	b.ReportMetric(rates["unlogged-batch-versioned"]/rates["unlogged-batch-upsert"], "unlogged-batch-versioned-x-upsert")
 }
 
 // BenchmarkWriteTuning sweeps the knobs behind the defaults, the same way:

@@ -18,7 +18,7 @@ import (
 	"github.com/userstream/userstream/transform"
 )
 
-// WriteStrategy is how [Store.UpsertMany] sends rows. See the package doc
+// WriteStrategy is how [Store.UpsertMany] and [Store.ApplyMany] send rows. See the package doc
 // for the measurements behind the default.
 type WriteStrategy int
 
@@ -64,30 +64,115 @@ const maxBatchBytes = 32 << 10
 // transform.Row.Validate); a row whose id is not a UUID fails with
 // [ErrInvalidID] without being sent. Writing a row whose id exists replaces
 // its columns, so repeating a call is safe.
+//
+// It is [Store.ApplyMany] of unversioned upserts (transform.Upsert of each
+// row), without copying the rows into changes.
 func (s *Store) UpsertMany(ctx context.Context, rows []transform.Row) error {
-	if len(rows) == 0 {
+	return s.apply(ctx, rowSet(rows))
+}
+
+// ApplyMany applies changes, each an upsert of its row or, with Delete, a
+// delete of its id, with the store's [WriteStrategy], and returns when
+// every change is applied or has failed; it is [Store.UpsertMany] for
+// changes, with the same strategies, errors and metrics. The error, when
+// some changes fail, is a *[WriteError] whose RowError indices are indices
+// into changes.
+//
+// A change with a Version is written at it (USING TIMESTAMP Version), so
+// the newest version of a row wins whatever order, and however often, the
+// versions are applied: an older version applied later changes nothing.
+// A delete so versioned leaves a tombstone at its version, which hides
+// the row from every older version applied later (until Cassandra purges
+// it; see the package doc's "Versions and deletes"), and an upsert of a
+// newer version brings the row back. A change with Version 0 is written at
+// the driver's clock, as UpsertMany writes: the last write wins.
+//
+// An upsert's row is written as given, as UpsertMany writes it; a delete
+// needs only Row.ID. A change whose id is not a UUID fails with
+// [ErrInvalidID], and one with a negative Version with
+// [ErrInvalidVersion], without being sent. Applying a change again changes
+// nothing (a versioned one leaves the same row and write time), so
+// repeating a call is safe.
+func (s *Store) ApplyMany(ctx context.Context, changes []transform.Change) error {
+	return s.apply(ctx, changeSet(changes))
+}
+
+// changes is what apply writes: the rows of UpsertMany or the changes of
+// ApplyMany, read in place, so that UpsertMany shares the path without
+// copying each row into a transform.Change.
+type changes interface {
+	len() int
+	// at returns the i-th change: its row, whether it deletes, and its
+	// version (0: unversioned).
+	at(i int) (r *transform.Row, del bool, version int64)
+}
+
+type rowSet []transform.Row
+
+func (s rowSet) len() int                               { return len(s) }
+func (s rowSet) at(i int) (*transform.Row, bool, int64) { return &s[i], false, 0 }
+
+type changeSet []transform.Change
+
+func (s changeSet) len() int { return len(s) }
+func (s changeSet) at(i int) (*transform.Row, bool, int64) {
+	c := &s[i]
+	return &c.Row, c.Delete, c.Version
+}
+
+// apply writes cs with the store's strategy: the one path of UpsertMany
+// and ApplyMany.
+func (s *Store) apply(ctx context.Context, cs changes) error {
+	n := cs.len()
+	if n == 0 {
 		return nil
 	}
 	start := time.Now()
-	errs := make([]error, len(rows))
+	errs := make([]error, n)
 	switch s.cfg.strategy {
 	case WriteUnloggedBatch:
-		s.upsertBatched(ctx, rows, errs)
+		s.applyBatched(ctx, cs, errs)
 	default:
-		s.upsertConcurrent(ctx, rows, errs)
+		s.applyConcurrent(ctx, cs, errs)
 	}
 	var failed []RowError
 	for i, err := range errs {
 		if err != nil {
-			failed = append(failed, RowError{Index: i, ID: rows[i].ID, Err: err})
-			s.cfg.logger.Debug("cassandrastore: row not written", "id", rows[i].ID, "err", err)
+			r, _, _ := cs.at(i)
+			failed = append(failed, RowError{Index: i, ID: r.ID, Err: err})
+			s.cfg.logger.Debug("cassandrastore: row not written", "id", r.ID, "err", err)
 		}
 	}
-	s.metrics.bulk(len(rows)-len(failed), failed != nil, time.Since(start))
+	s.metrics.bulk(n-len(failed), failed != nil, time.Since(start))
 	if failed != nil {
-		return &WriteError{Rows: len(rows), Failed: failed}
+		return &WriteError{Rows: n, Failed: failed}
 	}
 	return nil
+}
+
+// checkVersion rejects a negative version before it is sent: no outbox
+// assigns one, and as a write time it would lose to every write.
+func checkVersion(v int64) error {
+	if v < 0 {
+		return ErrInvalidVersion
+	}
+	return nil
+}
+
+// statement returns the statement and bound values of a change: an INSERT
+// or a DELETE, with USING TIMESTAMP when the change is versioned. Each
+// []any is sized exactly, one allocation per change besides the boxing.
+func (s *Store) statement(r *transform.Row, del bool, version int64) (string, []any) {
+	switch {
+	case del && version > 0:
+		return s.delTSStmt, []any{version, r.ID}
+	case del:
+		return s.delStmt, []any{r.ID}
+	case version > 0:
+		return s.insTSStmt, rowValuesAt(r, version)
+	default:
+		return s.insStmt, rowValues(r)
+	}
 }
 
 // parallel calls fn(i) for every i in [0, n) from at most workers
@@ -114,50 +199,75 @@ func parallel(n, workers int, fn func(i int)) {
 	wg.Wait()
 }
 
-func (s *Store) upsertConcurrent(ctx context.Context, rows []transform.Row, errs []error) {
-	parallel(len(rows), s.cfg.concurrency, func(i int) {
+func (s *Store) applyConcurrent(ctx context.Context, cs changes, errs []error) {
+	parallel(cs.len(), s.cfg.concurrency, func(i int) {
 		if err := ctx.Err(); err != nil {
 			errs[i] = err
 			return
 		}
-		if err := checkID(rows[i].ID); err != nil {
+		r, del, v := cs.at(i)
+		if err := cmp.Or(checkID(r.ID), checkVersion(v)); err != nil {
 			errs[i] = err
 			return
 		}
-		errs[i] = s.insert(ctx, &rows[i])
+		errs[i] = s.exec(ctx, r, del, v)
 	})
 }
 
-func (s *Store) insert(ctx context.Context, r *transform.Row) error {
-	q := s.session.Session.Query(s.insStmt, rowValues(r)...).WithContext(ctx).Idempotent(true)
+// exec sends one change as a single statement.
+func (s *Store) exec(ctx context.Context, r *transform.Row, del bool, version int64) error {
+	stmt, vals := s.statement(r, del, version)
+	q := s.session.Session.Query(stmt, vals...).WithContext(ctx).Idempotent(true)
 	err := q.Exec()
 	q.Release()
 	return err
 }
 
 type tokenRow struct {
-	i     int // index into rows
+	i     int // index into the changes
 	tok   int64
 	owner int // the node owning tok's range, an index into the ring's nodes
 }
 
-func (s *Store) upsertBatched(ctx context.Context, rows []transform.Row, errs []error) {
-	ring := s.ringTokens(ctx)
-	items := make([]tokenRow, 0, len(rows))
-	for i := range rows {
-		u, err := gocql.ParseUUID(rows[i].ID)
+// applyBatched sends cs as unlogged batches. A versioned change's USING
+// TIMESTAMP holds inside a batch: Cassandra refuses per-statement
+// timestamps only in a batch that sets its own (BEGIN BATCH USING
+// TIMESTAMP, which this package never sends); the driver's default
+// timestamp of the batch applies only to its unversioned statements.
+func (s *Store) applyBatched(ctx context.Context, cs changes, errs []error) {
+	n := cs.len()
+	items := make([]tokenRow, 0, n)
+	for i := range n {
+		r, _, v := cs.at(i)
+		u, err := gocql.ParseUUID(r.ID)
 		if err != nil {
 			errs[i] = ErrInvalidID
 			continue
 		}
-		t := token(u)
-		items = append(items, tokenRow{i, t, ring.owner(t)})
+		if err := checkVersion(v); err != nil {
+			errs[i] = err
+			continue
+		}
+		items = append(items, tokenRow{i: i, tok: token(u)})
+	}
+	if len(items) == 0 {
+		return // nothing to send: not even the ring is read
+	}
+	ring := s.ringTokens(ctx)
+	for j := range items {
+		items[j].owner = ring.owner(items[j].tok)
 	}
 	slices.SortFunc(items, func(a, b tokenRow) int {
 		return cmp.Or(cmp.Compare(a.owner, b.owner), cmp.Compare(a.tok, b.tok))
 	})
 
-	batches := planBatches(items, func(i int) int { return rowBytes(&rows[i]) }, s.cfg.batchSize)
+	batches := planBatches(items, func(i int) int {
+		r, del, _ := cs.at(i)
+		if del {
+			return deleteBytes
+		}
+		return rowBytes(r)
+	}, s.cfg.batchSize)
 	parallel(len(batches), s.cfg.concurrency, func(k int) {
 		group := items[batches[k].lo:batches[k].hi]
 		var err error
@@ -165,12 +275,14 @@ func (s *Store) upsertBatched(ctx context.Context, rows []transform.Row, errs []
 		case ctx.Err() != nil:
 			err = ctx.Err()
 		case len(group) == 1:
-			err = s.insert(ctx, &rows[group[0].i])
+			r, del, v := cs.at(group[0].i)
+			err = s.exec(ctx, r, del, v)
 		default:
 			b := s.session.Session.NewBatch(gocql.UnloggedBatch).WithContext(ctx)
 			b.Entries = make([]gocql.BatchEntry, len(group))
 			for e, it := range group {
-				b.Entries[e] = gocql.BatchEntry{Stmt: s.insStmt, Args: rowValues(&rows[it.i]), Idempotent: true}
+				stmt, vals := s.statement(cs.at(it.i))
+				b.Entries[e] = gocql.BatchEntry{Stmt: stmt, Args: vals, Idempotent: true}
 			}
 			err = s.session.Session.ExecuteBatch(b)
 		}

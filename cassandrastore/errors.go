@@ -24,15 +24,21 @@ var (
 	// is never sent, and retrying it cannot succeed.
 	ErrInvalidID = errors.New("cassandrastore: id is not a UUID")
 
+	// ErrInvalidVersion is the error of a change whose Version is
+	// negative (0 is unversioned, a positive Version a write time in
+	// microseconds). Such a change is never sent, and retrying it cannot
+	// succeed.
+	ErrInvalidVersion = errors.New("cassandrastore: negative version")
+
 	// ErrIncompatibleSchema is returned by [Store.Migrate] when the existing
 	// table has a column of the wrong type or a different primary key; the
 	// migration only adds columns, it never rewrites them.
 	ErrIncompatibleSchema = errors.New("cassandrastore: existing table is incompatible")
 )
 
-// RowError is the failure of one row of a bulk write.
+// RowError is the failure of one row (or change) of a bulk write.
 type RowError struct {
-	Index int    // position of the row in the slice given to UpsertMany
+	Index int    // position of the row in the slice given to UpsertMany, or of the change given to ApplyMany
 	ID    string // the row's id
 	Err   error
 }
@@ -42,11 +48,11 @@ func (e RowError) Error() string { return fmt.Sprintf("row %d (id %q): %v", e.In
 // Unwrap returns the row's error.
 func (e RowError) Unwrap() error { return e.Err }
 
-// WriteError is returned by [Store.UpsertMany] when some rows were not
-// written. Rows not listed in Failed were written. Because upserts are
+// WriteError is returned by [Store.UpsertMany] and [Store.ApplyMany] when
+// some rows (or changes) were not written. Rows not listed in Failed were written. Because upserts are
 // idempotent, writing the failed rows again (or all of them) is safe.
 type WriteError struct {
-	Rows   int        // rows given to UpsertMany
+	Rows   int        // rows given to UpsertMany, or changes to ApplyMany
 	Failed []RowError // in the order of the input
 }
 
@@ -158,8 +164,9 @@ func retryable(err error) bool {
 }
 
 // RejectedRows returns the rows of the write that can never be written,
-// by their index in the slice given to UpsertMany, with their errors: rows
-// whose id is not a UUID ([ErrInvalidID]), which are never sent. It returns
+// by their index in the slice given to UpsertMany (or ApplyMany), with
+// their errors: rows whose id is not a UUID ([ErrInvalidID]) and changes
+// with a negative version ([ErrInvalidVersion]), which are never sent. It returns
 // nil unless every failed row is of that kind: when any failure may heal by
 // retrying (a timeout, an unavailable replica, a lost connection), the
 // whole write should be retried, and rejecting some rows would let a retry
@@ -174,7 +181,7 @@ func (e *WriteError) RejectedRows() map[int]error {
 	}
 	out := make(map[int]error, len(e.Failed))
 	for _, f := range e.Failed {
-		if !errors.Is(f.Err, ErrInvalidID) {
+		if !errors.Is(f.Err, ErrInvalidID) && !errors.Is(f.Err, ErrInvalidVersion) {
 			return nil
 		}
 		out[f.Index] = f.Err

@@ -194,6 +194,51 @@ func ExampleStore_UpsertMany() {
 	// 3 rows stored
 }
 
+// A consumer applies the versions of users as they come, late and out of
+// order: each is written at its version, so the newest wins, and a
+// deletion keeps the row deleted however late an older version arrives.
+func ExampleStore_ApplyMany() {
+	ctx := context.Background()
+	session, err := cassandrastore.NewSession(ctx, strings.Split(os.Getenv("USERSTREAM_CASSANDRA_HOSTS"), ","))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer session.Close()
+	keyspace := "example_" + strings.ToLower(rand.Text())
+	store, err := cassandrastore.New(session, cassandrastore.WithKeyspace(keyspace))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer func() { _ = session.ExecStmt("DROP KEYSPACE " + keyspace) }()
+	if err := store.Migrate(ctx); err != nil {
+		log.Fatal(err)
+	}
+
+	// Versions as an outbox assigns them: microseconds, increasing.
+	const v1, v2, v3 = 1_700_000_000_000_001, 1_700_000_000_000_002, 1_700_000_000_000_003
+	moved := jennie
+	moved.Email = "jennie@new.example.com"
+	changes := []transform.Change{
+		{Row: moved, Version: v2},
+		{Row: jennie, Version: v1}, // older, arriving later: ignored
+		{Row: transform.Row{ID: ali.ID}, Delete: true, Version: v3},
+		{Row: ali, Version: v2}, // older than the deletion: stays deleted
+	}
+	if err := store.ApplyMany(ctx, changes); err != nil {
+		log.Fatal(err) // a *WriteError: retry the retryable changes, as with UpsertMany
+	}
+	got, err := store.Get(ctx, jennie.ID)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(got.Email)
+	_, err = store.Get(ctx, ali.ID)
+	fmt.Println(errors.Is(err, cassandrastore.ErrNotFound))
+	// Output:
+	// jennie@new.example.com
+	// true
+}
+
 // All reads the whole table a page at a time, in token order.
 func ExampleStore_All() {
 	ctx := context.Background()

@@ -27,13 +27,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	if m.errors, err = promreg.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "userstream_store_errors_total",
-		Help: "Bulk writes to Cassandra (UpsertMany calls) that failed.",
+		Help: "Bulk writes to Cassandra (UpsertMany or ApplyMany calls) that failed.",
 	})); err != nil {
 		return nil, fmt.Errorf("cassandrastore: new: metrics: %w", err)
 	}
 	if m.seconds, err = promreg.Register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "userstream_store_batch_seconds",
-		Help:    "Time of one bulk write to Cassandra (UpsertMany call).",
+		Help:    "Time of one bulk write to Cassandra (UpsertMany or ApplyMany call).",
 		Buckets: promreg.DurationBuckets(),
 	})); err != nil {
 		return nil, fmt.Errorf("cassandrastore: new: metrics: %w", err)
@@ -41,7 +41,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return &m, nil
 }
 
-// bulk records one UpsertMany call of which stored rows were written.
+// bulk records one UpsertMany or ApplyMany call of which stored rows (or
+// changes) were written.
 func (m *metrics) bulk(stored int, failed bool, d time.Duration) {
 	if m == nil {
 		return

@@ -114,3 +114,41 @@ func TestMetricsRegistrationConflict(t *testing.T) {
 		t.Fatal("New registered over a gauge of another help under userstream_rows_stored_total")
 	}
 }
+
+// ApplyMany records as UpsertMany does: the changes applied, deletes
+// included, one error for a call that lost one, one observation per call.
+func TestApplyManyMetrics(t *testing.T) {
+	t.Parallel()
+	session := newSession(t)
+	ks := testenv.Name(t, "applymetrics")
+	dropKeyspaceAtEnd(t, session, ks)
+	reg := prometheus.NewRegistry()
+	st := migrated(t, session, ks, "users", cassandrastore.WithMetrics(reg))
+	ctx := t.Context()
+
+	users := rows(10)
+	var cs []transform.Change
+	for i, u := range users {
+		cs = append(cs, transform.Change{Row: u, Version: int64(100 + i)})
+	}
+	for _, u := range users[:4] {
+		cs = append(cs, transform.Change{Row: transform.Row{ID: u.ID}, Delete: true, Version: 200})
+	}
+	if err := st.ApplyMany(ctx, cs); err != nil {
+		t.Fatal(err)
+	}
+	bad := []transform.Change{{Row: transform.Row{ID: "not-a-uuid"}, Delete: true, Version: 300}, {Row: row(1), Version: 300}}
+	var we *cassandrastore.WriteError
+	if err := st.ApplyMany(ctx, bad); !errors.As(err, &we) || len(we.Failed) != 1 || we.Failed[0].Index != 0 {
+		t.Fatalf("ApplyMany with a bad id = %v, want change 0 failed", err)
+	}
+	if err := st.ApplyMany(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, st); n != 7 {
+		t.Fatalf("table holds %d rows, want 10 - 4 deleted + 1", n)
+	}
+	if got, want := readMetrics(t, reg), (storeMetrics{stored: 15, errors: 1, calls: 2}); got != want {
+		t.Fatalf("metrics %+v, want %+v", got, want)
+	}
+}

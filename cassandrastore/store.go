@@ -59,6 +59,19 @@ func rowValues(r *transform.Row) []any {
 	}
 }
 
+// rowValuesAt returns rowValues(r) followed by version, the values of the
+// INSERT ... USING TIMESTAMP ?.
+func rowValuesAt(r *transform.Row, version int64) []any {
+	return []any{
+		r.ID, r.FirstName, r.LastName, r.Gender, r.Address, r.PostCode,
+		r.Email, r.Username, r.RegisteredDate, r.Phone, r.Picture, r.DOB, version,
+	}
+}
+
+// deleteBytes estimates the size a delete (a partition tombstone) adds to
+// a batch mutation.
+const deleteBytes = 16 + 16
+
 // rowBytes estimates the size a row adds to a batch mutation.
 func rowBytes(r *transform.Row) int {
 	const perColumn = 8 // cell overhead: a timestamp and lengths
@@ -79,6 +92,12 @@ type Store struct {
 	idsStmt  string
 	insStmt  string
 	insNames []string
+	// The statements of ApplyMany: insTSStmt is insStmt USING TIMESTAMP,
+	// its last marker the timestamp; delTSStmt binds the timestamp, then
+	// the id.
+	insTSStmt string
+	delStmt   string
+	delTSStmt string
 
 	ringMu sync.Mutex
 	ring   ringCache
@@ -142,6 +161,9 @@ func New(session gocqlx.Session, opts ...StoreOpt) (*Store, error) {
 	s.allStmt, _ = qb.Select(s.table.Name()).Columns(columns...).ToCql()
 	s.idsStmt, _ = qb.Select(s.table.Name()).Columns("id").ToCql()
 	s.insStmt, s.insNames = s.table.Insert()
+	s.insTSStmt, _ = qb.Insert(s.table.Name()).Columns(columns...).TimestampNamed("version").ToCql()
+	s.delStmt, _ = qb.Delete(s.table.Name()).Where(qb.Eq("id")).ToCql()
+	s.delTSStmt, _ = qb.Delete(s.table.Name()).Where(qb.Eq("id")).TimestampNamed("version").ToCql()
 	return s, nil
 }
 
