@@ -342,11 +342,10 @@ func ceilingBatch(tb testing.TB, session gocqlx.Session, stmt string, size, conc
 		}
 		items := make([]item, len(rs))
 		for i := range rs {
-			u, err := gocql.ParseUUID(rs[i].ID)
+			t, err := cassandrastore.Token(rs[i].ID)
 			if err != nil {
 				return err
 			}
-			t := cassandrastore.Token(u)
 			items[i] = item{&rs[i], t, ownerOf(t)}
 		}
 		slices.SortFunc(items, func(a, b item) int { return cmp.Or(cmp.Compare(a.owner, b.owner), cmp.Compare(a.tok, b.tok)) })

@@ -1,8 +1,6 @@
 package cassandrastore
 
 import (
-	"github.com/gocql/gocql"
-
 	"github.com/userstream/userstream/transform"
 )
 
@@ -14,9 +12,6 @@ func (s *Store) InsertStmt() string { return s.insStmt }
 
 // RowValues returns r's bound values in the order of InsertStmt's markers.
 func RowValues(r *transform.Row) []any { return rowValues(r) }
-
-// Token returns the Murmur3 token this package computes for a uuid key.
-func Token(u gocql.UUID) int64 { return token(u) }
 
 // ValidName exposes the identifier check.
 var ValidName = validName

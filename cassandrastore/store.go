@@ -98,6 +98,9 @@ type Store struct {
 	insTSStmt string
 	delStmt   string
 	delTSStmt string
+	// The reads of Lookup and Scan, of storedColumns.
+	lookupStmt string
+	scanStmt   string
 
 	ringMu sync.Mutex
 	ring   ringCache
@@ -164,6 +167,10 @@ func New(session gocqlx.Session, opts ...StoreOpt) (*Store, error) {
 	s.insTSStmt, _ = qb.Insert(s.table.Name()).Columns(columns...).TimestampNamed("version").ToCql()
 	s.delStmt, _ = qb.Delete(s.table.Name()).Where(qb.Eq("id")).ToCql()
 	s.delTSStmt, _ = qb.Delete(s.table.Name()).Where(qb.Eq("id")).TimestampNamed("version").ToCql()
+	s.lookupStmt = storedSelect(s.table.Name()) + " WHERE id = ?"
+	// token(id) >= MinInt64 includes the ring's minimum, which no key has
+	// (token maps it to MaxInt64): harmless.
+	s.scanStmt = storedSelect(s.table.Name()) + " WHERE token(id) >= ? AND token(id) <= ?"
 	return s, nil
 }
 
