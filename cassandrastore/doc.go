@@ -11,6 +11,8 @@
 //	if err != nil { ... }
 //	if err := store.Migrate(ctx); err != nil { ... }
 //	err = store.UpsertMany(ctx, rows)
+//	// or, with versions and deletes ([]transform.Change):
+//	err = store.ApplyMany(ctx, changes)
 //
 // # Session
 //
@@ -65,6 +67,12 @@
 // full scans, meant for tests and the demo. [Store.Ping] checks the
 // connection. A Store is safe for concurrent use.
 //
+// For a reconciler, [Store.Lookup] reads given ids (point reads, 64 in
+// flight) and [Store.Scan] the rows of a [TokenRange] in token order, a
+// page of 5,000 at a time ([SplitRing] cuts the ring into ranges to scan
+// in parallel; [Token] is an id's token); both return each row as a
+// [Stored], with its write time.
+//
 // # Bulk writes
 //
 // [Store.UpsertMany] writes many rows with one of two strategies
@@ -110,6 +118,44 @@
 // warnings on the server; raise them, or use WriteConcurrent, to silence
 // them.
 //
+// # Versions and deletes
+//
+// [Store.ApplyMany] applies [transform.Change] values. A change with a
+// Version is written at it, INSERT ... USING TIMESTAMP Version, every
+// column at that write time, and Cassandra keeps the value of the newest
+// write time: the newest version of a user wins whatever order, however
+// often and however late the records arrive. A replay of the outbox, a
+// redelivery or a redrive of the dead-letter topic never rolls a row
+// back, and reading writetime() ([Stored].WriteTime) gives the version
+// back.
+//
+// A delete is DELETE ... USING TIMESTAMP Version, a tombstone at its
+// version that hides every write older than it: an older version arriving
+// after the delete does not bring the row back; a newer one does.
+// Cassandra purges a tombstone in compaction once it is older than the
+// table's gc_grace_seconds (default 864000 s, 10 days). After that an
+// older version applied again brings the row back, so replays and
+// redrives must not reach further back than gc_grace_seconds, or the
+// table's gc_grace_seconds must be raised (ALTER TABLE ... WITH
+// gc_grace_seconds = ..., at the cost of keeping tombstones longer).
+//
+// Writes made outside the pipeline (an UPDATE in cqlsh, another program)
+// carry the client's or the coordinator's clock, usually newer than the
+// versions before them, so they win until the user's next version; a
+// reconciler's repair re-stages the user with a fresh version, which wins
+// over them.
+//
+// A change with Version 0, and every row of [Store.UpsertMany], is written
+// without a timestamp, at the driver's clock: the last write wins, as the
+// seed pipeline's writes always did.
+//
+// BenchmarkApplyMany, versioned ApplyMany beside UpsertMany of the same
+// rows in turns (3 runs of 30,000 rows each, same stack): 0.79–1.05× the
+// rows/s of UpsertMany with WriteConcurrent and 0.87–1.17× with
+// WriteUnloggedBatch, which is within the noise; 2 more heap allocations
+// per row (65 instead of 63, and 32 instead of 30), the version's boxing
+// and encoding.
+//
 // # Errors
 //
 // Errors are wrapped with the operation and keep the driver's error in
@@ -119,8 +165,9 @@
 // may not have been applied) from a refusal (it was not), and
 // [IsRetryable] groups them with lost connections: callers should back off
 // and write such rows again, which upserts make safe, rather than drop
-// them. A row whose id is not a UUID fails with [ErrInvalidID] without
-// being sent.
+// them. A row whose id is not a UUID fails with [ErrInvalidID], and a
+// change with a negative version with [ErrInvalidVersion], without being
+// sent.
 //
 // # Metrics
 //
@@ -131,13 +178,14 @@
 //
 //	name                            type       labels  buckets (seconds)          meaning
 //	userstream_rows_stored_total    counter    none    -                          rows written to Cassandra (successful writes)
-//	userstream_store_errors_total   counter    none    -                          bulk writes (UpsertMany calls) that failed
-//	userstream_store_batch_seconds  histogram  none    0.001 doubling to 65.536   time of one bulk write (UpsertMany call)
+//	userstream_store_errors_total   counter    none    -                          bulk writes (UpsertMany or ApplyMany calls) that failed
+//	userstream_store_batch_seconds  histogram  none    0.001 doubling to 65.536   time of one bulk write (UpsertMany or ApplyMany call)
 //
 // [Store.UpsertMany] adds the rows it wrote (all of them, or those a
 // *[WriteError] does not list), counts an error when any row failed, and
 // observes its duration, whether it failed or not; a call with no rows
-// records nothing. [Store.Upsert] adds its row when written. The buckets
+// records nothing. [Store.ApplyMany] records the same way, counting each
+// change applied, deletes included, as a row stored. [Store.Upsert] adds its row when written. The buckets
 // are prometheus.ExponentialBuckets(0.001, 2, 17).
 //
 // # Logging
