@@ -80,7 +80,7 @@ func shift(v0, n int, j *rng, rev int) int {
 // number, the picture and the postcode (but CA's) from those of revision 0
 // and rev-1; phone, cell and CA's postcode from those of revision 0 (and
 // from rev-1's unless a random draw repeats it, which the formats make
-// rare: 1 in 10^7 or less).
+// rare: about 1 in 10^6 at worst, for GB's shortest phone format).
 func change(u *user, a uint64, rev int) {
 	n := u.nat
 	j := rng{s: a ^ shiftSalt}
