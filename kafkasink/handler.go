@@ -11,14 +11,32 @@ import (
 	"github.com/userstream/userstream/transform"
 )
 
-// Message is a decoded, valid row with where it was read from.
+// Message is a decoded, valid record with where it was read from: a
+// user's row or, when Delete is set, the user's deletion.
 type Message struct {
-	Row       transform.Row
+	// Row is the user's row; for a delete, only Row.ID (the record's
+	// key) is set.
+	Row transform.Row
+	// Version is the version of the row or deletion, from the record's
+	// row-version header ([HeaderRowVersion]): microseconds since the
+	// Unix epoch, a larger one newer ([transform.Change.Version]). 0 for
+	// a record without the header: unversioned.
+	Version int64
+	// Delete says the record is a tombstone (a row-version header and no
+	// value): the user Row.ID was deleted at Version. [ChangesHandler]
+	// hands it to the store; [RowsHandler] cannot, and dead-letters it.
+	Delete    bool
 	Topic     string
 	Partition int32
 	Offset    int64
 	Timestamp time.Time // the record's timestamp, set by its producer
 	FetchedAt time.Time // from the fetched-at header; zero without one
+}
+
+// Change returns the change m carries, for a store's [ChangeWriter]: its
+// row or deletion, and its version.
+func (m Message) Change() transform.Change {
+	return transform.Change{Row: m.Row, Delete: m.Delete, Version: m.Version}
 }
 
 // Handler processes the messages of one partition, in offset order. It is
