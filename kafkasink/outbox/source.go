@@ -176,11 +176,12 @@ func (c *claim) read(ctx context.Context, pos int64, limit int) error {
 	// wrote them with transform.Marshal, and a row inserted by other
 	// means that is not a valid row is dead-lettered by the consumers.
 	// The fetch time travels in a header, for the fetch-to-stored
-	// latency wherever the rows are stored.
+	// latency wherever the rows are stored, and so does the version; a
+	// deletion (a NULL payload, so a nil Value) goes out as a tombstone.
 	var seq int64
 	for found.Next() {
 		row := kafkasink.Encoded{} // a fresh Value: the producer may keep it
-		if err := found.Scan(&seq, &row.ID, &row.Value, &row.FetchedAt); err != nil {
+		if err := found.Scan(&seq, &row.ID, &row.Value, &row.FetchedAt, &row.Version, &row.Delete); err != nil {
 			return s.wrap("read", err)
 		}
 		c.seqs = append(c.seqs, seq)
