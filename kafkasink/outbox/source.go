@@ -38,7 +38,8 @@ import (
 // the error that ended it. notify must not block.
 //
 // DeletePublished deletes the published rows staged more than olderThan
-// ago and returns how many; pending rows are never deleted. Pending counts
+// ago that a newer version of the same user replaced, and returns how
+// many; pending rows, and each user's latest version, are never deleted. Pending counts
 // the rows after the relay position.
 //
 // Implementations must be safe for concurrent use: several relays may

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-
 )
 
 // Store is the outbox of one schema: the append-only table <schema>.outbox,
@@ -122,9 +121,11 @@ func (s *Store) Pending(ctx context.Context) (int64, error) {
 // cleaning up a large backlog does not hold one long transaction.
 const deleteChunk = 10000
 
-// DeletePublished deletes the published rows (at or below the position)
-// staged more than olderThan ago, and returns how many it deleted. Pending
-// rows are never deleted, however old. [Relay.Run] calls it every
+// DeletePublished deletes the published versions (at or below the
+// position) staged more than olderThan ago that a newer version of the same
+// user replaced, and returns how many it deleted. Pending versions are
+// never deleted, however old, nor is a user's latest version: it is what
+// Stage compares a new row with, and what [Store.Latest] reads. [Relay.Run] calls it every
 // [WithCleanupInterval] with its [WithRetention]; call it yourself to clean
 // up without a running relay.
 func (s *Store) DeletePublished(ctx context.Context, olderThan time.Duration) (int64, error) {
