@@ -169,7 +169,7 @@ func (s *Store) stageChanges(ctx context.Context, runID string, changes []change
 		args = unnestArgs(changes, payload)
 	}
 	var base int64
-	if err := tx.QueryRow(ctx, s.q.versions, len(changes)).Scan(&base); err != nil {
+	if err := tx.QueryRow(ctx, s.q.versions, len(changes)).Scan(&base, nil); err != nil {
 		return 0, 0, err
 	}
 	if useCopy {

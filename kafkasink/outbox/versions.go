@@ -130,7 +130,7 @@ func (s *Store) republish(ctx context.Context, runID string, uuids []pgtype.UUID
 	// As in Stage: the reservation takes the lock, so the INSERT reads
 	// the latest versions as of every earlier stager's commit.
 	var base int64
-	if err := tx.QueryRow(ctx, s.q.versions, len(uuids)).Scan(&base); err != nil {
+	if err := tx.QueryRow(ctx, s.q.versions, len(uuids)).Scan(&base, nil); err != nil {
 		return 0, err
 	}
 	tag, err := tx.Exec(ctx, s.q.republish, runID, base, uuids)
