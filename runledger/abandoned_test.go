@@ -168,8 +168,20 @@ func TestKilledRunIsAbandoned(t *testing.T) {
 // rows, which have none, are read with their end or start time, and a
 // run left running there is abandoned.
 func TestMigrateAddsHeartbeat(t *testing.T) {
-	l, pool := newLedger(t)
 	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, testenv.PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	schema := testenv.Name(t, "ledger")
+	t.Cleanup(func() {
+		_, _ = pool.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
+	})
+	l, err := runledger.New(pool, runledger.WithSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := l.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -179,11 +191,6 @@ func TestMigrateAddsHeartbeat(t *testing.T) {
 	}
 	// The first release's table: no heartbeat_at, one run killed long ago
 	// and one that ended.
-	var schema string
-	if err := pool.QueryRow(ctx, `SELECT table_schema FROM information_schema.columns WHERE column_name = 'heartbeat_at'
-AND table_name = 'runs' AND table_schema LIKE 't_ledger_testmigrateaddsheartbeat%'`).Scan(&schema); err != nil {
-		t.Fatal(err)
-	}
 	table := pgx.Identifier{schema, "runs"}.Sanitize()
 	if _, err := pool.Exec(ctx, `ALTER TABLE `+table+` DROP COLUMN heartbeat_at;
 INSERT INTO `+table+` (run_id, kind, started_at, status) VALUES ('old-running', 'full', now() - interval '2 hours', 'running');
