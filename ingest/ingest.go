@@ -24,8 +24,9 @@ import (
 // how many were new and how many were already staged (duplicates, by
 // id). A page with a row that fails [transform.Row.Validate] must stage
 // nothing and return an [*outbox.InvalidRowError] naming the row's index;
-// the Loop then leaves that row out and stages the rest. Any other error
-// fails the run. Stage may be called again with the same rows (a retried
+// the Loop then leaves that row out and stages the rest. An error of a
+// lost connection is retried (see [WithStageRetry]); any other error fails
+// the run. Stage may be called again with the same rows (a retried page or
 // run) and must then count them as duplicates.
 type Stager interface {
 	Stage(ctx context.Context, runID string, rows []transform.Row) (outbox.StageResult, error)
