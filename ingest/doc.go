@@ -15,6 +15,15 @@
 // are idempotent. A page hook ([WithPageHook]) sees every staged page, for
 // a progress line or a record of the ids.
 //
+// A page whose Stage fails on a lost PostgreSQL connection (a restart, a
+// failover, a connection killed or reset, the server out of connection
+// slots) is staged again after a backoff, for up to [DefaultStageRetry]
+// (see [WithStageRetry]); each retry is logged at Warn and counted in
+// [Result].StageRetries. This is safe because a Stage call is one
+// transaction and a row staged before is a duplicate: a page whose commit
+// went through but whose answer was lost is counted as duplicates the
+// second time, not staged twice. Other errors fail the run at once.
+//
 // The outbox is reached through [Stager], which *outbox.Store satisfies;
 // a test of code built on a Loop can stage into a fake instead of
 // PostgreSQL, and fetch from randomusertest's server instead of the API.
@@ -27,8 +36,9 @@
 // With [WithMetrics], a Loop registers, once per registry (several loops
 // given the same registry share the series):
 //
-//	| name                           | type    | labels | meaning                                                |
+//	| name                           | type    | labels | meaning                                                   |
 //	| userstream_users_invalid_total | counter |        | fetched users that failed validation and were not staged |
+//	| userstream_stage_retries_total | counter |        | Stage calls tried again after a lost PostgreSQL connection |
 //
 // The users fetched, staged and duplicated are counted by the randomuser
 // client and the outbox store that do that work.

@@ -24,8 +24,9 @@ import (
 // how many were new and how many were already staged (duplicates, by
 // id). A page with a row that fails [transform.Row.Validate] must stage
 // nothing and return an [*outbox.InvalidRowError] naming the row's index;
-// the Loop then leaves that row out and stages the rest. Any other error
-// fails the run. Stage may be called again with the same rows (a retried
+// the Loop then leaves that row out and stages the rest. An error of a
+// lost connection is retried (see [WithStageRetry]); any other error fails
+// the run. Stage may be called again with the same rows (a retried page or
 // run) and must then count them as duplicates.
 type Stager interface {
 	Stage(ctx context.Context, runID string, rows []transform.Row) (outbox.StageResult, error)
@@ -45,6 +46,10 @@ type Result struct {
 	Staged     int64 // versions written to the outbox: new users, and users whose content changed
 	Duplicates int64 // users staged before with the same content, not staged again
 	Updated    int64 // of Staged, users the outbox already had a version of ([outbox.StageResult].Updates)
+
+	// StageRetries counts the Stage calls tried again after a lost
+	// connection (see [WithStageRetry]).
+	StageRetries int64
 }
 
 // Page is one staged page, as a [WithPageHook] hook sees it.
@@ -59,7 +64,8 @@ type Page struct {
 	// FetchTime is the time from the end of the previous page to the
 	// page's last user decoded (retries included).
 	FetchTime time.Duration
-	// StageTime is the time of the page's Stage calls.
+	// StageTime is the time of the page's Stage calls (retries and their
+	// waits included).
 	StageTime time.Duration
 }
 
@@ -77,6 +83,7 @@ type Loop struct {
 	dst     Stager
 	cfg     config
 	invalid prometheus.Counter // nil without WithMetrics
+	retries prometheus.Counter // nil without WithMetrics
 }
 
 // New returns a Loop fetching from src and staging into dst. It does no
@@ -86,7 +93,7 @@ func New(src Source, dst Stager, opts ...Opt) (*Loop, error) {
 	if src == nil || dst == nil {
 		return nil, errors.New("ingest: New needs a source and a stager")
 	}
-	cfg := config{pageSize: randomuser.MaxResults, logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	cfg := config{pageSize: randomuser.MaxResults, logger: slog.New(slog.NewTextHandler(io.Discard, nil)), stageRetry: DefaultStageRetry}
 	for _, o := range opts {
 		o.apply(&cfg)
 	}
@@ -95,6 +102,9 @@ func New(src Source, dst Stager, opts ...Opt) (*Loop, error) {
 	}
 	if cfg.rate < 0 {
 		return nil, fmt.Errorf("ingest: rate %g: want 0 or more users per second", cfg.rate)
+	}
+	if cfg.stageRetry < 0 {
+		return nil, fmt.Errorf("ingest: WithStageRetry %v: want 0 (no retries) or more", cfg.stageRetry)
 	}
 	l := &Loop{src: src, dst: dst, cfg: cfg}
 	if cfg.reg != nil {
@@ -107,6 +117,14 @@ func New(src Source, dst Stager, opts ...Opt) (*Loop, error) {
 			return nil, fmt.Errorf("ingest: WithMetrics: userstream_users_invalid_total: %w", err)
 		}
 		l.invalid = c
+		r, err := promreg.Register(cfg.reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "userstream_stage_retries_total",
+			Help: "Stage calls tried again after a lost PostgreSQL connection.",
+		}))
+		if err != nil {
+			return nil, fmt.Errorf("ingest: WithMetrics: userstream_stage_retries_total: %w", err)
+		}
+		l.retries = r
 	}
 	return l, nil
 }
@@ -117,8 +135,9 @@ func New(src Source, dst Stager, opts ...Opt) (*Loop, error) {
 //
 // Run stops at the first error: a [*FetchError] when the source fails
 // (the users fetched before it are staged first, so that the next run of
-// the seed skips them), a wrapped Stager error ("stage: ..."), or ctx's
-// error. Invalid users are not errors: they are logged at Warn, counted
+// the seed skips them), a wrapped Stager error ("stage: ...": one a new
+// connection cannot heal, or one that outlasted [WithStageRetry]), or
+// ctx's error. Invalid users are not errors: they are logged at Warn, counted
 // in Result.Invalid and left out.
 func (l *Loop) Run(ctx context.Context, runID, seed string, users int) (Result, error) {
 	q := randomuser.Query{Results: l.cfg.pageSize, Seed: seed, Nat: l.cfg.nat}
@@ -164,7 +183,7 @@ func (l *Loop) stage(ctx context.Context, runID string, page []transform.Row, fe
 	p := Page{RunID: runID, Fetched: len(page), FetchTime: fetchTime}
 	start := time.Now()
 	for len(page) > 0 {
-		sr, err := l.dst.Stage(ctx, runID, page)
+		sr, err := l.stageRetrying(ctx, runID, page, res)
 		var inv *outbox.InvalidRowError
 		if errors.As(err, &inv) && inv.Index >= 0 && inv.Index < len(page) {
 			p.Invalid++

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -227,11 +228,26 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	mfs, err := reg.Gather()
-	if err != nil || len(mfs) != 1 || len(mfs[0].GetMetric()) != 1 {
-		t.Fatalf("gathered %v, %v; want one series", mfs, err)
+	if err != nil || len(mfs) != 2 || len(mfs[0].GetMetric()) != 1 || len(mfs[1].GetMetric()) != 1 {
+		t.Fatalf("gathered %v, %v; want two series", mfs, err)
 	}
-	if got := mfs[0].GetMetric()[0].GetCounter().GetValue(); mfs[0].GetName() != "userstream_users_invalid_total" || got != 20 {
-		t.Errorf("%s = %v, want 20 (10 per loop)", mfs[0].GetName(), got)
+	// Gather sorts by name.
+	if got := mfs[1].GetMetric()[0].GetCounter().GetValue(); mfs[1].GetName() != "userstream_users_invalid_total" || got != 20 {
+		t.Errorf("%s = %v, want 20 (10 per loop)", mfs[1].GetName(), got)
+	}
+	if got := mfs[0].GetMetric()[0].GetCounter().GetValue(); mfs[0].GetName() != "userstream_stage_retries_total" || got != 0 {
+		t.Errorf("%s = %v, want 0", mfs[0].GetName(), got)
+	}
+	// A retry counts.
+	loop, err := ingest.New(api(t), &flaky{errs: []error{&pgconn.PgError{Code: "08006"}}}, ingest.WithMetrics(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loop.Run(context.Background(), "r", "metrics-retry", 10); err != nil {
+		t.Fatal(err)
+	}
+	if mfs, err = reg.Gather(); err != nil || mfs[0].GetMetric()[0].GetCounter().GetValue() != 1 {
+		t.Errorf("after a retry: %v, %v; want userstream_stage_retries_total 1", mfs, err)
 	}
 
 	other := prometheus.NewRegistry()

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -16,6 +17,8 @@ type config struct {
 	logger   *slog.Logger
 	reg      prometheus.Registerer
 	hook     func(Page)
+
+	stageRetry time.Duration
 }
 
 type optFunc func(*config)
@@ -44,8 +47,8 @@ func WithRate(usersPerSecond float64) Opt {
 // randomuser.Nationalities). Default none: all.
 func WithNat(nat ...string) Opt { return optFunc(func(c *config) { c.nat = nat }) }
 
-// WithLogger sets the logger of the invalid users (at Warn). Default:
-// logs are discarded.
+// WithLogger sets the logger of the invalid users and of the stage
+// retries (both at Warn). Default: logs are discarded.
 func WithLogger(l *slog.Logger) Opt {
 	return optFunc(func(c *config) {
 		if l != nil {
@@ -64,3 +67,17 @@ func WithMetrics(reg prometheus.Registerer) Opt { return optFunc(func(c *config)
 // goroutine of [Loop.Run], before the next page is fetched: keep it short.
 // Default none.
 func WithPageHook(fn func(Page)) Opt { return optFunc(func(c *config) { c.hook = fn }) }
+
+// WithStageRetry sets how long a page is retried after Stage fails on a
+// lost PostgreSQL connection: the connection lost, refused or reset, or
+// the server shutting down, starting up or out of connection slots
+// (SQLSTATE class 08, 57P01, 57P02, 57P03, 53300). The page is staged
+// again after a backoff (100-200 ms at first, doubling up to 5 s), each
+// retry logged at Warn and counted in [Result].StageRetries; the run
+// fails once the page's retries would take longer than maxElapsed. Other
+// errors (a constraint, a privilege, ctx's end) fail the run at once.
+// Default [DefaultStageRetry] (2 minutes); 0 disables retries; negative
+// fails [New].
+func WithStageRetry(maxElapsed time.Duration) Opt {
+	return optFunc(func(c *config) { c.stageRetry = maxElapsed })
+}

@@ -19,7 +19,9 @@ type Progress struct {
 	// is called once a tick from Progress's goroutine. Required.
 	Sample func(ctx context.Context) Run
 	// Ledger, when set, gets the sample, with StatusRunning, every fifth
-	// tick ([Ledger.Update]); its failures are logged, not returned.
+	// tick ([Ledger.Update]); its failures are logged, not returned. This
+	// is the run's heartbeat: five ticks must stay well within the
+	// ledger's lease ([WithLease]), or the run reads as abandoned.
 	Ledger *Ledger
 	// Line formats the progress line of a sample; nil: no line.
 	Line func(r Run, elapsed time.Duration) string

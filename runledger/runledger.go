@@ -12,9 +12,25 @@
 //
 // The ledger borrows a *pgxpool.Pool that the caller owns and closes.
 // A Ledger is safe for concurrent use; several processes (a producer and
-// its consumers) may share one table, each recording its own runs. A run
-// whose process was killed stays [StatusRunning]: nothing marks it
-// otherwise.
+// its consumers) may share one table, each recording its own runs.
+//
+// # Heartbeat and abandoned runs
+//
+// A running run's row has a heartbeat: [Ledger.Start] and every
+// [Ledger.Update] set it to the database's now(), and a [Progress] with a
+// Ledger updates the row every five ticks (five seconds by default). A run
+// still [StatusRunning] whose heartbeat is older than the ledger's lease
+// ([WithLease], default [DefaultLease], one minute) is read as
+// [StatusAbandoned]: its process was killed, or lost the database, before
+// it could record how it ended. Abandoned is computed when the row is read
+// ([Ledger.Recent], [Ledger.Get]), not written: the row still says
+// running, so a run that was only stalled (a paused process, a partition
+// from PostgreSQL longer than the lease) reads as running again at its
+// next heartbeat, and its last Update records how it really ended. Reading
+// never writes, and no sweeper has to run. Both times are the database's,
+// so the clocks of the processes do not matter. A process that records a
+// run without a Progress must call Update with [StatusRunning] more often
+// than the lease.
 //
 // While a run goes on, a [Progress] keeps its row current (every five
 // seconds, as running, with its counts so far) and can show a progress
@@ -65,7 +81,16 @@ const (
 	StatusSucceeded   = "succeeded"
 	StatusFailed      = "failed"
 	StatusInterrupted = "interrupted"
+	// StatusAbandoned is read, never written: a run recorded as running
+	// whose heartbeat is older than the lease ([WithLease]). See the
+	// package doc.
+	StatusAbandoned = "abandoned"
 )
+
+// DefaultLease is how long a running run may go without a heartbeat
+// before it is read as [StatusAbandoned]: twelve heartbeats of a
+// [Progress] with its default tick.
+const DefaultLease = time.Minute
 
 // DefaultSchema is the PostgreSQL schema of the ledger's table, the same
 // as the outbox's default.
@@ -91,6 +116,9 @@ type Run struct {
 	DeadLettered int64      // records sent to the dead-letter topic
 	Status       string     // one of the Status constants
 	Error        string     // why it failed; empty otherwise
+	// HeartbeatAt is when the run's row was last written (Start or
+	// Update); read only, Update ignores it.
+	HeartbeatAt time.Time
 }
 
 // Since returns r's counts less base's: one run's share of counters that
@@ -112,6 +140,7 @@ type Opt interface{ apply(*config) }
 type config struct {
 	schema  string
 	metrics prometheus.Registerer
+	lease   time.Duration
 }
 
 type opt func(*config)
@@ -121,6 +150,12 @@ func (o opt) apply(c *config) { o(c) }
 // WithSchema sets the PostgreSQL schema of the ledger's table (runs),
 // overriding the default [DefaultSchema].
 func WithSchema(name string) Opt { return opt(func(c *config) { c.schema = name }) }
+
+// WithLease sets how long a running run may go without a heartbeat before
+// the ledger reads it as [StatusAbandoned], overriding [DefaultLease]. Keep
+// it several heartbeats long: five ticks of the runs' [Progress] (five
+// seconds by default). Zero or negative fails [New].
+func WithLease(d time.Duration) Opt { return opt(func(c *config) { c.lease = d }) }
 
 // WithMetrics registers the ledger's series (see the package doc) on reg
 // and records it, overriding the default: no metrics (also when reg is
@@ -133,6 +168,7 @@ type Ledger struct {
 	pool        *pgxpool.Pool
 	schema      string
 	table       string
+	lease       time.Duration
 	lastSuccess prometheus.Gauge // nil without WithMetrics
 }
 
@@ -142,14 +178,17 @@ func New(pool *pgxpool.Pool, opts ...Opt) (*Ledger, error) {
 	if pool == nil {
 		return nil, errors.New("runledger: nil pool")
 	}
-	cfg := config{schema: DefaultSchema}
+	cfg := config{schema: DefaultSchema, lease: DefaultLease}
 	for _, o := range opts {
 		o.apply(&cfg)
 	}
 	if cfg.schema == "" {
 		return nil, errors.New("runledger: empty schema")
 	}
-	l := &Ledger{pool: pool, schema: cfg.schema, table: pgx.Identifier{cfg.schema, "runs"}.Sanitize()}
+	if cfg.lease <= 0 {
+		return nil, fmt.Errorf("runledger: WithLease %v: want above 0", cfg.lease)
+	}
+	l := &Ledger{pool: pool, schema: cfg.schema, table: pgx.Identifier{cfg.schema, "runs"}.Sanitize(), lease: cfg.lease}
 	if cfg.metrics != nil {
 		g, err := promreg.Register(cfg.metrics, prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "userstream_last_successful_run_timestamp_seconds",
@@ -243,6 +282,9 @@ CREATE TABLE IF NOT EXISTS `+l.table+` (
 	error         text NOT NULL DEFAULT ''
 )`)
 	if err == nil {
+		err = l.addHeartbeat(ctx, tx)
+	}
+	if err == nil {
 		err = tx.Commit(ctx)
 	}
 	if err != nil {
@@ -251,9 +293,26 @@ CREATE TABLE IF NOT EXISTS `+l.table+` (
 	return nil
 }
 
-// Start records a run of kind as running, from now.
+// addHeartbeat adds the heartbeat column to a table created before it
+// (the table above is the first release's, left as it was). ALTER TABLE
+// locks the table even when the column exists, so it runs only when the
+// column is missing. Rows older than the column have none: they are read
+// with their end or start time instead.
+func (l *Ledger) addHeartbeat(ctx context.Context, tx pgx.Tx) error {
+	var has bool
+	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_attribute
+WHERE attrelid = $1::regclass AND attname = 'heartbeat_at' AND NOT attisdropped)`, l.table).Scan(&has)
+	if err != nil || has {
+		return err
+	}
+	_, err = tx.Exec(ctx, `ALTER TABLE `+l.table+` ADD COLUMN IF NOT EXISTS heartbeat_at timestamptz`)
+	return err
+}
+
+// Start records a run of kind as running, from now, with its first
+// heartbeat.
 func (l *Ledger) Start(ctx context.Context, runID, kind string) error {
-	_, err := l.pool.Exec(ctx, `INSERT INTO `+l.table+` (run_id, kind, started_at, status) VALUES ($1, $2, now(), $3)`,
+	_, err := l.pool.Exec(ctx, `INSERT INTO `+l.table+` (run_id, kind, started_at, status, heartbeat_at) VALUES ($1, $2, now(), $3, now())`,
 		runID, kind, StatusRunning)
 	if err != nil {
 		return fmt.Errorf("runledger: start run %s: %w", runID, err)
@@ -261,8 +320,9 @@ func (l *Ledger) Start(ctx context.Context, runID, kind string) error {
 	return nil
 }
 
-// Update writes r's counts, status and error to the run r.RunID; a status
-// other than [StatusRunning] also sets its end time, and
+// Update writes r's counts, status and error to the run r.RunID and sets
+// its heartbeat; a status other than [StatusRunning] also sets its end
+// time, and
 // [StatusSucceeded] the last-success gauge ([WithMetrics]; only forward).
 // It runs on a
 // context of its own (ctx's values, a 10 s timeout, not ctx's
@@ -274,7 +334,7 @@ func (l *Ledger) Update(ctx context.Context, r Run) error {
 	var ended *time.Time
 	err := l.pool.QueryRow(ctx, `UPDATE `+l.table+` SET fetched = $2, staged = $3, duplicates = $4, invalid = $5,
 	published = $6, stored = $7, dead_lettered = $8, status = $9, error = $10,
-	ended_at = CASE WHEN $9 = 'running' THEN NULL ELSE now() END
+	ended_at = CASE WHEN $9 = 'running' THEN NULL ELSE now() END, heartbeat_at = now()
 WHERE run_id = $1
 RETURNING ended_at`,
 		r.RunID, r.Fetched, r.Staged, r.Duplicates, r.Invalid, r.Published, r.Stored, r.DeadLettered, r.Status, r.Error).Scan(&ended)
@@ -290,12 +350,14 @@ RETURNING ended_at`,
 	return nil
 }
 
-// Recent returns the last n runs, newest first.
+// Recent returns the last n runs, newest first. A running run whose
+// heartbeat is older than the lease has [StatusAbandoned].
 func (l *Ledger) Recent(ctx context.Context, n int) ([]Run, error) {
 	return l.query(ctx, `ORDER BY started_at DESC, run_id DESC LIMIT $1`, n)
 }
 
-// Get returns one run, or an error wrapping [ErrNotFound].
+// Get returns one run, or an error wrapping [ErrNotFound]. A running run
+// whose heartbeat is older than the lease has [StatusAbandoned].
 func (l *Ledger) Get(ctx context.Context, runID string) (Run, error) {
 	runs, err := l.query(ctx, `WHERE run_id = $1`, runID)
 	if err != nil {
@@ -307,16 +369,21 @@ func (l *Ledger) Get(ctx context.Context, runID string) (Run, error) {
 	return runs[0], nil
 }
 
+// query reads runs; tail's parameters are $1 on, the lease is the last.
 func (l *Ledger) query(ctx context.Context, tail string, args ...any) ([]Run, error) {
+	lease := fmt.Sprintf("$%d::interval", len(args)+1)
 	rows, err := l.pool.Query(ctx, `SELECT run_id, kind, started_at, ended_at, fetched, staged, duplicates, invalid,
-	published, stored, dead_lettered, status, error FROM `+l.table+` `+tail, args...)
+	published, stored, dead_lettered,
+	CASE WHEN status = 'running' AND coalesce(heartbeat_at, started_at) < now() - `+lease+` THEN 'abandoned' ELSE status END,
+	error, coalesce(heartbeat_at, ended_at, started_at)
+FROM `+l.table+` `+tail, append(args, l.lease)...)
 	if err != nil {
 		return nil, fmt.Errorf("runledger: read runs: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Run, error) {
 		var r Run
 		err := row.Scan(&r.RunID, &r.Kind, &r.StartedAt, &r.EndedAt, &r.Fetched, &r.Staged, &r.Duplicates, &r.Invalid,
-			&r.Published, &r.Stored, &r.DeadLettered, &r.Status, &r.Error)
+			&r.Published, &r.Stored, &r.DeadLettered, &r.Status, &r.Error, &r.HeartbeatAt)
 		return r, err
 	})
 	if err != nil {

@@ -94,7 +94,10 @@ func TestRunLifecycle(t *testing.T) {
 	if got.EndedAt == nil || got.EndedAt.Before(got.StartedAt) {
 		t.Fatalf("ended run: end %v, start %v", got.EndedAt, got.StartedAt)
 	}
-	got.StartedAt, got.EndedAt = time.Time{}, nil
+	if !got.HeartbeatAt.Equal(*got.EndedAt) {
+		t.Errorf("ended run: heartbeat %v, want its end %v", got.HeartbeatAt, got.EndedAt)
+	}
+	got.StartedAt, got.EndedAt, got.HeartbeatAt = time.Time{}, nil, time.Time{}
 	if got != want {
 		t.Fatalf("ended run:\n got %+v\nwant %+v", got, want)
 	}
@@ -148,5 +151,10 @@ func TestNewValidates(t *testing.T) {
 	defer pool.Close()
 	if _, err := runledger.New(pool, runledger.WithSchema("")); err == nil {
 		t.Error("an empty schema was accepted")
+	}
+	for _, d := range []time.Duration{0, -time.Second} {
+		if _, err := runledger.New(pool, runledger.WithLease(d)); err == nil {
+			t.Errorf("a lease of %v was accepted", d)
+		}
 	}
 }

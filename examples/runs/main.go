@@ -5,6 +5,12 @@
 //	runs            # the last 20 runs
 //	runs -n 5
 //	runs -id full-20261125T120000Z-1a2b3c
+//	runs -lease 30s # how long a running run may go without a heartbeat
+//
+// A run still recorded as running whose heartbeat (its last write of the
+// ledger, every five seconds while it runs) is older than -lease is shown
+// as abandoned, with its last heartbeat: its process was killed or lost
+// the database before it could record how it ended.
 package main
 
 import (
@@ -40,6 +46,7 @@ func run(args []string, out io.Writer) error {
 	schema := fs.String("pg-schema", runledger.DefaultSchema, "PostgreSQL schema of the run ledger (DSN from env "+envPostgresDSN+")")
 	n := fs.Int("n", 20, "how many runs to show, newest first")
 	id := fs.String("id", "", "show only this run")
+	lease := fs.Duration("lease", runledger.DefaultLease, "a running run without a heartbeat for this long is shown as abandoned")
 	_ = fs.Parse(args)
 	// The DSN is never a flag: a flag's value shows in ps, and a DSN may
 	// carry a password.
@@ -67,7 +74,7 @@ func run(args []string, out io.Writer) error {
 	if err := pool.Ping(ctx); err != nil {
 		return sec.Explain(err)
 	}
-	ledger, err := runledger.New(pool, runledger.WithSchema(*schema))
+	ledger, err := runledger.New(pool, runledger.WithSchema(*schema), runledger.WithLease(*lease))
 	if err != nil {
 		return err
 	}
@@ -84,7 +91,8 @@ func run(args []string, out io.Writer) error {
 	return printRuns(out, runs)
 }
 
-// printRuns writes runs as a table, one run a line (two when it failed).
+// printRuns writes runs as a table, one run a line (two when it failed or
+// was abandoned).
 func printRuns(w io.Writer, runs []runledger.Run) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "run\tstarted\tseconds\tfetched\tstaged\tduplicates\tinvalid\tpublished\tstored\tdead-lettered\tstatus\t")
@@ -97,6 +105,9 @@ func printRuns(w io.Writer, runs []runledger.Run) error {
 			secs, r.Fetched, r.Staged, r.Duplicates, r.Invalid, r.Published, r.Stored, r.DeadLettered, r.Status)
 		if r.Error != "" {
 			fmt.Fprintf(tw, "\t\t\t\t\t\t\t\t\t\terror: %s\t\n", r.Error)
+		}
+		if r.Status == runledger.StatusAbandoned {
+			fmt.Fprintf(tw, "\t\t\t\t\t\t\t\t\t\tno heartbeat since %s\t\n", r.HeartbeatAt.Local().Format(time.DateTime))
 		}
 	}
 	return tw.Flush()

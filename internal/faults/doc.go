@@ -36,6 +36,13 @@
 //     Cassandra nodes, a Cassandra node SIGKILLed and left down. The same
 //     checks follow each, read at LOCAL_QUORUM.
 //
+// In every scenario the test acts as a process manager: it restarts at
+// once a process it killed, and restarts one that exits by itself, but
+// such an exit fails the scenario unless its setup declares why it
+// expects one (setup.exits; no scenario does): the pipeline is meant to
+// ride through each fault, and a restart would hide a bug that only the
+// logs show.
+//
 // Settings (environment): USERSTREAM_FAULT_USERS, the users per scenario
 // (default 100,000); USERSTREAM_FAULT_SEED, the seed of the random kill
 // moments (default: from the clock, and logged); USERSTREAM_FAULT_REPORT, a

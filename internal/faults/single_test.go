@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,11 +91,14 @@ func TestCassandraKilled(t *testing.T) {
 // TestPostgresRestarted stops PostgreSQL once the relay has published the
 // users of the first 30% of the pages, opens the gate, and starts
 // PostgreSQL again once the producer holds the next page, which it cannot
-// stage while the database is down.
+// stage while the database is down. Staging retries the page until the
+// database is back (ingest.WithStageRetry): the producer must not exit,
+// and an exit fails the scenario (before staging retried, the producer
+// exited here and the test restarted it).
 func TestPostgresRestarted(t *testing.T) {
 	su := setup{name: "postgres_restart", faults: "PostgreSQL stopped at 30% published, next page fetched while down, restarted",
 		consumers: []int{2}, hold: 0.3}
-	scenario(t, su, func(ctx context.Context, r *run) error {
+	r := scenario(t, su, func(ctx context.Context, r *run) error {
 		pages := r.gate.limit()
 		if _, err := r.publishedUpTo(ctx, pages); err != nil {
 			return err
@@ -108,6 +112,19 @@ func TestPostgresRestarted(t *testing.T) {
 		r.record(event{what: "PostgreSQL restart", at: at, back: back, stages: stageRelay})
 		return nil
 	})
+	// For the figures: how often the producer staged a page again. Not
+	// asserted: the page is fetched while the database is down, but
+	// nothing orders its Stage call before the restart.
+	logs, _ := filepath.Glob(filepath.Join(r.logs, "producer.*.log"))
+	retries := 0
+	for _, path := range logs {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		retries += strings.Count(string(b), "retrying the page")
+	}
+	t.Logf("postgres_restart: the producer staged a page again %d times (ingest.WithStageRetry)", retries)
 }
 
 // TestConsumersKilled SIGKILLs a consumer process five times at random
@@ -214,7 +231,7 @@ func TestRelayKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	again := startSupervisor(t, "producer-rerun", filepath.Join(r.bins, "producer"), r.logs, true, r.producerArgs()...)
+	again := startSupervisor(t, "producer-rerun", filepath.Join(r.bins, "producer"), r.logs, true, "", r.producerArgs()...)
 	<-again.done
 	if !again.succeeded {
 		t.Fatalf("the second run of the seed failed:\n%s", again.current().logTail(20))
