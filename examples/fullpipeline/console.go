@@ -137,6 +137,12 @@ func writeSummary(w io.Writer, c config, r report) {
 		for _, id := range v.Missing {
 			fmt.Fprintf(w, "  missing      %s\n", id)
 		}
+		if v.Stale > 0 {
+			fmt.Fprintf(w, "  stale        %s rows are not the version fetched last\n", thousands(int64(v.Stale)))
+		}
+		for _, id := range v.StaleIDs {
+			fmt.Fprintf(w, "  stale        %s\n", id)
+		}
 		for _, s := range v.Samples {
 			fmt.Fprintf(w, "  sample       %s  %s %s <%s>, %s\n", s.ID, s.FirstName, s.LastName, s.Email, s.Address)
 		}
