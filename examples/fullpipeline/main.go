@@ -28,9 +28,11 @@
 // ([outbox.Store]) in one transaction, the durable hand-off between
 // fetching and streaming; an [outbox.Relay] publishes the staged rows in
 // order through a [kafkasink.Producer]; [kafkasink.Consumer]s hand each
-// batch to kafkasink.RowsHandler(store.UpsertMany, kafkasink.RejectedRows),
-// committing offsets once the rows are in Cassandra ([cassandrastore.Store]),
-// with poison sent to the dead-letter topic; [runledger] records every run,
+// batch to kafkasink.ChangesHandler(store.ApplyMany, kafkasink.RejectedRows),
+// committing offsets once the changes are in Cassandra
+// ([cassandrastore.Store]) at their versions, so that a user's newer
+// version wins whatever order its records arrive in, with poison sent to
+// the dead-letter topic; [runledger] records every run,
 // [ingest.Schedule] repeats them. Every component registers its Prometheus
 // series on the process's one registry (WithMetrics). console.go serves
 // them and the status page, and prints the progress line and the summary;
