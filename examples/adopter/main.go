@@ -12,8 +12,10 @@
 // offline, point it at `go run ./examples/randomuserserver` from the
 // repository's root), stages them in a PostgreSQL outbox and relays them to
 // Kafka until nothing is pending (outbox.Relay.Drain), then prints a
-// summary. Users already staged are not staged again, so running it again
-// with the same -seed publishes nothing.
+// summary. Users already staged with the same content are not staged
+// again, so running it again with the same -seed publishes nothing; a user
+// whose content changed is staged as a new version, which replaces the
+// older one in Cassandra.
 //
 // store consumes the topic as the consumer group -group into the Cassandra
 // keyspace -keyspace, committing offsets only once the rows are stored; a

@@ -338,7 +338,8 @@ func (p *pipeline) fullRun(ctx context.Context, out io.Writer) (report, error) {
 	p.ids = ids
 	// What was fetched before a fetch error is staged: the next run of the
 	// seed skips it.
-	_, err := p.loop.Run(work, run.RunID, p.cfg.seed, p.cfg.users)
+	res, err := p.loop.Run(work, run.RunID, p.cfg.seed, p.cfg.users)
+	rep.Updated = res.Updated
 	if err == nil {
 		err = p.drain(work)
 	}
