@@ -14,8 +14,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/userstream/userstream/transform"
 )
 
 // Errors returned by a [Consumer]. Test for them with errors.Is.
@@ -595,16 +593,15 @@ func (c *Consumer) processPartition(ctx, hctx context.Context, recs []*kgo.Recor
 	msgs := make([]Message, 0, len(recs))
 	msgRecs := make([]*kgo.Record, 0, len(recs))
 	var poison []*kgo.Record
-	decode := DecodeRecord
+	var unknown map[int]error
 	if c.reg != nil {
-		unknown, err := c.resolveBatch(ctx, hctx, recs)
-		if err != nil {
+		var err error
+		if unknown, err = c.resolveBatch(ctx, hctx, recs); err != nil {
 			return err
 		}
-		decode = func(r *kgo.Record) (transform.Row, error) { return c.reg.decode(r, unknown) }
 	}
 	for _, r := range recs {
-		row, err := decode(r)
+		ch, err := decodeChange(r, c.reg, unknown)
 		if err != nil {
 			reason := ReasonDecode
 			var p *PoisonError
@@ -614,7 +611,7 @@ func (c *Consumer) processPartition(ctx, hctx context.Context, recs []*kgo.Recor
 			poison = append(poison, deadLetterRecord(c.cfg.dlqTopic, r, reason, err.Error()))
 			continue
 		}
-		msgs = append(msgs, Message{Row: row, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, FetchedAt: fetchedAt(r)})
+		msgs = append(msgs, Message{Row: ch.Row, Version: ch.Version, Delete: ch.Delete, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, FetchedAt: fetchedAt(r)})
 		msgRecs = append(msgRecs, r)
 	}
 	if len(poison) > 0 {

@@ -36,7 +36,36 @@
 // without headers, such as those of the seed's Python producer, decode too.
 // A fetched-at header, when present, carries the time the user was fetched
 // ([FetchedRow], [Encoded.FetchedAt], [Message.FetchedAt]), so the latency
-// from fetch to store is known wherever the consumer runs.
+// from fetch to store is known wherever the consumer runs. A row-version
+// header ([HeaderRowVersion]), when present, carries the record's version,
+// and with a null value makes the record a delete (see below).
+//
+// # Versions and deletes
+//
+// A versioned outbox gives each record a row-version header: the version
+// of the row, or of the deletion, in decimal microseconds since the Unix
+// epoch ([transform.Change.Version]; [Encoded.Version]). A record with the
+// header and a null (or empty) value is a tombstone: the deletion of the
+// user its key names ([Encoded.Delete]). The consumer reads both
+// ([DecodeChange]) and hands them on: [Message.Version] and
+// [Message.Delete], or [Message.Change]. A header that is not a positive
+// decimal int64 makes the record poison ([ReasonDecode]), and so does a
+// tombstone whose key is not a UUID ([ReasonValidate]); in registry mode a
+// tombstone has no wire-format header and is read as a delete all the
+// same. Records without the header are read as they always were:
+// unversioned (Version 0), and a null value without the header is poison.
+//
+// [ChangesHandler] gives a store's [ChangeWriter] every change, rows and
+// deletes with their versions; a store that writes at the version keeps
+// the newest whatever order the records arrive in:
+//
+//	kafkasink.ChangesHandler(store.ApplyMany, kafkasink.RejectedRows)
+//
+// [RowsHandler] writes rows only: a versioned row is written as a row, its
+// version ignored (the last write wins), and a delete is dead-lettered
+// with [ReasonUnsupported], never dropped or written as an empty row;
+// redrive such letters (package kafkasink/dlq, which keeps the header and
+// the null value) once the consumer uses ChangesHandler.
 //
 // # Registry mode
 //
@@ -88,7 +117,8 @@
 // so a store outage holds the partition instead of losing or dead-lettering
 // its records. [RowsHandler] turns a store's bulk write of rows
 // ([RowWriter]) into a handler, mapping the rows the store rejects for good
-// back to their messages ([RejectFunc]).
+// back to their messages ([RejectFunc]); [ChangesHandler] does the same
+// with a store's bulk write of changes, deletes included ([ChangeWriter]).
 //
 // A record that cannot be decoded or fails validation is poison: it goes to
 // the dead-letter topic with headers naming the reason, the error, and the

@@ -219,3 +219,73 @@ func ExampleEnsureTopic() {
 	// true <nil>
 	// false <nil>
 }
+
+// versionedStore applies changes at their versions: an older version than
+// the one stored, row or delete, loses (Cassandra's USING TIMESTAMP does
+// the same).
+type versionedStore struct {
+	rows    map[string]transform.Row
+	version map[string]int64
+}
+
+func (s *versionedStore) ApplyMany(_ context.Context, changes []transform.Change) error {
+	for _, c := range changes {
+		if c.Version != 0 && c.Version < s.version[c.Row.ID] {
+			continue // a newer version is stored
+		}
+		s.version[c.Row.ID] = c.Version
+		if c.Delete {
+			delete(s.rows, c.Row.ID)
+		} else {
+			s.rows[c.Row.ID] = c.Row
+		}
+	}
+	return nil
+}
+
+// A versioned outbox writes each record with a row-version header, and a
+// delete as a tombstone (the header, the user's id as key, a null value).
+// ChangesHandler hands the store rows and deletes with their versions, so
+// an old version arriving late does not bring a deleted user back.
+func ExampleChangesHandler() {
+	cluster, err := kfake.NewCluster(kfake.SeedTopics(1, "users"))
+	if err != nil {
+		panic(err)
+	}
+	defer cluster.Close()
+	brokers := cluster.ListenAddrs()
+	ctx := context.Background()
+
+	version := func(v string) []kgo.RecordHeader {
+		return []kgo.RecordHeader{{Key: kafkasink.HeaderRowVersion, Value: []byte(v)}}
+	}
+	upsert, err := kafkasink.NewRecord("users", exampleRow)
+	if err != nil {
+		panic(err)
+	}
+	upsert.Headers = append(upsert.Headers, version("1700000000000001")...)
+	deleted := &kgo.Record{Topic: "users", Key: []byte(exampleRow.ID), Headers: version("1700000000000002")}
+	late := *upsert // the first version again, redelivered after the delete
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		panic(err)
+	}
+	defer cl.Close()
+	if err := cl.ProduceSync(ctx, upsert, deleted, &late).FirstErr(); err != nil {
+		panic(err)
+	}
+
+	store := &versionedStore{rows: map[string]transform.Row{}, version: map[string]int64{}}
+	c, err := kafkasink.NewConsumer(brokers, "store-users", kafkasink.ChangesHandler(store.ApplyMany, kafkasink.RejectedRows),
+		kafkasink.WithTopic("users"), kafkasink.WithCreateDLQ(1, 1), kafkasink.WithStopAtEnd())
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	if err := c.Run(ctx); err != nil {
+		panic(err)
+	}
+	fmt.Println("rows stored:", len(store.rows), "version kept:", store.version[exampleRow.ID])
+	// Output:
+	// rows stored: 0 version kept: 1700000000000002
+}

@@ -11,14 +11,32 @@ import (
 	"github.com/userstream/userstream/transform"
 )
 
-// Message is a decoded, valid row with where it was read from.
+// Message is a decoded, valid record with where it was read from: a
+// user's row or, when Delete is set, the user's deletion.
 type Message struct {
-	Row       transform.Row
+	// Row is the user's row; for a delete, only Row.ID (the record's
+	// key) is set.
+	Row transform.Row
+	// Version is the version of the row or deletion, from the record's
+	// row-version header ([HeaderRowVersion]): microseconds since the
+	// Unix epoch, a larger one newer ([transform.Change.Version]). 0 for
+	// a record without the header: unversioned.
+	Version int64
+	// Delete says the record is a tombstone (a row-version header and no
+	// value): the user Row.ID was deleted at Version. [ChangesHandler]
+	// hands it to the store; [RowsHandler] cannot, and dead-letters it.
+	Delete    bool
 	Topic     string
 	Partition int32
 	Offset    int64
 	Timestamp time.Time // the record's timestamp, set by its producer
 	FetchedAt time.Time // from the fetched-at header; zero without one
+}
+
+// Change returns the change m carries, for a store's [ChangeWriter]: its
+// row or deletion, and its version.
+func (m Message) Change() transform.Change {
+	return transform.Change{Row: m.Row, Delete: m.Delete, Version: m.Version}
 }
 
 // Handler processes the messages of one partition, in offset order. It is
@@ -146,13 +164,14 @@ func (e *RejectError) check(n int) error {
 // harmless (an upsert by id).
 type RowWriter func(ctx context.Context, rows []transform.Row) error
 
-// RejectFunc classifies an error of a [RowWriter] for [RowsHandler]. When
-// the write failed only because some rows can never be stored (a row the
-// store refuses as invalid, say), it returns one [Rejection] per such row,
-// with Index the row's position in the slice written, which is the
-// message's position in the batch. When any failure may heal by retrying (a
-// timeout, an unavailable store), it returns nil, and the whole batch is
-// retried. It must be safe for concurrent use.
+// RejectFunc classifies an error of a [RowWriter] for [RowsHandler], or
+// of a [ChangeWriter] for [ChangesHandler]. When the write failed only
+// because some rows (or changes) can never be stored (a row the store
+// refuses as invalid, say), it returns one [Rejection] per such row, with
+// Index the row's position in the slice written, which the handler maps
+// to the message's position in the batch. When any failure may heal by
+// retrying (a timeout, an unavailable store), it returns nil, and the
+// whole batch is retried. It must be safe for concurrent use.
 type RejectFunc func(err error) []Rejection
 
 // RejectedRows is a [RejectFunc] for stores whose bulk-write error knows
@@ -193,19 +212,97 @@ func RejectedRows(err error) []Rejection {
 // others are committed; with a nil reject every error is retried. An error
 // while ctx has ended is always retried, never rejected: rows cut off by
 // shutdown are not bad rows.
+//
+// A RowWriter writes rows only. A versioned row ([Message.Version]) is
+// written as a row, its version ignored: the last write wins, whatever the
+// versions' order. A delete ([Message.Delete]) cannot be written: it is
+// never dropped silently nor written as an empty row, but dead-lettered
+// with the reason [ReasonUnsupported] once the batch's rows are written;
+// redrive it after switching to [ChangesHandler], which applies versions
+// and deletes.
 func RowsHandler(write RowWriter, reject RejectFunc) Handler {
 	return func(ctx context.Context, msgs []Message) error {
-		rows := make([]transform.Row, len(msgs))
+		rows := make([]transform.Row, 0, len(msgs))
+		var deletes []Rejection
+		var index []int // the message of each row, when some are deletes
 		for i := range msgs {
-			rows[i] = msgs[i].Row
+			if msgs[i].Delete {
+				if deletes == nil {
+					index = make([]int, 0, len(msgs))
+					for j := range i {
+						index = append(index, j)
+					}
+				}
+				deletes = append(deletes, Rejection{Index: i, Reason: ReasonUnsupported, Err: errDeleteUnsupported})
+				continue
+			}
+			rows = append(rows, msgs[i].Row)
+			if index != nil {
+				index = append(index, i)
+			}
 		}
-		err := write(ctx, rows)
-		if err == nil || reject == nil || ctx.Err() != nil {
-			return err
+		if len(rows) > 0 {
+			if err := writeBatch(ctx, func(ctx context.Context) error { return write(ctx, rows) }, reject, index, deletes); err != nil {
+				return err
+			}
 		}
-		if rejected := reject(err); len(rejected) > 0 {
-			return &RejectError{Rejected: rejected}
+		return Reject(deletes...)
+	}
+}
+
+// errDeleteUnsupported is the error of a delete met by RowsHandler.
+var errDeleteUnsupported = errors.New("a delete (tombstone) cannot be applied by a RowWriter, which writes rows only: consume with ChangesHandler and a ChangeWriter")
+
+// ChangeWriter applies changes, for [ChangesHandler]: for example the
+// ApplyMany method of a cassandrastore.Store. Each change is a user's row
+// or deletion with its version ([transform.Change]); a store that writes
+// at the version lets the newest win whatever order the changes arrive in.
+// It returns nil when every change is applied. It may be called again
+// with the same changes, so applying one twice must be harmless.
+type ChangeWriter func(ctx context.Context, changes []transform.Change) error
+
+// ChangesHandler returns a [Handler] that passes the changes of its
+// messages ([Message.Change]: rows and deletes, with their versions), in
+// order, to write:
+//
+//	kafkasink.ChangesHandler(store.ApplyMany, kafkasink.RejectedRows)
+//
+// reject and ctx are as for [RowsHandler]: reject, if not nil, maps the
+// changes a failed write rejected for good (by their index in the slice
+// written, which is the message's index) to rejections, which go to the
+// dead-letter topic while the others are committed; with a nil reject,
+// and while ctx has ended, every error is retried.
+func ChangesHandler(write ChangeWriter, reject RejectFunc) Handler {
+	return func(ctx context.Context, msgs []Message) error {
+		changes := make([]transform.Change, len(msgs))
+		for i := range msgs {
+			changes[i] = msgs[i].Change()
 		}
+		return writeBatch(ctx, func(ctx context.Context) error { return write(ctx, changes) }, reject, nil, nil)
+	}
+}
+
+// writeBatch calls write and classifies its error with reject. index, if
+// not nil, maps the position of an item written to its message; extra
+// rejections (of messages not written) join those of the write.
+func writeBatch(ctx context.Context, write func(context.Context) error, reject RejectFunc, index []int, extra []Rejection) error {
+	err := write(ctx)
+	if err == nil || reject == nil || ctx.Err() != nil {
 		return err
 	}
+	rejected := reject(err)
+	if len(rejected) == 0 {
+		return err
+	}
+	if index != nil {
+		for i := range rejected {
+			if r := rejected[i].Index; r >= 0 && r < len(index) {
+				rejected[i].Index = index[r]
+			} else {
+				// Not a row written: Run reports the mistake.
+				rejected[i].Index = -1
+			}
+		}
+	}
+	return &RejectError{Rejected: append(rejected, extra...)}
 }

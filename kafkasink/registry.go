@@ -297,15 +297,17 @@ func wireID(v []byte) (int, bool) {
 	return int(binary.BigEndian.Uint32(v[1:headerLen])), true
 }
 
-// decode decodes a record in registry mode: the Confluent wire format, or
-// a plain JSON record written before the topic switched (its value starts
-// with '{'), which [DecodeRecord] reads. Every error is a *[PoisonError].
-// unknown holds the ids the registry did not have in this batch.
+// decode decodes the row of a record in registry mode: the Confluent wire
+// format, or a plain JSON record written before the topic switched (its
+// value starts with '{'), which plain mode reads. Every error is a
+// *[PoisonError]. unknown holds the ids the registry did not have in this
+// batch. A versioned tombstone never gets here: decodeChange reads it
+// before the value, which it does not have.
 func (r *registryConsumer) decode(rec *kgo.Record, unknown map[int]error) (transform.Row, error) {
 	v := rec.Value
 	switch {
 	case len(v) > 0 && v[0] == '{':
-		return DecodeRecord(rec)
+		return decodePlain(rec)
 	case len(v) == 0 || v[0] != 0:
 		return transform.Row{}, &PoisonError{Reason: ReasonMagicByte,
 			Err: fmt.Errorf("value starts with byte %s, want the magic byte 0 of the Confluent wire format (or '{' for a plain JSON record)", firstByte(v))}

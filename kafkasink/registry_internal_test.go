@@ -69,6 +69,39 @@ func TestRegistryDecodeRules(t *testing.T) {
 	}
 }
 
+// In registry mode a tombstone has no wire-format header: a versioned
+// record without a value is a delete, read before the magic byte is; a
+// versioned wire-format value is its row with the version; a null value
+// without the header stays magic-byte poison.
+func TestRegistryDecodeChange(t *testing.T) {
+	row := testrows.Rows(1)[0]
+	payload, err := transform.Marshal(row)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &registryConsumer{}
+	r.known.Store(7, nil)
+	version := []kgo.RecordHeader{{Key: HeaderRowVersion, Value: []byte("42")}}
+
+	got, err := decodeChange(&kgo.Record{Key: []byte(row.ID), Headers: version}, r, nil)
+	if want := (transform.Change{Row: transform.Row{ID: row.ID}, Delete: true, Version: 42}); err != nil || got != want {
+		t.Errorf("tombstone: %+v, %v; want %+v", got, err, want)
+	}
+	got, err = decodeChange(&kgo.Record{Key: []byte(row.ID), Value: append(wireHeader(7), payload...), Headers: version}, r, nil)
+	if want := (transform.Change{Row: row, Version: 42}); err != nil || got != want {
+		t.Errorf("versioned wire-format row: %+v, %v; want %+v", got, err, want)
+	}
+	_, err = decodeChange(&kgo.Record{Key: []byte("nope"), Headers: version}, r, nil)
+	var p *PoisonError
+	if !errors.As(err, &p) || p.Reason != ReasonValidate {
+		t.Errorf("tombstone with a bad key: %v, want poison %q", err, ReasonValidate)
+	}
+	_, err = decodeChange(&kgo.Record{Key: []byte(row.ID)}, r, nil)
+	if !errors.As(err, &p) || p.Reason != ReasonMagicByte {
+		t.Errorf("null value without a row-version header: %v, want poison %q", err, ReasonMagicByte)
+	}
+}
+
 // wireRecord keeps fetched-at and drops the headers the schema id
 // replaces.
 func TestWireRecordHeaders(t *testing.T) {

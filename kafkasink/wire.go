@@ -82,8 +82,10 @@ func isDLQHeader(key string) bool {
 }
 
 // Reasons a record is dead-lettered, the values of the dlq-reason header:
-// all but ReasonRejected for poison, ReasonRejected for a message a
-// [Handler] rejected without a reason of its own ([Rejection]).
+// all but ReasonRejected and ReasonUnsupported for poison, ReasonRejected
+// for a message a [Handler] rejected without a reason of its own
+// ([Rejection]), ReasonUnsupported for a valid record its reader cannot
+// apply.
 // ReasonSchemaID and ReasonMagicByte occur in registry mode only
 // ([WithSchemaRegistry]).
 const (
@@ -97,6 +99,11 @@ const (
 	// ReasonMagicByte: the value is neither in the Confluent wire format
 	// (magic byte 0 and a 4-byte schema id) nor plain JSON.
 	ReasonMagicByte = "magic-byte"
+	// ReasonUnsupported: a valid record that the reader cannot apply: a
+	// delete met by [RowsHandler], whose [RowWriter] writes rows only, or
+	// by [DecodeRecord]. Redrive it once the consumer uses
+	// [ChangesHandler].
+	ReasonUnsupported = "unsupported"
 )
 
 // PoisonError reports a record that can never be processed: its value does
@@ -166,8 +173,67 @@ func fetchedAt(rec *kgo.Record) time.Time {
 
 // DecodeRecord decodes and validates the row in rec. Every error it returns
 // is a *[PoisonError]. A record without a schema-version header is read as
-// the current version, as the seed's producer wrote no headers.
+// the current version, as the seed's producer wrote no headers. A versioned
+// record (one with a [HeaderRowVersion] header) gives its row, the version
+// left out; a delete has no row and is a *PoisonError of reason
+// [ReasonUnsupported]: read such topics with [DecodeChange].
 func DecodeRecord(rec *kgo.Record) (transform.Row, error) {
+	c, err := DecodeChange(rec)
+	if err != nil {
+		return transform.Row{}, err
+	}
+	if c.Delete {
+		return transform.Row{}, &PoisonError{Reason: ReasonUnsupported,
+			Err: errors.New("record is a delete (a tombstone with a row-version header), which has no row: decode it with DecodeChange")}
+	}
+	return c.Row, nil
+}
+
+// DecodeChange decodes and validates the change in rec: the user's row or,
+// for a tombstone, the user's deletion, with the version of its
+// [HeaderRowVersion] header. Every error it returns is a *[PoisonError].
+//
+//   - A record without a row-version header is read as [DecodeRecord]
+//     always read it, unversioned (Version 0); an empty value is poison.
+//   - A row-version header that is not a positive decimal int64 is poison
+//     ([ReasonDecode]); so are two that disagree.
+//   - A record with the header and a null or empty value is a delete of
+//     the user its key names: Delete set, Row.ID the key, which must be a
+//     UUID as [transform.Row.Validate] wants ids, or the record is poison
+//     ([ReasonValidate]). A tombstone has no payload, so its
+//     schema-version header, if any, is not looked at.
+//   - Any other record is the row of its value, with Version the header's.
+func DecodeChange(rec *kgo.Record) (transform.Change, error) {
+	return decodeChange(rec, nil, nil)
+}
+
+// decodeChange decodes the change in rec: its value is read by plain
+// mode's rules when reg is nil, by registry mode's with reg and the
+// unknown ids of the batch otherwise.
+func decodeChange(rec *kgo.Record, reg *registryConsumer, unknown map[int]error) (transform.Change, error) {
+	version, versioned, err := rowVersion(rec)
+	if err != nil {
+		return transform.Change{}, err
+	}
+	if versioned && len(rec.Value) == 0 {
+		// Before any look at the value: a tombstone has no
+		// wire-format header in registry mode either.
+		return tombstone(rec, version)
+	}
+	var row transform.Row
+	if reg != nil {
+		row, err = reg.decode(rec, unknown)
+	} else {
+		row, err = decodePlain(rec)
+	}
+	if err != nil {
+		return transform.Change{}, err
+	}
+	return transform.Change{Row: row, Version: version}, nil
+}
+
+// decodePlain decodes and validates the row in rec's plain JSON value.
+func decodePlain(rec *kgo.Record) (transform.Row, error) {
 	for _, h := range rec.Headers {
 		if h.Key == HeaderSchemaVersion && string(h.Value) != transform.SchemaVersion {
 			return transform.Row{}, &PoisonError{Reason: ReasonSchemaVersion,
@@ -179,6 +245,79 @@ func DecodeRecord(rec *kgo.Record) (transform.Row, error) {
 			Err: fmt.Errorf("value is in the Confluent wire format (schema id %d), not plain JSON: consume it in registry mode (WithSchemaRegistry)", id)}
 	}
 	return decodeValue(rec.Value)
+}
+
+// rowVersion reads rec's row-version header: versioned is false when it
+// has none. An unreadable header is poison: a version read wrong would let
+// an old row overwrite a newer one, or a newer one lose to an old one.
+func rowVersion(rec *kgo.Record) (version int64, versioned bool, err error) {
+	for _, h := range rec.Headers {
+		if h.Key != HeaderRowVersion {
+			continue
+		}
+		v, ok := parseVersion(h.Value)
+		if !ok {
+			return 0, true, &PoisonError{Reason: ReasonDecode,
+				Err: fmt.Errorf("header %s is %s, want a positive decimal int64 (microseconds since the Unix epoch)", HeaderRowVersion, quoteShort(h.Value))}
+		}
+		if versioned && v != version {
+			return 0, true, &PoisonError{Reason: ReasonDecode,
+				Err: fmt.Errorf("header %s given twice, %d and %d", HeaderRowVersion, version, v)}
+		}
+		version, versioned = v, true
+	}
+	return version, versioned, nil
+}
+
+// parseVersion parses a row-version header: decimal digits only (no sign,
+// no spaces), a positive int64.
+func parseVersion(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 19 {
+		return 0, false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	v, err := strconv.ParseInt(string(b), 10, 64)
+	return v, err == nil && v > 0
+}
+
+// quoteShort quotes b for an error text, cut to 40 bytes: a header may be
+// large, and the whole of it is in the dead letter anyway.
+func quoteShort(b []byte) string {
+	const max = 40
+	if len(b) > max {
+		return fmt.Sprintf("%q... (%d bytes)", b[:max], len(b))
+	}
+	return fmt.Sprintf("%q", b)
+}
+
+// tombstone is the delete that rec, a versioned record without a value,
+// carries: of the user named by its key.
+func tombstone(rec *kgo.Record, version int64) (transform.Change, error) {
+	id := string(rec.Key)
+	if err := validateID(id); err != nil {
+		return transform.Change{}, &PoisonError{Reason: ReasonValidate,
+			Err: fmt.Errorf("delete (a row-version header and no value): the key must be the user's id: %w", err)}
+	}
+	return transform.Change{Row: transform.Row{ID: id}, Delete: true, Version: version}, nil
+}
+
+// validateID checks id as [transform.Row.Validate] checks a row's id,
+// returning a *transform.ValidationError of the id field alone.
+func validateID(id string) error {
+	var verr *transform.ValidationError
+	if !errors.As(transform.Row{ID: id}.Validate(), &verr) {
+		return nil
+	}
+	for _, f := range verr.Fields {
+		if f.Field == "id" {
+			return &transform.ValidationError{Fields: []transform.FieldError{f}}
+		}
+	}
+	return nil
 }
 
 // decodeValue decodes and validates a row's JSON.

@@ -2,6 +2,7 @@ package kafkasink_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -75,6 +76,100 @@ func TestDecodeRecordPoison(t *testing.T) {
 			// decoder replaces it, a validation error; both are poison.
 			if p.Reason != tc.reason && tc.name != "invalid utf-8" {
 				t.Errorf("reason %q, want %q (%v)", p.Reason, tc.reason, err)
+			}
+		})
+	}
+}
+
+// versioned returns a record of row with a row-version header; a nil row
+// value makes it a tombstone keyed by id.
+func versioned(key string, value []byte, version string) *kgo.Record {
+	return &kgo.Record{Key: []byte(key), Value: value,
+		Headers: []kgo.RecordHeader{{Key: kafkasink.HeaderRowVersion, Value: []byte(version)}}}
+}
+
+func TestDecodeChange(t *testing.T) {
+	row := testrows.Rows(1)[0]
+	value := transform.AppendJSON(nil, row)
+	cases := []struct {
+		name string
+		rec  *kgo.Record
+		want transform.Change
+	}{
+		{"unversioned", &kgo.Record{Key: []byte(row.ID), Value: value}, transform.Change{Row: row}},
+		{"versioned upsert", versioned(row.ID, value, "1700000000000001"), transform.Change{Row: row, Version: 1700000000000001}},
+		{"delete, null value", versioned(row.ID, nil, "1700000000000002"),
+			transform.Change{Row: transform.Row{ID: row.ID}, Delete: true, Version: 1700000000000002}},
+		{"delete, empty value", versioned(row.ID, []byte{}, "3"),
+			transform.Change{Row: transform.Row{ID: row.ID}, Delete: true, Version: 3}},
+		{"delete, upper-case id", versioned("9B1DEB4D-3B7D-4BAD-9BDD-2B0D7B3DCB6D", nil, "4"),
+			transform.Change{Row: transform.Row{ID: "9B1DEB4D-3B7D-4BAD-9BDD-2B0D7B3DCB6D"}, Delete: true, Version: 4}},
+		{"delete, foreign schema version", func() *kgo.Record {
+			r := versioned(row.ID, nil, "5")
+			r.Headers = append(r.Headers, kgo.RecordHeader{Key: kafkasink.HeaderSchemaVersion, Value: []byte("2")})
+			return r
+		}(), transform.Change{Row: transform.Row{ID: row.ID}, Delete: true, Version: 5}},
+		{"header twice, same value", func() *kgo.Record {
+			r := versioned(row.ID, value, "6")
+			r.Headers = append(r.Headers, r.Headers[0])
+			return r
+		}(), transform.Change{Row: row, Version: 6}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := kafkasink.DecodeChange(tc.rec)
+			if err != nil || got != tc.want {
+				t.Fatalf("DecodeChange = %+v, %v; want %+v", got, err, tc.want)
+			}
+			// DecodeRecord agrees on rows and refuses deletes.
+			r, err := kafkasink.DecodeRecord(tc.rec)
+			var p *kafkasink.PoisonError
+			switch {
+			case tc.want.Delete && (!errors.As(err, &p) || p.Reason != kafkasink.ReasonUnsupported || !strings.Contains(err.Error(), "DecodeChange")):
+				t.Errorf("DecodeRecord of a delete = %v, want poison %q naming DecodeChange", err, kafkasink.ReasonUnsupported)
+			case !tc.want.Delete && (err != nil || r != tc.want.Row):
+				t.Errorf("DecodeRecord = %+v, %v; want the row", r, err)
+			}
+		})
+	}
+}
+
+func TestDecodeChangePoison(t *testing.T) {
+	row := testrows.Rows(1)[0]
+	value := transform.AppendJSON(nil, row)
+	cases := []struct {
+		name, reason, errHas string
+		rec                  *kgo.Record
+	}{
+		{"version not a number", kafkasink.ReasonDecode, `row-version is "soon"`, versioned(row.ID, value, "soon")},
+		{"version zero", kafkasink.ReasonDecode, "row-version", versioned(row.ID, value, "0")},
+		{"version negative", kafkasink.ReasonDecode, "row-version", versioned(row.ID, value, "-5")},
+		{"version with a sign", kafkasink.ReasonDecode, "row-version", versioned(row.ID, value, "+5")},
+		{"version with a space", kafkasink.ReasonDecode, "row-version", versioned(row.ID, value, " 5")},
+		{"version empty", kafkasink.ReasonDecode, "row-version", versioned(row.ID, value, "")},
+		{"version overflows", kafkasink.ReasonDecode, "row-version", versioned(row.ID, value, "9223372036854775808")},
+		{"version long", kafkasink.ReasonDecode, "(100 bytes)", versioned(row.ID, value, strings.Repeat("7", 100))},
+		{"bad version on a delete", kafkasink.ReasonDecode, "row-version", versioned(row.ID, nil, "x")},
+		{"versions disagree", kafkasink.ReasonDecode, "given twice", func() *kgo.Record {
+			r := versioned(row.ID, value, "6")
+			r.Headers = append(r.Headers, kgo.RecordHeader{Key: kafkasink.HeaderRowVersion, Value: []byte("7")})
+			return r
+		}()},
+		{"delete, key not a UUID", kafkasink.ReasonValidate, "id: not a UUID", versioned("user-1", nil, "5")},
+		{"delete, no key", kafkasink.ReasonValidate, "id: missing", versioned("", nil, "5")},
+		{"delete, nil UUID", kafkasink.ReasonValidate, "nil UUID", versioned("00000000-0000-0000-0000-000000000000", nil, "5")},
+		{"null value without the header", kafkasink.ReasonDecode, "", &kgo.Record{Key: []byte(row.ID)}},
+		{"versioned, invalid row", kafkasink.ReasonValidate, "", versioned(row.ID, []byte(`{"id":"x"}`), "5")},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := kafkasink.DecodeChange(tc.rec)
+			var p *kafkasink.PoisonError
+			if !errors.As(err, &p) || p.Reason != tc.reason || !strings.Contains(err.Error(), tc.errHas) {
+				t.Fatalf("DecodeChange = %+v, %v; want poison %q mentioning %q", got, err, tc.reason, tc.errHas)
+			}
+			if _, rerr := kafkasink.DecodeRecord(tc.rec); !errors.As(rerr, &p) || p.Reason != tc.reason {
+				t.Errorf("DecodeRecord = %v, want poison %q too", rerr, tc.reason)
 			}
 		})
 	}

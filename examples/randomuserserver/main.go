@@ -5,6 +5,12 @@
 //	go run ./examples/randomuserserver -addr :8080 -error-rate 0.05 -truncate-rate 0.01
 //	curl 'http://localhost:8080/api/1.4/?results=5&seed=demo&nat=gb,no'
 //
+// With -change-share, a later -day returns that share of each day's users
+// changed (new email, phone, location and picture, same login.uuid), so a
+// pipeline fed again with the same seeds has updates to carry:
+//
+//	go run ./examples/randomuserserver -change-share 0.1 -day 2
+//
 // Point a client at it with randomuser.WithBaseURL("http://localhost:8080/api/").
 // See package randomusertest for what is emulated.
 package main
@@ -51,6 +57,8 @@ type config struct {
 	faultSeed     uint64
 	gzip          bool
 	debug         bool
+	changeShare   float64
+	day           int
 }
 
 func parseFlags(args []string) (config, error) {
@@ -69,6 +77,8 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.rateWindow, "rate-window", 5*time.Minute, "window of -rate-limit")
 	fs.Uint64Var(&c.faultSeed, "fault-seed", 1, "seed of the random fault sequence")
 	fs.BoolVar(&c.gzip, "gzip", false, "gzip responses for clients that accept it")
+	fs.Float64Var(&c.changeShare, "change-share", envFloat("USERSTREAM_RANDOMUSER_CHANGE_SHARE", 0), "share of users (0-1) that change email, phone, location and picture on each day from 1 on; 0: users never change ($USERSTREAM_RANDOMUSER_CHANGE_SHARE)")
+	fs.IntVar(&c.day, "day", envInt("USERSTREAM_RANDOMUSER_DAY", 0), "day to serve: 0 is the users as first generated; day d has the changes of days 1 to d ($USERSTREAM_RANDOMUSER_DAY)")
 	fs.BoolVar(&c.debug, "debug", false, "log every request")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -115,6 +125,7 @@ func run(ctx context.Context, args []string) error {
 	if c.gzip {
 		opts = append(opts, randomusertest.WithGzip())
 	}
+	opts = append(opts, randomusertest.WithChangeShare(c.changeShare), randomusertest.WithDay(c.day))
 	h, err := randomusertest.NewHandler(opts...)
 	if err != nil {
 		return err
@@ -129,7 +140,7 @@ func run(ctx context.Context, args []string) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("serving the Random User API 1.4", "url", "http://"+ln.Addr().String()+"/api/")
+	log.Info("serving the Random User API 1.4", "url", "http://"+ln.Addr().String()+"/api/", "day", c.day, "change_share", c.changeShare)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -160,6 +171,13 @@ func env(key, def string) string {
 func envDuration(key string, def time.Duration) time.Duration {
 	if d, err := time.ParseDuration(os.Getenv(key)); err == nil {
 		return d
+	}
+	return def
+}
+
+func envInt(key string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(key)); err == nil {
+		return n
 	}
 	return def
 }

@@ -68,8 +68,14 @@
 // skipped with [ErrValueDropped]; its [Skip] names the original position,
 // where the record is for as long as that topic retains it.
 //
-// A redriven record is a new record of its key: if a newer record of the
-// same key has been stored since the letter failed, the redriven one, being
+// A redriven record is a new record of its key, with its own headers: a
+// versioned record keeps its row-version header
+// ([kafkasink.HeaderRowVersion]), and a delete (a tombstone: that header
+// and a null value) stays a delete. A store that writes at the version
+// (kafkasink.ChangesHandler) therefore keeps a newer row of the same key
+// stored since the letter failed, whatever the redriven version is. An
+// unversioned record has no such order: if a newer record of the same key
+// has been stored since the letter failed, the redriven one, being
 // consumed later, overwrites it. Redrive what is still wanted.
 //
 // # Errors and concurrency

@@ -42,6 +42,29 @@
 // prefix of a larger one, and login.uuid is unique across all pages of a
 // seed (it is built from a bijection of page and index).
 //
+// # Days and changing users
+//
+// The real API has no notion of a user changing; this server has one, for
+// tests and demos of a pipeline that carries updates. [WithChangeShare]
+// gives the share of users that change on each day, [WithDay] the day served
+// first and [Handler.SetDay] switches days on a running handler. Day 0 (the
+// default) is the output described above, byte for byte; so is every day
+// while the share is 0 (the default).
+//
+// On each day k >= 1, each user (a seed, page and index) changes with
+// probability share, decided by a hash of (seed, page, index, k): the same
+// users change on every run, and the days are independent. A user's revision
+// on day d is the number of days 1 to d on which it changed; a user that did
+// not change on day d is served exactly as on day d-1. A user at revision
+// r > 0 keeps its identity (gender, name, login with uuid and username, dob,
+// registered, id, nat) and gets values derived from (seed, page, index, r)
+// for email (its local part ends in r: "manon.bertrand1@example.com"),
+// phone, cell, location (street, city, state, postcode, coordinates,
+// timezone; the country stays) and picture. So its row in the pipeline keeps
+// its id and differs in email, phone, address, post_code and picture.
+// [Handler.Revision] and [Handler.Changed] tell a test which users changed
+// without fetching them.
+//
 // # Faults
 //
 // [Handler.Inject] queues faults for the next requests in order;

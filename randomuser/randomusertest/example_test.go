@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"time"
 
 	"github.com/userstream/userstream/randomuser/randomusertest"
@@ -80,4 +81,37 @@ func ExampleHandler_Inject() {
 	// 200 "" "{\"results\":[],\"info\":{\"seed\":\"d3adb33f\","
 	// 200 "" "{\"results\":[{\"nat\":\"FR\"}],\"info\":{\"seed\""
 	// {Requests:4 Users:1 Faults:3 RateLimited:0}
+}
+
+// With a change share, a later day serves some users changed: same
+// login.uuid, new email, phone, location and picture.
+func ExampleWithChangeShare() {
+	h, err := randomusertest.NewHandler(randomusertest.WithChangeShare(0.5))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	email := func() string {
+		resp, err := http.Get(srv.URL + "/api/?seed=days&results=1&inc=email")
+		if err != nil {
+			return err.Error()
+		}
+		defer resp.Body.Close()
+		var page struct{ Results []struct{ Email string } }
+		if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
+			return err.Error()
+		}
+		return page.Results[0].Email
+	}
+	for day := range 4 {
+		h.SetDay(day)
+		fmt.Println(day, h.Changed("days", 1, 0, day), h.Revision("days", 1, 0, day), email())
+	}
+	// Output:
+	// 0 false 0 celine.weber@example.com
+	// 1 true 1 celine.weber1@example.com
+	// 2 true 2 celine.weber2@example.com
+	// 3 false 2 celine.weber2@example.com
 }

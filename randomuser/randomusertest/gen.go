@@ -161,6 +161,10 @@ func appendTemplate(dst []byte, ts []template, r *rng) []byte {
 	if len(ts) > 1 {
 		t = ts[r.intn(len(ts))]
 	}
+	return appendTemplateOne(dst, t, r)
+}
+
+func appendTemplateOne(dst []byte, t template, r *rng) []byte {
 	for _, k := range t {
 		switch k.kind {
 		case 'l':
@@ -391,6 +395,7 @@ type user struct {
 	city, state string
 	post        [12]byte
 	postLen     int
+	postAlt     int // the postcode template used, when postLen > 0
 	postNum     int // numeric postcode, when postLen == 0
 	lat, lng    int // in 1e-4 degrees
 	uuid        [36]byte
@@ -411,6 +416,7 @@ type user struct {
 	cellLen     int
 	id          [24]byte
 	idLen       int
+	rev         int // the revision; see WithChangeShare
 }
 
 // genParams are the normalized request parameters.
@@ -426,13 +432,15 @@ type genParams struct {
 	pass     passSpec
 	ref      civil // reference time for ages
 	key      uint64
+	day      int    // the day served, when changeT != 0
+	changeT  uint64 // see Handler.changeT
 }
 
 // generate fills u with user number idx of the page.
 func (p *genParams) generate(idx int, u *user) {
 	// a is unique per (page, index) within a seed, since mix64 is a
 	// bijection: the UUIDs built from it never collide within a seed.
-	a := mix64(uint64(p.pageInt)<<13 | uint64(idx) ^ p.key)
+	a := userKey(p.key, p.pageInt, idx)
 	r := rng{s: a ^ 0x5851f42d4c957f2d}
 
 	n := p.nats[0]
@@ -470,7 +478,12 @@ func (p *genParams) generate(idx int, u *user) {
 	u.city = n.cities[r.intn(len(n.cities))]
 	u.state = n.states[r.intn(len(n.states))]
 	if len(n.post) > 0 {
-		u.postLen = len(appendTemplate(u.post[:0], n.post, &r))
+		// appendTemplate's draws, keeping the template for change.
+		u.postAlt = 0
+		if len(n.post) > 1 {
+			u.postAlt = r.intn(len(n.post))
+		}
+		u.postLen = len(appendTemplateOne(u.post[:0], n.post[u.postAlt], &r))
 	} else {
 		u.postLen = 0
 		u.postNum = n.postMin + r.intn(n.postMax-n.postMin+1)
@@ -533,6 +546,12 @@ func (p *genParams) generate(idx int, u *user) {
 	u.phoneLen = len(appendTemplate(u.phone[:0], n.phone, &r))
 	u.cellLen = len(appendTemplate(u.cell[:0], n.cell, &r))
 	u.idLen = len(appendID(u.id[:0], u, &r))
+	u.rev = 0
+	if p.changeT != 0 && p.day > 0 {
+		if rev := revision(a, p.day, p.changeT); rev > 0 {
+			change(u, a, rev)
+		}
+	}
 
 	if p.fields&fLogin != 0 {
 		// Hashing is the most expensive step; skip it when login is excluded.
@@ -897,6 +916,11 @@ func appendEmail(dst []byte, u *user) []byte {
 	dst = append(dst, u.first.email...)
 	dst = append(dst, '.')
 	dst = append(dst, u.last.email...)
+	if u.rev > 0 {
+		// A changed user's address carries its revision, so every
+		// revision has another one (and none is another user's base one).
+		dst = strconv.AppendInt(dst, int64(u.rev), 10)
+	}
 	return append(dst, "@example.com"...)
 }
 

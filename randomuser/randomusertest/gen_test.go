@@ -125,8 +125,17 @@ func TestPasswordSpec(t *testing.T) {
 
 // BenchmarkGenerate5000 measures rendering a 5,000-user JSON page without
 // HTTP.
-func BenchmarkGenerate5000(b *testing.B) {
-	h, err := NewHandler()
+func BenchmarkGenerate5000(b *testing.B) { benchmarkGenerate(b) }
+
+// BenchmarkGenerate5000Changes is BenchmarkGenerate5000 on day 30 of a
+// change share of 1/3: every user's revision is counted over 30 days, and
+// nearly all users are at a revision > 0.
+func BenchmarkGenerate5000Changes(b *testing.B) {
+	benchmarkGenerate(b, WithChangeShare(1.0/3), WithDay(30))
+}
+
+func benchmarkGenerate(b *testing.B, opts ...Opt) {
+	h, err := NewHandler(opts...)
 	if err != nil {
 		b.Fatal(err)
 	}

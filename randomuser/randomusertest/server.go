@@ -38,6 +38,8 @@ type config struct {
 	gzip       bool
 	logger     *slog.Logger
 	now        func() time.Time
+	share      float64
+	day        int
 }
 
 type randomFault struct {
@@ -90,6 +92,21 @@ func WithGzip() Opt { return optFunc(func(c *config) { c.gzip = true }) }
 // WithLogger logs each request at Debug and each fault at Info, overriding
 // the default of discarding logs.
 func WithLogger(l *slog.Logger) Opt { return optFunc(func(c *config) { c.logger = l }) }
+
+// WithChangeShare makes users change over the days (see [WithDay] and
+// [Handler.SetDay]), overriding the default 0 (users never change): on each
+// day from 1 on, each user changes with probability share (0-1), decided
+// independently per day by a hash of its seed, page, index and the day, so
+// the same seed changes the same users on every run. A changed user keeps
+// its identity (login, name, gender, dob, registered, nat, id) and gets a
+// new email, phone, cell, location and picture. The real API has no such
+// feature; it gives tests and demos updates to carry.
+func WithChangeShare(share float64) Opt { return optFunc(func(c *config) { c.share = share }) }
+
+// WithDay sets the day the handler serves first, overriding the default 0,
+// the first day, on which every user is as it would be without
+// [WithChangeShare]. Change it later with [Handler.SetDay].
+func WithDay(day int) Opt { return optFunc(func(c *config) { c.day = day }) }
 
 // Fault is a failure the server can inject into a response. Build one with
 // [Status], [ErrorBody], [TooManyRequests], [Unavailable], [Truncate],
@@ -223,6 +240,9 @@ type Handler struct {
 	winEnd  time.Time
 	stats   [4]atomic.Int64
 	bufPool sync.Pool
+
+	day     atomic.Int64
+	changeT uint64 // a day's hash below this changes the user; 0: never
 }
 
 // NewHandler returns a Handler. It applies the defaults, then opts, then
@@ -253,10 +273,18 @@ func NewHandler(opts ...Opt) (*Handler, error) {
 	if cfg.rateUsers < 0 || cfg.rateWindow < 0 || (cfg.rateUsers > 0) != (cfg.rateWindow > 0) {
 		return nil, fmt.Errorf("randomusertest: rate limit %d users per %v: want both positive or both zero", cfg.rateUsers, cfg.rateWindow)
 	}
+	if cfg.share < 0 || cfg.share > 1 || math.IsNaN(cfg.share) {
+		return nil, fmt.Errorf("randomusertest: change share %v is not within 0-1", cfg.share)
+	}
+	if cfg.day < 0 {
+		return nil, fmt.Errorf("randomusertest: negative day %d", cfg.day)
+	}
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)
 	}
 	h := &Handler{cfg: cfg, ref: toCivil(cfg.ageRef.UnixMilli()), frng: rng{s: cfg.faultSeed}, counts: map[string]int{}}
+	h.changeT = changeThreshold(cfg.share)
+	h.day.Store(int64(cfg.day))
 	return h, nil
 }
 
@@ -268,6 +296,39 @@ func (h *Handler) Inject(faults ...Fault) {
 	h.mu.Lock()
 	h.queue = append(h.queue, faults...)
 	h.mu.Unlock()
+}
+
+// SetDay makes the handler serve day from the next request on (a request
+// already being served keeps the day it started with). It is safe to call
+// while the handler serves, so one server can serve several days in a test.
+// SetDay panics if day is negative.
+func (h *Handler) SetDay(day int) {
+	if day < 0 {
+		panic("randomusertest: SetDay with a negative day")
+	}
+	h.day.Store(int64(day))
+}
+
+// Day returns the day the handler serves; see [WithDay] and [Handler.SetDay].
+func (h *Handler) Day() int { return int(h.day.Load()) }
+
+// Revision returns how many times user number index (counting from 0) of
+// page of seed has changed by day: the number of days 1 to day on which it
+// changed (see [WithChangeShare]). Revision 0 is the user as served on day
+// 0. seed and page are the query's values; an 18-character seed counts by
+// its first 16 characters, as in the API, and a page outside 1-10000 counts
+// as 1. Fractional pages are not covered. The users of a query with the
+// same seed and page but other parameters (nat, gender, password, inc, exc)
+// change on the same days.
+func (h *Handler) Revision(seed string, page, index, day int) int {
+	return revision(queryUserKey(seed, page, index), day, h.changeT)
+}
+
+// Changed reports whether the user of [Handler.Revision] changed on day
+// itself, so that a request on day returns other values for it than a
+// request on day-1. It is false on day 0.
+func (h *Handler) Changed(seed string, page, index, day int) bool {
+	return day >= 1 && changedOn(queryUserKey(seed, page, index), day, h.changeT)
 }
 
 // Stats returns the counters.
@@ -628,6 +689,9 @@ func (h *Handler) parse(q url.Values) (request, error) {
 	g.key = fnv64(g.seed)
 	if float64(g.pageInt) != page {
 		g.key ^= mix64(fnv64(g.pageStr))
+	}
+	if h.changeT != 0 {
+		g.day, g.changeT = int(h.day.Load()), h.changeT
 	}
 
 	req.format = "json"
