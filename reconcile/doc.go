@@ -38,8 +38,9 @@
 // (a row written by hand, say) is not in its scope.
 //
 // A range is checked in two passes. The first scans the table's rows of
-// the range ([cassandrastore.Store.Scan], 5,000 a page, in token order),
-// reads the latest versions of each page's ids from the outbox, and
+// the range ([cassandrastore.Store.Scan], 5,000 a page, in token order,
+// the next page read while the last is compared), reads the latest
+// versions of each page's ids from the outbox, and
 // reports the stale and unexpected rows; it keeps the ids it met, 24
 // bytes a row (token and uuid in a slice sorted by token: about 24 MB for a
 // million rows, twice that while the slice grows). The second streams the

@@ -317,7 +317,7 @@ func (r *Reconciler) checkRange(ctx context.Context, rep *report, tr cassandrast
 	// bytes a row, searched by token, where a map would take three times
 	// that.
 	var seen []seenID
-	err := r.table.Scan(ctx, tr, func(page []cassandrastore.Stored) error {
+	compare := func(page []cassandrastore.Stored) error {
 		ids := make([]string, len(page))
 		for i := range page {
 			ids[i] = page[i].Row.ID
@@ -343,15 +343,15 @@ func (r *Reconciler) checkRange(ctx context.Context, rep *report, tr cassandrast
 			rep.compare(st.Row.ID, byID[k], st)
 		}
 		return nil
-	})
-	if err != nil {
+	}
+	if err := scanPipelined(ctx, r.table, tr, compare); err != nil {
 		return fmt.Errorf("reconcile: range [%d, %d]: %w", tr.Start, tr.End, err)
 	}
 	byTok := func(a, b seenID) int { return cmp.Compare(a.tok, b.tok) }
 	if !slices.IsSortedFunc(seen, byTok) {
 		slices.SortFunc(seen, byTok)
 	}
-	err = r.src.EachLatest(ctx, "", func(vs []outbox.Version) error {
+	err := r.src.EachLatest(ctx, "", func(vs []outbox.Version) error {
 		for i := range vs {
 			v := &vs[i]
 			tok, err := cassandrastore.Token(v.ID)
@@ -375,6 +375,41 @@ func (r *Reconciler) checkRange(ctx context.Context, rep *report, tr cassandrast
 		return fmt.Errorf("reconcile: range [%d, %d]: read the outbox: %w", tr.Start, tr.End, err)
 	}
 	return nil
+}
+
+// scanPipelined scans tr, calling fn with each page in order, in a
+// goroutine of its own, so that the table's next page is read while fn
+// reads the outbox: a page read ahead at most. An error of fn ends the
+// scan and is returned.
+func scanPipelined(ctx context.Context, table *cassandrastore.Store, tr cassandrastore.TokenRange, fn func([]cassandrastore.Stored) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	pages := make(chan []cassandrastore.Stored, 1)
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		for page := range pages {
+			if err == nil {
+				if err = fn(page); err != nil {
+					cancel(err) // ends the scan
+				}
+			}
+		}
+		done <- err
+	}()
+	scanErr := table.Scan(ctx, tr, func(page []cassandrastore.Stored) error {
+		select {
+		case pages <- page:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	})
+	close(pages)
+	if err := <-done; err != nil {
+		return err // fn's, which ended the scan
+	}
+	return scanErr
 }
 
 // contains reports whether seen, sorted by token, holds id k of token tok.
