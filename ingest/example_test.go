@@ -48,7 +48,7 @@ func ExampleLoop_Run() {
 	// page: 1000 staged
 	// page: 1000 staged
 	// page: 500 staged
-	// {Fetched:2500 Invalid:0 Staged:2500 Duplicates:0}
+	// {Fetched:2500 Invalid:0 Staged:2500 Duplicates:0 Updated:0}
 }
 
 // Three runs, a millisecond apart from start to start, as -every 1ms -runs 3.

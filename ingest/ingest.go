@@ -42,8 +42,9 @@ type Source interface {
 type Result struct {
 	Fetched    int64 // users decoded from the API
 	Invalid    int64 // fetched users that failed validation, not staged
-	Staged     int64 // new users written to the outbox
-	Duplicates int64 // users already staged before, not staged again
+	Staged     int64 // versions written to the outbox: new users, and users whose content changed
+	Duplicates int64 // users staged before with the same content, not staged again
+	Updated    int64 // of Staged, users the outbox already had a version of ([outbox.StageResult].Updates)
 }
 
 // Page is one staged page, as a [WithPageHook] hook sees it.
@@ -181,6 +182,7 @@ func (l *Loop) stage(ctx context.Context, runID string, page []transform.Row, fe
 		p.Staged, p.Duplicates = sr.Staged, sr.Duplicates
 		res.Staged += int64(sr.Staged)
 		res.Duplicates += int64(sr.Duplicates)
+		res.Updated += int64(sr.Updates)
 		break
 	}
 	p.Rows, p.StageTime = page, time.Since(start)

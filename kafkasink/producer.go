@@ -154,7 +154,7 @@ func (p *Producer) ProduceFetched(ctx context.Context, r FetchedRow, done func(D
 		}
 		return
 	}
-	p.produce(ctx, r.Row.ID, value, r.FetchedAt, done)
+	p.produce(ctx, Encoded{ID: r.Row.ID, Value: value, FetchedAt: r.FetchedAt}, done)
 }
 
 // ProduceFetchedSync is [Producer.ProduceSync] for rows with their fetch
@@ -163,15 +163,26 @@ func (p *Producer) ProduceFetchedSync(ctx context.Context, rows ...FetchedRow) (
 	return produceSync(len(rows), func(i int, done func(Delivery)) { p.ProduceFetched(ctx, rows[i], done) })
 }
 
-func (p *Producer) produce(ctx context.Context, id string, value []byte, fetchedAt time.Time, done func(Delivery)) {
-	rec := record(p.topic, id, value, fetchedAt)
+// produce writes e's record: its value (nil for a delete: a tombstone)
+// with the fetched-at and row-version headers when e has them.
+func (p *Producer) produce(ctx context.Context, e Encoded, done func(Delivery)) {
+	id, value := e.ID, e.Value
+	if e.Delete {
+		value = nil
+	}
+	rec := record(p.topic, id, value, e.FetchedAt, e.Version)
 	if p.reg != nil {
-		header, err := p.reg.register(ctx)
-		if err != nil {
-			if done != nil {
-				done(Delivery{ID: id, Partition: -1, Offset: -1, Err: err})
+		// A tombstone has no value, so no schema: it needs no
+		// registration, and a registry outage does not hold deletes back.
+		var header []byte
+		if value != nil {
+			var err error
+			if header, err = p.reg.register(ctx); err != nil {
+				if done != nil {
+					done(Delivery{ID: id, Partition: -1, Offset: -1, Err: err})
+				}
+				return
 			}
-			return
 		}
 		rec = wireRecord(rec, header)
 	}
@@ -212,9 +223,12 @@ type Encoded struct {
 // valid row reaches the topic, and the consumers' [DecodeRecord] sends it
 // to the dead-letter topic with the reason. In registry mode
 // ([WithSchemaRegistry]) each value gets the wire-format header in front
-// of its JSON, as Produce's do.
+// of its JSON, as Produce's do. A row with a Version gets the row-version
+// header ([HeaderRowVersion], decimal microseconds); a row with Delete is
+// produced as a tombstone, key the ID and a null value (whatever Value
+// holds), in registry mode too, with no wire-format header.
 func (p *Producer) ProduceEncodedSync(ctx context.Context, rows ...Encoded) ([]Delivery, error) {
-	return produceSync(len(rows), func(i int, done func(Delivery)) { p.produce(ctx, rows[i].ID, rows[i].Value, rows[i].FetchedAt, done) })
+	return produceSync(len(rows), func(i int, done func(Delivery)) { p.produce(ctx, rows[i], done) })
 }
 
 // produceSync calls produce for n rows and waits for every delivery.

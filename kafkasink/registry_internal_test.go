@@ -106,14 +106,14 @@ func TestRegistryDecodeChange(t *testing.T) {
 // replaces.
 func TestWireRecordHeaders(t *testing.T) {
 	at := time.UnixMicro(1_700_000_000_000_000)
-	rec := wireRecord(record("t", "id", []byte(`{}`), at), wireHeader(3))
+	rec := wireRecord(record("t", "id", []byte(`{}`), at, 0), wireHeader(3))
 	if string(rec.Value) != string(append(wireHeader(3), `{}`...)) {
 		t.Errorf("value %q", rec.Value)
 	}
 	if len(rec.Headers) != 1 || rec.Headers[0].Key != HeaderFetchedAt || !fetchedAt(rec).Equal(at) {
 		t.Errorf("headers %v, want fetched-at only", rec.Headers)
 	}
-	if rec := wireRecord(record("t", "id", []byte(`{}`), time.Time{}), wireHeader(3)); len(rec.Headers) != 0 {
+	if rec := wireRecord(record("t", "id", []byte(`{}`), time.Time{}, 0), wireHeader(3)); len(rec.Headers) != 0 {
 		t.Errorf("headers %v, want none", rec.Headers)
 	}
 }
@@ -131,7 +131,7 @@ func BenchmarkWireEncode(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				rec := record("t", row.ID, value, time.Time{})
+				rec := record("t", row.ID, value, time.Time{}, 0)
 				if mode == "registry" {
 					rec = wireRecord(rec, header)
 				}
@@ -150,8 +150,8 @@ func BenchmarkWireDecode(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	plain := record("t", row.ID, payload, time.Time{})
-	wire := wireRecord(record("t", row.ID, payload, time.Time{}), wireHeader(7))
+	plain := record("t", row.ID, payload, time.Time{}, 0)
+	wire := wireRecord(record("t", row.ID, payload, time.Time{}, 0), wireHeader(7))
 	r := &registryConsumer{}
 	r.known.Store(7, nil)
 	for _, mode := range []string{"plain", "registry"} {

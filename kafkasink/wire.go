@@ -127,7 +127,7 @@ func NewRecord(topic string, row transform.Row) (*kgo.Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode row %q: %w", row.ID, err)
 	}
-	rec := record(topic, row.ID, value, time.Time{})
+	rec := record(topic, row.ID, value, time.Time{}, 0)
 	rec.Headers = slices.Clone(rec.Headers) // the caller's to change
 	return rec, nil
 }
@@ -140,10 +140,16 @@ var recordHeaders = []kgo.RecordHeader{
 	{Key: HeaderSchemaVersion, Value: []byte(transform.SchemaVersion)},
 }
 
-func record(topic, id string, value []byte, fetchedAt time.Time) *kgo.Record {
+// record returns the record of a row's value: with the fetched-at header
+// if fetchedAt is not zero, and the row-version header if version is not
+// 0. A nil value is a tombstone.
+func record(topic, id string, value []byte, fetchedAt time.Time, version int64) *kgo.Record {
 	h := recordHeaders[:len(recordHeaders):len(recordHeaders)]
 	if !fetchedAt.IsZero() {
 		h = append(h, kgo.RecordHeader{Key: HeaderFetchedAt, Value: strconv.AppendInt(nil, fetchedAt.UnixMicro(), 10)})
+	}
+	if version != 0 {
+		h = append(h, kgo.RecordHeader{Key: HeaderRowVersion, Value: strconv.AppendInt(nil, version, 10)})
 	}
 	return &kgo.Record{Topic: topic, Key: []byte(id), Value: value, Headers: h}
 }
@@ -151,9 +157,12 @@ func record(topic, id string, value []byte, fetchedAt time.Time) *kgo.Record {
 // wireRecord turns a plain record into its registry-mode form: the value
 // in the Confluent wire format (header, then the JSON), and without the
 // content-type and schema-version headers, which the schema id replaces.
+// A tombstone (a nil value) stays one: there is no value to prefix.
 func wireRecord(rec *kgo.Record, header []byte) *kgo.Record {
-	value := make([]byte, 0, len(header)+len(rec.Value))
-	rec.Value = append(append(value, header...), rec.Value...)
+	if rec.Value != nil {
+		value := make([]byte, 0, len(header)+len(rec.Value))
+		rec.Value = append(append(value, header...), rec.Value...)
+	}
 	rec.Headers = rec.Headers[len(recordHeaders):]
 	return rec
 }

@@ -6,7 +6,8 @@
 //	...
 //	store, err := outbox.NewStore(pool)               // schema "userstream"; no I/O
 //	err = store.Migrate(ctx)                          // idempotent
-//	res, err := store.Stage(ctx, runID, rows)         // res.Staged, res.Duplicates
+//	res, err := store.Stage(ctx, runID, rows)         // res.Staged, res.Duplicates, res.Updates
+//	res, err = store.StageDeletes(ctx, runID, ids)    // deletions, published as tombstones
 //
 //	producer, err := kafkasink.NewProducer(brokers)
 //	relay, err := outbox.NewRelay(store, producer)    // any outbox.Producer
@@ -18,11 +19,14 @@
 // [Store.Migrate] creates, in the store's schema ([WithSchema], default
 // "userstream"):
 //
-//   - outbox: one row per user, never updated. The id (the Random User
-//     API's login.uuid) is the primary key; seq, a bigint identity, is the
-//     stage order; payload is the row's wire JSON ([transform.Marshal]),
-//     stored as json so the bytes stay as Stage wrote them; then the run id
-//     and the fetch time.
+//   - outbox: one row per version of a user, never updated. seq, a
+//     bigint identity, is the stage order and the primary key; id is the
+//     user's id (the Random User API's login.uuid), indexed with seq
+//     (outbox_id) to find an id's latest version; version is the
+//     version's order (see Versions); deleted marks a deletion, whose
+//     payload is NULL; payload is the row's wire JSON ([transform.Marshal]),
+//     stored as json so the bytes stay as Stage wrote them; then the run
+//     id and the fetch time.
 //   - outbox_position: a single row holding position, the seq of the last
 //     row published. Rows at or below it are published, the rows after it
 //     pending ([Store.Counts], [Store.Pending]). It also holds topic, the
@@ -30,17 +34,24 @@
 //   - schema_version: the migrations applied. Running Migrate again, or
 //     from several processes at once, is safe; each version upgrades the
 //     previous one in place (version 2 a version 1 table, which marked
-//     each row published; version 3 adds the topic, unbound).
+//     each row published; version 3 adds the topic, unbound; version 4
+//     makes it versioned, giving existing rows versions in seq order from
+//     their earliest fetch time).
+//
+// Version 4 also adds the sequence outbox_version and the function
+// outbox_versions(n), which reserves n versions (see Versions).
 //
 // # Staging
 //
-// [Store.Stage] appends a page of [transform.Row] values in one
-// transaction: all of it or none. A user already in the table (fetched
-// twice, in two pages or twice in one) is stored once and counted in
-// [StageResult.Duplicates]. Pages of at least [WithCopyThreshold] rows
-// (default 256) are loaded with COPY into a temporary table and moved over
-// with one INSERT ... ON CONFLICT DO NOTHING; smaller pages take a single
-// INSERT.
+// [Store.Stage] stages a page of [transform.Row] values in one
+// transaction: all of it or none. A row equal to its user's latest version
+// (fetched twice, unchanged) is not stored again and is counted in
+// [StageResult.Duplicates]; a changed one is a new version (see
+// Versions). [Store.StageDeletes] stages deletions the same way. Pages of
+// at least [WithCopyThreshold] rows (default 256) are loaded with COPY
+// into a temporary table, smaller pages as arrays; then one call reserves
+// the page's versions, and one INSERT ... SELECT writes the rows that
+// differ from their user's latest version, in page order.
 //
 // Inserting transactions take turns. A position is only sound if rows
 // become visible in seq order: a page committed while an earlier one is
@@ -48,12 +59,55 @@
 // be passed over. So a statement trigger on the outbox (BEFORE INSERT)
 // takes a transaction-scoped advisory lock of the table, which every
 // inserter takes, this package or not: a transaction draws its seqs, and
-// commits, before the next may draw any. Staging is then one page at a time
-// per outbox, from the INSERT to the commit (the COPY into the temporary
-// table comes before and runs side by side). That caps one outbox at what
-// one stager does alone, 80,000 to 100,000 rows a second on a small
-// machine (BenchmarkStage), four times what the pipeline stores in
-// Cassandra on the same machine.
+// commits, before the next may draw any. Stage takes the lock earlier,
+// when it reserves its versions, so its INSERT sees every page committed
+// before it. Staging is then one page at a time per outbox, from the
+// reservation to the commit (the COPY into the temporary table comes
+// before and runs side by side). That caps one outbox at what one stager
+// does alone, about 70,000 rows a second on a small machine
+// (BenchmarkStage), three times what the pipeline stores in Cassandra on
+// the same machine.
+//
+// # Versions
+//
+// A user's versions are its rows in the outbox, in seq order; the last is
+// its latest version. Each version has a version number, its order: a
+// count of microseconds since the Unix epoch, at least the time it was
+// staged, and strictly increasing in staging (seq) order, across runs,
+// relays, restarts and cleanups ([transform.Change.Version]). The order is
+// the staging order: there is one outbox per topic, and staging into it is
+// serialized, so the version staged later is the newer one, whatever the
+// clocks of the stagers. outbox_versions(n) reserves the versions of a
+// page under the serialize lock, from a sequence that never goes back:
+// the larger of the sequence's next value and the current time. A row
+// inserted into the outbox by other means than this package gets its
+// version from the column's DEFAULT, outbox_versions(1), so it is ordered
+// the same way.
+//
+// [Store.Stage] compares each row with its user's latest version, byte for
+// byte on the wire JSON ([transform.AppendJSON] is deterministic, and the
+// id is written in lower case): equal, it is a duplicate; different (or
+// the latest version is a deletion, or there is none), it is a new
+// version, counted in [StageResult.Staged] and, if the user had a version,
+// in [StageResult.Updates]. Within a page, a row equal to the row before it
+// of the same user is a duplicate, a different one a newer version, staged
+// after it. [Store.StageDeletes] stages deletions: a version with no
+// payload, published as a tombstone; a deletion of a user whose latest
+// version is a deletion is a duplicate, one of a user the outbox never had
+// is staged (the stores may have the user from elsewhere).
+// [Store.Republish] stages a user's latest version again as a new version,
+// so that a repair wins over anything written to a store before.
+// [Store.Latest] and [Store.EachLatest] read latest versions, for a
+// reconciler.
+//
+// The relay publishes each version with its number in the row-version
+// header ([kafkasink.HeaderRowVersion], decimal microseconds), and a
+// deletion as a tombstone (key the id, a null value), so a store that
+// writes at the version keeps the newest version whatever order, and
+// however often, the records arrive. Cleanup deletes only published
+// versions older than the retention that a newer version of the same user
+// replaced: a user's latest version stays for good, since Stage compares
+// with it and a reconciler reads it.
 //
 // # Relaying
 //
@@ -83,8 +137,8 @@
 // LISTENs on) and also polls ([WithPollInterval], default 1s), so a lost
 // notification or a broken LISTEN connection delays rows but never strands
 // them. Every [WithCleanupInterval] (default 5 minutes) it deletes the
-// published rows staged more than [WithRetention] (default 24h) ago
-// ([Relay.Cleanup]).
+// published versions staged more than [WithRetention] (default 24h) ago
+// that a newer version replaced ([Relay.Cleanup]).
 //
 // Three calls relay, one per kind of program:
 //
@@ -133,7 +187,8 @@
 // position where it was; Postgres releases the lock when the connection
 // drops, and the next round publishes the batch again. So a crash or a
 // failed delivery duplicates at most one batch in Kafka, and never loses a
-// row. Consumers absorb duplicates with an idempotent upsert by id. Once a
+// row. Consumers absorb duplicates with an idempotent upsert by id, at the
+// version. Once a
 // batch is produced, the relay moves the position and commits even if its
 // context has ended (bounded by [WithCommitTimeout]), so a normal shutdown
 // does not cause duplicates.
@@ -162,8 +217,8 @@
 // 17): 1 ms to about 65 s.
 //
 //	name                              type       labels  buckets   by     meaning
-//	userstream_users_staged_total     counter    none    -         Store  new users written to the outbox (StageResult.Staged)
-//	userstream_users_duplicate_total  counter    none    -         Store  users staged again that were already staged (StageResult.Duplicates)
+//	userstream_users_staged_total     counter    none    -         Store  versions written to the outbox (StageResult.Staged, and Republish's)
+//	userstream_users_duplicate_total  counter    none    -         Store  users staged again unchanged (StageResult.Duplicates)
 //	userstream_stage_batch_seconds    histogram  none    1ms..65s  Store  time of one Stage call that reached the database, failed or not
 //	userstream_users_published_total  counter    none    -         Relay  rows the relay published to Kafka (acknowledged, position moved)
 //	userstream_outbox_pending         gauge      none    -         Relay  rows staged and not yet published, as of the relay's last round

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/userstream/userstream/internal/testrows"
 	"github.com/userstream/userstream/kafkasink"
 	"github.com/userstream/userstream/kafkasink/outbox"
+	"github.com/userstream/userstream/transform"
 )
 
 // TestDrainPublishesEverything: Drain relays round after round until
@@ -119,25 +121,23 @@ func TestDrainWaitsOutStandby(t *testing.T) {
 }
 
 // TestCleanupDeletesOnlyOldPublishedRows: Relay.Cleanup, and Drain at its
-// end, delete the published rows staged before the retention, never a
-// recent one nor a pending one.
+// end, delete the published versions staged before the retention that a
+// newer version replaced, never a recent one, a pending one, or a user's
+// latest version.
 func TestCleanupDeletesOnlyOldPublishedRows(t *testing.T) {
 	t.Parallel()
 	pool := newPool(t)
 	store := newStore(t, pool)
 	ctx := testContext(t, 30*time.Second)
-	table := pgx.Identifier{store.Schema(), "outbox"}.Sanitize()
-	age := func(ids []string, age string) {
+	age := ageRun(t, pool, store)
+	stage := func(runID string, rows []transform.Row) {
 		t.Helper()
-		if _, err := pool.Exec(ctx, "UPDATE "+table+" SET fetched_at = now() - $2::interval WHERE id = ANY($1::uuid[])",
-			ids, age); err != nil {
+		if _, err := store.Stage(ctx, runID, rows); err != nil {
 			t.Fatal(err)
 		}
 	}
 	rows := testrows.Rows(40)
-	if _, err := store.Stage(ctx, "run", rows[:20]); err != nil {
-		t.Fatal(err)
-	}
+	stage("v1", rows[:30])
 	relay, err := outbox.NewRelay(store, &fakeProducer{}, outbox.WithRetention(time.Hour))
 	if err != nil {
 		t.Fatal(err)
@@ -145,31 +145,54 @@ func TestCleanupDeletesOnlyOldPublishedRows(t *testing.T) {
 	if err := relay.Drain(ctx); err != nil { // nothing old yet: deletes nothing
 		t.Fatal(err)
 	}
-	// Published: 10 rows two hours old, 10 recent. Pending: 10 a week
-	// old, 10 recent.
-	age(ids(rows[:10]), "2 hours")
-	if _, err := store.Stage(ctx, "later", rows[20:]); err != nil {
-		t.Fatal(err)
-	}
-	age(ids(rows[20:30]), "7 days")
+	// Published: 30 first versions, of which 10 replaced and two hours
+	// old, 10 replaced and recent, 10 latest and two hours old. Pending:
+	// the 20 second versions, and 10 first versions a week old, replaced,
+	// with their second versions.
+	stage("v2", changed(rows[:20]))
+	stage("v1", rows[30:])
+	stage("v2", changed(rows[30:]))
+	age(ids(rows[:10]), "v1", "2 hours")
+	age(ids(rows[20:30]), "v1", "2 hours")
+	age(ids(rows[30:]), "v1", "7 days")
 	if n, err := relay.Cleanup(ctx); n != 10 || err != nil {
-		t.Fatalf("Cleanup = %d, %v; want the 10 old published rows", n, err)
+		t.Fatalf("Cleanup = %d, %v; want the 10 old replaced published versions", n, err)
 	}
-	if c := counts(t, store); c != (outbox.Counts{Pending: 20, Published: 10}) {
+	if c := counts(t, store); c != (outbox.Counts{Pending: 40, Published: 20}) {
 		t.Fatalf("Counts after Cleanup = %+v", c)
 	}
 	if n, err := relay.Cleanup(ctx); n != 0 || err != nil {
 		t.Fatalf("second Cleanup = %d, %v; want 0", n, err)
 	}
-	// Drain publishes the 20 pending rows, then deletes the 10 old ones.
+	// Drain publishes the 40 pending versions, then deletes the 10 old
+	// replaced ones.
 	if err := relay.Drain(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if c := counts(t, store); c != (outbox.Counts{Published: 20}) {
-		t.Fatalf("Counts after Drain = %+v, want the 20 recent rows kept", c)
+	if c := counts(t, store); c != (outbox.Counts{Published: 50}) {
+		t.Fatalf("Counts after Drain = %+v, want 50 versions kept", c)
 	}
 	if s := relay.Stats(); s.Cleaned != 20 {
 		t.Fatalf("Stats.Cleaned = %d, want 20", s.Cleaned)
+	}
+
+	// However old, each user's latest version stays: one per user.
+	age(ids(rows), "v1", "30 days")
+	age(ids(rows), "v2", "30 days")
+	if n, err := relay.Cleanup(ctx); n != 10 || err != nil {
+		t.Fatalf("Cleanup of everything old = %d, %v; want the 10 replaced versions left", n, err)
+	}
+	if c := counts(t, store); c != (outbox.Counts{Published: 40}) {
+		t.Fatalf("Counts = %+v, want the 40 users' latest versions", c)
+	}
+	latest, err := store.Latest(ctx, ids(rows))
+	if err != nil || len(latest) != 40 {
+		t.Fatalf("Latest = %d versions, %v; want 40", len(latest), err)
+	}
+	for _, v := range latest {
+		if v.RunID != "v2" && !slices.Contains(ids(rows[20:30]), v.ID) {
+			t.Errorf("user %s: latest version of run %s kept, want v2's", v.ID, v.RunID)
+		}
 	}
 
 	// A retention of 0 keeps everything.
@@ -177,9 +200,15 @@ func TestCleanupDeletesOnlyOldPublishedRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	age(ids(rows), "30 days")
+	stage("v3", changed(changed(rows)))
+	if err := keep.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if n, err := keep.Cleanup(ctx); n != 0 || err != nil {
 		t.Fatalf("Cleanup with retention 0 = %d, %v; want 0", n, err)
+	}
+	if c := counts(t, store); c != (outbox.Counts{Published: 80}) {
+		t.Fatalf("Counts = %+v, want every version kept", c)
 	}
 }
 
@@ -328,9 +357,7 @@ func TestMigrateFromVersion2BindsAtFirstRound(t *testing.T) {
 	if err := store.MigrateTo(ctx, 2); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Stage(ctx, "v2", testrows.Rows(7)); err != nil {
-		t.Fatal(err)
-	}
+	stageOld(t, pool, schema, "v2", testrows.Rows(7))
 	if err := store.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -380,9 +407,7 @@ func TestRelayOnAVersion2SchemaIsNotMigrated(t *testing.T) {
 	if err := store.MigrateTo(ctx, 2); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Stage(ctx, "v2", testrows.Rows(5)); err != nil {
-		t.Fatal(err)
-	}
+	stageOld(t, pool, schema, "v2", testrows.Rows(5))
 	var logs testenv.Buffer
 	p := &fakeProducer{topic: "signups"}
 	relay, err := outbox.NewRelay(store, p, outbox.WithBackoff(10*time.Millisecond, 50*time.Millisecond),

@@ -18,6 +18,7 @@ import (
 	"github.com/userstream/userstream/internal/testenv"
 	"github.com/userstream/userstream/kafkasink"
 	"github.com/userstream/userstream/kafkasink/outbox"
+	"github.com/userstream/userstream/transform"
 )
 
 func testContext(tb testing.TB, d time.Duration) context.Context {
@@ -302,4 +303,22 @@ func newPoolWithConfig(tb testing.TB, cfg *pgxpool.Config) *pgxpool.Pool {
 	}
 	tb.Cleanup(pool.Close)
 	return pool
+}
+
+// stageOld inserts rows one by one, in their order, into the outbox of a
+// schema migrated to an older version (with MigrateTo), where Stage, which
+// needs the current one, cannot.
+func stageOld(tb testing.TB, pool *pgxpool.Pool, schema, runID string, rows []transform.Row) {
+	tb.Helper()
+	ctx := testContext(tb, 30*time.Second)
+	for _, r := range rows {
+		payload, err := transform.Marshal(r)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if _, err := pool.Exec(ctx, "INSERT INTO "+pgx.Identifier{schema, "outbox"}.Sanitize()+
+			" (id, payload, run_id, fetched_at) VALUES ($1, $2, $3, now())", r.ID, payload, runID); err != nil {
+			tb.Fatal(err)
+		}
+	}
 }

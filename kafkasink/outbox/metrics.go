@@ -59,11 +59,11 @@ func newStoreMetrics(reg prometheus.Registerer) (*storeMetrics, error) {
 	)
 	m.staged, errs[0] = register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "userstream_users_staged_total",
-		Help: "New users written to the outbox.",
+		Help: "User versions written to the outbox: new users, changed users and deletions.",
 	}))
 	m.duplicates, errs[1] = register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "userstream_users_duplicate_total",
-		Help: "Users staged again that were already staged.",
+		Help: "Users staged again unchanged (equal to their latest version).",
 	}))
 	m.stageSeconds, errs[2] = register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "userstream_stage_batch_seconds",

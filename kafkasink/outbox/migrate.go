@@ -118,6 +118,68 @@ ALTER TABLE {position} ADD COLUMN topic text;
 COMMENT ON COLUMN {position}.topic IS 'The Kafka topic this outbox publishes to, recorded by the first relay round; relays of another topic are refused.';
 `,
 	},
+	{
+		description: "versioned outbox",
+		// An id may now have many rows, its versions: a changed user is a
+		// new version, not a duplicate, and a deletion is a version with
+		// no payload. seq, already unique, becomes the key; outbox_id
+		// finds an id's latest version (the highest seq).
+		//
+		// A version is a count of microseconds: at least the time it was
+		// staged, and strictly increasing in seq order, so consumers can
+		// write at it and the newest version wins in any order of
+		// arrival. outbox_versions reserves a block of them under the
+		// same lock as outbox_serialize, so versions are drawn in the
+		// order rows are inserted; the sequence keeps the last one drawn
+		// across cleanups (which may delete the newest rows' elders, never
+		// the newest) and clock steps back. Existing rows get versions in
+		// seq order from their earliest fetch time, one microsecond apart;
+		// the sequence then continues above them.
+		sql: `
+ALTER TABLE {outbox} DROP CONSTRAINT outbox_pkey;
+ALTER TABLE {outbox} ADD PRIMARY KEY USING INDEX outbox_seq;
+CREATE INDEX outbox_id ON {outbox} (id, seq);
+
+CREATE SEQUENCE {schema}.outbox_version AS bigint;
+COMMENT ON SEQUENCE {schema}.outbox_version IS 'The last version drawn (outbox_versions), in microseconds since the Unix epoch.';
+
+ALTER TABLE {outbox}
+	ADD COLUMN version bigint,
+	ADD COLUMN deleted boolean NOT NULL DEFAULT false,
+	ALTER COLUMN payload DROP NOT NULL,
+	ADD CONSTRAINT outbox_deleted_payload CHECK (deleted = (payload IS NULL));
+UPDATE {outbox} o SET version = b.version
+FROM (SELECT seq,
+	(SELECT floor(extract(epoch FROM min(fetched_at)) * 1000000)::bigint FROM {outbox})
+		+ row_number() OVER (ORDER BY seq) AS version
+	FROM {outbox}) b
+WHERE o.seq = b.seq;
+SELECT setval('{schema}.outbox_version', max(version)) FROM {outbox} HAVING max(version) IS NOT NULL;
+
+-- Reserves n versions, the first returned: after every version drawn
+-- before, and at least the current time in microseconds. It takes the
+-- outbox_serialize lock first, so blocks are drawn in insert order, and a
+-- statement after it sees every earlier inserter's commit.
+CREATE FUNCTION {schema}.outbox_versions(n integer) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	v    bigint;
+	base bigint;
+BEGIN
+	PERFORM pg_advisory_xact_lock(1970234213, '{outbox}'::regclass::oid::integer);
+	v := nextval('{schema}.outbox_version');
+	base := greatest(v, floor(extract(epoch FROM clock_timestamp()) * 1000000)::bigint);
+	PERFORM setval('{schema}.outbox_version', base + greatest(n, 1) - 1);
+	RETURN base;
+END
+$$;
+ALTER TABLE {outbox}
+	ALTER COLUMN version SET DEFAULT {schema}.outbox_versions(1),
+	ALTER COLUMN version SET NOT NULL;
+COMMENT ON COLUMN {outbox}.version IS 'The version''s order: microseconds since the Unix epoch, at least the staging time, strictly increasing in seq order (outbox_versions); the row-version header of its record.';
+COMMENT ON COLUMN {outbox}.deleted IS 'The version is the user''s deletion: published as a tombstone; payload is NULL.';
+COMMENT ON COLUMN {outbox}.payload IS 'The row''s wire JSON (transform.Marshal): the Kafka record''s value, byte for byte; NULL for a deletion.';
+`,
+	},
 }
 
 // SchemaVersion is the schema version this package migrates to.

@@ -121,16 +121,18 @@ func WithPollInterval(d time.Duration) RelayOpt {
 	return relayOpt{func(c *relayConfig) { c.pollInterval = d }}
 }
 
-// WithRetention sets how long after staging a published row is kept before
-// [Relay.Run] deletes it, overriding the default 24h. Zero keeps rows
-// forever. Pending rows are never deleted. While a row is kept, staging the
-// same user again counts as a duplicate and does not publish it again.
+// WithRetention sets how long after staging a published version that a
+// newer version of its user replaced is kept before [Relay.Run] deletes
+// it, overriding the default 24h. Zero keeps every version forever.
+// Pending versions are never deleted, nor is a user's latest version
+// (staging the same user again compares with it, and counts a duplicate
+// however old it is).
 func WithRetention(d time.Duration) RelayOpt {
 	return relayOpt{func(c *relayConfig) { c.retention = d }}
 }
 
-// WithCleanupInterval sets how often [Relay.Run] deletes published rows
-// older than the retention, overriding the default 5 minutes.
+// WithCleanupInterval sets how often [Relay.Run] deletes the replaced
+// published versions older than the retention, overriding the default 5 minutes.
 func WithCleanupInterval(d time.Duration) RelayOpt {
 	return relayOpt{func(c *relayConfig) { c.cleanupInterval = d }}
 }

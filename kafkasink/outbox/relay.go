@@ -53,7 +53,7 @@ type Stats struct {
 	Batches   int64 // rounds that read at least one row and produced it
 	Standby   int64 // rounds that found another relay holding the position
 	Errors    int64 // rounds that failed (Postgres, Kafka, or both)
-	Cleaned   int64 // published rows deleted after the retention
+	Cleaned   int64 // published versions, replaced by newer ones, deleted after the retention
 }
 
 // Relay publishes the rows of an outbox (a [Store], or any [Source]) to
@@ -432,16 +432,18 @@ func (r *Relay) Drain(ctx context.Context) error {
 	return err
 }
 
-// Cleanup deletes the published rows staged more than [WithRetention] ago
-// and returns how many it deleted; with a retention of 0 it deletes
-// nothing. Pending rows are never deleted. [Relay.Run] calls it every
+// Cleanup deletes the published versions staged more than [WithRetention]
+// ago that a newer version of the same user replaced
+// ([Store.DeletePublished]), and returns how many it deleted; with a
+// retention of 0 it deletes nothing. Pending versions, and each user's
+// latest version, are never deleted. [Relay.Run] calls it every
 // [WithCleanupInterval] and [Relay.Drain] once at its end; a job that
 // drives the relay with [Relay.RelayOnce] calls it itself, or its outbox
 // grows forever.
 //
 // It is the relay's, not the store's, because the retention is a relay
-// setting: rows are kept after publishing so that staging them again
-// counts as a duplicate, for as long as the relay's owner chose.
+// setting: replaced versions are kept after publishing for as long as
+// the relay's owner chose (to inspect or replay them).
 // [Store.DeletePublished] deletes by an age given at each call.
 func (r *Relay) Cleanup(ctx context.Context) (deleted int64, err error) {
 	if r.cfg.retention == 0 {

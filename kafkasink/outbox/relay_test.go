@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/userstream/userstream/internal/testenv"
 	"github.com/userstream/userstream/internal/testrows"
@@ -322,8 +323,8 @@ func TestFailedDeliveriesStayUnpublished(t *testing.T) {
 	if _, err := store.Stage(ctx, "run", rows); err != nil {
 		t.Fatal(err)
 	}
-	// Stage inserts a page in id order, and the relay reads in that order.
-	sorted := slices.SortedFunc(slices.Values(rows), func(a, b transform.Row) int { return strings.Compare(a.ID, b.ID) })
+	// Stage inserts a page in its order, and the relay reads in that order.
+	sorted := rows
 	broken := errors.New("NOT_ENOUGH_REPLICAS")
 	p := &fakeProducer{fail: func(r kafkasink.Encoded) error {
 		if r.ID == sorted[3].ID || r.ID == sorted[7].ID {
@@ -452,46 +453,48 @@ func TestPayloadIsRelayedAsIs(t *testing.T) {
 	}
 }
 
+// TestRetentionCleanup: DeletePublished, and Run by itself, delete the
+// published versions staged before the retention that a newer version of
+// their user replaced; never a pending one, nor a user's latest version.
 func TestRetentionCleanup(t *testing.T) {
 	t.Parallel()
 	pool := newPool(t)
 	store := newStore(t, pool)
 	ctx := testContext(t, 30*time.Second)
-	table := pgx.Identifier{store.Schema(), "outbox"}.Sanitize()
-	age := func(rows []transform.Row, age string) {
+	age := ageRun(t, pool, store)
+	stage := func(runID string, rows []transform.Row) {
 		t.Helper()
-		if _, err := pool.Exec(ctx, "UPDATE "+table+" SET fetched_at = now() - $2::interval WHERE id = ANY($1::uuid[])",
-			ids(rows), age); err != nil {
+		if _, err := store.Stage(ctx, runID, rows); err != nil {
 			t.Fatal(err)
 		}
 	}
 	rows := testrows.Rows(30)
-	if _, err := store.Stage(ctx, "run", rows[:20]); err != nil {
-		t.Fatal(err)
-	}
+	stage("v1", rows[:20])
+	stage("v2", changed(rows[:20]))
 	relay, err := outbox.NewRelay(store, &fakeProducer{}, outbox.WithRetention(time.Hour),
 		outbox.WithCleanupInterval(50*time.Millisecond), outbox.WithPollInterval(20*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
 	drain(t, relay, store, 10*time.Second)
-	// Ten published rows were staged two hours ago; ten unpublished rows a
-	// week ago (old, but never deleted before they are out).
-	age(rows[:10], "2 hours")
-	if _, err := store.Stage(ctx, "old", rows[20:]); err != nil {
-		t.Fatal(err)
-	}
-	age(rows[20:], "7 days")
+	// Ten replaced versions, published, were staged two hours ago; so
+	// were ten latest versions (kept for good). Ten replaced versions
+	// are pending and a week old (never deleted before they are out).
+	age(ids(rows[:10]), "v1", "2 hours")
+	age(ids(rows[:10]), "v2", "2 hours")
+	stage("old1", rows[20:])
+	stage("old2", changed(rows[20:]))
+	age(ids(rows[20:]), "old1", "7 days")
 	if n, err := store.DeletePublished(ctx, time.Hour); n != 10 || err != nil {
 		t.Fatalf("DeletePublished = %d, %v; want 10", n, err)
 	}
-	if c := counts(t, store); c != (outbox.Counts{Pending: 10, Published: 10}) {
+	if c := counts(t, store); c != (outbox.Counts{Pending: 20, Published: 30}) {
 		t.Fatalf("Counts = %+v", c)
 	}
 
-	// Run cleans up by itself: the five aged rows first, then, once
+	// Run cleans up by itself: the five aged versions first, then, once
 	// published, the ten week-old ones.
-	age(rows[10:15], "3 hours")
+	age(ids(rows[10:15]), "v1", "3 hours")
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- relay.Run(runCtx) }()
@@ -500,9 +503,32 @@ func TestRetentionCleanup(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if c := counts(t, store); c != (outbox.Counts{Published: 5}) {
-		t.Fatalf("Counts = %+v, want the 5 recent rows published and kept", c)
+	if c := counts(t, store); c != (outbox.Counts{Published: 35}) {
+		t.Fatalf("Counts = %+v, want the 5 recent replaced versions and the 30 latest kept", c)
 	}
+}
+
+// ageRun returns a function that moves the fetch time of the versions of
+// ids staged in a run back by an interval.
+func ageRun(tb testing.TB, pool *pgxpool.Pool, store *outbox.Store) func(ids []string, runID, age string) {
+	table := pgx.Identifier{store.Schema(), "outbox"}.Sanitize()
+	return func(ids []string, runID, age string) {
+		tb.Helper()
+		if _, err := pool.Exec(testContext(tb, 10*time.Second), "UPDATE "+table+
+			" SET fetched_at = now() - $3::interval WHERE id = ANY($1::uuid[]) AND run_id = $2", ids, runID, age); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// changed returns rows with another email each: new versions of their
+// users.
+func changed(rows []transform.Row) []transform.Row {
+	out := slices.Clone(rows)
+	for i := range out {
+		out[i].Email = "new." + out[i].Email
+	}
+	return out
 }
 
 func ids(rows []transform.Row) []string {

@@ -38,7 +38,8 @@ import (
 // the error that ended it. notify must not block.
 //
 // DeletePublished deletes the published rows staged more than olderThan
-// ago and returns how many; pending rows are never deleted. Pending counts
+// ago that a newer version of the same user replaced, and returns how
+// many; pending rows, and each user's latest version, are never deleted. Pending counts
 // the rows after the relay position.
 //
 // Implementations must be safe for concurrent use: several relays may
@@ -176,11 +177,12 @@ func (c *claim) read(ctx context.Context, pos int64, limit int) error {
 	// wrote them with transform.Marshal, and a row inserted by other
 	// means that is not a valid row is dead-lettered by the consumers.
 	// The fetch time travels in a header, for the fetch-to-stored
-	// latency wherever the rows are stored.
+	// latency wherever the rows are stored, and so does the version; a
+	// deletion (a NULL payload, so a nil Value) goes out as a tombstone.
 	var seq int64
 	for found.Next() {
 		row := kafkasink.Encoded{} // a fresh Value: the producer may keep it
-		if err := found.Scan(&seq, &row.ID, &row.Value, &row.FetchedAt); err != nil {
+		if err := found.Scan(&seq, &row.ID, &row.Value, &row.FetchedAt, &row.Version, &row.Delete); err != nil {
 			return s.wrap("read", err)
 		}
 		c.seqs = append(c.seqs, seq)

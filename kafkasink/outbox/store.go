@@ -8,11 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/userstream/userstream/transform"
 )
 
 // Store is the outbox of one schema: the append-only table <schema>.outbox,
@@ -28,10 +24,13 @@ type Store struct {
 	m      *storeMetrics // nil without WithMetrics
 }
 
-// StageResult counts the rows of one [Store.Stage] call.
+// StageResult counts the changes of one [Store.Stage] or
+// [Store.StageDeletes] call: Staged + Duplicates is the number of rows (or
+// ids) given.
 type StageResult struct {
-	Staged     int // new rows, now waiting to be published
-	Duplicates int // rows whose id was already staged, or repeated in the page
+	Staged     int // versions written, now waiting to be published
+	Duplicates int // equal to their id's latest version, or to the row before them of the same id in the page: not written
+	Updates    int // of Staged, versions of users the outbox already had a version of
 }
 
 // InvalidRowError is returned by [Store.Stage] for a page with a row that
@@ -94,125 +93,6 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.wrap("ping", s.pool.Ping(ctx))
 }
 
-// Stage appends rows, fetched in the run runID, to the outbox. Each row is
-// stored with its id, its wire JSON ([transform.Marshal]), the run id and
-// the time of staging as its fetch time. A row whose id is already in the
-// table, or that repeats an id earlier in rows, is not stored again and is
-// counted as a duplicate.
-//
-// The page is staged in one transaction: all of it, or, on error, none.
-// Its INSERT waits for any other transaction inserting into the outbox to
-// end (see the package doc), so pages get their seqs, and become visible,
-// one after the other. Every row must be valid; otherwise Stage returns an
-// *[InvalidRowError] before any I/O. Pages of at least [WithCopyThreshold]
-// rows are loaded with COPY. Committing wakes the relays listening on
-// [Store.Channel].
-func (s *Store) Stage(ctx context.Context, runID string, rows []transform.Row) (StageResult, error) {
-	if runID == "" {
-		return StageResult{}, errors.New("outbox: empty run id")
-	}
-	for i := range rows {
-		if err := rows[i].Validate(); err != nil {
-			return StageResult{}, &InvalidRowError{Index: i, Err: err}
-		}
-	}
-	if len(rows) == 0 {
-		return StageResult{}, nil
-	}
-	var (
-		staged int64
-		err    error
-		start  = time.Now()
-	)
-	if len(rows) >= s.cfg.copyThreshold {
-		staged, err = s.stageCopy(ctx, runID, rows)
-	} else {
-		staged, err = s.stageInsert(ctx, runID, rows)
-	}
-	if s.m != nil {
-		s.m.stageSeconds.Observe(time.Since(start).Seconds())
-	}
-	if err != nil {
-		return StageResult{}, s.wrap("stage", err)
-	}
-	res := StageResult{Staged: int(staged), Duplicates: len(rows) - int(staged)}
-	if s.m != nil {
-		s.m.staged.Add(float64(res.Staged))
-		s.m.duplicates.Add(float64(res.Duplicates))
-	}
-	return res, nil
-}
-
-// stageInsert stages a small page with one INSERT over unnest'ed arrays.
-func (s *Store) stageInsert(ctx context.Context, runID string, rows []transform.Row) (int64, error) {
-	ids := make([]string, len(rows))
-	payloads := make([]string, len(rows))
-	var buf []byte
-	for i, r := range rows {
-		ids[i] = r.ID
-		buf = transform.AppendJSON(buf[:0], r)
-		payloads[i] = string(buf)
-	}
-	// A single statement is its own transaction, and the trigger's NOTIFY
-	// is sent when it commits.
-	tag, err := s.pool.Exec(ctx, s.q.stageInsert, ids, payloads, runID)
-	if err != nil {
-		return 0, err
-	}
-	return tag.RowsAffected(), nil
-}
-
-// stageCopy stages a large page: COPY into a temporary table, then one
-// INSERT ... SELECT ... ON CONFLICT DO NOTHING, in one transaction. COPY
-// cannot skip conflicting rows itself, hence the temporary table.
-func (s *Store) stageCopy(ctx context.Context, runID string, rows []transform.Row) (int64, error) {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }() // no-op after Commit
-
-	// The temporary table lives as long as the connection and is emptied at
-	// each commit, so a pooled connection creates it once instead of
-	// adding and dropping a catalog entry for every page.
-	if _, err := tx.Exec(ctx, stageTableDDL); err != nil {
-		return 0, err
-	}
-	// Rows are encoded as COPY consumes them, into one reused buffer (pgx
-	// encodes each row's values before asking for the next), so a page is
-	// not held twice in memory.
-	// The id goes as a pgtype.UUID: given as a string, pgx's binary COPY
-	// encoding fails first and builds an error before falling back to
-	// text (measured: 4.5% of the pipeline's CPU).
-	var (
-		buf []byte
-		id  pgtype.UUID
-	)
-	i := -1
-	src := pgx.CopyFromFunc(func() ([]any, error) {
-		i++
-		if i == len(rows) {
-			return nil, nil
-		}
-		if err := id.Scan(rows[i].ID); err != nil {
-			return nil, err // Stage validated the id: not reached
-		}
-		buf = transform.AppendJSON(buf[:0], rows[i])
-		return []any{id, buf}, nil
-	})
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"pg_temp", stageTable}, []string{"id", "payload"}, src); err != nil {
-		return 0, err
-	}
-	tag, err := tx.Exec(ctx, s.q.stageFromTemp, runID)
-	if err != nil {
-		return 0, err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return 0, err
-	}
-	return tag.RowsAffected(), nil
-}
-
 // Counts is a snapshot of the outbox.
 type Counts struct {
 	Pending   int64 // after the relay position: waiting to be published
@@ -241,9 +121,11 @@ func (s *Store) Pending(ctx context.Context) (int64, error) {
 // cleaning up a large backlog does not hold one long transaction.
 const deleteChunk = 10000
 
-// DeletePublished deletes the published rows (at or below the position)
-// staged more than olderThan ago, and returns how many it deleted. Pending
-// rows are never deleted, however old. [Relay.Run] calls it every
+// DeletePublished deletes the published versions (at or below the
+// position) staged more than olderThan ago that a newer version of the same
+// user replaced, and returns how many it deleted. Pending versions are
+// never deleted, however old, nor is a user's latest version: it is what
+// Stage compares a new row with, and what [Store.Latest] reads. [Relay.Run] calls it every
 // [WithCleanupInterval] with its [WithRetention]; call it yourself to clean
 // up without a running relay.
 func (s *Store) DeletePublished(ctx context.Context, olderThan time.Duration) (int64, error) {

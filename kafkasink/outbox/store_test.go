@@ -292,11 +292,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 	// Ten rows, staged one by one so that seq follows the slice: 0-4 and 9
 	// published, 5 rejected, 6-8 pending.
 	rows := testrows.Rows(10)
-	for _, r := range rows {
-		if _, err := store.Stage(ctx, "v1", []transform.Row{r}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	stageOld(t, pool, schema, "v1", rows)
 	table := pgx.Identifier{schema, "outbox"}.Sanitize()
 	if _, err := pool.Exec(ctx, "UPDATE "+table+" SET published_at = now() WHERE id = ANY($1::uuid[])",
 		[]string{rows[0].ID, rows[1].ID, rows[2].ID, rows[3].ID, rows[4].ID, rows[9].ID}); err != nil {
