@@ -203,7 +203,10 @@ func TestRepairTruncated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := check(t, rec, reconcile.Scope{})
+	rep, err := rec.Check(ctx, reconcile.Scope{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if c := countsOf(rep); c != (counts{Compared: 10, Missing: 10}) || len(rep.Findings) != 4 || !rep.Truncated {
 		t.Fatalf("%+v, %d findings, truncated %v; want 10 missing, 4 kept, truncated", c, len(rep.Findings), rep.Truncated)
 	}
