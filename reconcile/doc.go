@@ -56,6 +56,13 @@
 // first; [WithRanges] sets their number. Each range reads the whole
 // outbox once, so fewer, larger ranges are faster and take more memory.
 //
+// BenchmarkCheck, a whole-ring check of 1,000,000 rows matching their
+// outbox, on the local stack (one Cassandra node, PostgreSQL, on 2 cores
+// shared with other work): 101 s, 9,900 ids compared a second, with the
+// default (one range, after the counting pass); 501 s, 2,000 a second,
+// with 4 ranges. A pass over the outbox's latest versions took about
+// 100 s of it each, which is why ranges are as large as memory allows.
+//
 // # What it can and cannot know
 //
 // The outbox keeps the latest version of every id it ever staged, forever
