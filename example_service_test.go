@@ -85,7 +85,7 @@ func serve(ctx context.Context, srv connect.Servers, k connect.Kafka, pool *pgxp
 		return err
 	}
 	defer producer.Close()
-	consumer, err := kafkasink.NewConsumer(k.Brokers, "users-to-cassandra", kafkasink.RowsHandler(store.UpsertMany, kafkasink.RejectedRows),
+	consumer, err := kafkasink.NewConsumer(k.Brokers, "users-to-cassandra", kafkasink.ChangesHandler(store.ApplyMany, kafkasink.RejectedRows),
 		kafkasink.WithClientOpts(k.ClientOpts...), kafkasink.WithCreateDLQ(3, int16(srv.Replication)), kafkasink.WithMetrics(reg))
 	if err != nil {
 		return err

@@ -12,8 +12,10 @@
 // offline, point it at `go run ./examples/randomuserserver` from the
 // repository's root), stages them in a PostgreSQL outbox and relays them to
 // Kafka until nothing is pending (outbox.Relay.Drain), then prints a
-// summary. Users already staged are not staged again, so running it again
-// with the same -seed publishes nothing.
+// summary. Users already staged with the same content are not staged
+// again, so running it again with the same -seed publishes nothing; a user
+// whose content changed is staged as a new version, which replaces the
+// older one in Cassandra.
 //
 // store consumes the topic as the consumer group -group into the Cassandra
 // keyspace -keyspace, committing offsets only once the rows are stored; a
@@ -29,8 +31,9 @@
 // and USERSTREAM_POSTGRES_DSN (package connect; each defaults to the local
 // stack's), logins, passwords and TLS from the variables secure.FromEnv
 // reads (docs/credentials.md). With USERSTREAM_SCHEMA_REGISTRY_URL set, both
-// commands use the registry's wire format (kafkasink's registry mode). Every write is an upsert by the user's id, so a command that failed
-// can simply be run again.
+// commands use the registry's wire format (kafkasink's registry mode). Every
+// write is by the user's id at its version (the newest version wins), so a
+// command that failed can simply be run again.
 package main
 
 import (
@@ -203,15 +206,17 @@ func store(ctx context.Context, c config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// Each batch goes to the bulk upsert; the rows it can never write go to
-	// the dead-letter topic (created if missing), any other failure is
-	// retried, and nothing is committed before it is stored.
+	// Each batch goes to the bulk write, at each change's version (a newer
+	// version wins, a delete sticks, an old record replayed changes
+	// nothing); the rows it can never write go to the dead-letter topic
+	// (created if missing), any other failure is retried, and nothing is
+	// committed before it is stored.
 	opts := []kafkasink.ConsumerOpt{kafkasink.WithTopic(c.topic), kafkasink.WithLogger(c.log),
 		kafkasink.WithMetrics(reg), kafkasink.WithCreateDLQ(3, int16(c.srv.Replication))}
 	if c.untilEnd {
 		opts = append(opts, kafkasink.WithStopAtEnd(), kafkasink.WithMaxHandlerAttempts(c.attempts))
 	}
-	consumer, err := c.kafka.NewConsumer(c.group, kafkasink.RowsHandler(rows.UpsertMany, kafkasink.RejectedRows), opts...)
+	consumer, err := c.kafka.NewConsumer(c.group, kafkasink.ChangesHandler(rows.ApplyMany, kafkasink.RejectedRows), opts...)
 	if err != nil {
 		return err
 	}

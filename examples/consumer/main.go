@@ -1,10 +1,11 @@
 // Command consumer is the storing half of the pipeline, the seed's Spark
 // job: it consumes users_created in a consumer group, validates each record
-// (poison goes to users_created.dlq) and upserts the rows into Cassandra,
-// committing offsets only after they are stored. Run several (or
-// -consumers N) to share the partitions. It runs until SIGINT or SIGTERM,
-// then finishes and commits its batch, prints a summary and records the
-// run in the run ledger (examples/runs) as kind "consume".
+// (poison goes to users_created.dlq) and writes the rows, and deletes, into
+// Cassandra at their versions, committing offsets only after they are
+// stored. Run several (or -consumers N) to share the partitions. It runs
+// until SIGINT or SIGTERM, then finishes and commits its batch, prints a
+// summary and records the run in the run ledger (examples/runs) as kind
+// "consume".
 //
 //	consumer -group userstream-cassandra -consumers 3
 //	consumer -instance-id "$POD_NAME"   # static membership: a restart takes its partitions back at once
@@ -12,10 +13,11 @@
 // This file wires userstream's public packages: [connect] finds the servers
 // and opens a checked client of each, secured by [secure];
 // [kafkasink.Consumer]s read the topic in a group and hand each batch to
-// kafkasink.RowsHandler(store.UpsertMany, kafkasink.RejectedRows), so that
-// offsets are committed once the rows are in Cassandra
-// ([cassandrastore.Store]), rows it can never write are dead-lettered, and
-// an outage is retried, not lost; [runledger] records the run. Every
+// kafkasink.ChangesHandler(store.ApplyMany, kafkasink.RejectedRows), so that
+// offsets are committed once the changes are in Cassandra
+// ([cassandrastore.Store]) at their versions (a newer version wins, a
+// delete sticks, a replayed older record changes nothing), rows it can
+// never write are dead-lettered, and an outage is retried, not lost; [runledger] records the run. Every
 // component registers its Prometheus series on the process's one registry
 // (WithMetrics): the consumers their dead letters, lag and latencies, the
 // store its writes. console.go serves them and the status page, and prints
@@ -221,11 +223,13 @@ func (p *pipeline) openCassandra(ctx context.Context, sec secure.Cassandra) (err
 // newConsumers creates the -consumers consumers of the group; each takes
 // a share of the partitions once it runs.
 func (p *pipeline) newConsumers() error {
-	// The store's bulk write is the handler. RowsHandler passes it each
-	// batch's rows, and RejectedRows sends the rows it can never write to
-	// the dead-letter topic; any other failure is retried, so a Cassandra
+	// The store's bulk write is the handler. ChangesHandler passes it each
+	// batch's changes (rows and deletes, with their versions: ApplyMany
+	// writes at the version, so replays and redrives never roll a row
+	// back), and RejectedRows sends the rows it can never write to the
+	// dead-letter topic; any other failure is retried, so a Cassandra
 	// outage holds the partition instead of losing rows.
-	handler := kafkasink.RowsHandler(p.store.UpsertMany, kafkasink.RejectedRows)
+	handler := kafkasink.ChangesHandler(p.store.ApplyMany, kafkasink.RejectedRows)
 	for i := range max(p.cfg.consumers, 1) {
 		opts := []kafkasink.ConsumerOpt{kafkasink.WithTopic(p.cfg.topic), kafkasink.WithDLQTopic(p.cfg.dlqTopic), kafkasink.WithLogger(p.log),
 			kafkasink.WithSessionTimeout(p.cfg.sessionTimeout), kafkasink.WithMetrics(p.reg), kafkasink.WithClientOpts(consumerFetchOpts...)}

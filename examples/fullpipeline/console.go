@@ -20,6 +20,9 @@ import (
 // it.
 type report struct {
 	runledger.Run
+	// Updated counts, of Staged, the new versions of users staged before
+	// (ingest.Result.Updated): users whose content changed.
+	Updated      int64
 	Duration     time.Duration
 	Verification *verification // nil when not verified
 	TableRows    int64         // rows in the table after the run (-1 when not counted)
@@ -116,7 +119,8 @@ func writeSummary(w io.Writer, c config, r report) {
 		fmt.Fprintf(w, "  error        %s\n", r.Error)
 	}
 	fmt.Fprintf(w, "  fetched      %s users (%s invalid)\n", thousands(r.Fetched), thousands(r.Invalid))
-	fmt.Fprintf(w, "  staged       %s new in PostgreSQL, %s already staged (duplicates)\n", thousands(r.Staged), thousands(r.Duplicates))
+	fmt.Fprintf(w, "  staged       %s new and %s updated users in PostgreSQL, %s unchanged (duplicates)\n",
+		thousands(r.Staged-r.Updated), thousands(r.Updated), thousands(r.Duplicates))
 	fmt.Fprintf(w, "  published    %s to Kafka topic %s\n", thousands(r.Published), c.topic)
 	fmt.Fprintf(w, "  stored       %s rows in Cassandra %s.%s\n", thousands(r.Stored), c.keyspace, c.table)
 	fmt.Fprintf(w, "  dead-letter  %s records this run", thousands(r.DeadLettered))
@@ -136,6 +140,12 @@ func writeSummary(w io.Writer, c config, r report) {
 			thousands(int64(v.Found)), thousands(int64(v.Unique)), c.keyspace, c.table, thousands(r.TableRows))
 		for _, id := range v.Missing {
 			fmt.Fprintf(w, "  missing      %s\n", id)
+		}
+		if v.Stale > 0 {
+			fmt.Fprintf(w, "  stale        %s rows are not the version fetched last\n", thousands(int64(v.Stale)))
+		}
+		for _, id := range v.StaleIDs {
+			fmt.Fprintf(w, "  stale        %s\n", id)
 		}
 		for _, s := range v.Samples {
 			fmt.Fprintf(w, "  sample       %s  %s %s <%s>, %s\n", s.ID, s.FirstName, s.LastName, s.Email, s.Address)

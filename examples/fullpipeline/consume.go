@@ -35,10 +35,11 @@ func instanceID(id string, consumers, i int) string {
 // newConsumers creates the -consumers consumers of the group; each takes
 // a share of the partitions once it runs.
 func (p *pipeline) newConsumers() error {
-	// The store's bulk write is the handler; the rows it can never write
+	// The store's bulk write is the handler, at each change's version (a
+	// newer version wins, a delete sticks); the rows it can never write
 	// go to the dead-letter topic, any other failure is retried (a
 	// Cassandra outage holds the partition). observe times the run's rows.
-	handler := p.observe(kafkasink.RowsHandler(p.store.UpsertMany, kafkasink.RejectedRows))
+	handler := p.observe(kafkasink.ChangesHandler(p.store.ApplyMany, kafkasink.RejectedRows))
 	for i := range max(p.cfg.consumers, 1) {
 		opts := []kafkasink.ConsumerOpt{kafkasink.WithTopic(p.cfg.topic), kafkasink.WithDLQTopic(p.cfg.dlqTopic), kafkasink.WithLogger(p.log),
 			kafkasink.WithSessionTimeout(p.cfg.sessionTimeout), kafkasink.WithMetrics(p.reg), kafkasink.WithClientOpts(consumerFetchOpts...)}

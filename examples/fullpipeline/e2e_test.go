@@ -188,3 +188,44 @@ func TestEndToEndSchemaRegistry(t *testing.T) {
 		}
 	}
 }
+
+// With -change-share, run i of the process is day i of the offline API: the
+// second and third runs stage the changed users as new versions (about a
+// quarter each), publish and store them, and the check finds every user's
+// latest values in Cassandra, not the first version.
+func TestEndToEndChangeShare(t *testing.T) {
+	cfg := testConfig(t, 4000)
+	cfg.changeShare, cfg.every, cfg.runs = 0.25, time.Millisecond, 3
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	reports, err := run(ctx, cfg, quiet, &out)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	if len(reports) != 3 {
+		t.Fatalf("%d reports, want 3\n%s", len(reports), out.String())
+	}
+	if r := reports[0]; r.Staged != 4000 || r.Updated != 0 {
+		t.Errorf("first run staged %d, updated %d: want 4,000 new users", r.Staged, r.Updated)
+	}
+	for i, r := range reports {
+		v := r.Verification
+		if r.Status != runledger.StatusSucceeded || v == nil || v.Unique != 4000 || v.Found != 4000 || v.Stale != 0 || r.TableRows != 4000 {
+			t.Fatalf("run %d: %+v, verification %+v\n%s", i, r.Run, v, out.String())
+		}
+		if i == 0 {
+			continue
+		}
+		// A quarter of 4,000 change each day: 1,000 on average, far
+		// outside 500-1,500 only with a broken offline API.
+		if r.Updated < 500 || r.Updated > 1500 || r.Staged != r.Updated || r.Duplicates != 4000-r.Updated ||
+			r.Published != r.Updated || r.Stored < r.Updated {
+			t.Errorf("run %d: staged %d, updated %d, duplicates %d, published %d, stored %d: want the changed users staged, published and stored",
+				i, r.Staged, r.Updated, r.Duplicates, r.Published, r.Stored)
+		}
+	}
+	if !strings.Contains(out.String(), fmt.Sprintf("staged       0 new and %s updated users", thousands(reports[1].Updated))) {
+		t.Errorf("summary does not report the updates:\n%s", out.String())
+	}
+}

@@ -32,10 +32,11 @@ const defaultSessionTimeout = 6 * time.Second
 // defaultMemoryLimit is the default soft limit of the Go runtime's memory
 // (-memory-limit): it makes the collector run before the heap doubles,
 // for the same CPU (BENCHMARKS.md). A run's verification set adds
-// verifyBytesPerUser per user (a 16-byte key in a map, and its growth).
+// verifyBytesPerUser per user (a 16-byte key and an 8-byte hash of its
+// values in a map, and its growth).
 const (
 	defaultMemoryLimit = 40 << 20
-	verifyBytesPerUser = 32
+	verifyBytesPerUser = 48
 )
 
 // config is what the command is configured with.
@@ -58,7 +59,10 @@ type config struct {
 	offline               bool
 	users, pageSize, runs int
 	rate                  float64
-	every                 time.Duration
+	// changeShare: with -offline, the share of users that change on each
+	// run after the first (run i serves day i of randomusertest).
+	changeShare float64
+	every       time.Duration
 	// Consume.
 	consumers      int
 	instanceID     string
@@ -91,6 +95,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
 	fs.StringVar(&c.seed, "seed", "userstream", "API seed: the same seed fetches the same users (runs are idempotent); empty means a new seed per run")
 	fs.IntVar(&c.pageSize, "page-size", randomuser.MaxResults, "users per API request (1-5000)")
 	fs.StringVar(&c.nat, "nat", "", "nationalities, comma-separated (default all)")
+	fs.Float64Var(&c.changeShare, "change-share", 0, "with -offline, the share (0-1) of users the offline API changes on each run after the first (new email, phone, location and picture; same id), so later runs carry updates; 0: users never change")
 	fs.Float64Var(&c.rate, "rate", 0, "offered load in users per second; 0 fetches as fast as the API allows")
 	fs.DurationVar(&c.every, "every", 0, "run on this schedule (like the seed's DAG); 0 runs once")
 	fs.IntVar(&c.runs, "runs", 0, "with -every, stop after this many runs; 0 means until interrupted")
@@ -99,7 +104,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
 	fs.StringVar(&c.instanceID, "instance-id", os.Getenv(envInstanceID), "static group membership: a stable id per consumer process (e.g. the pod name; env "+envInstanceID+"); a restarted process with the same id takes its partitions back at once; empty: dynamic membership")
 	fs.DurationVar(&c.sessionTimeout, "session-timeout", defaultSessionTimeout, "how long the group waits for a silent member (crashed, or paused longer than this) before giving its partitions to the others")
 	c.memoryLimit = defaultMemoryLimit
-	fs.Var(memlimit.Size(&c.memoryLimit), "memory-limit", "soft limit of the process's Go memory, as in GOMEMLIMIT (e.g. 40MiB), plus 32 bytes per user verified; 0 means none; GOMEMLIMIT in the environment wins")
+	fs.Var(memlimit.Size(&c.memoryLimit), "memory-limit", "soft limit of the process's Go memory, as in GOMEMLIMIT (e.g. 40MiB), plus 48 bytes per user verified; 0 means none; GOMEMLIMIT in the environment wins")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", defaultMetricsAddr, "address of the /metrics and /healthz endpoint; empty disables it")
 	fs.BoolVar(&c.progress, "progress", isTerminal(os.Stderr), "print a live progress line on standard error (default: when it is a terminal)")
 	fs.StringVar(&c.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
@@ -108,7 +113,19 @@ func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
 	}
 	c.brokers, c.schemaRegistry, c.cassandraHosts, c.postgresDSN, c.consistency = srv.KafkaBrokers, srv.SchemaRegistryURL, srv.CassandraHosts, srv.PostgresDSN, srv.CassandraConsistency
 	c.dlqTopic = cmp.Or(c.dlqTopic, kafkasink.DLQTopicFor(c.topic)) // as kafkasink's default: poison of one topic never lands among another's
-	return c, errors.Join(envErr, connect.CheckReplication(c.replication))
+	return c, errors.Join(envErr, connect.CheckReplication(c.replication), c.checkChangeShare())
+}
+
+// checkChangeShare refuses a -change-share out of 0-1, or without -offline:
+// the real API has no days, its users never change.
+func (c config) checkChangeShare() error {
+	switch {
+	case c.changeShare < 0 || c.changeShare > 1:
+		return fmt.Errorf("-change-share %v: want a share from 0 to 1", c.changeShare)
+	case c.changeShare > 0 && !c.offline:
+		return errors.New("-change-share needs -offline: the Random User API's users never change")
+	}
+	return nil
 }
 
 // memoryLimitBytes is -memory-limit grown by the verification set; 0: none.

@@ -94,3 +94,17 @@ func TestServerFlagsReadTheEnvironment(t *testing.T) {
 		t.Errorf("flags over the environment: brokers %q, instance id %q", c.brokers, c.instanceID)
 	}
 }
+
+func TestChangeShareFlag(t *testing.T) {
+	if c, err := parse(t); err != nil || c.changeShare != 0 {
+		t.Fatalf("default %v (%v), want 0", c.changeShare, err)
+	}
+	if c, err := parse(t, "-offline", "-change-share", "0.25"); err != nil || c.changeShare != 0.25 {
+		t.Fatalf("-offline -change-share 0.25: %v (%v)", c.changeShare, err)
+	}
+	for _, args := range [][]string{{"-change-share", "0.25"}, {"-offline", "-change-share", "1.5"}, {"-offline", "-change-share", "-0.1"}} {
+		if _, err := parse(t, args...); err == nil {
+			t.Errorf("%q accepted", args)
+		}
+	}
+}

@@ -10,6 +10,12 @@
 //
 //	fullpipeline -offline -users 100000
 //	fullpipeline -offline -every 1h -runs 24   # scheduled, like the seed's DAG
+//	fullpipeline -offline -every 1m -runs 3 -change-share 0.1
+//
+// With -change-share, run i of the process is day i of the offline API,
+// on which that share of the users have a new email, phone, location and
+// picture: the run stages their new versions, and the check finds each
+// user's latest version in Cassandra.
 //
 // SIGINT or SIGTERM stops it gracefully: staged users stay in the outbox,
 // consumers finish and commit their batch, nothing is lost; the next run
@@ -22,9 +28,11 @@
 // ([outbox.Store]) in one transaction, the durable hand-off between
 // fetching and streaming; an [outbox.Relay] publishes the staged rows in
 // order through a [kafkasink.Producer]; [kafkasink.Consumer]s hand each
-// batch to kafkasink.RowsHandler(store.UpsertMany, kafkasink.RejectedRows),
-// committing offsets once the rows are in Cassandra ([cassandrastore.Store]),
-// with poison sent to the dead-letter topic; [runledger] records every run,
+// batch to kafkasink.ChangesHandler(store.ApplyMany, kafkasink.RejectedRows),
+// committing offsets once the changes are in Cassandra
+// ([cassandrastore.Store]) at their versions, so that a user's newer
+// version wins whatever order its records arrive in, with poison sent to
+// the dead-letter topic; [runledger] records every run,
 // [ingest.Schedule] repeats them. Every component registers its Prometheus
 // series on the process's one registry (WithMetrics). console.go serves
 // them and the status page, and prints the progress line and the summary;
@@ -60,6 +68,7 @@ import (
 	"github.com/userstream/userstream/kafkasink/outbox"
 	"github.com/userstream/userstream/memlimit"
 	"github.com/userstream/userstream/randomuser"
+	"github.com/userstream/userstream/randomuser/randomusertest"
 	"github.com/userstream/userstream/runledger"
 	"github.com/userstream/userstream/secure"
 )
@@ -106,6 +115,12 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) ([]re
 	stopBackground := p.startBackground(ctx)
 	var reports []report
 	err = ingest.Schedule{Every: cfg.every, Runs: cfg.runs, Logger: log}.Run(ctx, func(ctx context.Context) error {
+		// Run i of the process serves day i of the offline API: with
+		// -change-share, a share of the users fetched before have changed,
+		// and the run stages their new versions.
+		if p.offline != nil {
+			p.offline.Handler().SetDay(len(reports))
+		}
 		r, err := p.fullRun(ctx, out)
 		reports = append(reports, r)
 		return err
@@ -125,6 +140,7 @@ type pipeline struct {
 	queue       *dlq.Queue         // the dead letters the status page shows
 
 	api       *connect.API
+	offline   *randomusertest.Server // -offline's API; nil without
 	loop      *ingest.Loop
 	ids       *idSet // the ids staged by the current run
 	pool      *pgxpool.Pool
@@ -288,6 +304,9 @@ func (p *pipeline) close() {
 	if p.api != nil {
 		p.api.Close()
 	}
+	if p.offline != nil {
+		p.offline.Close()
+	}
 }
 
 // counted returns r with the process's counts so far less base's: the
@@ -319,7 +338,8 @@ func (p *pipeline) fullRun(ctx context.Context, out io.Writer) (report, error) {
 	p.ids = ids
 	// What was fetched before a fetch error is staged: the next run of the
 	// seed skips it.
-	_, err := p.loop.Run(work, run.RunID, p.cfg.seed, p.cfg.users)
+	res, err := p.loop.Run(work, run.RunID, p.cfg.seed, p.cfg.users)
+	rep.Updated = res.Updated
 	if err == nil {
 		err = p.drain(work)
 	}
@@ -353,18 +373,25 @@ func (p *pipeline) fullRun(ctx context.Context, out io.Writer) (report, error) {
 // stages each page in the outbox, where the relay picks it up. Each page
 // staged is counted, and its ids go to the run's set, for verification.
 func (p *pipeline) openIngest() (err error) {
-	p.api, err = connect.OpenAPI(p.cfg.apiURL, p.cfg.offline, randomuser.WithLogger(p.log), randomuser.WithMetrics(p.reg))
+	// The offline server is this program's own (not connect's), so that
+	// it changes -change-share of the users on each run after the first.
+	apiURL := p.cfg.apiURL
+	if p.cfg.offline {
+		if p.offline, err = randomusertest.NewServer(randomusertest.WithChangeShare(p.cfg.changeShare)); err != nil {
+			return fmt.Errorf("offline API server: %w", err)
+		}
+		apiURL = p.offline.BaseURL()
+		p.log.Info("serving the Random User API offline", "url", apiURL, "change_share", p.cfg.changeShare)
+	}
+	p.api, err = connect.OpenAPI(apiURL, false, randomuser.WithLogger(p.log), randomuser.WithMetrics(p.reg))
 	if err != nil {
 		return err
-	}
-	if p.api.Offline() {
-		p.log.Info("serving the Random User API offline", "url", p.api.BaseURL)
 	}
 	p.loop, err = ingest.New(p.api, p.outbox, ingest.WithPageSize(p.cfg.pageSize), ingest.WithRate(p.cfg.rate),
 		ingest.WithNat(strings.FieldsFunc(p.cfg.nat, func(r rune) bool { return r == ',' })...),
 		ingest.WithLogger(p.log), ingest.WithMetrics(p.reg), ingest.WithPageHook(func(pg ingest.Page) {
 			for i := range pg.Rows {
-				p.ids.add(pg.Rows[i].ID)
+				p.ids.add(&pg.Rows[i])
 			}
 			p.fetched.Add(int64(pg.Fetched))
 			p.invalid.Add(int64(pg.Invalid))

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"sync"
 	"time"
 
@@ -17,6 +18,11 @@ type verification struct {
 	Found   int             // of them, rows found in the table
 	Missing []string        // ids not found (at most 10 listed)
 	Samples []transform.Row // a few stored rows
+	// Stale counts the rows found whose values are not those of the
+	// version the run fetched last (an older version won); StaleIDs
+	// lists at most 10 of them.
+	Stale    int
+	StaleIDs []string `json:",omitempty"`
 }
 
 // check verifies the run in Cassandra (every unique user it fetched has its
@@ -36,11 +42,16 @@ func (p *pipeline) check(ctx context.Context, ids *idSet, rep *report) error {
 		return fmt.Errorf("verification failed: %d of %d unique users are missing from %s.%s",
 			v.Unique-v.Found, v.Unique, p.cfg.keyspace, p.cfg.table)
 	}
+	if v.Stale != 0 {
+		return fmt.Errorf("verification failed: %d of %d users in %s.%s are not the version fetched last",
+			v.Stale, v.Unique, p.cfg.keyspace, p.cfg.table)
+	}
 	return nil
 }
 
 // verify reads the whole table once and checks that every id of ids is in
-// it, counting the table's rows too. One paged scan is much faster than a
+// it with the values fetched last (a run that fetched changed users must
+// find their new versions), counting the table's rows too. One paged scan is much faster than a
 // point read per user (100,000 users: about 2 s against 15 s here). ids is
 // emptied of the ids found.
 func (p *pipeline) verify(ctx context.Context, ids *idSet) (verification, int64, error) {
@@ -51,8 +62,13 @@ func (p *pipeline) verify(ctx context.Context, ids *idSet) (verification, int64,
 			return v, rows, fmt.Errorf("verify: %w", err)
 		}
 		rows++
-		if ids.remove(row.ID) {
+		if found, same := ids.remove(row); found {
 			v.Found++
+			if !same {
+				if v.Stale++; len(v.StaleIDs) < 10 {
+					v.StaleIDs = append(v.StaleIDs, row.ID)
+				}
+			}
 			if len(v.Samples) < 3 {
 				v.Samples = append(v.Samples, row)
 			}
@@ -62,32 +78,51 @@ func (p *pipeline) verify(ctx context.Context, ids *idSet) (verification, int64,
 	return v, rows, nil
 }
 
-// idSet is a set of UUIDs held as 16 bytes each, so that verifying a run of
-// 100,000 users costs a few megabytes; safe for concurrent use. Ids that
-// are not UUIDs are ignored: staging has rejected them already.
+// idSet is a set of UUIDs, each with a hash of the values last added for
+// it, held in 24 bytes, so that verifying a run of 100,000 users costs a
+// few megabytes; safe for concurrent use. Ids that are not UUIDs are
+// ignored: staging has rejected them already.
 type idSet struct {
 	mu  sync.Mutex
-	ids map[gocql.UUID]struct{}
+	ids map[gocql.UUID]uint64
 }
 
-func newIDSet() *idSet { return &idSet{ids: map[gocql.UUID]struct{}{}} }
+func newIDSet() *idSet { return &idSet{ids: map[gocql.UUID]uint64{}} }
 
-func (s *idSet) add(id string) {
-	if u, err := gocql.ParseUUID(id); err == nil {
+// add adds row's id with its values; a later add of the id replaces them,
+// as a later version of a user replaces the earlier in the table.
+func (s *idSet) add(row *transform.Row) {
+	if u, err := gocql.ParseUUID(row.ID); err == nil {
+		h := rowHash(row)
 		s.mu.Lock()
-		s.ids[u] = struct{}{}
+		s.ids[u] = h
 		s.mu.Unlock()
 	}
 }
 
-// remove removes id and reports whether it was in the set.
-func (s *idSet) remove(id string) bool {
-	u, err := gocql.ParseUUID(id)
+// remove removes row's id and reports whether it was in the set and, if
+// so, whether row has the values added last.
+func (s *idSet) remove(row transform.Row) (found, same bool) {
+	u, err := gocql.ParseUUID(row.ID)
+	if err != nil {
+		return false, false
+	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, found := s.ids[u]
+	h, found := s.ids[u]
 	delete(s.ids, u)
-	return err == nil && found
+	s.mu.Unlock()
+	return found, found && h == rowHash(&row)
+}
+
+// rowHash is a 64-bit FNV-1a hash of a row's values but its id, each
+// followed by a zero byte so that no two rows' fields run together.
+func rowHash(r *transform.Row) uint64 {
+	h := fnv.New64a()
+	for _, f := range [...]string{r.FirstName, r.LastName, r.Gender, r.Address, r.PostCode, r.Email, r.Username, r.DOB, r.RegisteredDate, r.Phone, r.Picture} {
+		h.Write([]byte(f))
+		h.Write([]byte{0})
+	}
+	return h.Sum64()
 }
 
 func (s *idSet) len() int {
