@@ -36,6 +36,26 @@
 //     Cassandra nodes, a Cassandra node SIGKILLed and left down. The same
 //     checks follow each, read at LOCAL_QUORUM.
 //
+// Two scenarios carry changes, not only creations (updates_test.go). In
+// the updates scenarios (TestClusterUpdates, and TestUpdates on the single
+// node with the group commit log) day 0's users are consumed, every row's
+// write time is read, and then the API serves day 1, on which a third of
+// the users changed (randomusertest.WithChangeShare), as a stream: the new
+// versions are staged, relayed and consumed while a consumer process and
+// a Cassandra node are SIGKILLed and restarted, and the write times are
+// read again mid-stream. At the end the table must hold exactly day 1's
+// row of every user, the changed users above their day-0 write time and
+// the others at it, no write time below one read before (nothing rolled
+// back), every version in the topic, and the reconciler (package
+// reconcile) must find no difference. TestClusterReconcile runs the
+// pipeline, deletes 1,000 rows and overwrites 1,000 by hand (CQL at the
+// current time), SIGKILLs a Cassandra node and leaves it down: a check at
+// LOCAL_QUORUM must report exactly those 1,000 missing and 1,000 stale,
+// Repair and a producer and consumer run carry them, and a second check
+// must report none; the node is started again at the end. These three
+// carry their users twice, so they take a fifth of USERSTREAM_FAULT_USERS
+// (20,000 by default), for about two minutes each.
+//
 // In every scenario the test acts as a process manager: it restarts at
 // once a process it killed, and restarts one that exits by itself, but
 // such an exit fails the scenario unless its setup declares why it

@@ -25,6 +25,7 @@ import (
 // slow one.
 type gate struct {
 	srv *httptest.Server
+	api *randomusertest.Handler // the API behind the tap: SetDay moves its users on
 
 	mu      sync.Mutex
 	allowed int           // pages served without waiting
@@ -35,13 +36,14 @@ type gate struct {
 
 const unlimited = math.MaxInt
 
-func newGate(t *testing.T, limit int) *gate {
+// newGate returns a gate serving limit pages, of an API made with opts.
+func newGate(t *testing.T, limit int, opts ...randomusertest.Opt) *gate {
 	t.Helper()
-	h, err := randomusertest.NewHandler()
+	h, err := randomusertest.NewHandler(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &gate{allowed: limit, raised: make(chan struct{}), notify: make(chan struct{})}
+	g := &gate{api: h, allowed: limit, raised: make(chan struct{}), notify: make(chan struct{})}
 	g.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		page := 1
 		if p, err := strconv.Atoi(r.URL.Query().Get("page")); err == nil && p > 1 {

@@ -924,6 +924,7 @@ type figure struct {
 	missing      int   // users not in the table
 	topicDups    int   // records in the topic beyond one per user (relay duplicates)
 	delivered    int64 // rows the consumers stored, summed over processes
+	records      int64 // versions to deliver once each; 0: usersIn (one per user)
 	deliveredMin bool  // delivered is a lower bound (processes were killed)
 	deadLetters  int64
 	events       []eventFigure
@@ -949,7 +950,11 @@ func secs(d time.Duration) string {
 }
 
 func (f figure) duplicates() string {
-	d := max(f.delivered-int64(f.usersIn), 0)
+	want := f.records
+	if want == 0 {
+		want = int64(f.usersIn)
+	}
+	d := max(f.delivered-want, 0)
 	if f.deliveredMin {
 		return "≥ " + strconv.FormatInt(d, 10)
 	}

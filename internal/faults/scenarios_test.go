@@ -130,6 +130,9 @@ type setup struct {
 	// scenario today): any exit the test did not cause fails the scenario.
 	// The test's own kills and stops are never counted.
 	exits string
+	// users, if set, overrides the users of the scenario
+	// (USERSTREAM_FAULT_USERS).
+	users int
 }
 
 // scenario pushes the users of a fresh pipeline through consumer processes
@@ -140,7 +143,10 @@ func scenario(t *testing.T, su setup, inject func(context.Context, *run) error) 
 	name, consumers := su.name, su.consumers
 	st := newStack(t)
 	st.ensureUp(t)
-	users := faultUsers(t)
+	users := su.users
+	if users == 0 {
+		users = faultUsers(t)
+	}
 	cfg := newConfig(t, "f_"+name, users)
 	if su.pageSize > 0 {
 		cfg.PageSize = su.pageSize
