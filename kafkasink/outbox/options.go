@@ -146,7 +146,8 @@ func WithBackoff(min, max time.Duration) RelayOpt {
 }
 
 // WithCommitTimeout bounds how long a relay may take, once a batch is
-// produced, to move the position and commit, overriding the default 30s.
+// produced, to move the position and commit, overriding the default 30s;
+// the time starts when the produce has returned, however long it took.
 // This step deliberately outlives the context of [Relay.RelayOnce] and
 // [Relay.Run]: abandoning it would turn every acknowledged row of the batch
 // into a duplicate.

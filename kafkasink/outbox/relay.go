@@ -221,6 +221,12 @@ func (r *Relay) count(err error) {
 
 type roundResult struct{ read, published int }
 
+// endContext is the context that ends a claim: detached from ctx, bounded
+// by WithCommitTimeout from now.
+func (r *Relay) endContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), r.cfg.commitTimeout)
+}
+
 // round is one RelayOnce. The claim holds the position's lock from its
 // first statement to its end, so no other relay reads, produces or moves
 // the position meanwhile.
@@ -232,10 +238,15 @@ func (r *Relay) round(ctx context.Context) (roundResult, error) {
 	}
 	// Ending the claim must not depend on ctx: it releases the
 	// position's lock, and after a produce it records what the broker
-	// has.
-	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.commitTimeout)
-	defer cancel()
-	defer c.Release(ectx) // a no-op after Commit
+	// has. Its time (WithCommitTimeout) starts when it is needed, after
+	// the produce: a window opened before would have been spent by a
+	// produce that waited out a broker outage, and the commit of rows the
+	// broker had acknowledged would fail, to be produced again.
+	defer func() {
+		rctx, cancel := r.endContext(ctx)
+		c.Release(rctx) // a no-op after Commit
+		cancel()
+	}()
 	rows := c.Rows()
 	if len(rows) == 0 {
 		r.roundDone(ctx, res)
@@ -256,7 +267,10 @@ func (r *Relay) round(ctx context.Context) (roundResult, error) {
 		res.published++
 	}
 	if res.published > 0 {
-		if err := c.Commit(ectx, res.published); err != nil {
+		cctx, cancel := r.endContext(ctx)
+		err := c.Commit(cctx, res.published)
+		cancel()
+		if err != nil {
 			r.log.Warn("outbox: acknowledged rows not recorded as published; they will be produced again (duplicates, not loss)",
 				"rows", res.published, "err", err)
 			return roundResult{read: res.read}, err

@@ -726,3 +726,48 @@ func TestConcurrentStagingLosesNothing(t *testing.T) {
 	}
 	t.Logf("%d rows staged by 4 writers, all produced", len(all))
 }
+
+// slowProducer acknowledges every row after taking d.
+type slowProducer struct {
+	fakeProducer
+	d time.Duration
+}
+
+func (s *slowProducer) ProduceEncodedSync(ctx context.Context, rows ...kafkasink.Encoded) ([]kafkasink.Delivery, error) {
+	time.Sleep(s.d)
+	return s.fakeProducer.ProduceEncodedSync(ctx, rows...)
+}
+
+// TestSlowProduceStillCommits: a produce that takes longer than the commit
+// timeout (a broker outage waited out) still has the whole timeout to
+// record what the broker acknowledged. Timing the commit from before the
+// produce left it an expired context, and the acknowledged rows went out
+// again as duplicates (seen in the black-hole fault scenario).
+func TestSlowProduceStillCommits(t *testing.T) {
+	t.Parallel()
+	pool := newPool(t)
+	store := newStore(t, pool)
+	ctx := testContext(t, 30*time.Second)
+	rows := testrows.Rows(20)
+	if _, err := store.Stage(ctx, "run", rows); err != nil {
+		t.Fatal(err)
+	}
+	p := &slowProducer{d: 300 * time.Millisecond}
+	relay, err := outbox.NewRelay(store, p, outbox.WithCommitTimeout(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := relay.RelayOnce(ctx)
+	if err != nil || n != len(rows) {
+		t.Fatalf("RelayOnce = %d, %v; want %d, nil", n, err, len(rows))
+	}
+	if pending, err := store.Pending(ctx); err != nil || pending != 0 {
+		t.Fatalf("Pending = %d, %v; want 0: the acknowledged rows were not recorded as published", pending, err)
+	}
+	if n, err := relay.RelayOnce(ctx); n != 0 || err != nil {
+		t.Fatalf("second RelayOnce = %d, %v; want 0, nil (nothing produced twice)", n, err)
+	}
+	if got := len(p.produced()); got != len(rows) {
+		t.Fatalf("produced %d rows, want %d once each", got, len(rows))
+	}
+}
