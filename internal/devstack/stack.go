@@ -46,6 +46,8 @@ func (s *Stack) alive(svc Service) bool {
 		return s.pidAliveHere(pidFile(s.secure.Dir))
 	case Registry:
 		return s.pidAliveHere(pidFile(s.reg.Dir))
+	case Toxiproxy:
+		return s.pidAliveHere(pidFile(s.toxi.Dir))
 	}
 	return false
 }
@@ -76,6 +78,8 @@ func (s *Stack) ready(svc Service) func(context.Context) error {
 		return s.cassandraSecureReady
 	case Registry:
 		return s.registryReady
+	case Toxiproxy:
+		return s.toxiproxyReady
 	}
 	panic("devstack: no service " + svc)
 }
@@ -101,6 +105,8 @@ func (s *Stack) LogFiles(svc Service) []string {
 		return []string{filepath.Join(s.pg.Dir, "postgres.log")}
 	case Registry:
 		return []string{filepath.Join(s.reg.Dir, "registry.log")}
+	case Toxiproxy:
+		return []string{filepath.Join(s.toxi.Dir, "toxiproxy.log")}
 	}
 	return nil
 }
@@ -221,6 +227,9 @@ func (s *Stack) Up(ctx context.Context) error {
 	if s.cfg.Registry {
 		steps = append(steps, func() error { return s.startRegistry(ctx) })
 	}
+	if s.cfg.Toxiproxy {
+		steps = append(steps, func() error { return s.startToxiproxy(ctx) })
+	}
 	steps = append(steps,
 		func() error { return s.await(ctx, Postgres, string(Postgres), s.postgresReady) },
 		func() error { return s.postgresSecure(ctx) },
@@ -233,6 +242,9 @@ func (s *Stack) Up(ctx context.Context) error {
 	}
 	if s.cfg.Registry {
 		steps = append(steps, func() error { return s.await(ctx, Registry, string(Registry), s.registryReady) })
+	}
+	if s.cfg.Toxiproxy {
+		steps = append(steps, func() error { return s.await(ctx, Toxiproxy, string(Toxiproxy), s.toxiproxyReady) })
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -249,7 +261,7 @@ func (s *Stack) Start(ctx context.Context, svc Service) error {
 	if _, err := ParseService(string(svc)); err != nil {
 		return err
 	}
-	if svc != Postgres {
+	if svc != Postgres && svc != Toxiproxy {
 		if err := s.CheckJava(); err != nil {
 			return err
 		}
@@ -266,6 +278,8 @@ func (s *Stack) Start(ctx context.Context, svc Service) error {
 		start = s.startCassandraSecure
 	case Registry:
 		start = s.startRegistry
+	case Toxiproxy:
+		start = s.startToxiproxy
 	}
 	if err := start(ctx); err != nil {
 		return s.failed(err)
@@ -327,6 +341,8 @@ func (s *Stack) stop(ctx context.Context, svc Service, sig syscall.Signal) error
 		stopPid(ctx, sig, s.secure.Dir)
 	case Registry:
 		stopPid(ctx, sig, s.reg.Dir)
+	case Toxiproxy:
+		stopPid(ctx, sig, s.toxi.Dir)
 	}
 	return nil
 }
@@ -459,8 +475,11 @@ func (s *Stack) Status(ctx context.Context) []ServiceStatus {
 	var out []ServiceStatus
 	for _, svc := range s.Services() {
 		ready := s.ready(svc)
-		if svc == CassandraSecure {
+		switch svc {
+		case CassandraSecure:
 			ready = s.cassandraSecureAnswers
+		case Toxiproxy:
+			ready = func(ctx context.Context) error { _, err := s.toxiproxyAnswers(ctx); return err }
 		}
 		st := ServiceStatus{Service: svc}
 		switch {
@@ -491,6 +510,9 @@ func (s *Stack) Status(ctx context.Context) []ServiceStatus {
 				st.Detail = "TLS + password on " + s.secure.Addr()
 			case Registry:
 				st.Detail = s.reg.URL()
+			case Toxiproxy:
+				names, _ := s.toxiproxyAnswers(ctx)
+				st.Detail = fmt.Sprintf("%s, proxies %s", s.toxi.URL(), strings.Join(names, ", "))
 			}
 		case s.alive(svc):
 			st.State = Starting
@@ -563,6 +585,7 @@ func (s *Stack) Processes() []Process {
 		out = append(out, Process{Name: string(Postgres), Pid: pid, RSS: pss})
 	}
 	add(string(Registry), s.reg.Dir)
+	add(string(Toxiproxy), s.toxi.Dir)
 	return out
 }
 
