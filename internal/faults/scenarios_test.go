@@ -1,8 +1,9 @@
-//go:build faults || cluster
+//go:build faults || cluster || network
 
 package faults_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -130,6 +131,13 @@ type setup struct {
 	// scenario today): any exit the test did not cause fails the scenario.
 	// The test's own kills and stops are never counted.
 	exits string
+	// users, if set, is the scenario's users when USERSTREAM_FAULT_USERS
+	// is not (default 100,000).
+	users int
+	// producerEnv and consumerEnv, if set, are added to the producer's
+	// and the consumers' environment: the network scenarios point them at
+	// servers through the fault proxy with them.
+	producerEnv, consumerEnv []string
 }
 
 // scenario pushes the users of a fresh pipeline through consumer processes
@@ -140,7 +148,7 @@ func scenario(t *testing.T, su setup, inject func(context.Context, *run) error) 
 	name, consumers := su.name, su.consumers
 	st := newStack(t)
 	st.ensureUp(t)
-	users := faultUsers(t)
+	users := faultUsersOr(t, cmp.Or(su.users, 100000))
 	cfg := newConfig(t, "f_"+name, users)
 	if su.pageSize > 0 {
 		cfg.PageSize = su.pageSize
@@ -181,7 +189,7 @@ func scenario(t *testing.T, su setup, inject func(context.Context, *run) error) 
 
 	// Consumers first, then the producer.
 	for i, n := range consumers {
-		sup := startSupervisor(t, fmt.Sprintf("consumer%d", i+1), filepath.Join(r.bins, "consumer"), logs, false, su.exits,
+		sup := startSupervisorEnv(t, fmt.Sprintf("consumer%d", i+1), filepath.Join(r.bins, "consumer"), logs, false, su.exits, su.consumerEnv,
 			r.consumerArgs(fmt.Sprintf("consumer%d", i+1), n)...)
 		r.mu.Lock()
 		r.cons = append(r.cons, sup)
@@ -204,7 +212,7 @@ func scenario(t *testing.T, su setup, inject func(context.Context, *run) error) 
 	}
 	r.mon = startMonitor(t, cfg.Brokers, cfg.Topic, cfg.Group, r.consumers)
 	start := time.Now()
-	r.prod = startSupervisor(t, "producer", filepath.Join(r.bins, "producer"), logs, true, su.exits, r.producerArgs()...)
+	r.prod = startSupervisorEnv(t, "producer", filepath.Join(r.bins, "producer"), logs, true, su.exits, su.producerEnv, r.producerArgs()...)
 
 	injected := make(chan error, 1)
 	go func() { injected <- inject(ctx, r) }()
