@@ -209,8 +209,9 @@ func (s *Stack) failed(err error) error {
 
 // Up starts what is not running and waits until each server answers a real
 // request: PostgreSQL, Kafka and Cassandra with their secured listeners,
-// cassandra-secure in secure mode, the registry when asked for. It is
-// idempotent. On failure it stops what it started and returns the error (a
+// cassandra-secure in secure mode, the registry and Toxiproxy when asked
+// for (a broker of this folder running without the listener behind its
+// proxy is restarted with it). It is idempotent. On failure it stops what it started and returns the error (a
 // *StartError when a server did not come up).
 func (s *Stack) Up(ctx context.Context) error {
 	t0 := time.Now()
@@ -218,6 +219,7 @@ func (s *Stack) Up(ctx context.Context) error {
 		s.CheckJava,
 		s.secureInit,
 		func() error { return s.startPostgres(ctx) },
+		func() error { return s.kafkaForProxy(ctx) },
 		func() error { return s.startKafka(ctx) },
 		func() error { return s.startCassandra(ctx) },
 	}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -167,6 +168,18 @@ func (s *Stack) startToxiproxy(ctx context.Context) error {
 			s.kafka[0].ProxiedAddr())
 	}
 	return nil
+}
+
+// kafkaForProxy stops the brokers of this folder when Toxiproxy is asked
+// for and they run without the PROXIED listener (started before it was),
+// so that Up starts them again with it: without it the kafka proxy has
+// nothing to forward to.
+func (s *Stack) kafkaForProxy(ctx context.Context) error {
+	if !s.cfg.Toxiproxy || !s.alive(Kafka) || s.kafkaProxied() {
+		return nil
+	}
+	s.logf("kafka runs without the listener behind its proxy (%s): restarting it with it", s.kafka[0].ProxiedAddr())
+	return s.stop(ctx, Kafka, syscall.SIGTERM)
 }
 
 // kafkaProxied: every broker runs with the listener behind its proxy.
