@@ -45,7 +45,7 @@
 //     producer's connections to Kafka black-holed for 30 s, 300 ms ± 100
 //     ms on every PostgreSQL round trip for the whole run, every Kafka and
 //     Cassandra connection reset six times, and the producer's bandwidth
-//     to Kafka limited to 512 KiB/s. The test's own clients stay on the
+//     to Kafka limited to 128 KiB/s. The test's own clients stay on the
 //     plain addresses, to watch the pipeline through the fault. The same
 //     checks follow each, with 30,000 users unless USERSTREAM_FAULT_USERS
 //     says otherwise, and each also reports the retries its processes

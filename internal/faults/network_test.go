@@ -376,14 +376,14 @@ func TestConnectionsReset(t *testing.T) {
 }
 
 // TestKafkaBandwidth limits the producer's bandwidth to the broker to
-// 512 KiB/s for the whole run (bandwidth toxic, client to server), far
+// 128 KiB/s for the whole run (bandwidth toxic, client to server), far
 // below what the relay produces: its buffers fill, and the backpressure
 // must hold its memory within bounds while nothing is lost. The peak
 // resident memory is reported.
 func TestKafkaBandwidth(t *testing.T) {
 	px := newProxies(t)
-	px.add(t, "kafka", "bandwidth", toxiproxy.Attributes{"rate": 512}, "upstream")
-	su := setup{name: "kafka_bandwidth", faults: "producer → Kafka limited to 512 KiB/s, whole run",
+	px.add(t, "kafka", "bandwidth", toxiproxy.Attributes{"rate": 128}, "upstream")
+	su := setup{name: "kafka_bandwidth", faults: "producer → Kafka limited to 128 KiB/s, whole run",
 		consumers: []int{2}, users: networkUsers, producerEnv: through(t, "kafka")}
 	var w *rssWatch
 	r := scenario(t, su, func(ctx context.Context, r *run) error {
