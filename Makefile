@@ -39,6 +39,8 @@ help:
 	@echo '  test-secure     SCRAM, TLS, passwords: ~3 min; starts a secured Cassandra node and stops it again'
 	@echo '  fuzz            every decoder fuzz target for FUZZTIME (default 15s) each: ~2 min'
 	@echo '  faults          the fault-injection suite: ~5 min; SIGKILLs the local servers; run it alone'
+	@echo '  faults-network  network faults through Toxiproxy (partition, black hole, latency, resets, bandwidth): ~6 min;'
+	@echo '                  starts the stack with its fault proxy (USERSTREAM_TOXIPROXY=1); run it alone'
 	@echo
 	@echo 'Releases:'
 	@echo '  release-check   module zip of the working tree for VERSION, API diff against $(RELEASE_BASE), a go get of it'
@@ -243,9 +245,19 @@ test-airflow:
 # SIGKILLs and restarts the local stack's servers and the pipeline's
 # processes, so it runs alone and in order, never beside other tests.
 # USERSTREAM_FAULT_USERS sets the users per scenario (default 100,000).
-.PHONY: faults fuzz
+.PHONY: faults faults-network fuzz
 faults:
 	$(STACK) run $(GO) test -tags faults -count=1 -timeout 30m -v ./internal/faults/
+
+# faults-network: the network scenarios (internal/faults, build tag
+# network; figures in RELIABILITY.md). The pipeline's processes reach the
+# servers through Toxiproxy, which the stack runs with USERSTREAM_TOXIPROXY=1
+# and the scenarios cut, slow, reset and
+# throttle their connections. `up` restarts a broker that runs without the
+# listener behind its proxy (started by make test before): ~20 s. 30,000
+# users each (USERSTREAM_FAULT_USERS).
+faults-network:
+	USERSTREAM_TOXIPROXY=1 $(STACK) run $(GO) test -tags network -count=1 -timeout 20m -v ./internal/faults/
 
 # Every decoder's fuzz target, each for FUZZTIME: the API page, the row's
 # JSON, the Kafka record (plain, and in registry mode).

@@ -3,6 +3,7 @@ module github.com/userstream/userstream
 go 1.25.0
 
 require (
+	github.com/Shopify/toxiproxy/v2 v2.5.0
 	github.com/chromedp/chromedp v0.23.1
 	github.com/gocql/gocql v1.7.0
 	github.com/hashicorp/go-retryablehttp v0.7.8

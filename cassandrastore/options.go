@@ -72,6 +72,7 @@ func defaultStoreConfig() storeConfig {
 
 type sessionConfig struct {
 	port           int
+	portSet        bool // WithPort was given
 	localDC        string
 	consistency    gocql.Consistency
 	timeout        time.Duration
@@ -187,9 +188,10 @@ func WithMetrics(reg prometheus.Registerer) StoreOpt {
 }
 
 // WithPort sets the native-protocol port used for hosts given without one,
-// overriding the default 9042.
+// and for the nodes the driver discovers, overriding the default 9042 (or
+// the port every host is given with: see [NewSession]).
 func WithPort(port int) SessionOpt {
-	return sessionOpt{func(c *sessionConfig) { c.port = port }}
+	return sessionOpt{func(c *sessionConfig) { c.port, c.portSet = port, true }}
 }
 
 // WithLocalDC names the data center whose nodes coordinate requests,

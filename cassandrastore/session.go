@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
+	"strconv"
 	"time"
 
 	"github.com/gocql/gocql"
@@ -16,6 +18,13 @@ import (
 // token-aware routing over DC-aware round robin, consistency LOCAL_QUORUM,
 // exponential retries of idempotent requests, and the driver's own log lines
 // sent to the [WithLogger] logger at Warn (discarded by default).
+//
+// When every host is given with the same port ("10.0.0.5:19042") and
+// [WithPort] is not, that port is also the one of the nodes the driver
+// discovers from the cluster's system tables: gocql takes 9042 for a node
+// whose port those tables do not give (system.local never does), which
+// would send the session past a proxy or port mapping in front of the
+// cluster, straight to the node's own address.
 //
 // Unlike [New], NewSession does I/O: it dials the hosts and discovers the
 // ring. It returns when connected or when ctx is done. gocql reports a
@@ -41,6 +50,9 @@ func NewSession(ctx context.Context, hosts []string, opts ...SessionOpt) (gocqlx
 
 	cluster := gocql.NewCluster(hosts...)
 	cluster.Port = cfg.port
+	if p, ok := commonPort(hosts); ok && !cfg.portSet {
+		cluster.Port = p
+	}
 	cluster.Consistency = cfg.consistency
 	cluster.Timeout = cfg.timeout
 	cluster.ConnectTimeout = cfg.connectTimeout
@@ -91,6 +103,24 @@ func NewSession(ctx context.Context, hosts []string, opts ...SessionOpt) (gocqlx
 		}()
 		return gocqlx.Session{}, fmt.Errorf("cassandrastore: new session: %w", ctx.Err())
 	}
+}
+
+// commonPort returns the port every one of hosts is given with, if they
+// all have one and it is the same.
+func commonPort(hosts []string) (int, bool) {
+	port := 0
+	for _, h := range hosts {
+		_, ps, err := net.SplitHostPort(h)
+		if err != nil {
+			return 0, false
+		}
+		p, err := strconv.Atoi(ps)
+		if err != nil || p <= 0 || (port != 0 && p != port) {
+			return 0, false
+		}
+		port = p
+	}
+	return port, port != 0
 }
 
 // retryPolicy retries idempotent requests on the next host with exponential

@@ -46,10 +46,11 @@ const (
 	Postgres        Service = "postgres"
 	CassandraSecure Service = "cassandra-secure"
 	Registry        Service = "registry"
+	Toxiproxy       Service = "toxiproxy"
 )
 
 // AllServices lists every service in the order `down` stops them.
-var AllServices = []Service{Kafka, Cassandra, CassandraSecure, Postgres, Registry}
+var AllServices = []Service{Kafka, Cassandra, CassandraSecure, Postgres, Registry, Toxiproxy}
 
 // ParseService returns the service named s, or an error naming the valid
 // ones.
@@ -77,7 +78,7 @@ func ParseNode(name string) (Service, int, bool) {
 
 func serviceList() string {
 	names := make([]string, len(AllServices))
-	for i, s := range []Service{Kafka, Cassandra, Postgres, CassandraSecure, Registry} {
+	for i, s := range []Service{Kafka, Cassandra, Postgres, CassandraSecure, Registry, Toxiproxy} {
 		names[i] = string(s)
 	}
 	return strings.Join(names, "|")
@@ -113,6 +114,12 @@ type Config struct {
 	// Registry also runs the schema registry (USERSTREAM_REGISTRY=1); its
 	// URL is exported whenever it runs.
 	Registry bool
+	// Toxiproxy also runs the fault proxy (USERSTREAM_TOXIPROXY=1): Toxiproxy
+	// on Host's API port 8474, with a proxy in front of each server on the
+	// server's port plus 10000 (Proxies), and a Kafka listener behind its
+	// proxy that advertises the proxy's address. The fault suite's network
+	// scenarios drive it; `make demo` leaves it off.
+	Toxiproxy bool
 	// Nodes is the number of Kafka brokers and of Cassandra nodes
 	// (USERSTREAM_STACK_NODES; default 1). More than one makes a cluster:
 	// node i (from 1) listens on Host plus i-1 (127.0.0.11, .12, .13 for
@@ -146,6 +153,7 @@ func ConfigFromEnv() (Config, error) {
 		CassandraAuth:      os.Getenv("USERSTREAM_CASSANDRA_AUTH") == "1",
 		Secure:             os.Getenv("USERSTREAM_STACK_SECURE") == "1",
 		Registry:           os.Getenv("USERSTREAM_REGISTRY") == "1",
+		Toxiproxy:          os.Getenv("USERSTREAM_TOXIPROXY") == "1",
 	}
 	if v := os.Getenv("USERSTREAM_STACK_NODES"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -220,6 +228,7 @@ type Stack struct {
 	secure    CassandraNode   // cassandra-secure: its own cluster of one
 	pg        PostgresServer
 	reg       RegistryServer
+	toxi      ToxiproxyServer
 
 	started   []Service
 	initDone  bool // certificates and passwords made in this Stack
@@ -235,15 +244,24 @@ type KafkaNode struct {
 	Host string
 	// Port is the PLAINTEXT listener; the controller, SASL_PLAINTEXT and
 	// SASL_SSL listeners are on ControllerPort, SASLPort and SASLTLSPort.
-	Port, ControllerPort, SASLPort, SASLTLSPort int
-	Heap                                        string // -Xmx (1g; 512m in a cluster)
-	Dir                                         string // config, data, pid and log
+	// With Toxiproxy, a second PLAINTEXT listener (PROXIED) is on
+	// ProxiedPort and advertises the proxy's address (ProxyAddr).
+	Port, ControllerPort, SASLPort, SASLTLSPort, ProxiedPort int
+	Heap                                                     string // -Xmx (1g; 512m in a cluster)
+	Dir                                                      string // config, data, pid and log
 }
 
 func hp(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
 
 // Addr is the PLAINTEXT listener's address.
 func (n KafkaNode) Addr() string { return hp(n.Host, n.Port) }
+
+// ProxiedAddr is the listener Toxiproxy's kafka proxy forwards to.
+func (n KafkaNode) ProxiedAddr() string { return hp(n.Host, n.ProxiedPort) }
+
+// ProxyAddr is the address of Toxiproxy's proxy in front of the broker:
+// the PLAINTEXT port plus 10000, what the PROXIED listener advertises.
+func (n KafkaNode) ProxyAddr() string { return hp(n.Host, n.Port+proxyPortOffset) }
 
 // ControllerAddr is the KRaft controller listener's address.
 func (n KafkaNode) ControllerAddr() string { return hp(n.Host, n.ControllerPort) }
@@ -357,6 +375,7 @@ func New(cfg Config) (*Stack, error) {
 	}
 	s.pg = PostgresServer{Host: cfg.Host, Port: 5432, Dir: filepath.Join(dir, "postgres")}
 	s.reg = RegistryServer{Host: cfg.Host, Port: 8081, Dir: filepath.Join(dir, "registry")}
+	s.toxi = ToxiproxyServer{Host: cfg.Host, Port: toxiproxyAPIPort, Dir: filepath.Join(dir, "toxiproxy")}
 	return s, nil
 }
 
@@ -384,7 +403,7 @@ func nodeHosts(host string, n int) ([]string, error) {
 func kafkaNodes(dir string, hosts []string) []KafkaNode {
 	nodes := make([]KafkaNode, len(hosts))
 	for i, h := range hosts {
-		nodes[i] = KafkaNode{ID: i + 1, Host: h, Port: 9092, ControllerPort: 9093, SASLPort: 9094, SASLTLSPort: 9095,
+		nodes[i] = KafkaNode{ID: i + 1, Host: h, Port: 9092, ControllerPort: 9093, SASLPort: 9094, SASLTLSPort: 9095, ProxiedPort: 9096,
 			Heap: "1g", Dir: nodeDir(dir, "kafka", i, len(hosts))}
 		if len(hosts) > 1 {
 			nodes[i].Heap = "512m" // three fit beside three Cassandra nodes in 24 GiB
@@ -442,6 +461,9 @@ func (s *Stack) Postgres() PostgresServer { return s.pg }
 // Registry returns the schema registry.
 func (s *Stack) Registry() RegistryServer { return s.reg }
 
+// Toxiproxy returns the fault proxy.
+func (s *Stack) Toxiproxy() ToxiproxyServer { return s.toxi }
+
 func (s *Stack) kafkaAddrs(f func(KafkaNode) string) string {
 	a := make([]string, len(s.kafka))
 	for i, n := range s.kafka {
@@ -486,7 +508,9 @@ type EnvVar struct {
 // Env returns the variables that point tests and examples at the stack:
 // the plain servers, the secured ones (USERSTREAM_TEST_* names, so that
 // nothing configures the pipeline's own clients by accident), the secured
-// Cassandra in secure mode or while it runs, and the registry's URL only
+// Cassandra in secure mode or while it runs, the fault proxy's API and the
+// servers' proxied addresses (USERSTREAM_TOXIPROXY_URL, USERSTREAM_TOXI_*)
+// when it is asked for or runs, and the registry's URL only
 // (asked for, or running) under a name for the tests only
 // (USERSTREAM_TEST_SCHEMA_REGISTRY_URL): the examples read
 // USERSTREAM_SCHEMA_REGISTRY_URL as their -schema-registry default, and a
@@ -514,6 +538,9 @@ func (s *Stack) Env() []EnvVar {
 	if s.registryWanted() {
 		env = append(env, EnvVar{"USERSTREAM_TEST_SCHEMA_REGISTRY_URL", s.reg.URL()})
 	}
+	if s.toxiproxyWanted() {
+		env = append(env, s.toxiproxyEnv()...)
+	}
 	return env
 }
 
@@ -539,8 +566,8 @@ func (s *Stack) registryWanted() bool {
 }
 
 // Services returns the services this stack manages: the three plain ones,
-// cassandra-secure in secure mode or while it runs, the registry when
-// asked for or while it runs.
+// cassandra-secure in secure mode or while it runs, the registry and
+// Toxiproxy each when asked for or while it runs.
 func (s *Stack) Services() []Service {
 	svcs := []Service{Kafka, Cassandra, Postgres}
 	if s.secureWanted() {
@@ -548,6 +575,9 @@ func (s *Stack) Services() []Service {
 	}
 	if s.registryWanted() {
 		svcs = append(svcs, Registry)
+	}
+	if s.toxiproxyWanted() {
+		svcs = append(svcs, Toxiproxy)
 	}
 	return svcs
 }

@@ -171,7 +171,7 @@ func TestParseService(t *testing.T) {
 		}
 	}
 	_, err := ParseService("zookeeper")
-	if err == nil || err.Error() != "unknown service 'zookeeper': kafka|cassandra|postgres|cassandra-secure|registry" {
+	if err == nil || err.Error() != "unknown service 'zookeeper': kafka|cassandra|postgres|cassandra-secure|registry|toxiproxy" {
 		t.Errorf("ParseService(zookeeper) error = %v", err)
 	}
 }
@@ -406,7 +406,7 @@ func TestHelp(t *testing.T) {
 	for _, w := range []string{
 		"Usage: devstack up|down|status|logs [SERVICE]|env|start SERVICE|stop SERVICE|kill SERVICE\n",
 		"Apache Kafka 4.3.1 (KRaft, no ZooKeeper)  127.0.0.1:9092  (controller 127.0.0.1:9093)\n",
-		"(kafka|cassandra|postgres|cassandra-secure|registry)",
+		"(kafka|cassandra|postgres|cassandra-secure|registry|toxiproxy)",
 		"USERSTREAM_CASSANDRA_COMMITLOG",
 	} {
 		if !strings.Contains(h, w) {
@@ -513,4 +513,62 @@ func readCert(t *testing.T, path string) *x509.Certificate {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestToxiproxy: with USERSTREAM_TOXIPROXY=1 each broker gets the PROXIED
+// listener, advertised at its proxy's address, a proxy stands in front of
+// each server, and Env exports the proxied addresses; without it nothing
+// of that is there.
+func TestToxiproxy(t *testing.T) {
+	s := newTestStack(t, Config{Host: "127.0.0.21", Toxiproxy: true})
+	b, err := s.kafkaServerProperties(s.kafka[0], "pw", "KEY\n", "CERT\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	props := string(b)
+	for _, w := range []string{
+		",PROXIED://127.0.0.21:9096\n",
+		"advertised.listeners=PLAINTEXT://127.0.0.21:9092,SASL_PLAINTEXT://127.0.0.21:9094,SASL_SSL://127.0.0.21:9095,PROXIED://127.0.0.21:19092\n",
+		",PROXIED:PLAINTEXT\n",
+	} {
+		if !strings.Contains(props, w) {
+			t.Errorf("server.properties lacks %q:\n%s", w, props)
+		}
+	}
+	want := []Proxy{
+		{"kafka", "127.0.0.21:19092", "127.0.0.21:9096", true},
+		{"cassandra", "127.0.0.21:19042", "127.0.0.21:9042", true},
+		{"postgres", "127.0.0.21:15432", "127.0.0.21:5432", true},
+	}
+	if got := s.Proxies(); !slices.Equal(got, want) {
+		t.Errorf("Proxies() = %v, want %v", got, want)
+	}
+	env := map[string]string{}
+	for _, v := range s.Env() {
+		env[v.Name] = v.Value
+	}
+	for k, v := range map[string]string{
+		"USERSTREAM_TOXIPROXY_URL":        "http://127.0.0.21:8474",
+		"USERSTREAM_TOXI_KAFKA_BROKERS":   "127.0.0.21:19092",
+		"USERSTREAM_TOXI_CASSANDRA_HOSTS": "127.0.0.21:19042",
+		"USERSTREAM_TOXI_POSTGRES_DSN":    "postgres://userstream:userstream@127.0.0.21:15432/userstream?sslmode=disable",
+	} {
+		if env[k] != v {
+			t.Errorf("Env %s = %q, want %q", k, env[k], v)
+		}
+	}
+
+	plain := newTestStack(t, Config{Host: "127.0.0.21"})
+	b, err = plain.kafkaServerProperties(plain.kafka[0], "pw", "KEY\n", "CERT\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "PROXIED") {
+		t.Errorf("server.properties without Toxiproxy has a PROXIED listener:\n%s", b)
+	}
+	for _, v := range plain.Env() {
+		if strings.Contains(v.Name, "TOXI") {
+			t.Errorf("Env without Toxiproxy exports %s", v.Name)
+		}
+	}
 }

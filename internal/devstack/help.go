@@ -9,7 +9,7 @@ import (
 func (s *Stack) Help() string {
 	k, c := s.kafka[0], s.cassandra[0]
 	names := make([]string, 0, len(AllServices))
-	for _, svc := range []Service{Kafka, Cassandra, Postgres, CassandraSecure, Registry} {
+	for _, svc := range []Service{Kafka, Cassandra, Postgres, CassandraSecure, Registry, Toxiproxy} {
 		names = append(names, string(svc))
 	}
 	b, err := render("help.txt.tmpl", map[string]any{
@@ -25,6 +25,8 @@ func (s *Stack) Help() string {
 		"PostgresAddr":        hp(s.pg.Host, s.pg.Port),
 		"PostgresPort":        strconv.Itoa(s.pg.Port),
 		"RegistryURL":         s.reg.URL(),
+		"ToxiproxyVersion":    ToxiproxyVersion,
+		"ToxiproxyURL":        s.toxi.URL(),
 		"Services":            strings.Join(names, "|"),
 	})
 	if err != nil {

@@ -21,6 +21,7 @@ type kafkaProps struct {
 	DataDir         string
 	Replication     int // internal topics' replication factor
 	MinISR          int
+	Proxied         bool // the PROXIED listener, behind Toxiproxy
 }
 
 // kafkaServerProperties renders node's server.properties.
@@ -33,7 +34,7 @@ func (s *Stack) kafkaServerProperties(n KafkaNode, password, keyPEM, certPEM str
 	return render("kafka-server.properties.tmpl", kafkaProps{
 		Node: n, Voters: strings.Join(voters, ","), User: KafkaUser, Password: password,
 		KeyPEM: keyPEM, CertPEM: certPEM, DataDir: filepath.Join(n.Dir, "data"),
-		Replication: repl, MinISR: max(1, repl-1),
+		Replication: repl, MinISR: max(1, repl-1), Proxied: s.cfg.Toxiproxy,
 	})
 }
 

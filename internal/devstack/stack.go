@@ -46,6 +46,8 @@ func (s *Stack) alive(svc Service) bool {
 		return s.pidAliveHere(pidFile(s.secure.Dir))
 	case Registry:
 		return s.pidAliveHere(pidFile(s.reg.Dir))
+	case Toxiproxy:
+		return s.pidAliveHere(pidFile(s.toxi.Dir))
 	}
 	return false
 }
@@ -76,6 +78,8 @@ func (s *Stack) ready(svc Service) func(context.Context) error {
 		return s.cassandraSecureReady
 	case Registry:
 		return s.registryReady
+	case Toxiproxy:
+		return s.toxiproxyReady
 	}
 	panic("devstack: no service " + svc)
 }
@@ -101,6 +105,8 @@ func (s *Stack) LogFiles(svc Service) []string {
 		return []string{filepath.Join(s.pg.Dir, "postgres.log")}
 	case Registry:
 		return []string{filepath.Join(s.reg.Dir, "registry.log")}
+	case Toxiproxy:
+		return []string{filepath.Join(s.toxi.Dir, "toxiproxy.log")}
 	}
 	return nil
 }
@@ -203,8 +209,9 @@ func (s *Stack) failed(err error) error {
 
 // Up starts what is not running and waits until each server answers a real
 // request: PostgreSQL, Kafka and Cassandra with their secured listeners,
-// cassandra-secure in secure mode, the registry when asked for. It is
-// idempotent. On failure it stops what it started and returns the error (a
+// cassandra-secure in secure mode, the registry and Toxiproxy when asked
+// for (a broker of this folder running without the listener behind its
+// proxy is restarted with it). It is idempotent. On failure it stops what it started and returns the error (a
 // *StartError when a server did not come up).
 func (s *Stack) Up(ctx context.Context) error {
 	t0 := time.Now()
@@ -212,6 +219,7 @@ func (s *Stack) Up(ctx context.Context) error {
 		s.CheckJava,
 		s.secureInit,
 		func() error { return s.startPostgres(ctx) },
+		func() error { return s.kafkaForProxy(ctx) },
 		func() error { return s.startKafka(ctx) },
 		func() error { return s.startCassandra(ctx) },
 	}
@@ -220,6 +228,9 @@ func (s *Stack) Up(ctx context.Context) error {
 	}
 	if s.cfg.Registry {
 		steps = append(steps, func() error { return s.startRegistry(ctx) })
+	}
+	if s.cfg.Toxiproxy {
+		steps = append(steps, func() error { return s.startToxiproxy(ctx) })
 	}
 	steps = append(steps,
 		func() error { return s.await(ctx, Postgres, string(Postgres), s.postgresReady) },
@@ -233,6 +244,9 @@ func (s *Stack) Up(ctx context.Context) error {
 	}
 	if s.cfg.Registry {
 		steps = append(steps, func() error { return s.await(ctx, Registry, string(Registry), s.registryReady) })
+	}
+	if s.cfg.Toxiproxy {
+		steps = append(steps, func() error { return s.await(ctx, Toxiproxy, string(Toxiproxy), s.toxiproxyReady) })
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -249,7 +263,7 @@ func (s *Stack) Start(ctx context.Context, svc Service) error {
 	if _, err := ParseService(string(svc)); err != nil {
 		return err
 	}
-	if svc != Postgres {
+	if svc != Postgres && svc != Toxiproxy {
 		if err := s.CheckJava(); err != nil {
 			return err
 		}
@@ -266,6 +280,8 @@ func (s *Stack) Start(ctx context.Context, svc Service) error {
 		start = s.startCassandraSecure
 	case Registry:
 		start = s.startRegistry
+	case Toxiproxy:
+		start = s.startToxiproxy
 	}
 	if err := start(ctx); err != nil {
 		return s.failed(err)
@@ -327,6 +343,8 @@ func (s *Stack) stop(ctx context.Context, svc Service, sig syscall.Signal) error
 		stopPid(ctx, sig, s.secure.Dir)
 	case Registry:
 		stopPid(ctx, sig, s.reg.Dir)
+	case Toxiproxy:
+		stopPid(ctx, sig, s.toxi.Dir)
 	}
 	return nil
 }
@@ -459,8 +477,11 @@ func (s *Stack) Status(ctx context.Context) []ServiceStatus {
 	var out []ServiceStatus
 	for _, svc := range s.Services() {
 		ready := s.ready(svc)
-		if svc == CassandraSecure {
+		switch svc {
+		case CassandraSecure:
 			ready = s.cassandraSecureAnswers
+		case Toxiproxy:
+			ready = func(ctx context.Context) error { _, err := s.toxiproxyAnswers(ctx); return err }
 		}
 		st := ServiceStatus{Service: svc}
 		switch {
@@ -491,6 +512,9 @@ func (s *Stack) Status(ctx context.Context) []ServiceStatus {
 				st.Detail = "TLS + password on " + s.secure.Addr()
 			case Registry:
 				st.Detail = s.reg.URL()
+			case Toxiproxy:
+				names, _ := s.toxiproxyAnswers(ctx)
+				st.Detail = fmt.Sprintf("%s, proxies %s", s.toxi.URL(), strings.Join(names, ", "))
 			}
 		case s.alive(svc):
 			st.State = Starting
@@ -563,6 +587,7 @@ func (s *Stack) Processes() []Process {
 		out = append(out, Process{Name: string(Postgres), Pid: pid, RSS: pss})
 	}
 	add(string(Registry), s.reg.Dir)
+	add(string(Toxiproxy), s.toxi.Dir)
 	return out
 }
 

@@ -36,6 +36,21 @@
 //     Cassandra nodes, a Cassandra node SIGKILLed and left down. The same
 //     checks follow each, read at LOCAL_QUORUM.
 //
+//   - Network scenarios, behind the build tag "network" (make
+//     faults-network, on the local stack with its fault proxy:
+//     USERSTREAM_TOXIPROXY=1), run the same pipeline with its processes
+//     reaching the servers through Toxiproxy (USERSTREAM_TOXI_* addresses
+//     from devstack), driven by Toxiproxy's Go client: the consumers cut
+//     off from Cassandra for 30 s (timeout toxic both ways), the
+//     producer's connections to Kafka black-holed for 30 s, 300 ms ± 100
+//     ms on every PostgreSQL round trip for the whole run, every Kafka and
+//     Cassandra connection reset six times, and the producer's bandwidth
+//     to Kafka limited to 128 KiB/s. The test's own clients stay on the
+//     plain addresses, to watch the pipeline through the fault. The same
+//     checks follow each, with 30,000 users unless USERSTREAM_FAULT_USERS
+//     says otherwise, and each also reports the retries its processes
+//     logged and their peak resident memory.
+//
 // Two scenarios carry changes, not only creations (updates_test.go). In
 // the updates scenarios (TestClusterUpdates, and TestUpdates on the single
 // node with the group commit log) day 0's users are consumed, every row's

@@ -1,4 +1,4 @@
-//go:build faults || cluster
+//go:build faults || cluster || network
 
 package faults_test
 

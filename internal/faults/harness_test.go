@@ -1,4 +1,4 @@
-//go:build faults || cluster
+//go:build faults || cluster || network
 
 package faults_test
 
@@ -109,11 +109,15 @@ func binaries(t *testing.T) string {
 }
 
 // faultUsers returns the users each scenario pushes through.
-func faultUsers(t *testing.T) int {
+func faultUsers(t *testing.T) int { return faultUsersOr(t, 100000) }
+
+// faultUsersOr returns the users of a scenario whose default is def:
+// USERSTREAM_FAULT_USERS when set.
+func faultUsersOr(t *testing.T, def int) int {
 	t.Helper()
 	v := os.Getenv(usersEnv)
 	if v == "" {
-		return 100000
+		return def
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1000 {
@@ -407,7 +411,8 @@ type supervisor struct {
 	args    []string
 	logDir  string
 	oneShot bool
-	exits   string // why exits of its own are expected; empty: none is
+	exits   string   // why exits of its own are expected; empty: none is
+	env     []string // added to the test's environment (servers behind the fault proxy)
 
 	mu  sync.Mutex
 	cur *proc
@@ -424,7 +429,14 @@ type supervisor struct {
 // startSupervisor starts bin; exits is why the scenario expects the
 // process to exit by itself ("": it must not).
 func startSupervisor(t *testing.T, name, bin, logDir string, oneShot bool, exits string, args ...string) *supervisor {
-	s := &supervisor{t: t, name: name, bin: bin, args: args, logDir: logDir, oneShot: oneShot, exits: exits,
+	return startSupervisorEnv(t, name, bin, logDir, oneShot, exits, nil, args...)
+}
+
+// startSupervisorEnv is startSupervisor with env added to the process's
+// environment (USERSTREAM_KAFKA_BROKERS=... to reach a server through the
+// fault proxy).
+func startSupervisorEnv(t *testing.T, name, bin, logDir string, oneShot bool, exits string, env []string, args ...string) *supervisor {
+	s := &supervisor{t: t, name: name, bin: bin, args: args, logDir: logDir, oneShot: oneShot, exits: exits, env: env,
 		restarted: make(chan time.Time, 1), done: make(chan struct{})}
 	first, err := s.spawn()
 	if err != nil {
@@ -446,6 +458,9 @@ func (s *supervisor) spawn() (*proc, error) {
 		stderr: &logSink{f: f, ready: make(chan struct{})}}
 	p.cmd = exec.Command(s.bin, s.args...)
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, p.stderr
+	if s.env != nil {
+		p.cmd.Env = append(os.Environ(), s.env...)
+	}
 	if err := p.cmd.Start(); err != nil {
 		_ = f.Close()
 		return nil, err

@@ -1,4 +1,4 @@
-//go:build faults || cluster
+//go:build faults || cluster || network
 
 package faults_test
 
@@ -131,8 +131,12 @@ type setup struct {
 	// The test's own kills and stops are never counted.
 	exits string
 	// users, if set, overrides the users of the scenario
-	// (USERSTREAM_FAULT_USERS).
+	// (USERSTREAM_FAULT_USERS, default 100,000).
 	users int
+	// producerEnv and consumerEnv, if set, are added to the producer's
+	// and the consumers' environment: the network scenarios point them at
+	// servers through the fault proxy with them.
+	producerEnv, consumerEnv []string
 }
 
 // scenario pushes the users of a fresh pipeline through consumer processes
@@ -187,7 +191,7 @@ func scenario(t *testing.T, su setup, inject func(context.Context, *run) error) 
 
 	// Consumers first, then the producer.
 	for i, n := range consumers {
-		sup := startSupervisor(t, fmt.Sprintf("consumer%d", i+1), filepath.Join(r.bins, "consumer"), logs, false, su.exits,
+		sup := startSupervisorEnv(t, fmt.Sprintf("consumer%d", i+1), filepath.Join(r.bins, "consumer"), logs, false, su.exits, su.consumerEnv,
 			r.consumerArgs(fmt.Sprintf("consumer%d", i+1), n)...)
 		r.mu.Lock()
 		r.cons = append(r.cons, sup)
@@ -210,7 +214,7 @@ func scenario(t *testing.T, su setup, inject func(context.Context, *run) error) 
 	}
 	r.mon = startMonitor(t, cfg.Brokers, cfg.Topic, cfg.Group, r.consumers)
 	start := time.Now()
-	r.prod = startSupervisor(t, "producer", filepath.Join(r.bins, "producer"), logs, true, su.exits, r.producerArgs()...)
+	r.prod = startSupervisorEnv(t, "producer", filepath.Join(r.bins, "producer"), logs, true, su.exits, su.producerEnv, r.producerArgs()...)
 
 	injected := make(chan error, 1)
 	go func() { injected <- inject(ctx, r) }()

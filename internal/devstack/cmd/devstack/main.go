@@ -142,7 +142,8 @@ func runCommand(ctx context.Context, st *devstack.Stack, argv []string) int {
 	unset := func(name string) bool { return os.Getenv(name) == "" }
 	missing := unset("USERSTREAM_KAFKA_BROKERS") || unset("USERSTREAM_CASSANDRA_HOSTS") || unset("USERSTREAM_POSTGRES_DSN") ||
 		(cfg.Secure && unset("USERSTREAM_TEST_CASSANDRA_TLS_HOSTS")) ||
-		(cfg.Registry && unset("USERSTREAM_TEST_SCHEMA_REGISTRY_URL"))
+		(cfg.Registry && unset("USERSTREAM_TEST_SCHEMA_REGISTRY_URL")) ||
+		(cfg.Toxiproxy && unset("USERSTREAM_TOXIPROXY_URL"))
 	if missing {
 		// `up` in a process of its own, as the shell supervisor did: the
 		// servers it starts are then not children of the command exec'd
