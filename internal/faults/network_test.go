@@ -240,6 +240,14 @@ func networkFigures(t *testing.T, r *run, w *rssWatch) {
 	t.Logf("%s figures: %d users in %s (%.0f users/s); retries logged: producer %d, consumers %d; peak RSS: producer %d MiB, consumer %d MiB",
 		f.scenario, f.usersIn, secs(f.duration), float64(f.usersIn)/f.duration.Seconds(),
 		retries(t, r, "producer"), retries(t, r, "consumer"), prod>>20, cons>>20)
+	// A network fault must cost no duplicate in the topic: the idempotent
+	// producer retries a batch under its sequence numbers, and the relay
+	// records what the broker acknowledged however long the produce took.
+	// (A process killed between produce and commit may duplicate; no
+	// process is killed here.)
+	if f.topicDups != 0 {
+		t.Errorf("%s: %d records in the topic more than once, want 0", f.scenario, f.topicDups)
+	}
 }
 
 // ---------------------------------------------------------------- scenarios
