@@ -255,9 +255,10 @@ faults:
 # and the scenarios cut, slow, reset and
 # throttle their connections. `up` restarts a broker that runs without the
 # listener behind its proxy (started by make test before): ~20 s. 30,000
-# users each (USERSTREAM_FAULT_USERS).
+# users each (USERSTREAM_FAULT_USERS). The package's untagged tests (poison,
+# API faults) ran in make test already: skipped here.
 faults-network:
-	USERSTREAM_TOXIPROXY=1 $(STACK) run $(GO) test -tags network -count=1 -timeout 20m -v ./internal/faults/
+	USERSTREAM_TOXIPROXY=1 $(STACK) run $(GO) test -tags network -count=1 -timeout 20m -v -skip '^(TestPoisonGoesToDeadLetters|TestAPIFaults)$$' ./internal/faults/
 
 # Every decoder's fuzz target, each for FUZZTIME: the API page, the row's
 # JSON, the Kafka record (plain, and in registry mode).
