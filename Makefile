@@ -40,7 +40,7 @@ help:
 	@echo '  fuzz            every decoder fuzz target for FUZZTIME (default 15s) each: ~2 min'
 	@echo '  faults          the fault-injection suite: ~5 min; SIGKILLs the local servers; run it alone'
 	@echo '  faults-network  network faults through Toxiproxy (partition, black hole, latency, resets, bandwidth), PostgreSQL'"'"'s'
-	@echo '                  disk full (mounts a tmpfs: root), the schema registry killed: ~9 min; starts the stack with its'
+	@echo '                  disk full (mounts a tmpfs: root), the schema registry killed: ~8 min; starts the stack with its'
 	@echo '                  fault proxy and registry (USERSTREAM_TOXIPROXY=1 USERSTREAM_REGISTRY=1); run it alone'
 	@echo
 	@echo 'Releases:'
