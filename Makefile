@@ -39,8 +39,9 @@ help:
 	@echo '  test-secure     SCRAM, TLS, passwords: ~3 min; starts a secured Cassandra node and stops it again'
 	@echo '  fuzz            every decoder fuzz target for FUZZTIME (default 15s) each: ~2 min'
 	@echo '  faults          the fault-injection suite: ~5 min; SIGKILLs the local servers; run it alone'
-	@echo '  faults-network  network faults through Toxiproxy (partition, black hole, latency, resets, bandwidth): ~6 min;'
-	@echo '                  starts the stack with its fault proxy (USERSTREAM_TOXIPROXY=1); run it alone'
+	@echo '  faults-network  network faults through Toxiproxy (partition, black hole, latency, resets, bandwidth), PostgreSQL'"'"'s'
+	@echo '                  disk full (mounts a tmpfs: root), the schema registry killed: ~8 min; starts the stack with its'
+	@echo '                  fault proxy and registry (USERSTREAM_TOXIPROXY=1 USERSTREAM_REGISTRY=1); run it alone'
 	@echo
 	@echo 'Releases:'
 	@echo '  release-check   module zip of the working tree for VERSION, API diff against $(RELEASE_BASE), a go get of it'
@@ -254,11 +255,14 @@ faults:
 # servers through Toxiproxy, which the stack runs with USERSTREAM_TOXIPROXY=1
 # and the scenarios cut, slow, reset and
 # throttle their connections. `up` restarts a broker that runs without the
-# listener behind its proxy (started by make test before): ~20 s. 30,000
-# users each (USERSTREAM_FAULT_USERS). The package's untagged tests (poison,
-# API faults) ran in make test already: skipped here.
+# listener behind its proxy (started by make test before): ~20 s. Beside
+# them, two faults that need no proxy: PostgreSQL's disk full under the
+# outbox (a tmpfs tablespace the test mounts, as root) and the schema
+# registry SIGKILLed during a run in registry mode (USERSTREAM_REGISTRY=1).
+# 30,000 users each (USERSTREAM_FAULT_USERS). The package's untagged tests
+# (poison, API faults) ran in make test already: skipped here.
 faults-network:
-	USERSTREAM_TOXIPROXY=1 $(STACK) run $(GO) test -tags network -count=1 -timeout 20m -v -skip '^(TestPoisonGoesToDeadLetters|TestAPIFaults)$$' ./internal/faults/
+	USERSTREAM_TOXIPROXY=1 USERSTREAM_REGISTRY=1 $(STACK) run $(GO) test -tags network -count=1 -timeout 25m -v -skip '^(TestPoisonGoesToDeadLetters|TestAPIFaults)$$' ./internal/faults/
 
 # Every decoder's fuzz target, each for FUZZTIME: the API page, the row's
 # JSON, the Kafka record (plain, and in registry mode). make test gives a

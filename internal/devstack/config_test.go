@@ -391,6 +391,10 @@ func TestOtherTemplates(t *testing.T) {
 	if !slices.Contains(args, "-Dquarkus.http.host=127.0.0.2") || args[len(args)-1] != s.reg.Dir+"/app/registry.jar" || args[len(args)-2] != "-jar" {
 		t.Errorf("registry options: %q", args)
 	}
+	// The schemas outlive a restart, in a file of the registry's folder.
+	if want := "-D%prod.quarkus.datasource.jdbc.url=jdbc:h2:file:" + s.reg.Dir + "/data/registry_db;LOCK_TIMEOUT=10000"; !slices.Contains(args, want) {
+		t.Errorf("registry options: %q, want %s", args, want)
+	}
 	args, err = renderArgs("kafka-jvm.options.tmpl", struct{ Dir, Lib, Heap string }{"/k", "/k/lib", "1g"})
 	if err != nil {
 		t.Fatal(err)

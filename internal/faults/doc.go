@@ -49,7 +49,19 @@
 //     plain addresses, to watch the pipeline through the fault. The same
 //     checks follow each, with 30,000 users unless USERSTREAM_FAULT_USERS
 //     says otherwise, and each also reports the retries its processes
-//     logged and their peak resident memory.
+//     logged and their peak resident memory. Two more in the same target
+//     need no proxy: PostgreSQL's disk full during staging (the outbox
+//     table in a tablespace on a tmpfs the test mounts as root and fills
+//     at 30% published, leaving 1 MiB: the run must fail with the
+//     server's "No space left on device", not retried, be marked failed
+//     in the ledger, leave the outbox holding exactly the pages before
+//     the failed one, and the producer's exit is the one the scenario
+//     expects; the filler removed, the next run stages the rest), and the
+//     schema registry SIGKILLed during a run in registry mode (the stack
+//     with USERSTREAM_REGISTRY=1) with a consumer restarted meanwhile, its
+//     schema cache cold: the producer publishes on its cached id, the
+//     restarted consumer retries its lookups and must dead-letter
+//     nothing, and it resumes once the registry is back.
 //
 // Two scenarios carry changes, not only creations (updates_test.go). In
 // the updates scenarios (TestClusterUpdates, and TestUpdates on the single
@@ -74,9 +86,10 @@
 // In every scenario the test acts as a process manager: it restarts at
 // once a process it killed, and restarts one that exits by itself, but
 // such an exit fails the scenario unless its setup declares why it
-// expects one (setup.exits; no scenario does): the pipeline is meant to
-// ride through each fault, and a restart would hide a bug that only the
-// logs show.
+// expects one (setup.exits, or setup.producerExits for the producer
+// alone; only the disk-full scenario does, for the run that meets the
+// full disk): the pipeline is meant to ride through each fault, and a
+// restart would hide a bug that only the logs show.
 //
 // Settings (environment): USERSTREAM_FAULT_USERS, the users per scenario
 // (default 100,000); USERSTREAM_FAULT_SEED, the seed of the random kill

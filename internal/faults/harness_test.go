@@ -413,6 +413,10 @@ type supervisor struct {
 	oneShot bool
 	exits   string   // why exits of its own are expected; empty: none is
 	env     []string // added to the test's environment (servers behind the fault proxy)
+	// onExit, if set, is called with a process that exited by itself,
+	// before it is restarted: a scenario checks the state the failure left
+	// and repairs what made it fail, as an operator would.
+	onExit func(*proc)
 
 	mu  sync.Mutex
 	cur *proc
@@ -436,7 +440,13 @@ func startSupervisor(t *testing.T, name, bin, logDir string, oneShot bool, exits
 // environment (USERSTREAM_KAFKA_BROKERS=... to reach a server through the
 // fault proxy).
 func startSupervisorEnv(t *testing.T, name, bin, logDir string, oneShot bool, exits string, env []string, args ...string) *supervisor {
-	s := &supervisor{t: t, name: name, bin: bin, args: args, logDir: logDir, oneShot: oneShot, exits: exits, env: env,
+	return startSupervisorHook(t, name, bin, logDir, oneShot, exits, env, nil, args...)
+}
+
+// startSupervisorHook is startSupervisorEnv with onExit called for each
+// exit of the process's own, before the restart.
+func startSupervisorHook(t *testing.T, name, bin, logDir string, oneShot bool, exits string, env []string, onExit func(*proc), args ...string) *supervisor {
+	s := &supervisor{t: t, name: name, bin: bin, args: args, logDir: logDir, oneShot: oneShot, exits: exits, env: env, onExit: onExit,
 		restarted: make(chan time.Time, 1), done: make(chan struct{})}
 	first, err := s.spawn()
 	if err != nil {
@@ -495,6 +505,9 @@ func (s *supervisor) loop(p *proc) {
 				s.t.Errorf("%s exited by itself, which the scenario does not expect: %v; restarting it\n%s", p.name, p.err, p.logTail(8))
 			} else {
 				s.t.Logf("%s exited by itself (expected: %s): %v; restarting it\n%s", p.name, s.exits, p.err, p.logTail(8))
+			}
+			if s.onExit != nil {
+				s.onExit(p)
 			}
 			if s.failures > 10 {
 				s.t.Errorf("%s failed %d times; giving up", s.name, s.failures)

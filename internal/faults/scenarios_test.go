@@ -3,6 +3,7 @@
 package faults_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -130,6 +131,12 @@ type setup struct {
 	// scenario today): any exit the test did not cause fails the scenario.
 	// The test's own kills and stops are never counted.
 	exits string
+	// producerExits, if set, says why the producer (and not the
+	// consumers) may exit by itself; it overrides exits for the producer.
+	producerExits string
+	// producerExited, if set, is called when the producer exits by
+	// itself, before it is restarted (supervisor.onExit).
+	producerExited func(*run, *proc)
 	// users, if set, overrides the users of the scenario
 	// (USERSTREAM_FAULT_USERS, default 100,000).
 	users int
@@ -214,7 +221,11 @@ func scenario(t *testing.T, su setup, inject func(context.Context, *run) error) 
 	}
 	r.mon = startMonitor(t, cfg.Brokers, cfg.Topic, cfg.Group, r.consumers)
 	start := time.Now()
-	r.prod = startSupervisorEnv(t, "producer", filepath.Join(r.bins, "producer"), logs, true, su.exits, su.producerEnv, r.producerArgs()...)
+	var onExit func(*proc)
+	if su.producerExited != nil {
+		onExit = func(p *proc) { su.producerExited(r, p) }
+	}
+	r.prod = startSupervisorHook(t, "producer", filepath.Join(r.bins, "producer"), logs, true, cmp.Or(su.producerExits, su.exits), su.producerEnv, onExit, r.producerArgs()...)
 
 	injected := make(chan error, 1)
 	go func() { injected <- inject(ctx, r) }()
