@@ -212,7 +212,7 @@ func scenario(t *testing.T, su setup, inject func(context.Context, *run) error) 
 			t.Fatalf("%s did not start:\n%s", c.name, c.current().logTail(20))
 		}
 	}
-	r.mon = startMonitor(t, cfg.Brokers, cfg.Topic, cfg.Group, r.consumers)
+	r.mon = startMonitor(t, cfg.Brokers, cfg.Topic, cfg.Group, cfg.PostgresDSN, cfg.PostgresSchema, r.consumers)
 	start := time.Now()
 	r.prod = startSupervisorEnv(t, "producer", filepath.Join(r.bins, "producer"), logs, true, su.exits, su.producerEnv, r.producerArgs()...)
 
@@ -268,7 +268,8 @@ func scenario(t *testing.T, su setup, inject func(context.Context, *run) error) 
 		if ev.back.IsZero() {
 			from, back = ev.at, -1
 		}
-		e := eventFigure{what: ev.what, back: back, recovered: -1, storing: -1, stall: longestStall(samples, ev, until)}
+		longest := longestStall(samples, ev, until)
+		e := eventFigure{what: ev.what, back: back, recovered: -1, storing: -1, stall: longest.d}
 		if d, ok := recovery(samples, ev); ok {
 			e.recovered = d
 		}
@@ -277,7 +278,7 @@ func scenario(t *testing.T, su setup, inject func(context.Context, *run) error) 
 			first = secs(d)
 		}
 		t.Logf("recovery: %s: back after %s; every stalled stage progressing %s later (first row stored after %s); longest stall from the fault %s",
-			ev.what, secs(e.back), secs(e.recovered), first, secs(e.stall))
+			ev.what, secs(e.back), secs(e.recovered), first, longest)
 		if ev.restarted != nil {
 			d, ok := ev.restarted.storingAfter(ev.back)
 			e.storing = -1
