@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -800,6 +801,25 @@ func (m *monitor) waitFor(ctx context.Context, what string, cond func(sample) bo
 				what, ctx.Err(), s.stored, s.published, s.committedTotal())
 		case <-time.After(100 * time.Millisecond):
 		}
+	}
+}
+
+// writeSamples writes the monitor's samples beside the processes' logs, one
+// line each (time, rows stored, records published, rows pending in the
+// outbox, and each partition's end and committed offsets), so that a stall
+// can be read against the logs' timestamps.
+func writeSamples(t *testing.T, path string, samples []sample) {
+	var b strings.Builder
+	b.WriteString("at\tstored\tpublished\tpending\tpartition:end/committed...\n")
+	for _, s := range samples {
+		fmt.Fprintf(&b, "%s\t%d\t%d\t%d", s.at.Format("15:04:05.000"), s.stored, s.published, s.pending)
+		for _, p := range slices.Sorted(maps.Keys(s.ends)) {
+			fmt.Fprintf(&b, "\t%d:%d/%d", p, s.ends[p], s.committed[p])
+		}
+		b.WriteByte('\n')
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Logf("samples: %v", err)
 	}
 }
 

@@ -345,6 +345,7 @@ func updatesScenario(t *testing.T, su setup, inject func(context.Context, *updRu
 	f := u.verify(ctx, want, day0)
 	f.scenario, f.faults, f.duration = name, su.faults, took
 	samples := r.mon.all()
+	writeSamples(t, filepath.Join(r.logs, "samples.tsv"), samples)
 	for i, ev := range r.events {
 		until := samples[len(samples)-1].at
 		if i+1 < len(r.events) {
