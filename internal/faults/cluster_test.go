@@ -104,7 +104,8 @@ func TestClusterKafkaLeaderKilled(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		r.t.Logf("broker %d leads %d of the %d partitions of %s", id, led, r.cfg.Partitions, r.cfg.Topic)
+		r.t.Logf("broker %d leads %d of the %d partitions of %s; %s", id, led, r.cfg.Partitions, r.cfg.Topic,
+			groupCoordinator(ctx, r.cfg.Brokers, r.cfg.Group))
 		i := -1
 		for j, n := range r.stack.dev(r.t).KafkaNodes() {
 			if int32(n.ID) == id {
@@ -120,7 +121,7 @@ func TestClusterKafkaLeaderKilled(t *testing.T) {
 		}
 		back := r.stack.startNode(r.t, devstack.Kafka, i)
 		r.record(event{what: fmt.Sprintf("kafka-%d SIGKILL (leader of %d/%d partitions)", i+1, led, r.cfg.Partitions),
-			at: at, back: back, stages: stageConsume | stageRelay})
+			at: at, back: back, stages: stageConsume | stageRelay, stalls: true})
 		return nil
 	})
 }
@@ -152,6 +153,25 @@ func busiestLeader(ctx context.Context, brokers []string, topic string) (int32, 
 		}
 	}
 	return best, count[best], nil
+}
+
+// groupCoordinator says which broker coordinates group: when the killed
+// leader is also the coordinator, the consumers' heartbeats and commits
+// wait for the group to move too.
+func groupCoordinator(ctx context.Context, brokers []string, group string) string {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return "the group's coordinator: " + err.Error()
+	}
+	defer cl.Close()
+	c, ok := kadm.NewClient(cl).FindGroupCoordinators(ctx, group)[group]
+	switch {
+	case !ok:
+		return "the group's coordinator: not found"
+	case c.Err != nil:
+		return "the group's coordinator: " + c.Err.Error()
+	}
+	return fmt.Sprintf("the group's coordinator is broker %d", c.NodeID)
 }
 
 // TestClusterRollingRestart restarts the three Cassandra nodes one after

@@ -844,6 +844,11 @@ type event struct {
 	// process storing rows within maxStoring of back, and no stage
 	// stalled longer than maxStall from the fault.
 	maxStoring, maxStall time.Duration
+	// stalls: the fault must stall its stages (a broker's partitions
+	// wait for the controller to fence it), so a longest stall of zero
+	// means the monitor missed it. Reported, not bounded: how long it
+	// lasts depends on the machine.
+	stalls bool
 }
 
 // recovery returns how long after ev was back (or struck, when nothing

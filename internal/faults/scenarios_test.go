@@ -292,6 +292,9 @@ func scenario(t *testing.T, su setup, inject func(context.Context, *run) error) 
 					ev.what, secs(e.storing), secs(ev.maxStoring))
 			}
 		}
+		if ev.stalls && e.stall == 0 {
+			t.Errorf("%s: no stall measured; the fault stalls its stages until it is over (%s)", ev.what, longest)
+		}
 		if ev.maxStall > 0 && e.stall > ev.maxStall {
 			t.Errorf("%s: a stage stalled %s from the fault, want at most %s", ev.what, secs(e.stall), secs(ev.maxStall))
 		}
