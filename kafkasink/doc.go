@@ -166,7 +166,10 @@
 //     (30s; franz-go gives up after the session timeout): when the group's
 //     coordinator dies, the group moves to another broker only after the
 //     fence, and a member still heartbeating then keeps its partitions,
-//     with no rebalance.
+//     with no rebalance;
+//   - up to [DefaultRequestRetries] tries of a request (60; franz-go's 20),
+//     so that its time bound (30s), not the count, ends the retries of a
+//     commit or a heartbeat waiting for the group to move.
 //
 // On the local cluster the last partition resumed within about a second of
 // the fence (RELIABILITY.md, "On a cluster"). A graceful stop (SIGTERM)

@@ -57,9 +57,10 @@ const (
 	// and that broker then loads each group with its members and restarts
 	// their session clocks: a member still heartbeating then keeps its
 	// partitions, with no rebalance. A 6s session gave up first: on the
-	// local cluster both consumers of a process lost their partitions,
-	// rejoined and rebalanced three times, and a partition stalled 47 s.
-	// With 30s a member rides through a coordinator failover, as Kafka's
+	// local cluster both consumers of a process lost their partitions and
+	// rejoined, in several rebalances, and the longest stall was 16–17 s,
+	// 5–8 s of it after the fence. With 30s a member rides through a
+	// coordinator failover (no partition lost), as Kafka's
 	// Java consumer does (it only looks the coordinator up again). The
 	// cost: a member cut off from a live coordinator keeps processing its
 	// partitions up to 30s after the group gave them to others (where
@@ -67,6 +68,20 @@ const (
 	// records are delivered again to the new owner: duplicates, which the
 	// at-least-once contract allows, never a loss.
 	DefaultHeartbeatRetry = 30 * time.Second
+
+	// DefaultRequestRetries bounds the tries of a request other than a
+	// produce or a fetch (a heartbeat, an offset commit, a metadata or
+	// coordinator lookup), overriding franz-go's 20. Each request is also
+	// bounded in time (30s, a heartbeat [DefaultHeartbeatRetry]), and that
+	// is the bound meant: with retries backing off to only
+	// [DefaultRetryBackoffMax], 20 tries end about 13 s after the first,
+	// before a coordinator that died with the active controller has moved
+	// (the new controller fences it a full broker session timeout after it
+	// takes over: 11 s after the kill here). A commit then failed after the
+	// group had moved, and a heartbeat came within a second of failing.
+	// 60 tries outlast the time bounds, as franz-go's 20 did with its
+	// backoff of up to 5s.
+	DefaultRequestRetries = 60
 )
 
 // franzSessionTimeout is franz-go's default session timeout, in effect
@@ -99,5 +114,6 @@ func failoverOpts() []kgo.Opt {
 	return []kgo.Opt{
 		kgo.MetadataMinAge(DefaultMetadataMinAge),
 		kgo.RetryBackoffFn(b.Delay),
+		kgo.RequestRetries(DefaultRequestRetries),
 	}
 }

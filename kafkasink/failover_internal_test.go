@@ -28,6 +28,9 @@ func TestFailoverDefaults(t *testing.T) {
 		if got := cl.OptValue(kgo.MetadataMinAge); got != DefaultMetadataMinAge {
 			t.Errorf("%s: MetadataMinAge %v, want %v", name, got, DefaultMetadataMinAge)
 		}
+		if got := cl.OptValue(kgo.RequestRetries); got != int64(DefaultRequestRetries) {
+			t.Errorf("%s: RequestRetries %v, want %d", name, got, DefaultRequestRetries)
+		}
 		backoff := cl.OptValue(kgo.RetryBackoffFn).(func(int) time.Duration)
 		for tries := 1; tries < 30; tries++ {
 			if d := backoff(tries); d <= 0 || d > DefaultRetryBackoffMax {
