@@ -207,7 +207,7 @@ func (c *Consumer) clientOpts(brokers []string) []kgo.Opt {
 			c.log.Warn("kafkasink: partitions lost; uncommitted records will be delivered again", "group", c.group, "partitions", m)
 			c.forget(m)
 		}),
-	}, group, kpromOpts(c.cfg.metrics, "consumer"), c.cfg.clientOpts)
+	}, group, failoverOpts(), []kgo.Opt{kgo.RetryTimeoutFn(retryTimeout(c.cfg.sessionTimeout))}, kpromOpts(c.cfg.metrics, "consumer"), c.cfg.clientOpts)
 }
 
 // Client returns the underlying franz-go client, for metrics and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -78,7 +79,7 @@ func producerClientOpts(cfg config, brokers []string) []kgo.Opt {
 		kgo.MaxBufferedRecords(cfg.maxBuffered),
 		kgo.RecordDeliveryTimeout(cfg.deliveryTimeout),
 		kgo.WithLogger(slogLogger{cfg.logger}),
-	}, append(kpromOpts(cfg.metrics, "producer"), cfg.clientOpts...)...)
+	}, slices.Concat(failoverOpts(), kpromOpts(cfg.metrics, "producer"), cfg.clientOpts)...)
 }
 
 // NewProducer returns a producer for brokers with its own franz-go client,

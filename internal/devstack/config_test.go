@@ -235,6 +235,8 @@ func TestCluster(t *testing.T) {
 		"default.replication.factor=3\n",
 		"min.insync.replicas=2\n",
 		"offsets.topic.replication.factor=3\n",
+		"broker.session.timeout.ms=9000\n",
+		"broker.heartbeat.interval.ms=2000\n",
 	} {
 		if !strings.Contains(string(b), line) {
 			t.Errorf("server.properties of broker 3 lacks %q", line)

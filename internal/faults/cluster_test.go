@@ -92,19 +92,26 @@ func TestClusterCassandraNodeKilled(t *testing.T) {
 // TestClusterKafkaLeaderKilled SIGKILLs the broker that leads most of the
 // topic's partitions once 30% of the users are committed; the stream goes
 // on through the new leaders (replication factor 3, min.insync.replicas
-// 2, acks=all) until 60% are, then the broker is restarted.
+// 2, acks=all) until 60% are, then the broker is restarted. Among brokers
+// leading as many partitions (on three brokers each leads two of six) it
+// kills the one coordinating the consumers' group, the worst case: their
+// heartbeats and commits then wait for the group to move too.
 func TestClusterKafkaLeaderKilled(t *testing.T) {
-	su := clusterSetup(t, "cluster_kafka_leader_sigkill", "the broker leading most partitions SIGKILLed at 30% consumed, restarted at 60%", time.Minute)
+	su := clusterSetup(t, "cluster_kafka_leader_sigkill", "the broker leading most partitions (the group's coordinator among equals) SIGKILLed at 30% consumed, restarted at 60%", time.Minute)
 	scenario(t, su, func(ctx context.Context, r *run) error {
 		defer r.gate.open()
 		if err := r.consumedShare(ctx, 0.3); err != nil {
 			return err
 		}
-		id, led, err := busiestLeader(ctx, r.cfg.Brokers, r.cfg.Topic)
+		coord, err := groupCoordinator(ctx, r.cfg.Brokers, r.cfg.Group)
 		if err != nil {
 			return err
 		}
-		r.t.Logf("broker %d leads %d of the %d partitions of %s", id, led, r.cfg.Partitions, r.cfg.Topic)
+		id, led, err := busiestLeader(ctx, r.cfg.Brokers, r.cfg.Topic, coord)
+		if err != nil {
+			return err
+		}
+		r.t.Logf("broker %d leads %d of the %d partitions of %s; the group's coordinator is broker %d", id, led, r.cfg.Partitions, r.cfg.Topic, coord)
 		i := -1
 		for j, n := range r.stack.dev(r.t).KafkaNodes() {
 			if int32(n.ID) == id {
@@ -114,20 +121,40 @@ func TestClusterKafkaLeaderKilled(t *testing.T) {
 		if i < 0 {
 			return fmt.Errorf("broker %d is not a node of the stack", id)
 		}
+		what := fmt.Sprintf("kafka-%d SIGKILL (leader of %d/%d partitions)", i+1, led, r.cfg.Partitions)
+		if id == coord {
+			what = fmt.Sprintf("kafka-%d SIGKILL (leader of %d/%d partitions, the group's coordinator)", i+1, led, r.cfg.Partitions)
+		}
 		at := r.stack.killNode(r.t, devstack.Kafka, i)
 		if err := r.consumedShare(ctx, 0.6); err != nil {
 			return err
 		}
 		back := r.stack.startNode(r.t, devstack.Kafka, i)
-		r.record(event{what: fmt.Sprintf("kafka-%d SIGKILL (leader of %d/%d partitions)", i+1, led, r.cfg.Partitions),
-			at: at, back: back, stages: stageConsume | stageRelay})
+		r.record(event{what: what, at: at, back: back, stages: stageConsume | stageRelay, stalls: true})
 		return nil
 	})
 }
 
+// groupCoordinator returns the broker coordinating group.
+func groupCoordinator(ctx context.Context, brokers []string, group string) (int32, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	c, ok := kadm.NewClient(cl).FindGroupCoordinators(ctx, group)[group]
+	switch {
+	case !ok:
+		return 0, fmt.Errorf("group %s: no coordinator in the answer", group)
+	case c.Err != nil:
+		return 0, fmt.Errorf("group %s: coordinator: %w", group, c.Err)
+	}
+	return c.NodeID, nil
+}
+
 // busiestLeader returns the broker leading most partitions of topic, and
-// how many it leads.
-func busiestLeader(ctx context.Context, brokers []string, topic string) (int32, int, error) {
+// how many it leads; among equals, prefer, else the lowest id.
+func busiestLeader(ctx context.Context, brokers []string, topic string, prefer int32) (int32, int, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
 		return 0, 0, err
@@ -147,7 +174,10 @@ func busiestLeader(ctx context.Context, brokers []string, topic string) (int32, 
 	}
 	var best int32 = -1
 	for id, n := range count {
-		if best < 0 || n > count[best] || (n == count[best] && id < best) {
+		switch {
+		case best < 0 || n > count[best]:
+			best = id
+		case n == count[best] && best != prefer && (id == prefer || id < best):
 			best = id
 		}
 	}

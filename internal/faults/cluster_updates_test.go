@@ -252,7 +252,7 @@ func carry(ctx context.Context, t *testing.T, r *run, n int) {
 	case <-time.After(time.Minute):
 		t.Fatalf("consumer-repair did not start:\n%s", cons.current().logTail(20))
 	}
-	mon := startMonitor(t, r.cfg.Brokers, r.cfg.Topic, r.cfg.Group, func() []*supervisor { return []*supervisor{cons} })
+	mon := startMonitor(t, r.cfg.Brokers, r.cfg.Topic, r.cfg.Group, r.cfg.PostgresDSN, r.cfg.PostgresSchema, func() []*supervisor { return []*supervisor{cons} })
 	defer mon.stop()
 	prod := startSupervisor(t, "producer-repair", filepath.Join(r.bins, "producer"), r.logs, true, "", r.producerArgs()...)
 	t.Cleanup(func() { prod.kill() })

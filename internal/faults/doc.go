@@ -32,7 +32,8 @@
 //     same pipeline with replication factor 3 and LOCAL_QUORUM on
 //     Cassandra's default periodic commit log, as a steady stream: a
 //     Cassandra node SIGKILLed and restarted, the broker leading most
-//     partitions SIGKILLed and restarted, a rolling restart of the three
+//     partitions (the consumers' group coordinator among equals)
+//     SIGKILLed and restarted, a rolling restart of the three
 //     Cassandra nodes, a Cassandra node SIGKILLed and left down. The same
 //     checks follow each, read at LOCAL_QUORUM.
 //

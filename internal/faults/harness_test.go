@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -24,10 +25,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/userstream/userstream/internal/devstack"
+	"github.com/userstream/userstream/kafkasink/outbox"
 )
 
 // Settings of the suite, from the environment.
@@ -597,6 +600,7 @@ type sample struct {
 	published int64           // records in the topic (end offsets); -1 when Kafka did not answer
 	committed map[int32]int64 // the group's committed offsets; nil when Kafka did not answer
 	ends      map[int32]int64 // the topic's end offsets; nil when Kafka did not answer
+	pending   int64           // rows in the outbox not yet published; -1 when PostgreSQL did not answer
 }
 
 func (s sample) committedTotal() int64 {
@@ -621,14 +625,16 @@ func (s sample) drained() bool {
 }
 
 // monitor samples the pipeline's progress every 200ms: the consumers'
-// rows_stored_total metric, the topic's end offsets and the group's
-// committed offsets.
+// rows_stored_total metric, the topic's end offsets, the group's
+// committed offsets and the rows pending in the outbox.
 type monitor struct {
 	topic, group string
 	adm          *kadm.Client
 	cl           *kgo.Client
 	http         *http.Client
 	consumers    func() []*supervisor
+	pool         *pgxpool.Pool
+	box          *outbox.Store
 
 	mu      sync.Mutex
 	samples []sample
@@ -636,13 +642,35 @@ type monitor struct {
 	done    chan struct{}
 }
 
-func startMonitor(t *testing.T, brokers []string, topic, group string, consumers func() []*supervisor) *monitor {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+// startMonitor samples the pipeline of topic, group and the outbox in
+// schema of the PostgreSQL at dsn.
+func startMonitor(t *testing.T, brokers []string, topic, group, dsn, schema string, consumers func() []*supervisor) *monitor {
+	// The monitor must follow a moved partition leader at least as fast
+	// as the pipeline's clients (kafkasink.DefaultMetadataMinAge), or a
+	// broker failover looks longer than the pipeline made it: with
+	// franz-go's defaults (a metadata refresh at most every 5 s, retries
+	// backing off to 5 s) it saw a new leader's offsets seconds after the
+	// consumers committed there. Its requests give up after half a
+	// second, so that a partition without a leader costs a sample that
+	// partition's offset (the last seen is kept), not a second of every
+	// partition's.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...),
+		kgo.MetadataMinAge(250*time.Millisecond),
+		kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }),
+		kgo.RetryTimeout(500*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.New(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	box, err := outbox.NewStore(pool, outbox.WithSchema(schema))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	m := &monitor{topic: topic, group: group, adm: kadm.NewClient(cl), cl: cl,
+	m := &monitor{topic: topic, group: group, adm: kadm.NewClient(cl), cl: cl, pool: pool, box: box,
 		http: &http.Client{Timeout: 500 * time.Millisecond}, consumers: consumers, cancel: cancel, done: make(chan struct{})}
 	go m.loop(ctx)
 	return m
@@ -652,6 +680,7 @@ func (m *monitor) stop() {
 	m.cancel()
 	<-m.done
 	m.cl.Close()
+	m.pool.Close()
 }
 
 func (m *monitor) loop(ctx context.Context) {
@@ -669,7 +698,7 @@ func (m *monitor) loop(ctx context.Context) {
 }
 
 func (m *monitor) sampleOnce(ctx context.Context) {
-	s := sample{at: time.Now(), published: -1}
+	s := sample{at: time.Now(), published: -1, pending: -1}
 	for _, sup := range m.consumers() {
 		for _, p := range sup.procs() {
 			if a := p.addr(); a != "" && p.alive() {
@@ -685,13 +714,20 @@ func (m *monitor) sampleOnce(ctx context.Context) {
 	}
 	kctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	if ends, err := m.adm.ListEndOffsets(kctx, m.topic); err == nil && ends.Error() == nil {
-		s.ends = map[int32]int64{}
-		s.published = 0
+	// A partition whose leader did not answer keeps its offset last seen
+	// (below), the others are taken as they are.
+	if ends, err := m.adm.ListEndOffsets(kctx, m.topic); err == nil {
 		ends.Each(func(o kadm.ListedOffset) {
-			s.ends[o.Partition] = o.Offset
-			s.published += o.Offset
+			if o.Err == nil {
+				if s.ends == nil {
+					s.ends = map[int32]int64{}
+				}
+				s.ends[o.Partition] = o.Offset
+			}
 		})
+	}
+	if n, err := m.box.Pending(kctx); err == nil {
+		s.pending = n
 	}
 	if offs, err := m.adm.FetchOffsets(kctx, m.group); err == nil {
 		s.committed = map[int32]int64{}
@@ -707,10 +743,22 @@ func (m *monitor) sampleOnce(ctx context.Context) {
 	if n := len(m.samples); n > 0 {
 		prev := m.samples[n-1]
 		if s.ends == nil {
-			s.ends, s.published = prev.ends, prev.published
+			s.ends = prev.ends
+		} else {
+			for p, o := range prev.ends {
+				if _, ok := s.ends[p]; !ok {
+					s.ends[p] = o
+				}
+			}
 		}
 		if s.committed == nil {
 			s.committed = prev.committed
+		}
+	}
+	if s.ends != nil {
+		s.published = 0
+		for _, o := range s.ends {
+			s.published += o
 		}
 	}
 	m.samples = append(m.samples, s)
@@ -769,6 +817,25 @@ func (m *monitor) waitFor(ctx context.Context, what string, cond func(sample) bo
 	}
 }
 
+// writeSamples writes the monitor's samples beside the processes' logs, one
+// line each (time, rows stored, records published, rows pending in the
+// outbox, and each partition's end and committed offsets), so that a stall
+// can be read against the logs' timestamps.
+func writeSamples(t *testing.T, path string, samples []sample) {
+	var b strings.Builder
+	b.WriteString("at\tstored\tpublished\tpending\tpartition:end/committed...\n")
+	for _, s := range samples {
+		fmt.Fprintf(&b, "%s\t%d\t%d\t%d", s.at.Format("15:04:05.000"), s.stored, s.published, s.pending)
+		for _, p := range slices.Sorted(maps.Keys(s.ends)) {
+			fmt.Fprintf(&b, "\t%d:%d/%d", p, s.ends[p], s.committed[p])
+		}
+		b.WriteByte('\n')
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Logf("samples: %v", err)
+	}
+}
+
 // ---------------------------------------------------------------- recovery
 
 // Stages an event stalls, whose progress its recovery is measured by.
@@ -790,6 +857,11 @@ type event struct {
 	// process storing rows within maxStoring of back, and no stage
 	// stalled longer than maxStall from the fault.
 	maxStoring, maxStall time.Duration
+	// stalls: the fault must stall its stages (a broker's partitions
+	// wait for the controller to fence it), so a longest stall of zero
+	// means the monitor missed it. Reported, not bounded: how long it
+	// lasts depends on the machine.
+	stalls bool
 }
 
 // recovery returns how long after ev was back (or struck, when nothing
@@ -854,14 +926,36 @@ func recovery(samples []sample, ev event) (d time.Duration, ok bool) {
 	return worst, measured
 }
 
+// stall is a stage's longest time without progress while it had work
+// left: which stage (a partition's commits, or the relay), and from when
+// until when (until: the end of the window when it never moved again).
+type stall struct {
+	d        time.Duration
+	what     string
+	from, to time.Time
+}
+
+func (st stall) String() string {
+	if st.d == 0 {
+		return "none"
+	}
+	return fmt.Sprintf("%s: %s, %s to %s", secs(st.d), st.what, st.from.Format("15:04:05.000"), st.to.Format("15:04:05.000"))
+}
+
 // longestStall returns the longest time, from ev's fault until until, that
 // a stage ev stalled made no progress while it had work left: a partition
 // with records not yet committed whose committed offset did not move, or
 // the relay while records were still to be published. It counts from the
 // fault, so it includes the outage itself.
-func longestStall(samples []sample, ev event, until time.Time) time.Duration {
+func longestStall(samples []sample, ev event, until time.Time) stall {
+	var worst stall
+	note := func(what string, from, to time.Time) {
+		if d := to.Sub(from); d > worst.d {
+			worst = stall{d: d, what: what, from: from, to: to}
+		}
+	}
 	if len(samples) == 0 {
-		return 0
+		return worst
 	}
 	final := samples[len(samples)-1]
 	var base sample
@@ -871,7 +965,6 @@ func longestStall(samples []sample, ev event, until time.Time) time.Duration {
 		}
 		base = s
 	}
-	var worst time.Duration
 	if ev.stages&stageConsume != 0 {
 		prev := map[int32]int64{}
 		since := map[int32]time.Time{} // stalled since, for partitions with work left
@@ -889,7 +982,7 @@ func longestStall(samples []sample, ev event, until time.Time) time.Duration {
 				switch c := s.committed[p]; {
 				case c > prev[p]:
 					if st, ok := since[p]; ok {
-						worst = max(worst, s.at.Sub(st))
+						note(fmt.Sprintf("partition %d committed nothing", p), st, s.at)
 					}
 					delete(since, p)
 					prev[p] = c
@@ -900,25 +993,36 @@ func longestStall(samples []sample, ev event, until time.Time) time.Duration {
 				}
 			}
 		}
-		for _, st := range since {
+		for p, st := range since {
 			if until.Before(final.at) || !final.drained() {
-				worst = max(worst, until.Sub(st))
+				note(fmt.Sprintf("partition %d committed nothing", p), st, until)
 			}
 		}
 	}
+	// The relay has work left while the outbox has rows pending (unknown
+	// counts as some): it is not stalled while the API holds the next page
+	// back and everything staged is published.
 	if ev.stages&stageRelay != 0 && base.published < final.published {
-		prev, since := base.published, ev.at
+		prev, since := base.published, ev.at // since: zero while idle
 		for _, s := range samples {
 			if !s.at.After(ev.at) || s.at.After(until) {
 				continue
 			}
 			if s.published > prev {
-				worst = max(worst, s.at.Sub(since))
-				prev, since = s.published, s.at
+				if !since.IsZero() {
+					note("the relay published nothing", since, s.at)
+				}
+				prev, since = s.published, time.Time{}
 				if prev >= final.published {
 					break
 				}
 			}
+			if since.IsZero() && s.pending != 0 {
+				since = s.at
+			}
+		}
+		if !since.IsZero() && prev < final.published && until.Before(final.at) {
+			note("the relay published nothing", since, until)
 		}
 	}
 	return worst

@@ -219,7 +219,7 @@ func scenario(t *testing.T, su setup, inject func(context.Context, *run) error) 
 			t.Fatalf("%s did not start:\n%s", c.name, c.current().logTail(20))
 		}
 	}
-	r.mon = startMonitor(t, cfg.Brokers, cfg.Topic, cfg.Group, r.consumers)
+	r.mon = startMonitor(t, cfg.Brokers, cfg.Topic, cfg.Group, cfg.PostgresDSN, cfg.PostgresSchema, r.consumers)
 	start := time.Now()
 	var onExit func(*proc)
 	if su.producerExited != nil {
@@ -270,6 +270,7 @@ func scenario(t *testing.T, su setup, inject func(context.Context, *run) error) 
 	f := r.verify(ctx, want)
 	f.scenario, f.faults, f.duration = name, su.faults, took
 	samples := r.mon.all()
+	writeSamples(t, filepath.Join(r.logs, "samples.tsv"), samples)
 	for i, ev := range r.events {
 		until := samples[len(samples)-1].at
 		if i+1 < len(r.events) {
@@ -279,7 +280,8 @@ func scenario(t *testing.T, su setup, inject func(context.Context, *run) error) 
 		if ev.back.IsZero() {
 			from, back = ev.at, -1
 		}
-		e := eventFigure{what: ev.what, back: back, recovered: -1, storing: -1, stall: longestStall(samples, ev, until)}
+		longest := longestStall(samples, ev, until)
+		e := eventFigure{what: ev.what, back: back, recovered: -1, storing: -1, stall: longest.d}
 		if d, ok := recovery(samples, ev); ok {
 			e.recovered = d
 		}
@@ -288,7 +290,7 @@ func scenario(t *testing.T, su setup, inject func(context.Context, *run) error) 
 			first = secs(d)
 		}
 		t.Logf("recovery: %s: back after %s; every stalled stage progressing %s later (first row stored after %s); longest stall from the fault %s",
-			ev.what, secs(e.back), secs(e.recovered), first, secs(e.stall))
+			ev.what, secs(e.back), secs(e.recovered), first, longest)
 		if ev.restarted != nil {
 			d, ok := ev.restarted.storingAfter(ev.back)
 			e.storing = -1
@@ -300,6 +302,9 @@ func scenario(t *testing.T, su setup, inject func(context.Context, *run) error) 
 				t.Errorf("%s: the restarted process stored its first row %s after its start, want within %s",
 					ev.what, secs(e.storing), secs(ev.maxStoring))
 			}
+		}
+		if ev.stalls && e.stall == 0 {
+			t.Errorf("%s: no stall measured; the fault stalls its stages until it is over (%s)", ev.what, longest)
 		}
 		if ev.maxStall > 0 && e.stall > ev.maxStall {
 			t.Errorf("%s: a stage stalled %s from the fault, want at most %s", ev.what, secs(e.stall), secs(ev.maxStall))

@@ -269,7 +269,7 @@ func updatesScenario(t *testing.T, su setup, inject func(context.Context, *updRu
 			t.Fatalf("%s did not start:\n%s", c.name, c.current().logTail(20))
 		}
 	}
-	r.mon = startMonitor(t, cfg.Brokers, cfg.Topic, cfg.Group, r.consumers)
+	r.mon = startMonitor(t, cfg.Brokers, cfg.Topic, cfg.Group, cfg.PostgresDSN, cfg.PostgresSchema, r.consumers)
 	fail := func(format string, args ...any) {
 		s := r.mon.last()
 		t.Errorf(format, args...)
@@ -345,6 +345,7 @@ func updatesScenario(t *testing.T, su setup, inject func(context.Context, *updRu
 	f := u.verify(ctx, want, day0)
 	f.scenario, f.faults, f.duration = name, su.faults, took
 	samples := r.mon.all()
+	writeSamples(t, filepath.Join(r.logs, "samples.tsv"), samples)
 	for i, ev := range r.events {
 		until := samples[len(samples)-1].at
 		if i+1 < len(r.events) {
@@ -354,7 +355,8 @@ func updatesScenario(t *testing.T, su setup, inject func(context.Context, *updRu
 		if ev.back.IsZero() {
 			back = -1
 		}
-		e := eventFigure{what: ev.what, back: back, recovered: -1, storing: -1, stall: longestStall(samples, ev, until)}
+		longest := longestStall(samples, ev, until)
+		e := eventFigure{what: ev.what, back: back, recovered: -1, storing: -1, stall: longest.d}
 		if d, ok := recovery(samples, ev); ok {
 			e.recovered = d
 		}
@@ -364,7 +366,7 @@ func updatesScenario(t *testing.T, su setup, inject func(context.Context, *updRu
 			}
 		}
 		t.Logf("recovery: %s: back after %s; every stalled stage progressing %s later; restarted process storing after %s; longest stall from the fault %s",
-			ev.what, secs(e.back), secs(e.recovered), secs(e.storing), secs(e.stall))
+			ev.what, secs(e.back), secs(e.recovered), secs(e.storing), longest)
 		if ev.maxStoring > 0 && (e.storing < 0 || e.storing > ev.maxStoring) {
 			t.Errorf("%s: the restarted process stored its first row %s after its start, want within %s", ev.what, secs(e.storing), secs(ev.maxStoring))
 		}

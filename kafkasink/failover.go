@@ -1,0 +1,121 @@
+package kafkasink
+
+import (
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/userstream/userstream/internal/backoff"
+)
+
+// How fast a producer's or consumer's client follows a partition to its new
+// leader when the old one dies ("Broker failover" in the package doc).
+//
+// A broker that dies without a word (SIGKILL, a lost host, a partition)
+// keeps leading its partitions until the controller fences it, one broker
+// session timeout after its last heartbeat (broker.session.timeout.ms, 9 s
+// by default). Until then every metadata response still names it, and no
+// client setting shortens that part. What a client adds is the time it
+// takes to ask again once the answer has changed: franz-go refreshes its
+// metadata at most once per MetadataMinAge (5s by default), and backs off a
+// failing connection, produce or fetch for up to 5s (RetryBackoffFn). On the
+// local three-broker cluster, with franz-go's defaults, the producer learned
+// the new leaders 3.9 s after the fence (its refreshes came 5 s apart), and
+// the relay, whose rounds wait for every record of a round, held back every
+// partition meanwhile.
+const (
+	// DefaultMetadataMinAge is the shortest time between two metadata
+	// refreshes of a [Producer]'s or [Consumer]'s client, overriding
+	// franz-go's 5s. A refresh is asked for when a request fails (a broker
+	// gone, NOT_LEADER_OR_FOLLOWER), so the client learns a partition's new
+	// leader at most this long after the controller names it. The cost is
+	// at most two metadata requests a second from each client while
+	// requests fail (a topic's metadata is a few hundred bytes), none when
+	// nothing does: Kafka's Java client refreshes as often
+	// (retry.backoff.ms, 100ms to 1s).
+	DefaultMetadataMinAge = 500 * time.Millisecond
+
+	// DefaultRetryBackoffMin and DefaultRetryBackoffMax bound the client's
+	// wait before retrying a failed request, connection, produce or fetch:
+	// it doubles from the minimum to the maximum, with jitter, overriding
+	// franz-go's 250ms to 5s. They are the Java client's defaults
+	// (retry.backoff.ms and retry.backoff.max.ms). A consumer's fetches
+	// from a dead broker are retried at least once a second, and each
+	// retry asks for the metadata refresh that moves the partition to its
+	// new leader; the cost is a refused connection a second to a broker
+	// that is down.
+	DefaultRetryBackoffMin = 100 * time.Millisecond
+	DefaultRetryBackoffMax = time.Second
+
+	// DefaultHeartbeatRetry is the least time for which a [Consumer] retries
+	// a heartbeat that fails to reach the group's coordinator, overriding
+	// franz-go's, which gives up after the session timeout
+	// ([WithSessionTimeout]) and with it the member's partitions. When the
+	// coordinator's broker dies, its groups move to another broker only once
+	// the controller fences it (broker.session.timeout.ms, 9 s by default),
+	// and that broker then loads each group with its members and restarts
+	// their session clocks: a member still heartbeating then keeps its
+	// partitions, with no rebalance. A 6s session gave up first: on the
+	// local cluster both consumers of a process lost their partitions and
+	// rejoined, in several rebalances, and the longest stall was 16–17 s,
+	// 5–8 s of it after the fence. With 30s a member rides the failover
+	// out, as Kafka's Java consumer does (it only looks the coordinator up
+	// again), and no member lost its partitions to the timeout; in 3 of 6
+	// runs one still lost them a few seconds before or after the fence,
+	// when a coordinator lookup was sent to the dead broker: franz-go does
+	// not retry that dial error (open). The cost: a member cut off from a live coordinator keeps processing its
+	// partitions up to 30s after the group gave them to others (where
+	// franz-go stops after the session timeout); its commits fail, so those
+	// records are delivered again to the new owner: duplicates, which the
+	// at-least-once contract allows, never a loss.
+	DefaultHeartbeatRetry = 30 * time.Second
+
+	// DefaultRequestRetries bounds the tries of a request other than a
+	// produce or a fetch (a heartbeat, an offset commit, a metadata or
+	// coordinator lookup), overriding franz-go's 20. Each request is also
+	// bounded in time (30s, a heartbeat [DefaultHeartbeatRetry]), and that
+	// is the bound meant: with retries backing off to only
+	// [DefaultRetryBackoffMax], 20 tries end about 13 s after the first,
+	// before a coordinator that died with the active controller has moved
+	// (the new controller fences it a full broker session timeout after it
+	// takes over: 11 s after the kill here). A commit then failed after the
+	// group had moved, and a heartbeat came within a second of failing.
+	// 60 tries outlast the time bounds, as franz-go's 20 did with its
+	// backoff of up to 5s.
+	DefaultRequestRetries = 60
+)
+
+// franzSessionTimeout is franz-go's default session timeout, in effect
+// when [WithSessionTimeout] is not given.
+const franzSessionTimeout = 45 * time.Second
+
+// retryTimeout is franz-go's default limit on a request's retries, with
+// heartbeats retried for at least [DefaultHeartbeatRetry].
+func retryTimeout(session time.Duration) func(int16) time.Duration {
+	if session <= 0 {
+		session = franzSessionTimeout
+	}
+	return func(key int16) time.Duration {
+		switch key {
+		case (*kmsg.HeartbeatRequest)(nil).Key():
+			return max(session, DefaultHeartbeatRetry)
+		case (*kmsg.JoinGroupRequest)(nil).Key(), (*kmsg.SyncGroupRequest)(nil).Key(),
+			(*kmsg.ConsumerGroupHeartbeatRequest)(nil).Key():
+			return session
+		}
+		return 30 * time.Second
+	}
+}
+
+// failoverOpts are the franz-go options behind the defaults above. They
+// come before [WithClientOpts]' options, so kgo.MetadataMinAge or
+// kgo.RetryBackoffFn given there win.
+func failoverOpts() []kgo.Opt {
+	b := backoff.Backoff{Min: DefaultRetryBackoffMin, Max: DefaultRetryBackoffMax}
+	return []kgo.Opt{
+		kgo.MetadataMinAge(DefaultMetadataMinAge),
+		kgo.RetryBackoffFn(b.Delay),
+		kgo.RequestRetries(DefaultRequestRetries),
+	}
+}
