@@ -67,10 +67,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/userstream/userstream/internal/backoff"
+	"github.com/userstream/userstream/internal/pgretry"
 	"github.com/userstream/userstream/internal/pgschema"
 	"github.com/userstream/userstream/internal/promreg"
 )
@@ -91,6 +94,16 @@ const (
 // before it is read as [StatusAbandoned]: twelve heartbeats of a
 // [Progress] with its default tick.
 const DefaultLease = time.Minute
+
+// DefaultRetry is how long [Ledger.Start] retries a statement that failed
+// on a lost or refused connection when [WithRetry] is not given: as long
+// as ingest retries a page, so that a process starting while PostgreSQL
+// restarts or fails over records its run once the server is back instead
+// of exiting.
+const DefaultRetry = 2 * time.Minute
+
+// retryBackoff spaces the ledger's retries: 200 ms doubling up to 5 s.
+var retryBackoff = backoff.Backoff{Min: 200 * time.Millisecond, Max: 5 * time.Second}
 
 // DefaultSchema is the PostgreSQL schema of the ledger's table, the same
 // as the outbox's default.
@@ -141,6 +154,7 @@ type config struct {
 	schema  string
 	metrics prometheus.Registerer
 	lease   time.Duration
+	retry   time.Duration
 }
 
 type opt func(*config)
@@ -157,6 +171,13 @@ func WithSchema(name string) Opt { return opt(func(c *config) { c.schema = name 
 // seconds by default). Zero or negative fails [New].
 func WithLease(d time.Duration) Opt { return opt(func(c *config) { c.lease = d }) }
 
+// WithRetry sets how long [Ledger.Start] retries a statement that failed
+// on a lost, refused or reset connection or a server shutting down or
+// starting up, overriding [DefaultRetry]; zero or negative: no retry.
+// Other errors (a missing table, a permission) are returned at once.
+// [Ledger.Update] retries the same errors within its own 10 s.
+func WithRetry(d time.Duration) Opt { return opt(func(c *config) { c.retry = d }) }
+
 // WithMetrics registers the ledger's series (see the package doc) on reg
 // and records it, overriding the default: no metrics (also when reg is
 // nil). Registering is idempotent per registry: ledgers handed the same
@@ -169,6 +190,7 @@ type Ledger struct {
 	schema      string
 	table       string
 	lease       time.Duration
+	retry       time.Duration
 	lastSuccess prometheus.Gauge // nil without WithMetrics
 }
 
@@ -178,7 +200,7 @@ func New(pool *pgxpool.Pool, opts ...Opt) (*Ledger, error) {
 	if pool == nil {
 		return nil, errors.New("runledger: nil pool")
 	}
-	cfg := config{schema: DefaultSchema, lease: DefaultLease}
+	cfg := config{schema: DefaultSchema, lease: DefaultLease, retry: DefaultRetry}
 	for _, o := range opts {
 		o.apply(&cfg)
 	}
@@ -188,7 +210,7 @@ func New(pool *pgxpool.Pool, opts ...Opt) (*Ledger, error) {
 	if cfg.lease <= 0 {
 		return nil, fmt.Errorf("runledger: WithLease %v: want above 0", cfg.lease)
 	}
-	l := &Ledger{pool: pool, schema: cfg.schema, table: pgx.Identifier{cfg.schema, "runs"}.Sanitize(), lease: cfg.lease}
+	l := &Ledger{pool: pool, schema: cfg.schema, table: pgx.Identifier{cfg.schema, "runs"}.Sanitize(), lease: cfg.lease, retry: cfg.retry}
 	if cfg.metrics != nil {
 		g, err := promreg.Register(cfg.metrics, prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "userstream_last_successful_run_timestamp_seconds",
@@ -310,14 +332,51 @@ WHERE attrelid = $1::regclass AND attname = 'heartbeat_at' AND NOT attisdropped)
 }
 
 // Start records a run of kind as running, from now, with its first
-// heartbeat.
+// heartbeat. A lost or refused connection is retried for up to
+// [WithRetry] (default [DefaultRetry]), within ctx.
 func (l *Ledger) Start(ctx context.Context, runID, kind string) error {
-	_, err := l.pool.Exec(ctx, `INSERT INTO `+l.table+` (run_id, kind, started_at, status, heartbeat_at) VALUES ($1, $2, now(), $3, now())`,
-		runID, kind, StatusRunning)
+	err := l.retrying(ctx, l.retry, func(ctx context.Context, attempt int) error {
+		_, err := l.pool.Exec(ctx, `INSERT INTO `+l.table+` (run_id, kind, started_at, status, heartbeat_at) VALUES ($1, $2, now(), $3, now())`,
+			runID, kind, StatusRunning)
+		var pg *pgconn.PgError
+		if attempt > 1 && errors.As(err, &pg) && pg.Code == "23505" {
+			// unique_violation on a retry: the attempt whose answer
+			// was lost had committed the run.
+			return nil
+		}
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("runledger: start run %s: %w", runID, err)
 	}
 	return nil
+}
+
+// retrying calls fn until it succeeds, fails with an error a new
+// connection cannot heal (or once ctx has ended), or its retries have
+// taken longer than window.
+func (l *Ledger) retrying(ctx context.Context, window time.Duration, fn func(ctx context.Context, attempt int) error) error {
+	var first time.Time // of the first failure
+	for attempt := 1; ; attempt++ {
+		err := fn(ctx, attempt)
+		if err == nil || window <= 0 || !pgretry.Retryable(ctx, err) {
+			return err
+		}
+		if attempt == 1 {
+			first = time.Now()
+		}
+		wait := retryBackoff.Delay(attempt)
+		if elapsed := time.Since(first); elapsed+wait > window {
+			return fmt.Errorf("gave up after %d retries in %v: %w", attempt-1, elapsed.Round(time.Millisecond), err)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return errors.Join(err, ctx.Err())
+		}
+	}
 }
 
 // Update writes r's counts, status and error to the run r.RunID and sets
@@ -327,17 +386,19 @@ func (l *Ledger) Start(ctx context.Context, runID, kind string) error {
 // It runs on a
 // context of its own (ctx's values, a 10 s timeout, not ctx's
 // cancellation), so that the end of a run interrupted by a signal is still
-// recorded.
+// recorded; within those 10 s it retries a lost or refused connection.
 func (l *Ledger) Update(ctx context.Context, r Run) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	var ended *time.Time
-	err := l.pool.QueryRow(ctx, `UPDATE `+l.table+` SET fetched = $2, staged = $3, duplicates = $4, invalid = $5,
+	err := l.retrying(ctx, 10*time.Second, func(ctx context.Context, _ int) error {
+		return l.pool.QueryRow(ctx, `UPDATE `+l.table+` SET fetched = $2, staged = $3, duplicates = $4, invalid = $5,
 	published = $6, stored = $7, dead_lettered = $8, status = $9, error = $10,
 	ended_at = CASE WHEN $9 = 'running' THEN NULL ELSE now() END, heartbeat_at = now()
 WHERE run_id = $1
 RETURNING ended_at`,
-		r.RunID, r.Fetched, r.Staged, r.Duplicates, r.Invalid, r.Published, r.Stored, r.DeadLettered, r.Status, r.Error).Scan(&ended)
+			r.RunID, r.Fetched, r.Staged, r.Duplicates, r.Invalid, r.Published, r.Stored, r.DeadLettered, r.Status, r.Error).Scan(&ended)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("runledger: update run %s: %w", r.RunID, ErrNotFound)
 	}
