@@ -77,6 +77,7 @@ type sessionConfig struct {
 	consistency    gocql.Consistency
 	timeout        time.Duration
 	connectTimeout time.Duration
+	connectRetry   time.Duration
 	retries        int
 	retryMin       time.Duration
 	retryMax       time.Duration
@@ -93,6 +94,7 @@ func defaultSessionConfig() sessionConfig {
 		// details, before the client gives up.
 		timeout:        11 * time.Second,
 		connectTimeout: 5 * time.Second,
+		connectRetry:   DefaultConnectRetry,
 		retries:        3,
 		retryMin:       100 * time.Millisecond,
 		retryMax:       2 * time.Second,
@@ -242,6 +244,21 @@ func WithRequestTimeout(d time.Duration) SessionOpt {
 // overriding the default 5s.
 func WithConnectTimeout(d time.Duration) SessionOpt {
 	return sessionOpt{func(c *sessionConfig) { c.connectTimeout = d }}
+}
+
+// DefaultConnectRetry is how long [NewSession] keeps trying to connect
+// after a connect failed on the network: long enough for a node's restart
+// on a loaded machine, short enough that a wrong address still fails the
+// process's start within a minute.
+const DefaultConnectRetry = time.Minute
+
+// WithConnectRetry sets how long [NewSession] keeps trying to connect after
+// a connect failed on the network (refused, reset, timed out), overriding
+// [DefaultConnectRetry]; 0 or less tries once. A process started while
+// Cassandra restarts, or while its connections are cut, then connects once
+// the cluster answers, instead of exiting.
+func WithConnectRetry(d time.Duration) SessionOpt {
+	return sessionOpt{func(c *sessionConfig) { c.connectRetry = d }}
 }
 
 // WithRetry sets the driver's retry policy: how many times it retries a

@@ -2,6 +2,7 @@ package cassandrastore
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -63,3 +64,22 @@ func (c codeError) Message() string { return "coordinator overloaded" }
 func (c codeError) Error() string   { return c.Message() }
 
 func overloadedFrame() error { return codeError(gocql.ErrCodeOverloaded) }
+
+func TestConnectRetryable(t *testing.T) {
+	for msg, want := range map[string]bool{
+		"gocql: unable to create session: unable to discover protocol version: dial tcp 127.0.0.1:9042: connect: connection refused":                               true,
+		"gocql: unable to create session: unable to discover protocol version: read tcp 127.0.0.1:1->127.0.0.1:2: read: connection reset by peer":                  true,
+		"gocql: unable to create session: control: unable to connect to initial hosts: dial tcp 10.0.0.1:9042: i/o timeout":                                        true,
+		"gocql: unable to create session: unable to discover protocol version: EOF":                                                                                true,
+		"gocql: unable to create session: unable to discover protocol version: Provided username userstream and/or password are incorrect (authentication failed)": false,
+		"gocql: unable to create session: unable to discover protocol version: x509: certificate signed by unknown authority":                                      false,
+		"gocql: unable to create session: unable to discover protocol version: tls: first record does not look like a TLS handshake":                               false,
+	} {
+		if got := connectRetryable(errors.New(msg)); got != want {
+			t.Errorf("connectRetryable(%q) = %v, want %v", msg, got, want)
+		}
+	}
+	if connectRetryable(context.Canceled) {
+		t.Error("a cancelled context is retryable")
+	}
+}

@@ -2,15 +2,19 @@ package cassandrastore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gocql/gocql"
 	"github.com/scylladb/gocqlx/v2"
+
+	"github.com/userstream/userstream/internal/backoff"
 )
 
 // NewSession connects to the cluster through the contact points hosts
@@ -27,11 +31,15 @@ import (
 // cluster, straight to the node's own address.
 //
 // Unlike [New], NewSession does I/O: it dials the hosts and discovers the
-// ring. It returns when connected or when ctx is done. gocql reports a
-// failed connect as text, without the underlying error, so [IsRetryable]
-// cannot classify it; a process that may start before the cluster should
-// retry NewSession with a backoff. The caller owns the
-// session and closes it with Close once every [Store] using it is done.
+// ring. A connect that fails on the network (refused, reset, timed out,
+// closed: a cluster starting, restarting or briefly unreachable) is tried
+// again, with a backoff from 250 ms doubling to 5 s, each failure logged
+// at Warn, until [WithConnectRetry] (default [DefaultConnectRetry]) has
+// passed since the first attempt; any other failure (authentication, TLS,
+// a protocol error) is returned at once, as is the last one once the time
+// is up. NewSession returns when connected, on such an error, or when ctx
+// is done. The caller owns the session and closes it with Close once
+// every [Store] using it is done.
 func NewSession(ctx context.Context, hosts []string, opts ...SessionOpt) (gocqlx.Session, error) {
 	all := config{session: defaultSessionConfig()}
 	for _, o := range opts {
@@ -48,6 +56,39 @@ func NewSession(ctx context.Context, hosts []string, opts ...SessionOpt) (gocqlx
 		return gocqlx.Session{}, fmt.Errorf("cassandrastore: new session: invalid retry settings")
 	}
 
+	cluster, err := cfg.cluster(hosts)
+	if err != nil {
+		return gocqlx.Session{}, fmt.Errorf("cassandrastore: new session: %w", err)
+	}
+	retry := backoff.Backoff{Min: 250 * time.Millisecond, Max: 5 * time.Second}
+	until := time.Now().Add(cfg.connectRetry)
+	for attempt := 1; ; attempt++ {
+		if attempt > 1 {
+			// A config whose session failed cannot serve another: its
+			// token-aware policy stays bound to that session.
+			if cluster, err = cfg.cluster(hosts); err != nil {
+				return gocqlx.Session{}, fmt.Errorf("cassandrastore: new session: %w", err)
+			}
+		}
+		s, err := createSession(ctx, cluster)
+		if err == nil {
+			return gocqlx.NewSession(s), nil
+		}
+		if ctx.Err() != nil || !connectRetryable(err) || !time.Now().Before(until) {
+			if attempt > 1 {
+				return gocqlx.Session{}, fmt.Errorf("cassandrastore: new session: %d attempts: %w", attempt, err)
+			}
+			return gocqlx.Session{}, fmt.Errorf("cassandrastore: new session: %w", err)
+		}
+		cfg.logger.Warn("cassandrastore: connecting failed; retrying", "attempt", attempt, "err", err)
+		if retry.Wait(ctx, attempt) != nil {
+			return gocqlx.Session{}, fmt.Errorf("cassandrastore: new session: %w (after %d attempts: %w)", ctx.Err(), attempt, err)
+		}
+	}
+}
+
+// cluster returns the driver's configuration of a session of hosts.
+func (cfg sessionConfig) cluster(hosts []string) (*gocql.ClusterConfig, error) {
 	cluster := gocql.NewCluster(hosts...)
 	cluster.Port = cfg.port
 	if p, ok := commonPort(hosts); ok && !cfg.portSet {
@@ -74,12 +115,17 @@ func NewSession(ctx context.Context, hosts []string, opts ...SessionOpt) (gocqlx
 			continue
 		}
 		if err := fn(cluster); err != nil {
-			return gocqlx.Session{}, fmt.Errorf("cassandrastore: new session: %w", err)
+			return nil, err
 		}
 	}
 
-	// gocql's CreateSession takes no context; run it aside so ctx still
-	// bounds the wait, and close a session that arrives too late.
+	return cluster, nil
+}
+
+// createSession runs gocql's CreateSession, which takes no context, aside,
+// so that ctx still bounds the wait, and closes a session that arrives too
+// late.
+func createSession(ctx context.Context, cluster *gocql.ClusterConfig) (*gocql.Session, error) {
 	type result struct {
 		s   *gocql.Session
 		err error
@@ -91,18 +137,38 @@ func NewSession(ctx context.Context, hosts []string, opts ...SessionOpt) (gocqlx
 	}()
 	select {
 	case r := <-done:
-		if r.err != nil {
-			return gocqlx.Session{}, fmt.Errorf("cassandrastore: new session: %w", r.err)
-		}
-		return gocqlx.NewSession(r.s), nil
+		return r.s, r.err
 	case <-ctx.Done():
 		go func() {
 			if r := <-done; r.s != nil {
 				r.s.Close()
 			}
 		}()
-		return gocqlx.Session{}, fmt.Errorf("cassandrastore: new session: %w", ctx.Err())
+		return nil, ctx.Err()
 	}
+}
+
+// connectRetryable reports whether a failed CreateSession may succeed if
+// tried again: the network failed, not the credentials, the TLS handshake
+// or the protocol. gocql formats the cause into its error's text (%v), so
+// the text is all there is to read.
+func connectRetryable(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	msg := err.Error()
+	for _, s := range []string{"x509", "tls:", "authenticat", "Authenticat", "credentials"} {
+		if strings.Contains(msg, s) {
+			return false
+		}
+	}
+	for _, s := range []string{"connection refused", "connection reset", "broken pipe", "i/o timeout", "EOF",
+		"no connections were made", "no response received", "use of closed network connection", "network is unreachable"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // commonPort returns the port every one of hosts is given with, if they

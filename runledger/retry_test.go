@@ -3,9 +3,8 @@ package runledger_test
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
-	"sync"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,55 +16,29 @@ import (
 	"github.com/userstream/userstream/runledger"
 )
 
-// flakyPostgres is a TCP forwarder to the real PostgreSQL of dsn that
-// closes its first drop connections at once, as a server that is shutting
-// down or restarting does, and forwards the others. It returns a pool
-// that connects through it and the count of connections it accepted.
+// flakyPostgres returns a pool that connects to the real PostgreSQL of
+// dsn through a forwarder that resets its first drop connections at once,
+// as a server that is shutting down or restarting does, and the count of
+// connections the forwarder accepted.
 func flakyPostgres(t *testing.T, dsn string, drop int32) (*pgxpool.Pool, *atomic.Int32) {
 	t.Helper()
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	target := net.JoinHostPort(cfg.ConnConfig.Host, itoa(cfg.ConnConfig.Port))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var accepted atomic.Int32
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			if accepted.Add(1) <= drop {
-				c.Close()
-				continue
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			wg.Go(func() { io.Copy(up, c); up.Close() })
-			wg.Go(func() { io.Copy(c, up); c.Close() })
-		}
-	})
-	addr := ln.Addr().(*net.TCPAddr)
-	cfg.ConnConfig.Host, cfg.ConnConfig.Port = "127.0.0.1", uint16(addr.Port)
+	target := net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port)))
+	addr, accepted := testenv.FlakyForwarder(t, target, drop)
+	host, port, _ := net.SplitHostPort(addr)
+	p, _ := strconv.Atoi(port)
+	cfg.ConnConfig.Host, cfg.ConnConfig.Port = host, uint16(p)
 	cfg.ConnConfig.Fallbacks = nil
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	return pool, &accepted
+	return pool, accepted
 }
-
-func itoa(p uint16) string { return (&net.TCPAddr{Port: int(p)}).String()[1:] }
 
 // A process that starts while PostgreSQL restarts records its run once
 // the server answers again, instead of failing (a consumer started during
