@@ -261,7 +261,7 @@ faults:
 # them, two faults that need no proxy: PostgreSQL's disk full under the
 # outbox (a tmpfs tablespace the test mounts, as root) and the schema
 # registry SIGKILLed during a run in registry mode (USERSTREAM_REGISTRY=1).
-# 30,000 users each (USERSTREAM_FAULT_USERS). The package's untagged tests
+# 100,000 users each (USERSTREAM_FAULT_USERS). The package's untagged tests
 # (poison, API faults) ran in make test already: skipped here.
 faults-network:
 	USERSTREAM_TOXIPROXY=1 USERSTREAM_REGISTRY=1 $(STACK) run $(GO) test -tags network -count=1 -timeout 25m -v -skip '^(TestPoisonGoesToDeadLetters|TestAPIFaults)$$' ./internal/faults/

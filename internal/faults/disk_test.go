@@ -232,7 +232,7 @@ func countLines(t *testing.T, r *run, role, s string) int {
 // its run stages everything the failed one did not: the usual checks
 // follow, 0 missing, 0 extra, 0 dead letters.
 func TestPostgresDiskFull(t *testing.T) {
-	users := faultUsersOr(t, networkUsers)
+	users := faultUsers(t)
 	var (
 		disk     *smallDisk
 		once     sync.Once

@@ -45,10 +45,12 @@
 //     off from Cassandra for 30 s (timeout toxic both ways), the
 //     producer's connections to Kafka black-holed for 30 s, 300 ms ± 100
 //     ms on every PostgreSQL round trip for the whole run, every Kafka and
-//     Cassandra connection reset six times, and the producer's bandwidth
-//     to Kafka limited to 128 KiB/s. The test's own clients stay on the
+//     Cassandra connection reset six times (each held until a write or a
+//     produce failed on it), and the producer's bandwidth to Kafka
+//     limited to 128 KiB/s (the backlog must reach half the users and the
+//     producer's memory stay under 128 MiB). The test's own clients stay on the
 //     plain addresses, to watch the pipeline through the fault. The same
-//     checks follow each, with 30,000 users unless USERSTREAM_FAULT_USERS
+//     checks follow each, with 100,000 users unless USERSTREAM_FAULT_USERS
 //     says otherwise, and each also reports the retries its processes
 //     logged and their peak resident memory. Two more in the same target
 //     need no proxy: PostgreSQL's disk full during staging (the outbox

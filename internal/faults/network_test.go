@@ -3,8 +3,11 @@
 package faults_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -23,12 +26,6 @@ import (
 // reset and throttle their connections. The test's own clients (the
 // progress monitor, the checks at the end) go to the servers directly, so
 // they see the pipeline's progress through every fault.
-
-// networkUsers is the users of a network scenario unless
-// USERSTREAM_FAULT_USERS says otherwise: fewer than the kill scenarios'
-// 100,000, so that the seven fit CI's time (each holds a fault for 30 s or
-// slows the whole run).
-const networkUsers = 30000
 
 // partition is how long the partition and the black hole last.
 const partition = 30 * time.Second
@@ -141,6 +138,7 @@ func waitUntil(ctx context.Context, at time.Time) error {
 type rssWatch struct {
 	mu         sync.Mutex
 	prod, cons int64
+	once       sync.Once
 	stop       chan struct{}
 	done       chan struct{}
 }
@@ -187,11 +185,13 @@ func (w *rssWatch) sample(r *run) {
 	w.mu.Unlock()
 }
 
-// peaks stops the watch and returns the producer's and the consumers'
+// peaks stops the watch (once) and returns the producer's and the consumers'
 // peak resident memory, in bytes.
 func (w *rssWatch) peaks() (prod, cons int64) {
-	close(w.stop)
+	w.once.Do(func() { close(w.stop) })
 	<-w.done
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	return w.prod, w.cons
 }
 
@@ -263,7 +263,7 @@ func networkFigures(t *testing.T, r *run, w *rssWatch) {
 func TestCassandraPartitioned(t *testing.T) {
 	px := newProxies(t)
 	su := setup{name: "cassandra_partition", faults: "consumers ↔ Cassandra partitioned 30 s (timeout toxic, both ways) at 30% consumed, then healed",
-		consumers: []int{2}, hold: 0.3, users: faultUsersOr(t, networkUsers), consumerEnv: through(t, "cassandra")}
+		consumers: []int{2}, hold: 0.3, users: faultUsers(t), consumerEnv: through(t, "cassandra")}
 	var w *rssWatch
 	r := scenario(t, su, func(ctx context.Context, r *run) error {
 		w = watchRSS(r)
@@ -300,7 +300,7 @@ func TestCassandraPartitioned(t *testing.T) {
 func TestKafkaBlackholed(t *testing.T) {
 	px := newProxies(t)
 	su := setup{name: "kafka_blackhole", faults: "producer ↔ Kafka black-holed 30 s (accepted, never answered) at 30% published",
-		consumers: []int{2}, hold: 0.3, users: faultUsersOr(t, networkUsers), producerEnv: through(t, "kafka")}
+		consumers: []int{2}, hold: 0.3, users: faultUsers(t), producerEnv: through(t, "kafka")}
 	var w *rssWatch
 	r := scenario(t, su, func(ctx context.Context, r *run) error {
 		w = watchRSS(r)
@@ -336,7 +336,7 @@ func TestPostgresLatency(t *testing.T) {
 	px.add(t, "postgres", "latency", toxiproxy.Attributes{"latency": 300, "jitter": 100}, "downstream")
 	env := through(t, "postgres")
 	su := setup{name: "postgres_latency", faults: "300 ms ± 100 ms on every PostgreSQL round trip, whole run",
-		consumers: []int{2}, users: faultUsersOr(t, networkUsers), producerEnv: env, consumerEnv: env}
+		consumers: []int{2}, users: faultUsers(t), producerEnv: env, consumerEnv: env}
 	var w *rssWatch
 	r := scenario(t, su, func(ctx context.Context, r *run) error {
 		w = watchRSS(r)
@@ -345,19 +345,29 @@ func TestPostgresLatency(t *testing.T) {
 	networkFigures(t, r, w)
 }
 
-// TestConnectionsReset resets every connection of the pipeline's
-// processes to Kafka and to Cassandra (reset_peer: TCP RST) six times,
-// 3 s apart, while the users stream through (over about a minute, in pages
-// of 500; the API holds the last page until the resets are done). Each
-// reset lasts until the next connection attempts have been refused for
-// 200 ms, so reconnects fail once too.
+// TestConnectionsReset resets the pipeline's connections (reset_peer: a
+// TCP RST on the next bytes the server sends) six times, 3 s apart,
+// alternating between Cassandra and Kafka, while the users stream through
+// (over about a minute, in pages of 500; the API holds the last page until
+// the resets are done). Each reset is held until the pipeline has felt it,
+// at most resetHold: for Cassandra until a consumer's handler call failed
+// (a write cut mid-flight: the batch must be retried, not committed), for
+// Kafka until the producer's client lost a connection on a read, and 2 s
+// at least (a produce whose acknowledgement was cut: only the idempotent
+// producer's retry keeps the topic free of duplicates). A reset that nothing felt
+// fails the scenario, since it would have tested nothing: a fixed 200 ms
+// reset once cost no failed write at all, and a consumer that committed
+// a failed batch passed.
 func TestConnectionsReset(t *testing.T) {
 	const resets = 6
 	px := newProxies(t)
 	env := through(t, "kafka", "cassandra")
-	su := setup{name: "connection_reset", faults: "every Kafka and Cassandra connection reset (reset_peer) 6× 3 s apart, mid-stream",
-		consumers: []int{1, 1}, pageSize: 500, pace: time.Minute, hold: 1, users: faultUsersOr(t, networkUsers), producerEnv: env, consumerEnv: env}
-	var w *rssWatch
+	su := setup{name: "connection_reset", faults: "Cassandra, then Kafka connections reset (reset_peer) 6× 3 s apart mid-stream, each held until a write or produce failed on it",
+		consumers: []int{1, 1}, pageSize: 500, pace: time.Minute, hold: 1, users: faultUsers(t), producerEnv: env, consumerEnv: env}
+	var (
+		w    *rssWatch
+		felt []string
+	)
 	r := scenario(t, su, func(ctx context.Context, r *run) error {
 		w = watchRSS(r)
 		defer r.gate.open()
@@ -365,38 +375,139 @@ func TestConnectionsReset(t *testing.T) {
 			return err
 		}
 		for i := 1; i <= resets; i++ {
+			// What shows that the reset was felt: a failed handler call in
+			// the consumers (Cassandra), a read error in the producer's
+			// Kafka client (Kafka).
+			name, sups, series, least := "cassandra", r.consumers(), "userstream_handler_errors_total", time.Duration(0)
+			if i%2 == 0 {
+				r.mu.Lock()
+				prod := r.prod
+				r.mu.Unlock()
+				// Held 2 s at least: the relay produces a page or two
+				// meanwhile, so a produce is cut, not only a metadata read.
+				name, sups, series, least = "kafka", []*supervisor{prod}, "userstream_kafka_producer_read_errors_total", 2*time.Second
+			}
+			before := counterSum(ctx, sups, series)
 			at := time.Now()
-			for _, name := range []string{"kafka", "cassandra"} {
-				px.add(r.t, name, "reset_peer", toxiproxy.Attributes{"timeout": 0}, "downstream")
+			px.add(r.t, name, "reset_peer", toxiproxy.Attributes{"timeout": 0}, "downstream")
+			n := before
+			for (n <= before || time.Since(at) < least) && time.Since(at) < resetHold && ctx.Err() == nil {
+				time.Sleep(100 * time.Millisecond)
+				n = counterSum(ctx, sups, series)
 			}
-			time.Sleep(200 * time.Millisecond) // the fault's length, not a wait for something
-			for _, name := range []string{"kafka", "cassandra"} {
-				px.remove(r.t, name)
+			px.remove(r.t, name)
+			back := time.Now()
+			if n > before {
+				felt = append(felt, fmt.Sprintf("%s reset %d felt after %s (%s +%.0f)", name, i, back.Sub(at).Round(time.Millisecond), series, n-before))
+			} else {
+				r.t.Errorf("%s reset %d: nothing felt it within %s (%s stayed at %.0f): the reset tested nothing", name, i, resetHold, series, before)
 			}
-			r.record(event{what: fmt.Sprintf("reset %d (Kafka and Cassandra)", i), at: at, back: time.Now(), stages: stageConsume | stageRelay})
+			r.record(event{what: fmt.Sprintf("reset %d (%s)", i, name), at: at, back: back, stages: stageConsume | stageRelay})
 			if err := waitUntil(ctx, at.Add(3*time.Second)); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+	for _, f := range felt {
+		t.Log(f)
+	}
 	networkFigures(t, r, w)
+}
+
+// resetHold bounds how long a reset of TestConnectionsReset waits to be
+// felt: the users stream through at about one page a second, so a write
+// and a produce go through each connection many times within it.
+const resetHold = 20 * time.Second
+
+// counterSum sums a counter's series (every label set) over the metrics
+// endpoints of the running processes of sups; an endpoint that does not
+// answer counts 0.
+func counterSum(ctx context.Context, sups []*supervisor, name string) float64 {
+	var sum float64
+	for _, s := range sups {
+		if s == nil {
+			continue
+		}
+		for _, p := range s.procs() {
+			if a := p.addr(); a != "" && p.alive() {
+				v, _ := scrapeSum(ctx, a, name)
+				sum += v
+			}
+		}
+	}
+	return sum
+}
+
+// scrapeSum reads the metrics endpoint at addr and sums the samples of
+// metric name.
+func scrapeSum(ctx context.Context, addr, name string) (float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var sum float64
+	sc := bufio.NewScanner(io.LimitReader(resp.Body, 4<<20))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		l := sc.Text()
+		rest, ok := strings.CutPrefix(l, name)
+		if !ok || rest == "" || (rest[0] != ' ' && rest[0] != '{') {
+			continue
+		}
+		f, err := strconv.ParseFloat(l[strings.LastIndexByte(l, ' ')+1:], 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %q: %w", addr, l, err)
+		}
+		sum += f
+	}
+	return sum, sc.Err()
 }
 
 // TestKafkaBandwidth limits the producer's bandwidth to the broker to
 // 128 KiB/s for the whole run (bandwidth toxic, client to server), far
-// below what the relay produces: its buffers fill, and the backpressure
-// must hold its memory within bounds while nothing is lost. The peak
-// resident memory is reported.
+// below what the relay produces: the relay falls behind staging, its
+// produce waits for the client's buffer, and that backpressure must hold
+// the producer's memory within bounds while nothing is lost. Two checks
+// keep the scenario honest: the throttle must have bitten (the outbox's
+// backlog peaked at half the users or more: staging ran far ahead of the
+// relay), and the producer's peak resident memory must stay under
+// bandwidthRSS whatever the users (it holds a relay round of 2,000 rows
+// and the client's buffer, not the backlog).
 func TestKafkaBandwidth(t *testing.T) {
 	px := newProxies(t)
 	px.add(t, "kafka", "bandwidth", toxiproxy.Attributes{"rate": 128}, "upstream")
 	su := setup{name: "kafka_bandwidth", faults: "producer → Kafka limited to 128 KiB/s, whole run",
-		consumers: []int{2}, users: faultUsersOr(t, networkUsers), producerEnv: through(t, "kafka")}
+		consumers: []int{2}, users: faultUsers(t), producerEnv: through(t, "kafka")}
 	var w *rssWatch
 	r := scenario(t, su, func(ctx context.Context, r *run) error {
 		w = watchRSS(r)
 		return nil
 	})
+	prod, _ := w.peaks()
+	var backlog int64
+	for _, s := range r.mon.all() {
+		backlog = max(backlog, s.pending)
+	}
+	t.Logf("kafka_bandwidth: the outbox's backlog peaked at %d of %d users; producer peak RSS %d MiB", backlog, r.users, prod>>20)
+	if backlog < int64(r.users)/2 {
+		t.Errorf("kafka_bandwidth: the outbox's backlog peaked at %d, want at least half the %d users: the throttle did not hold the relay back, so backpressure was not tested", backlog, r.users)
+	}
+	if prod > bandwidthRSS {
+		t.Errorf("kafka_bandwidth: the producer's peak RSS is %d MiB, want at most %d MiB: its memory grows with the backlog", prod>>20, bandwidthRSS>>20)
+	}
 	networkFigures(t, r, w)
 }
+
+// bandwidthRSS bounds the producer's peak resident memory in
+// TestKafkaBandwidth: measured 38 MiB with 30,000 users; a relay that
+// read the whole backlog at once would hold every staged user (about 1 KiB
+// each as JSON, several as Go values).
+const bandwidthRSS = 128 << 20

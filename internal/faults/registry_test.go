@@ -69,7 +69,7 @@ func waitLog(ctx context.Context, p *proc, ss ...string) (line, found string, er
 func TestRegistryKilled(t *testing.T) {
 	env := registryEnv(t)
 	su := setup{name: "registry_sigkill", faults: "schema registry SIGKILLed at 30% consumed, a consumer restarted cold while it is down, registry restarted once everything was published",
-		consumers: []int{1, 1}, hold: 0.3, users: faultUsersOr(t, networkUsers), producerEnv: env, consumerEnv: env}
+		consumers: []int{1, 1}, hold: 0.3, users: faultUsers(t), producerEnv: env, consumerEnv: env}
 	st := newStack(t)
 	t.Cleanup(func() { // the registry is not one of ensureUp's three
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

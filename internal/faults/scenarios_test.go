@@ -66,7 +66,7 @@ func (r *run) producerArgs() []string {
 	return []string{"-api-url", r.gate.baseURL(), "-users", strconv.Itoa(c.Users), "-seed", c.Seed, "-page-size", strconv.Itoa(c.PageSize),
 		"-topic", c.Topic, "-dlq-topic", c.DLQTopic, "-partitions", strconv.Itoa(c.Partitions),
 		"-pg-schema", c.PostgresSchema, "-rate", strconv.FormatFloat(c.Rate, 'f', 1, 64),
-		"-metrics-addr=", "-progress=false", "-log-level", "info", "-replication", strconv.Itoa(c.replication())}
+		"-metrics-addr", "127.0.0.1:0", "-progress=false", "-log-level", "info", "-replication", strconv.Itoa(c.replication())}
 }
 
 // consumerArgs are the arguments of a consumer process running n
