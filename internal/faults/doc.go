@@ -48,7 +48,7 @@
 //     Cassandra connection reset six times (each held until a write or a
 //     produce failed on it), and the producer's bandwidth to Kafka
 //     limited to 128 KiB/s (the backlog must reach half the users and the
-//     producer's memory stay under 128 MiB). The test's own clients stay on the
+//     producer's memory stay under 64 MiB). The test's own clients stay on the
 //     plain addresses, to watch the pipeline through the fault. The same
 //     checks follow each, with 100,000 users unless USERSTREAM_FAULT_USERS
 //     says otherwise, and each also reports the retries its processes
