@@ -175,7 +175,7 @@ func PlanReplay(ctx context.Context, cl *kgo.Client, group, topic string, from t
 // truncated or re-created table, a lost replica) or were written at an
 // older time, but not a row overwritten by hand since, whose write time
 // (the wall clock) is newer than every version: repair such rows from the
-// source of truth (package reconcile's Repair). Unversioned records (no
+// source of truth (package reconcile, Reconciler.Repair). Unversioned records (no
 // row-version header, such as the seed's) and [RowsHandler] write at the
 // time of the write, the last write wins, so a replay restores any row
 // overwritten before it, and also rolls back to the replayed values any
