@@ -52,7 +52,8 @@ func (e *GroupActiveError) Unwrap() error { return e.Err }
 type ReplayPlan struct {
 	Group, Topic string
 	From         time.Time // the records from this time on are read again
-	// Applied is true when the group's offsets were moved (Replay).
+	// Applied is true when Replay moved the group's offsets; false for
+	// PlanReplay, and for a Replay that found nothing to rewind.
 	Applied    bool
 	Partitions []ReplayPartition // every partition of the topic, in order
 }
@@ -175,11 +176,10 @@ func PlanReplay(ctx context.Context, cl *kgo.Client, group, topic string, from t
 // truncated or re-created table, a lost replica) or were written at an
 // older time, but not a row overwritten by hand since, whose write time
 // (the wall clock) is newer than every version: repair such rows from the
-// source of truth (package reconcile, Reconciler.Repair). Unversioned records (no
-// row-version header, such as the seed's) and [RowsHandler] write at the
-// time of the write, the last write wins, so a replay restores any row
-// overwritten before it, and also rolls back to the replayed values any
-// newer change of those rows not replayed after it.
+// source of truth (package reconcile, Reconciler.Repair). Unversioned
+// records (no row-version header, such as the seed's) and [RowsHandler]
+// write at the time of the write, so the last write wins: a replay
+// restores any row overwritten before it, to its last record's values.
 func Replay(ctx context.Context, cl *kgo.Client, group, topic string, from time.Time) (ReplayPlan, error) {
 	adm := kadm.NewClient(cl)
 	if err := checkStopped(ctx, adm, group, nil); err != nil {
@@ -204,7 +204,8 @@ func Replay(ctx context.Context, cl *kgo.Client, group, topic string, from time.
 	}
 	if err != nil {
 		if refusedByMembers(err) {
-			if active := checkStopped(ctx, adm, group, err); active != nil {
+			var active *GroupActiveError
+			if errors.As(checkStopped(ctx, adm, group, err), &active) {
 				return plan, active
 			}
 			return plan, &GroupActiveError{Group: group, State: "unknown", Err: err}
@@ -262,7 +263,8 @@ func checkStopped(ctx context.Context, adm *kadm.Client, group string, cause err
 // empty.
 func refusedByMembers(err error) bool {
 	return errors.Is(err, kerr.UnknownMemberID) || errors.Is(err, kerr.IllegalGeneration) ||
-		errors.Is(err, kerr.RebalanceInProgress) || errors.Is(err, kerr.FencedInstanceID)
+		errors.Is(err, kerr.RebalanceInProgress) || errors.Is(err, kerr.FencedInstanceID) ||
+		errors.Is(err, kerr.StaleMemberEpoch) // a group of the next protocol (KIP-848), which DescribeGroups does not describe
 }
 
 // committedOffsets returns the group's committed offsets on topic by
