@@ -188,23 +188,7 @@ func (c *Consumer) offsets(ctx context.Context) (ends, starts kadm.ListedOffsets
 // groupOffsets returns the group's committed offsets on the topic by
 // partition; a partition without a commit is absent.
 func (c *Consumer) groupOffsets(ctx context.Context) (map[int32]int64, error) {
-	resp, err := kadm.NewClient(c.cl).FetchOffsets(ctx, c.group)
-	if errors.Is(err, kerr.GroupIDNotFound) {
-		return map[int32]int64{}, nil // a group never committed (some brokers say so)
-	}
-	if err != nil {
-		return nil, err
-	}
-	out := map[int32]int64{}
-	for p, o := range resp[c.cfg.topic] {
-		if o.Err != nil {
-			return nil, fmt.Errorf("committed offset of %s/%d: %w", c.cfg.topic, p, o.Err)
-		}
-		if o.At >= 0 {
-			out[p] = o.At
-		}
-	}
-	return out, nil
+	return committedOffsets(ctx, kadm.NewClient(c.cl), c.group, c.cfg.topic)
 }
 
 // missingGrace is how long a topic must be found missing, look after

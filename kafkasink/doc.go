@@ -187,6 +187,21 @@
 // before and during Run, and fail with [ErrClosed] after [Consumer.Close]
 // or once Run has returned.
 //
+// # Replay from a time
+//
+// [Replay] moves a stopped group's committed offsets back to the first
+// records stamped at or after a time, so that the group reads them again
+// when it next runs: to restore what a store lost or had overwritten since.
+// [PlanReplay] is its dry run: by partition, the committed offset, the
+// target and the records to be read again ([ReplayPlan]); it only reads,
+// so it works while the group runs. A replay only rewinds: a partition the
+// group has not read past the time, or never committed, is left as it is.
+// A group with members is refused with a *[GroupActiveError]
+// ([ErrGroupActive]) naming them. With [ChangesHandler] and a store that
+// writes at the version, a replayed record never overwrites a newer write:
+// rows that are gone come back, rows overwritten by hand since (at the wall
+// clock's time) do not; unversioned records restore both (last write wins).
+//
 // # Bounded runs that fail
 //
 // A handler that keeps failing is retried forever by default: for a

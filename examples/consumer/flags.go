@@ -57,6 +57,10 @@ type config struct {
 	memoryLimit           int64
 	metricsAddr, logLevel string
 	progress              bool
+	// Replay (-replay-from): move the stopped group's offsets back to
+	// this time and exit, or with dryRun only say what that would do.
+	replayFrom time.Time
+	dryRun     bool
 }
 
 // parseFlags reads the command line into a config.
@@ -83,12 +87,21 @@ func parseFlags(fs *flag.FlagSet, args []string) (config, error) {
 	fs.StringVar(&c.metricsAddr, "metrics-addr", defaultMetricsAddr, "address of the /metrics and /healthz endpoint; empty disables it")
 	fs.BoolVar(&c.progress, "progress", isTerminal(os.Stderr), "print a live progress line on standard error (default: when it is a terminal)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.Func("replay-from", "replay from this time (RFC 3339, e.g. 2026-12-01T10:00:00Z): move the group's offsets back to its first records stamped then or later, print the plan by partition and exit; the group must be stopped. The next run reads the records again", func(v string) (err error) {
+		c.replayFrom, err = time.Parse(time.RFC3339Nano, v)
+		return err
+	})
+	fs.BoolVar(&c.dryRun, "dry-run", false, "with -replay-from: print what the replay would move and read again, and move nothing (works while the group runs)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	c.brokers, c.schemaRegistry, c.cassandraHosts, c.postgresDSN, c.consistency = srv.KafkaBrokers, srv.SchemaRegistryURL, srv.CassandraHosts, srv.PostgresDSN, srv.CassandraConsistency
 	c.dlqTopic = cmp.Or(c.dlqTopic, kafkasink.DLQTopicFor(c.topic)) // as kafkasink's default: poison of one topic never lands among another's
-	return c, errors.Join(envErr, connect.CheckReplication(c.replication))
+	var flagErr error
+	if c.dryRun && c.replayFrom.IsZero() {
+		flagErr = errors.New("-dry-run goes with -replay-from")
+	}
+	return c, errors.Join(envErr, flagErr, connect.CheckReplication(c.replication))
 }
 
 // servers returns where the configured servers are.

@@ -9,6 +9,19 @@
 //
 //	consumer -group userstream-cassandra -consumers 3
 //	consumer -instance-id "$POD_NAME"   # static membership: a restart takes its partitions back at once
+//	consumer -replay-from 2026-12-01T10:00:00Z -dry-run   # what a replay would read again, by partition
+//	consumer -replay-from 2026-12-01T10:00:00Z            # move the stopped group back there, and exit
+//
+// -replay-from moves the group's committed offsets back to the first
+// records stamped at or after the time (kafkasink.Replay), prints the plan
+// by partition and exits; the consumers run next read those records again.
+// The group must be stopped (a static member stays in it for
+// -session-timeout after it stops): with members it refuses and says
+// which. -dry-run only prints the plan, and works while the group runs. A
+// replay restores rows that are gone from Cassandra, and unversioned rows
+// overwritten since; a versioned record never overwrites a newer write, so
+// a row changed by hand since keeps its change (examples/reconcile repairs
+// those: reconcile -repair).
 //
 // This file wires userstream's public packages: [connect] finds the servers
 // and opens a checked client of each, secured by [secure];
@@ -65,7 +78,11 @@ func main() {
 	ctx, _ := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	cfg, err := parseFlags(flag.NewFlagSet("consumer", flag.ExitOnError), os.Args[1:])
 	log, lerr := newLogger(cfg.logLevel)
-	if err = errors.Join(err, lerr); err == nil {
+	switch err = errors.Join(err, lerr); {
+	case err != nil:
+	case !cfg.replayFrom.IsZero():
+		err = replay(ctx, cfg, log, os.Stdout)
+	default:
 		err = run(ctx, cfg, log, os.Stdout)
 	}
 	if err != nil {
