@@ -125,6 +125,9 @@ func TestMetricsReadAreRegistered(t *testing.T) {
 	for what, name := range map[string]string{"lag": m.Lag, "latency": m.Latency, "last run": m.LastRun} {
 		check("console "+what, name)
 	}
+	for _, f := range m.Freshness {
+		check("console freshness "+f.Name, f.Metric)
+	}
 
 	for alert, names := range alertMetrics(t) {
 		for _, name := range names {

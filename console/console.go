@@ -51,6 +51,12 @@ type Metrics struct {
 	Lag        string  // a gauge of consumer lag with a "partition" label; series are summed by partition, whatever their other labels
 	Latency    string  // a histogram of fetch→stored seconds
 	LastRun    string  // a gauge of the last successful run's Unix time; "" for none
+	// Freshness names gauges of ages in seconds, one per hop users wait
+	// in (Name the hop, Metric the gauge, whose label sets count by their
+	// largest value): the page shows each, and the largest of them as the
+	// pipeline's freshness, how long its oldest user not yet stored has
+	// waited since it was fetched.
+	Freshness []Stage
 }
 
 // DefaultMetrics returns the names the SDK's packages register when given a
@@ -74,7 +80,12 @@ type Metrics struct {
 //     userstream_fetch_to_store_seconds, from a kafkasink.Consumer
 //     ([github.com/userstream/userstream/kafkasink.WithMetrics]);
 //   - the last run: userstream_last_successful_run_timestamp_seconds, from
-//     a runledger.Ledger ([runledger.WithMetrics]).
+//     a runledger.Ledger ([runledger.WithMetrics]);
+//   - freshness: the age of the oldest user not yet stored, the largest of
+//     userstream_outbox_oldest_pending_seconds (hop "outbox", from an
+//     outbox.Relay) and userstream_consumer_oldest_unstored_seconds (hop
+//     "kafka", from a kafkasink.Consumer; the largest over its groups and
+//     topics).
 //
 // Each package's doc lists its series with their types, labels and
 // buckets. Give the console the gatherer of the registry those packages
@@ -97,6 +108,10 @@ func DefaultMetrics() Metrics {
 		Lag:        "userstream_consumer_lag",
 		Latency:    "userstream_fetch_to_store_seconds",
 		LastRun:    "userstream_last_successful_run_timestamp_seconds",
+		Freshness: []Stage{
+			{"outbox", "userstream_outbox_oldest_pending_seconds"},
+			{"kafka", "userstream_consumer_oldest_unstored_seconds"},
+		},
 	}
 }
 

@@ -175,3 +175,37 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// Freshness is the largest age over the hops present, each hop's the
+// largest over its label sets; a hop whose metric is absent shows as such,
+// and with no hop's metric there is no freshness.
+func TestFreshness(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	c, err := New(WithGatherer(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := c.status(context.Background(), time.Now()); st.Freshness != nil {
+		t.Errorf("freshness %+v without its metrics, want none", st.Freshness)
+	}
+
+	kafka := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "userstream_consumer_oldest_unstored_seconds"}, []string{"group", "topic"}) // kafkasink's labels
+	reg.MustRegister(kafka)
+	kafka.WithLabelValues("store", "users").Set(12)
+	kafka.WithLabelValues("audit", "users").Set(30)
+	t0 := time.Now()
+	c, _ = New(WithGatherer(reg))
+	st := c.status(context.Background(), t0)
+	if f := st.Freshness; f == nil || f.Seconds != 30 || len(f.Hops) != 2 || f.Hops[0].Name != "outbox" || f.Hops[0].Seconds != nil ||
+		f.Hops[1].Seconds == nil || *f.Hops[1].Seconds != 30 {
+		t.Errorf("freshness %+v, want 30 s: kafka 30 (its largest group), outbox absent", f)
+	}
+
+	outbox := prometheus.NewGauge(prometheus.GaugeOpts{Name: "userstream_outbox_oldest_pending_seconds"})
+	reg.MustRegister(outbox)
+	outbox.Set(3600)
+	st = c.status(context.Background(), t0.Add(time.Second))
+	if f := st.Freshness; f == nil || f.Seconds != 3600 || f.Hops[0].Seconds == nil || *f.Hops[0].Seconds != 3600 {
+		t.Errorf("freshness %+v, want 3600 s from the outbox", f)
+	}
+}

@@ -18,6 +18,10 @@
 //     consumer lag per partition, all read from a [prometheus.Gatherer]
 //     under the names of [Metrics] ([DefaultMetrics]: the names the SDK's
 //     packages register with their WithMetrics option);
+//   - freshness: how long the oldest user fetched and not yet stored has
+//     waited, the largest of the hops' ages ([Metrics.Freshness]: the
+//     outbox's userstream_outbox_oldest_pending_seconds and Kafka's
+//     userstream_consumer_oldest_unstored_seconds), and each hop's;
 //   - a chart of throughput and lag over the last minutes;
 //   - the latest dead letters ([DeadLetters], which [dlq.Queue]
 //     implements): reason, error, original topic, partition and offset,

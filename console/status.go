@@ -18,7 +18,8 @@ type sample struct {
 	errors  []float64 // by Metrics.Errors
 	lag     map[string]float64
 	hist    histogram
-	lastRun float64 // NaN when absent or zero
+	lastRun float64   // NaN when absent or zero
+	fresh   []float64 // by Metrics.Freshness: the largest value; NaN when absent
 
 	// The chart's point, computed once when sampled.
 	rate     float64 // throughput since the previous sample, per second
@@ -84,6 +85,10 @@ func (c *Console) gather(now time.Time) sample {
 	if mf := byName[m.Latency]; mf != nil && len(mf.GetMetric()) > 0 {
 		s.hist = histogramOf(mf.GetMetric())
 	}
+	s.fresh = make([]float64, len(m.Freshness))
+	for i, f := range m.Freshness {
+		s.fresh[i] = largest(byName[f.Metric])
+	}
 	if v := sum(byName[m.LastRun]); v > 0 {
 		s.lastRun = v
 	}
@@ -98,6 +103,21 @@ func sum(mf *dto.MetricFamily) float64 {
 	var v float64
 	for _, mt := range mf.GetMetric() {
 		v += value(mt)
+	}
+	return v
+}
+
+// largest is a family's largest value across its label sets; NaN when
+// absent or without a series.
+func largest(mf *dto.MetricFamily) float64 {
+	v := math.NaN()
+	if mf == nil {
+		return v
+	}
+	for _, mt := range mf.GetMetric() {
+		if x := value(mt); math.IsNaN(v) || x > v {
+			v = x
+		}
 	}
 	return v
 }
@@ -187,8 +207,9 @@ type status struct {
 	IntervalMS  int64            `json:"interval_ms"`
 	Stages      []stageView      `json:"stages"`
 	Errors      []stageView      `json:"errors"`
-	Latency     *latencyView     `json:"latency"` // nil: no latency metric
-	Lag         *lagView         `json:"lag"`     // nil: no lag metric
+	Latency     *latencyView     `json:"latency"`   // nil: no latency metric
+	Lag         *lagView         `json:"lag"`       // nil: no lag metric
+	Freshness   *freshnessView   `json:"freshness"` // nil: no freshness metric
 	LastSuccess *time.Time       `json:"last_success,omitempty"`
 	Chart       chartView        `json:"chart"`
 	Runs        []runView        `json:"runs"`
@@ -214,6 +235,19 @@ type latencyView struct {
 type lagView struct {
 	Total      float64         `json:"total"`
 	Partitions []partitionView `json:"partitions"`
+}
+
+// freshnessView is the age of the oldest user not yet stored: the largest
+// of the hops' ages present, and each hop's (nil where its metric is
+// absent).
+type freshnessView struct {
+	Seconds float64   `json:"seconds"`
+	Hops    []hopView `json:"hops"`
+}
+
+type hopView struct {
+	Name    string   `json:"name"`
+	Seconds *float64 `json:"seconds"`
 }
 
 type partitionView struct {
@@ -286,6 +320,7 @@ func (c *Console) status(ctx context.Context, now time.Time) status {
 	if last.lag != nil {
 		st.Lag = lagOf(last.lag)
 	}
+	st.Freshness = freshnessOf(m.Freshness, last.fresh)
 	if last.hist.bounds != nil {
 		minuteAgo := samples[0]
 		for _, s := range samples {
@@ -350,6 +385,27 @@ func lagOf(byPartition map[string]float64) *lagView {
 		return cmp.Compare(a.Partition, b.Partition)
 	})
 	return l
+}
+
+// freshnessOf is the freshness of the hops' ages; nil when no hop's
+// metric is present.
+func freshnessOf(hops []Stage, ages []float64) *freshnessView {
+	var f *freshnessView
+	for i := range hops {
+		if !math.IsNaN(ages[i]) {
+			if f == nil {
+				f = &freshnessView{}
+			}
+			f.Seconds = max(f.Seconds, ages[i])
+		}
+	}
+	if f == nil {
+		return nil
+	}
+	for i, h := range hops {
+		f.Hops = append(f.Hops, hopView{Name: h.Name, Seconds: num(ages[i])})
+	}
+	return f
 }
 
 func chartOf(samples []sample) chartView {

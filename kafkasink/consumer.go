@@ -262,11 +262,21 @@ func (c *Consumer) LagByPartition(ctx context.Context) (map[int32]int64, error) 
 // lagRetrying is lagByPartition, retrying a retriable error for up to
 // lagRetryFor.
 func (c *Consumer) lagRetrying(ctx context.Context) (map[int32]int64, error) {
+	spans, err := c.spansRetrying(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return lagsOf(spans), nil
+}
+
+// spansRetrying is pendingSpans, retrying a retriable error for up
+// to lagRetryFor.
+func (c *Consumer) spansRetrying(ctx context.Context) (map[int32]span, error) {
 	for attempt, start := 1, time.Now(); ; attempt++ {
-		lags, err := c.lagByPartition(ctx)
+		spans, err := c.pendingSpans(ctx)
 		if err == nil || !retriable(err) || errors.Is(err, ErrTopicNotFound) || errors.Is(err, kgo.ErrClientClosed) ||
 			time.Since(start) >= lagRetryFor || c.cfg.backoff.Wait(ctx, attempt) != nil {
-			return lags, err
+			return spans, err
 		}
 	}
 }
@@ -302,18 +312,41 @@ func (c *Consumer) isClosed() bool {
 }
 
 func (c *Consumer) lagByPartition(ctx context.Context) (map[int32]int64, error) {
+	spans, err := c.pendingSpans(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return lagsOf(spans), nil
+}
+
+// span is a partition's records not committed by the group: from the
+// first of them (the committed offset, or the partition's start) to the
+// end offset.
+type span struct{ from, end int64 }
+
+func lagsOf(spans map[int32]span) map[int32]int64 {
+	out := make(map[int32]int64, len(spans))
+	for p, s := range spans {
+		out[p] = max(s.end-s.from, 0)
+	}
+	return out
+}
+
+// pendingSpans returns, by partition of the topic, the span of records
+// the group has not committed.
+func (c *Consumer) pendingSpans(ctx context.Context) (map[int32]span, error) {
 	ends, starts, committed, err := c.offsets(ctx)
 	if err != nil {
 		return nil, topicErr(c.cfg.topic, err)
 	}
-	out := map[int32]int64{}
+	out := map[int32]span{}
 	ends.Each(func(end kadm.ListedOffset) {
 		start, _ := starts.Lookup(end.Topic, end.Partition)
 		from, ok := committed[end.Partition]
 		if !ok {
 			from = start.Offset // never committed: the whole partition
 		}
-		out[end.Partition] = max(end.Offset-max(from, start.Offset), 0)
+		out[end.Partition] = span{from: max(from, start.Offset), end: end.Offset}
 	})
 	return out, nil
 }

@@ -187,6 +187,13 @@
 // before and during Run, and fail with [ErrClosed] after [Consumer.Close]
 // or once Run has returned.
 //
+// [Consumer.OldestUnstored] returns the fetch time of the oldest record
+// the group has not committed, the oldest user in Kafka not known stored:
+// over the partitions with a lag, the fetched-at header (or, without one,
+// the timestamp) of the record at the committed offset, read by a fetch
+// of one record batch. It is Kafka's part of the pipeline's freshness; the
+// outbox's is package outbox's userstream_outbox_oldest_pending_seconds.
+//
 // # Replay from a time
 //
 // [Replay] moves a stopped group's committed offsets back to the first
@@ -218,14 +225,15 @@
 // prometheus.ExponentialBuckets(0.001, 2, 17) (1ms..65s below: 1ms to
 // about 65s, doubling). Labels never carry user data.
 //
-//	name                                    type       labels                  buckets   recorded by  meaning
-//	userstream_records_dead_lettered_total  counter    -                       -         Consumer     records written to the dead-letter topic: poison and rejected
-//	userstream_handler_errors_total         counter    -                       -         Consumer     handler calls that failed (the batch is retried, or Run ends past WithMaxHandlerAttempts), except those that failed because shutdown cancelled their context
-//	userstream_consumer_lag                 gauge      group, topic, partition -         Consumer     records of the topic not yet committed by the group, by partition (LagByPartition)
-//	userstream_fetch_to_store_seconds       histogram  -                       1ms..65s  Consumer     from a record's fetched-at header to its handler returning success
-//	userstream_produce_to_store_seconds     histogram  -                       1ms..65s  Consumer     from a record's produce timestamp to its handler returning success
-//	userstream_kafka_producer_*             (kprom)    client_id               kprom's   Producer     franz-go's client series, through plugin/kprom
-//	userstream_kafka_consumer_*             (kprom)    client_id               kprom's   Consumer     franz-go's client series, through plugin/kprom
+//	name                                          type       labels                  buckets   recorded by  meaning
+//	userstream_records_dead_lettered_total        counter    -                       -         Consumer     records written to the dead-letter topic: poison and rejected
+//	userstream_handler_errors_total               counter    -                       -         Consumer     handler calls that failed (the batch is retried, or Run ends past WithMaxHandlerAttempts), except those that failed because shutdown cancelled their context
+//	userstream_consumer_lag                       gauge      group, topic, partition -         Consumer     records of the topic not yet committed by the group, by partition (LagByPartition)
+//	userstream_consumer_oldest_unstored_seconds   gauge      group, topic            -         Consumer     now minus the fetch time of the oldest record the group has not committed (OldestUnstored); 0 when none
+//	userstream_fetch_to_store_seconds             histogram  -                       1ms..65s  Consumer     from a record's fetched-at header to its handler returning success
+//	userstream_produce_to_store_seconds           histogram  -                       1ms..65s  Consumer     from a record's produce timestamp to its handler returning success
+//	userstream_kafka_producer_*                   (kprom)    client_id               kprom's   Producer     franz-go's client series, through plugin/kprom
+//	userstream_kafka_consumer_*                   (kprom)    client_id               kprom's   Consumer     franz-go's client series, through plugin/kprom
 //
 // The latencies are observed by the consumer itself when the handler
 // returns success for a batch, once per message stored (rejected messages
@@ -242,6 +250,19 @@
 // topics may share a registry: each writes its own series. Two members of
 // one group write the same series, with the same value (the group's lag).
 // Sum it without partition for a group's lag on a topic.
+//
+// userstream_consumer_oldest_unstored_seconds is set by the same refresh,
+// after the lag, to the age then of [Consumer.OldestUnstored]: 0 without a
+// read when no partition has a lag; otherwise one metadata request and one
+// fetch per partition with a lag (of one record batch, at most the
+// producer's batch size), so at most one such fetch per partition every
+// 5 s, and none while the group keeps up. A refresh that fails leaves the
+// oldest as it was, and the gauge grows from it. Like the lag, it is the
+// group's (every member reads every partition) and each member writes the
+// same series; its first value comes with the first refresh. Freshness
+// across the pipeline is the larger of it and outbox's
+// userstream_outbox_oldest_pending_seconds: the console shows it, and the
+// example alert UserstreamStale watches both.
 //
 // The kprom series are franz-go's own (connections, bytes and records read
 // and written, request latencies, buffered records; see plugin/kprom's

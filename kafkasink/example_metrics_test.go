@@ -79,6 +79,7 @@ func ExampleWithMetrics() {
 	fmt.Println(strings.Join(lines, "\n"))
 	// Output:
 	// userstream_consumer_lag{group="orders-to-store",partition="0",topic="orders"} 0
+	// userstream_consumer_oldest_unstored_seconds{group="orders-to-store",topic="orders"} 0
 	// userstream_fetch_to_store_seconds: 0 sample(s)
 	// userstream_handler_errors_total 0
 	// userstream_produce_to_store_seconds: 1 sample(s)

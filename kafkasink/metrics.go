@@ -95,8 +95,14 @@ type consumerMetrics struct {
 	deadLettered   prometheus.Counter
 	handlerErrors  prometheus.Counter
 	lag            *prometheus.GaugeVec // curried with the consumer's group and topic
+	oldestAge      *prometheus.GaugeVec // curried with the consumer's group and topic: its child is made by the first refresh
 	fetchToStore   prometheus.Histogram
 	produceToStore prometheus.Histogram
+
+	// oldest is the fetch time of the oldest record not committed, as
+	// last known (zero: none); only the lag refreshes touch it, one at a
+	// time.
+	oldest time.Time
 }
 
 func newConsumerMetrics(reg prometheus.Registerer, group, topic string) (*consumerMetrics, error) {
@@ -121,11 +127,17 @@ func newConsumerMetrics(reg prometheus.Registerer, group, topic string) (*consum
 	m.produceToStore = histogram("produce_to_store_seconds", "Time from a record's produce timestamp to its handler returning success.")
 	lag, e := register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: MetricsNamespace, Name: "consumer_lag",
 		Help: "Records of the topic not yet committed by the consumer group, by group, topic and partition."}, []string{"group", "topic", "partition"}))
-	if err = errors.Join(err, e); err != nil {
+	oldest, e2 := register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: MetricsNamespace, Name: "consumer_oldest_unstored_seconds",
+		Help: "Seconds since the fetch of the oldest record the consumer group has not committed (stored) yet; 0 when none, by group and topic."}, []string{"group", "topic"}))
+	if err = errors.Join(err, e, e2); err != nil {
 		return nil, err
 	}
 	// Each consumer writes its own group's and topic's children only.
-	if m.lag, err = lag.CurryWith(prometheus.Labels{"group": group, "topic": topic}); err != nil {
+	labels := prometheus.Labels{"group": group, "topic": topic}
+	if m.lag, err = lag.CurryWith(labels); err != nil {
+		return nil, fmt.Errorf("kafkasink: metrics: %w", err)
+	}
+	if m.oldestAge, err = oldest.CurryWith(labels); err != nil {
 		return nil, fmt.Errorf("kafkasink: metrics: %w", err)
 	}
 	return &m, nil
@@ -172,21 +184,37 @@ func (m *consumerMetrics) stored(msgs []Message, skip map[int]bool) {
 	}
 }
 
-// refreshLag sets the lag gauge from the group's offsets.
+// refreshLag sets the lag gauge from the group's offsets, then the
+// oldest-unstored gauge: from the first record of each partition with a
+// lag, read only then. When either read fails, the oldest-unstored gauge
+// ages from the oldest last known.
 func (c *Consumer) refreshLag(ctx context.Context) {
-	if c.metrics == nil {
+	m := c.metrics
+	if m == nil {
 		return
 	}
-	lags, err := c.lagRetrying(ctx) // also after Close: Run's last refresh
-	if err != nil {
-		if ctx.Err() == nil {
-			c.log.Warn("kafkasink: refreshing the lag gauge failed; retried later", "group", c.group, "err", err)
+	spans, err := c.spansRetrying(ctx) // also after Close: Run's last refresh
+	if err == nil {
+		for p, l := range lagsOf(spans) {
+			m.lag.WithLabelValues(strconv.Itoa(int(p))).Set(float64(l))
 		}
-		return
+		var at time.Time
+		var ok bool
+		if at, ok, err = c.oldestOf(ctx, spans); err == nil {
+			m.oldest = time.Time{}
+			if ok {
+				m.oldest = at
+			}
+		}
 	}
-	for p, l := range lags {
-		c.metrics.lag.WithLabelValues(strconv.Itoa(int(p))).Set(float64(l))
+	if err != nil && ctx.Err() == nil {
+		c.log.Warn("kafkasink: refreshing the lag gauges failed; retried later", "group", c.group, "err", err)
 	}
+	age := 0.0
+	if !m.oldest.IsZero() {
+		age = max(time.Since(m.oldest).Seconds(), 0)
+	}
+	m.oldestAge.WithLabelValues().Set(age)
 }
 
 // lagLoop refreshes the lag gauge until ctx ends: LagRefreshInterval after

@@ -35,6 +35,14 @@
     }));
   }
 
+  // Freshness: the oldest user not yet stored, and each hop's oldest.
+  function freshness(st) {
+    const f = st.freshness;
+    $("freshness").textContent = f ? dur(f.seconds) : "(no freshness metric)";
+    rows($("freshness-hops").tBodies[0], f ? f.hops : [], (h) =>
+      [el("td", h.name), el("td", h.seconds === null ? "–" : dur(h.seconds), "num", "freshness-" + h.name)]);
+  }
+
   function latencyLagErrors(st) {
     const l = st.latency;
     rows($("latency").tBodies[0], l ? [["last minute", l.recent], ["since start", l.all]] : [], ([name, q]) =>
@@ -102,6 +110,7 @@
       document.title = st.title + " console";
       $("title").textContent = st.title;
       stages(st);
+      freshness(st);
       latencyLagErrors(st);
       chart(st);
       runs(st);

@@ -216,13 +216,14 @@
 // are in seconds, in the buckets prometheus.ExponentialBuckets(0.001, 2,
 // 17): 1 ms to about 65 s.
 //
-//	name                              type       labels  buckets   by     meaning
-//	userstream_users_staged_total     counter    none    -         Store  versions written to the outbox (StageResult.Staged, and Republish's)
-//	userstream_users_duplicate_total  counter    none    -         Store  users staged again unchanged (StageResult.Duplicates)
-//	userstream_stage_batch_seconds    histogram  none    1ms..65s  Store  time of one Stage call that reached the database, failed or not
-//	userstream_users_published_total  counter    none    -         Relay  rows the relay published to Kafka (acknowledged, position moved)
-//	userstream_outbox_pending         gauge      none    -         Relay  rows staged and not yet published, as of the relay's last round
-//	userstream_relay_errors_total     counter    none    -         Relay  relay rounds that failed (Run retries them; standby is no failure)
+//	name                                      type       labels  buckets   by     meaning
+//	userstream_users_staged_total             counter    none    -         Store  versions written to the outbox (StageResult.Staged, and Republish's)
+//	userstream_users_duplicate_total          counter    none    -         Store  users staged again unchanged (StageResult.Duplicates)
+//	userstream_stage_batch_seconds            histogram  none    1ms..65s  Store  time of one Stage call that reached the database, failed or not
+//	userstream_users_published_total          counter    none    -         Relay  rows the relay published to Kafka (acknowledged, position moved)
+//	userstream_outbox_pending                 gauge      none    -         Relay  rows staged and not yet published, as of the relay's last round
+//	userstream_relay_errors_total             counter    none    -         Relay  relay rounds that failed (Run retries them; standby is no failure)
+//	userstream_outbox_oldest_pending_seconds  gauge      none    -         Relay  now minus the fetch time of the oldest row pending ([Store.OldestPending]); 0 when none is
 //
 // userstream_outbox_pending is set by every round that held the position:
 // after a round that read less than a full round, to the rows it left
@@ -233,6 +234,25 @@
 // (the last round of any sets it): give each outbox its own registry, or
 // wrap the registerer with prometheus.WrapRegistererWith and a label, to
 // tell them apart.
+//
+// userstream_outbox_oldest_pending_seconds is the outbox's part of the
+// pipeline's freshness, how long its oldest user has waited to be stored
+// (kafkasink's userstream_consumer_oldest_unstored_seconds is the Kafka
+// part; the freshness is the larger of the two, which the console shows and
+// the example alert UserstreamStale watches). It is set after every round
+// of [Relay.Run], [Relay.Drain] and [Relay.RelayOnce], standing by or
+// failed rounds included, to the age at that moment of the oldest pending
+// row as last known: a round that left rows unpublished knows it (the
+// first of them), one that read less than a full round and published it all
+// knows there is none, and otherwise [Store.OldestPending] looks it up, at
+// most once per [WithPollInterval]: one probe of the primary key, whatever
+// the backlog. A lookup that fails (Postgres down) leaves the oldest as it
+// was, and the gauge keeps growing from it. Under Run it is so at most a
+// poll interval old; a relay that Drain or RelayOnce drive sets it only
+// when called. A relay standing by looks it up too, so every relay of an
+// outbox reports the same age, and max over them is right. A [Source]
+// other than *Store has no lookup unless it has Store's OldestPending
+// method too.
 //
 // # Concurrency and lifecycle
 //

@@ -77,15 +77,18 @@ func newStoreMetrics(reg prometheus.Registerer) (*storeMetrics, error) {
 type relayMetrics struct {
 	published, errors prometheus.Counter
 	pending           prometheus.Gauge
+	oldestAge         prometheus.Gauge
 
 	mu          sync.Mutex
 	lastCounted time.Time // when pending was last counted by a query
+	oldest      time.Time // fetch time of the oldest pending row as last known; zero: none
+	oldestAt    time.Time // when oldest was last learned (from a round or a query)
 }
 
 func newRelayMetrics(reg prometheus.Registerer) (*relayMetrics, error) {
 	var (
 		m    relayMetrics
-		errs [3]error
+		errs [4]error
 	)
 	m.published, errs[0] = register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "userstream_users_published_total",
@@ -98,6 +101,10 @@ func newRelayMetrics(reg prometheus.Registerer) (*relayMetrics, error) {
 	m.errors, errs[2] = register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "userstream_relay_errors_total",
 		Help: "Outbox relay rounds that failed (and are retried).",
+	}))
+	m.oldestAge, errs[3] = register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "userstream_outbox_oldest_pending_seconds",
+		Help: "Seconds since the fetch of the oldest user staged and not yet published; 0 when none is pending.",
 	}))
 	return &m, errors.Join(errs[:]...)
 }
@@ -113,4 +120,51 @@ func (m *relayMetrics) countDue(interval time.Duration) bool {
 		return true
 	}
 	return false
+}
+
+// setOldest records what a round or a query learned: the fetch time of the
+// oldest pending row, or that none is pending (ok false), and sets the
+// gauge.
+func (m *relayMetrics) setOldest(t time.Time, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := time.Now()
+	m.oldest, m.oldestAt = time.Time{}, now
+	if ok {
+		m.oldest = t
+	}
+	m.setAge(now)
+}
+
+// oldestDue reports whether the oldest pending row is to be looked up
+// again: at most once per interval, counting what rounds learned. When it
+// is not due, the gauge is set again from the oldest last known, so that
+// it keeps ageing while nothing new is learned (an outage).
+func (m *relayMetrics) oldestDue(interval time.Duration) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := time.Now()
+	if now.Sub(m.oldestAt) >= interval {
+		return true
+	}
+	m.setAge(now)
+	return false
+}
+
+// ageOldest sets the gauge again from the oldest last known: after a
+// lookup that failed.
+func (m *relayMetrics) ageOldest() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.setAge(time.Now())
+}
+
+// setAge sets the gauge to the age of the oldest pending row at now; m.mu
+// is held.
+func (m *relayMetrics) setAge(now time.Time) {
+	if m.oldest.IsZero() {
+		m.oldestAge.Set(0)
+		return
+	}
+	m.oldestAge.Set(max(now.Sub(m.oldest).Seconds(), 0))
 }

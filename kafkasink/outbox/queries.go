@@ -28,6 +28,7 @@ type queries struct {
 	lockPosition, read, advance      string
 	boundTopic                       string
 	deletePublished, counts, pending string
+	oldestPending                    string
 	listen, versionTableDDL          string
 }
 
@@ -135,7 +136,11 @@ LIMIT $2`),
 	count(*) FILTER (WHERE o.seq <= p.position)
 FROM {outbox} o CROSS JOIN {position} p`),
 		// An index range over the unpublished rows only.
-		pending:         q(`SELECT count(*) FROM {outbox} WHERE seq > (SELECT position FROM {position})`),
+		pending: q(`SELECT count(*) FROM {outbox} WHERE seq > (SELECT position FROM {position})`),
+		// The first pending row in stage order, by the primary key: one
+		// index probe whatever the backlog (min(fetched_at) would read
+		// all of it).
+		oldestPending:   q(`SELECT fetched_at FROM {outbox} WHERE seq > (SELECT position FROM {position}) ORDER BY seq LIMIT 1`),
 		listen:          "LISTEN " + pgx.Identifier{schema + "_outbox"}.Sanitize(),
 		versionTableDDL: q(`CREATE TABLE {version} (version integer PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`),
 	}

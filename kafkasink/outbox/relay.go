@@ -181,7 +181,7 @@ func (r *Relay) Stats() Stats {
 // For a batch job, [Relay.Drain] calls RelayOnce until nothing is pending.
 func (r *Relay) RelayOnce(ctx context.Context) (n int, err error) {
 	res, err := r.round(ctx)
-	r.count(err)
+	r.count(ctx, err)
 	return res.published, err
 }
 
@@ -195,6 +195,17 @@ func (r *Relay) roundDone(ctx context.Context, res roundResult) {
 		return
 	}
 	r.m.published.Add(float64(res.published))
+	// The oldest pending row is the first the round left unpublished,
+	// if any; after a round that read less than a full round, with all
+	// of it published, there is none; after a full one it is looked up.
+	switch {
+	case res.published < res.read:
+		r.m.setOldest(res.oldest, true)
+	case res.read < r.cfg.roundSize:
+		r.m.setOldest(time.Time{}, false)
+	default:
+		r.refreshOldest(ctx)
+	}
 	if res.read < r.cfg.roundSize {
 		r.m.pending.Set(float64(res.read - res.published))
 		return
@@ -206,8 +217,36 @@ func (r *Relay) roundDone(ctx context.Context, res roundResult) {
 	}
 }
 
-// count records a round's outcome other than its rows.
-func (r *Relay) count(err error) {
+// oldestPender is the optional capability of a [Source] to say the fetch
+// time of its oldest pending row: *Store has it ([Store.OldestPending]).
+type oldestPender interface {
+	OldestPending(ctx context.Context) (time.Time, bool, error)
+}
+
+// refreshOldest looks the oldest pending row up, at most once per poll
+// interval, for the userstream_outbox_oldest_pending_seconds gauge; when
+// it is not due, or fails, the gauge ages from the oldest last known.
+func (r *Relay) refreshOldest(ctx context.Context) {
+	if r.m == nil || !r.m.oldestDue(r.cfg.pollInterval) {
+		return
+	}
+	src, ok := r.src.(oldestPender)
+	if !ok {
+		r.m.ageOldest()
+		return
+	}
+	t, ok, err := src.OldestPending(ctx)
+	if err != nil {
+		r.m.ageOldest()
+		return
+	}
+	r.m.setOldest(t, ok)
+}
+
+// count records a round's outcome other than its rows. A round that did
+// not hold the position (standing by, or failed before it read) learned
+// nothing of the oldest pending row: refreshOldest looks it up.
+func (r *Relay) count(ctx context.Context, err error) {
 	switch {
 	case errors.Is(err, ErrStandby):
 		r.standby.Add(1)
@@ -217,9 +256,17 @@ func (r *Relay) count(err error) {
 			r.m.errors.Inc()
 		}
 	}
+	if err != nil {
+		r.refreshOldest(ctx)
+	}
 }
 
-type roundResult struct{ read, published int }
+// roundResult is what a round did: rows read and published, and the fetch
+// time of the first row read and not published (zero when all were).
+type roundResult struct {
+	read, published int
+	oldest          time.Time
+}
 
 // endContext is the context that ends a claim: detached from ctx, bounded
 // by WithCommitTimeout from now.
@@ -265,6 +312,9 @@ func (r *Relay) round(ctx context.Context) (roundResult, error) {
 	// failed one.
 	for res.published < len(rows) && ok[res.published] {
 		res.published++
+	}
+	if res.published < len(rows) {
+		res.oldest = rows[res.published].FetchedAt
 	}
 	if res.published > 0 {
 		cctx, cancel := r.endContext(ctx)
@@ -364,7 +414,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		r.count(err)
+		r.count(ctx, err)
 		if errors.Is(err, ErrTopicMismatch) {
 			return err
 		}
@@ -428,7 +478,7 @@ func (r *Relay) Run(ctx context.Context) error {
 func (r *Relay) Drain(ctx context.Context) error {
 	for {
 		res, err := r.round(ctx)
-		r.count(err)
+		r.count(ctx, err)
 		if errors.Is(err, ErrStandby) {
 			if !sleep(ctx, r.cfg.pollInterval) {
 				return ctx.Err()

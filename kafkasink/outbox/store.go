@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -115,6 +116,28 @@ func (s *Store) Pending(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.pool.QueryRow(ctx, s.q.pending).Scan(&n)
 	return n, s.wrap("count", err)
+}
+
+// OldestPending returns the fetch time of the oldest row pending (staged
+// and not yet published), and false when nothing is pending: now minus it
+// is how long the outbox has held its oldest user, the outbox's part of the
+// pipeline's freshness (userstream_outbox_oldest_pending_seconds, see the
+// package doc). The oldest is the first pending row in stage (seq) order,
+// the next one the relay publishes: one probe of the primary key, however
+// long the backlog. Stage order is fetch order, up to the wait of a
+// stager for its turn (see Staging): milliseconds, where the ages that
+// matter are minutes. The fetch time is the row's fetched_at, which Stage
+// sets when it writes the page.
+func (s *Store) OldestPending(ctx context.Context) (time.Time, bool, error) {
+	var t time.Time
+	err := s.pool.QueryRow(ctx, s.q.oldestPending).Scan(&t)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, s.wrap("oldest pending", err)
+	}
+	return t, true, nil
 }
 
 // deleteChunk bounds the rows one DELETE of DeletePublished removes, so
