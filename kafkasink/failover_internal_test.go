@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -181,10 +182,13 @@ func TestRetryRefusedError(t *testing.T) {
 }
 
 // kgo.DialTLSConfig, which franz-go takes only without a dialer, still
-// builds a consumer: its client keeps franz-go's TLS dialer.
+// builds a consumer: its client keeps franz-go's TLS dialer, and the try
+// with the dialer, which franz-go refuses before running any hook, leaves
+// no metrics registered twice.
 func TestRetryRefusedTLS(t *testing.T) {
 	nop := func(context.Context, []Message) error { return nil }
-	c, err := NewConsumer([]string{"127.0.0.1:1"}, "g", nop, WithClientOpts(kgo.DialTLSConfig(&tls.Config{MinVersion: tls.VersionTLS12})))
+	c, err := NewConsumer([]string{"127.0.0.1:1"}, "g", nop, WithMetrics(prometheus.NewRegistry()),
+		WithClientOpts(kgo.DialTLSConfig(&tls.Config{MinVersion: tls.VersionTLS12})))
 	if err != nil {
 		t.Fatal(err)
 	}
