@@ -140,8 +140,16 @@ func NewConsumer(brokers []string, group string, h Handler, opts ...ConsumerOpt)
 	if c.metrics, err = newConsumerMetrics(cfg.metrics, group, cfg.topic); err != nil {
 		return nil, err
 	}
-	if c.cl, err = newClient(c.clientOpts(brokers)); err != nil {
-		return nil, err
+	// The consumer's dialer retries a refused connection (retryRefused);
+	// franz-go refuses a dialer beside kgo.DialTLSConfig, so with that
+	// option (given through WithClientOpts, as secure.Kafka's are) the
+	// client keeps franz-go's TLS dialer. The failed try registers
+	// nothing: franz-go checks its options before it runs any hook.
+	if c.cl, err = newClient(c.clientOpts(brokers, refusedDialOpts())); err != nil {
+		var err2 error
+		if c.cl, err2 = newClient(c.clientOpts(brokers, nil)); err2 != nil {
+			return nil, err
+		}
 	}
 	c.closeClient = sync.OnceFunc(c.cl.Close)
 	return c, nil
@@ -170,7 +178,7 @@ func (cfg *config) validateConsumer() error {
 	return nil
 }
 
-func (c *Consumer) clientOpts(brokers []string) []kgo.Opt {
+func (c *Consumer) clientOpts(brokers []string, dial []kgo.Opt) []kgo.Opt {
 	start := kgo.NewOffset().AtStart()
 	if c.cfg.startAtEnd {
 		start = kgo.NewOffset().AtEnd()
@@ -207,7 +215,7 @@ func (c *Consumer) clientOpts(brokers []string) []kgo.Opt {
 			c.log.Warn("kafkasink: partitions lost; uncommitted records will be delivered again", "group", c.group, "partitions", m)
 			c.forget(m)
 		}),
-	}, group, failoverOpts(), []kgo.Opt{kgo.RetryTimeoutFn(retryTimeout(c.cfg.sessionTimeout))}, kpromOpts(c.cfg.metrics, "consumer"), c.cfg.clientOpts)
+	}, group, failoverOpts(), dial, []kgo.Opt{kgo.RetryTimeoutFn(retryTimeout(c.cfg.sessionTimeout))}, kpromOpts(c.cfg.metrics, "consumer"), c.cfg.clientOpts)
 }
 
 // Client returns the underlying franz-go client, for metrics and

@@ -169,7 +169,14 @@
 //     with no rebalance;
 //   - up to [DefaultRequestRetries] tries of a request (60; franz-go's 20),
 //     so that its time bound (30s), not the count, ends the retries of a
-//     commit or a heartbeat waiting for the group to move.
+//     commit or a heartbeat waiting for the group to move;
+//   - a consumer's refused connections retried like those that time out:
+//     franz-go gives a heartbeat or a commit up when two lookups of the
+//     group's coordinator in a row are refused, as happens while the dead
+//     broker still coordinates the group, and the member then loses its
+//     partitions. A dialer given through [WithClientOpts] (kgo.Dialer, or
+//     kgo.DialTLSConfig, which franz-go takes only without one) replaces
+//     this one.
 //
 // On the local cluster the last partition resumed 0.9–1.9 s after the
 // fence, where it took 4–6.5 s with franz-go's defaults; 1.7–4.8 s when the
