@@ -247,13 +247,14 @@ func WithConnectTimeout(d time.Duration) SessionOpt {
 }
 
 // DefaultConnectRetry is how long [NewSession] keeps trying to connect
-// after a connect failed on the network: long enough for a node's restart
+// after a failed connect: long enough for a node's restart
 // on a loaded machine, short enough that a wrong address still fails the
 // process's start within a minute.
 const DefaultConnectRetry = time.Minute
 
 // WithConnectRetry sets how long [NewSession] keeps trying to connect after
-// a connect failed on the network (refused, reset, timed out), overriding
+// a connect failed for any reason but credentials or TLS (refused, reset,
+// timed out), overriding
 // [DefaultConnectRetry]; 0 or less tries once. A process started while
 // Cassandra restarts, or while its connections are cut, then connects once
 // the cluster answers, instead of exiting.

@@ -31,13 +31,13 @@ import (
 // cluster, straight to the node's own address.
 //
 // Unlike [New], NewSession does I/O: it dials the hosts and discovers the
-// ring. A connect that fails on the network (refused, reset, timed out,
-// closed: a cluster starting, restarting or briefly unreachable) is tried
-// again, with a backoff from 250 ms doubling to 5 s, each failure logged
-// at Warn, until [WithConnectRetry] (default [DefaultConnectRetry]) has
-// passed since the first attempt; any other failure (authentication, TLS,
-// a protocol error) is returned at once, as is the last one once the time
-// is up. NewSession returns when connected, on such an error, or when ctx
+// ring. A connect that fails (refused, reset, closed or timed out during
+// the handshake: a cluster starting, restarting or briefly unreachable) is
+// tried again, with a backoff from 250 ms doubling to 5 s, each failure
+// logged at Warn, until [WithConnectRetry] (default [DefaultConnectRetry])
+// has passed since the first attempt; a failure of the credentials or of
+// TLS is returned at once, since another try cannot fix it, as is the last
+// failure once the time is up. NewSession returns when connected, on such an error, or when ctx
 // is done. The caller owns the session and closes it with Close once
 // every [Store] using it is done.
 func NewSession(ctx context.Context, hosts []string, opts ...SessionOpt) (gocqlx.Session, error) {
@@ -149,26 +149,21 @@ func createSession(ctx context.Context, cluster *gocql.ClusterConfig) (*gocql.Se
 }
 
 // connectRetryable reports whether a failed CreateSession may succeed if
-// tried again: the network failed, not the credentials, the TLS handshake
-// or the protocol. gocql formats the cause into its error's text (%v), so
-// the text is all there is to read.
+// tried again: anything but credentials and TLS, which another try cannot
+// fix (a connection refused, reset, closed during the handshake or timed
+// out, a host not resolving yet). gocql formats the cause into its
+// error's text (%v), so the text is all there is to read.
 func connectRetryable(err error) bool {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
-	msg := err.Error()
-	for _, s := range []string{"x509", "tls:", "authenticat", "Authenticat", "credentials"} {
+	msg := strings.ToLower(err.Error())
+	for _, s := range []string{"x509", "tls:", "certificate", "authenticat", "credentials", "unauthorized", "password"} {
 		if strings.Contains(msg, s) {
 			return false
 		}
 	}
-	for _, s := range []string{"connection refused", "connection reset", "broken pipe", "i/o timeout", "EOF",
-		"no connections were made", "no response received", "use of closed network connection", "network is unreachable"} {
-		if strings.Contains(msg, s) {
-			return true
-		}
-	}
-	return false
+	return true
 }
 
 // commonPort returns the port every one of hosts is given with, if they
