@@ -34,10 +34,14 @@ func (k Kafka) NewProducer(ctx context.Context, opts ...kafkasink.ProducerOpt) (
 // NewConsumer returns a kafkasink consumer of k's brokers in group, handing
 // rows to h, with k's security options and, when k has a schema registry,
 // in registry mode (it then reads the Confluent wire format, and the plain
-// records written before the topic switched); opts come after those. Like
+// records written before the topic switched); opts come after those. Its
+// TLS, if any, is kafkasink.WithDialTLS(k.TLS). Like
 // kafkasink.NewConsumer it does no I/O. The caller closes the consumer.
 func (k Kafka) NewConsumer(group string, h kafkasink.Handler, opts ...kafkasink.ConsumerOpt) (*kafkasink.Consumer, error) {
-	all := []kafkasink.ConsumerOpt{kafkasink.WithClientOpts(k.ClientOpts...)}
+	// TLS through kafkasink.WithDialTLS, which replaces the
+	// kgo.DialTLSConfig of k.ClientOpts: the consumer's own dialer, which
+	// retries a refused connection, then does the handshake.
+	all := []kafkasink.ConsumerOpt{kafkasink.WithClientOpts(k.ClientOpts...), kafkasink.WithDialTLS(k.TLS)}
 	if k.Registry != nil {
 		all = append(all, kafkasink.WithSchemaRegistry(k.Registry))
 	}

@@ -2,6 +2,7 @@ package connect
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -45,6 +46,9 @@ type Kafka struct {
 	// TLS), without the seed brokers: hand them to kafkasink's
 	// WithClientOpts, or to kgo.NewClient with kgo.SeedBrokers(Brokers...).
 	ClientOpts []kgo.Opt
+	// TLS is the TLS configuration of ClientOpts' kgo.DialTLSConfig, nil
+	// without TLS: [Kafka.NewConsumer] hands it to kafkasink.WithDialTLS.
+	TLS *tls.Config
 	// Registry is a client of the schema registry, nil when
 	// Servers.SchemaRegistryURL is empty: hand it to
 	// kafkasink.WithSchemaRegistry.
@@ -65,7 +69,11 @@ func (s Servers) OpenKafka(ctx context.Context, sec secure.Kafka) (Kafka, error)
 	if err := sec.Ping(ctx, s.KafkaBrokers); err != nil {
 		return Kafka{}, err
 	}
-	k := Kafka{Brokers: s.KafkaBrokers, ClientOpts: opts}
+	tlsCfg, err := sec.TLS.Config()
+	if err != nil {
+		return Kafka{}, fmt.Errorf("secure: kafka TLS: %w", err)
+	}
+	k := Kafka{Brokers: s.KafkaBrokers, ClientOpts: opts, TLS: tlsCfg}
 	if s.SchemaRegistryURL != "" {
 		if k.Registry, err = sr.NewClient(sr.URLs(s.SchemaRegistryURL)); err != nil {
 			return Kafka{}, fmt.Errorf("schema registry %s: %w", s.SchemaRegistryURL, err)

@@ -7,14 +7,18 @@ package connect_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/userstream/userstream/connect"
 	"github.com/userstream/userstream/internal/testenv"
+	"github.com/userstream/userstream/kafkasink"
 	"github.com/userstream/userstream/secure"
 )
 
@@ -57,6 +61,23 @@ func TestSecureOpenKafka(t *testing.T) {
 	defer cl.Close()
 	if err := cl.Ping(ctx); err != nil {
 		t.Errorf("client of OpenKafka's options: %v", err)
+	}
+	// The consumer dials TLS with its own dialer (kafkasink.WithDialTLS,
+	// which retries a refused connection), not franz-go's.
+	if k.TLS == nil {
+		t.Error("OpenKafka over TLS: Kafka.TLS is nil")
+	}
+	nop := func(context.Context, []kafkasink.Message) error { return nil }
+	c, err := k.NewConsumer(testenv.Name(t, "g"), nop, kafkasink.WithTopic(testenv.Name(t, "t")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if cfg, _ := c.Client().OptValue(kgo.DialTLSConfig).(*tls.Config); cfg != nil {
+		t.Error("the consumer kept kgo.DialTLSConfig, and with it franz-go's dialer")
+	}
+	if err := c.Client().Ping(ctx); err != nil {
+		t.Errorf("consumer of OpenKafka's options: %v", err)
 	}
 
 	env[secure.EnvKafkaPasswordFile] = wrongPasswordFile(t)

@@ -145,7 +145,7 @@ func NewConsumer(brokers []string, group string, h Handler, opts ...ConsumerOpt)
 	// option (given through WithClientOpts, as secure.Kafka's are) the
 	// client keeps franz-go's TLS dialer. The failed try registers
 	// nothing: franz-go checks its options before it runs any hook.
-	if c.cl, err = newClient(c.clientOpts(brokers, refusedDialOpts())); err != nil {
+	if c.cl, err = newClient(c.clientOpts(brokers, refusedDialOpts(nil))); err != nil {
 		var err2 error
 		if c.cl, err2 = newClient(c.clientOpts(brokers, nil)); err2 != nil {
 			return nil, err
@@ -215,7 +215,20 @@ func (c *Consumer) clientOpts(brokers []string, dial []kgo.Opt) []kgo.Opt {
 			c.log.Warn("kafkasink: partitions lost; uncommitted records will be delivered again", "group", c.group, "partitions", m)
 			c.forget(m)
 		}),
-	}, group, failoverOpts(), dial, []kgo.Opt{kgo.RetryTimeoutFn(retryTimeout(c.cfg.sessionTimeout))}, kpromOpts(c.cfg.metrics, "consumer"), c.cfg.clientOpts)
+	}, group, failoverOpts(), dial, []kgo.Opt{kgo.RetryTimeoutFn(retryTimeout(c.cfg.sessionTimeout))}, kpromOpts(c.cfg.metrics, "consumer"), c.cfg.clientOpts, c.tlsDial(dial))
+}
+
+// tlsDial returns, with [WithDialTLS], the options that replace a dialer
+// (dial: the consumer's, or none) by one doing the TLS handshake over the
+// same connection, after any kgo.DialTLSConfig of WithClientOpts.
+func (c *Consumer) tlsDial(dial []kgo.Opt) []kgo.Opt {
+	if c.cfg.dialTLS == nil {
+		return nil
+	}
+	if dial == nil {
+		return tlsOpts(c.cfg.dialTLS)
+	}
+	return append([]kgo.Opt{kgo.DialTLSConfig(nil)}, refusedDialOpts(c.cfg.dialTLS)...)
 }
 
 // Client returns the underlying franz-go client, for metrics and

@@ -174,9 +174,10 @@
 //     franz-go gives a heartbeat or a commit up when two lookups of the
 //     group's coordinator in a row are refused, as happens while the dead
 //     broker still coordinates the group, and the member then loses its
-//     partitions. A dialer given through [WithClientOpts] (kgo.Dialer, or
+//     partitions. For TLS give [WithDialTLS]: this dialer then does the
+//     handshake. A dialer given through [WithClientOpts] (kgo.Dialer, or
 //     kgo.DialTLSConfig, which franz-go takes only without one) replaces
-//     this one.
+//     it.
 //
 // On the local cluster the last partition resumed 0.9–1.9 s after the
 // fence, where it took 4–6.5 s with franz-go's defaults; 1.7–4.8 s when the

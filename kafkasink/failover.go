@@ -2,7 +2,9 @@ package kafkasink
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"syscall"
 	"time"
@@ -192,7 +194,30 @@ func (e refusedError) Unwrap() error { return e.err }
 func (refusedError) Timeout() bool   { return true }
 func (refusedError) Temporary() bool { return true }
 
-// refusedDialOpts is the consumer's dialer option (see [retryRefused]).
-func refusedDialOpts() []kgo.Opt {
-	return []kgo.Opt{kgo.Dialer(retryRefused((&net.Dialer{Timeout: dialTimeout}).DialContext))}
+// refusedDialOpts is the consumer's dialer option (see [retryRefused]),
+// dialing over TLS configured by tlsCfg when it is not nil.
+func refusedDialOpts(tlsCfg *tls.Config) []kgo.Opt {
+	nd := &net.Dialer{Timeout: dialTimeout}
+	if tlsCfg == nil {
+		return []kgo.Opt{kgo.Dialer(retryRefused(nd.DialContext))}
+	}
+	return []kgo.Opt{kgo.Dialer(retryRefused(func(ctx context.Context, network, host string) (net.Conn, error) {
+		cfg := tlsCfg.Clone()
+		if cfg.ServerName == "" {
+			server, _, err := net.SplitHostPort(host)
+			if err != nil {
+				return nil, fmt.Errorf("kafkasink: dial %s: %w", host, err)
+			}
+			cfg.ServerName = server
+		}
+		return (&tls.Dialer{NetDialer: nd, Config: cfg}).DialContext(ctx, network, host)
+	}))}
+}
+
+// tlsOpts is franz-go's own TLS dialing with cfg; none for a nil cfg.
+func tlsOpts(cfg *tls.Config) []kgo.Opt {
+	if cfg == nil {
+		return nil
+	}
+	return []kgo.Opt{kgo.DialTLSConfig(cfg)}
 }

@@ -2,8 +2,14 @@ package kafkasink
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
+	"math/big"
 	"net"
 	"sync/atomic"
 	"syscall"
@@ -202,4 +208,82 @@ type connectHook func(error)
 
 func (h connectHook) OnBrokerConnect(_ kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {
 	h(err)
+}
+
+// With WithDialTLS the consumer's own dialer does the TLS handshake, so a
+// refused coordinator lookup is retried over TLS too, and a
+// kgo.DialTLSConfig of WithClientOpts gives way to it: the broker (kfake
+// over TLS with a certificate made here) comes up only after the first
+// refusal, and the heartbeat reaches it.
+func TestRefusedLookupRetriedTLS(t *testing.T) {
+	serverCfg, clientCfg := testTLS(t)
+	addr, port := freeAddr(t)
+	var refused atomic.Int32
+	up := make(chan struct{})
+	hook := connectHook(func(err error) {
+		if errors.Is(err, syscall.ECONNREFUSED) && refused.Add(1) == 1 {
+			close(up)
+		}
+	})
+	nop := func(context.Context, []Message) error { return nil }
+	c, err := NewConsumer([]string{addr}, "g", nop, WithDialTLS(clientCfg),
+		WithClientOpts(kgo.WithHooks(hook), kgo.DialTLSConfig(&tls.Config{MinVersion: tls.VersionTLS12})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if cfg, _ := c.Client().OptValue(kgo.DialTLSConfig).(*tls.Config); cfg != nil {
+		t.Error("kgo.DialTLSConfig kept beside WithDialTLS: the client dials with franz-go's dialer")
+	}
+
+	cluster := make(chan *kfake.Cluster, 1)
+	go func() {
+		<-up
+		fc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.TLS(serverCfg))
+		if err != nil {
+			t.Error(err)
+		}
+		cluster <- fc
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err = groupRequest().RequestWith(ctx, c.Client())
+	if fc := <-cluster; fc != nil {
+		defer fc.Close()
+	}
+	if err != nil {
+		t.Fatalf("heartbeat over TLS after %d refused connections: %v, want a response", refused.Load(), err)
+	}
+}
+
+// testTLS returns a server config with a certificate for 127.0.0.1 made
+// here, and a client config trusting it.
+func testTLS(t *testing.T) (server, client *tls.Config) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	server = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	client = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
+	return server, client
 }

@@ -2,6 +2,7 @@ package kafkasink
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"time"
 
@@ -65,6 +66,7 @@ type config struct {
 	topic      string
 	logger     *slog.Logger
 	clientOpts []kgo.Opt
+	dialTLS    *tls.Config
 	registry   *sr.Client            // nil: plain mode
 	metrics    prometheus.Registerer // nil: no metrics
 
@@ -136,6 +138,20 @@ func WithTopic(topic string) CommonOpt { return commonOpt{func(c *config) { c.to
 // partition assignments at info; franz-go's own messages are passed on at
 // warning level and above.
 func WithLogger(l *slog.Logger) CommonOpt { return commonOpt{func(c *config) { c.logger = l }} }
+
+// WithDialTLS has the client dial the brokers over TLS configured by cfg
+// (a nil cfg: plain TCP, the default), overriding a kgo.DialTLSConfig
+// given through [WithClientOpts]. Prefer it to kgo.DialTLSConfig: a
+// [Consumer]'s client dials with its own dialer, which retries a refused
+// connection ("Broker failover" in the package doc), and franz-go takes a
+// dialer only without kgo.DialTLSConfig, so with that option a Consumer
+// falls back to franz-go's TLS dialer, and a dead group coordinator can
+// again cost its members their partitions. With WithDialTLS the
+// Consumer's dialer does the TLS handshake itself. An empty ServerName is
+// the broker's host, as with franz-go.
+func WithDialTLS(cfg *tls.Config) CommonOpt {
+	return commonOpt{func(c *config) { c.dialTLS = cfg }}
+}
 
 // WithClientOpts appends options to the franz-go client that the producer or
 // consumer builds (TLS, SASL, hooks such as kprom's metrics, fetch sizes),

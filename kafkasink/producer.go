@@ -79,7 +79,7 @@ func producerClientOpts(cfg config, brokers []string) []kgo.Opt {
 		kgo.MaxBufferedRecords(cfg.maxBuffered),
 		kgo.RecordDeliveryTimeout(cfg.deliveryTimeout),
 		kgo.WithLogger(slogLogger{cfg.logger}),
-	}, slices.Concat(failoverOpts(), kpromOpts(cfg.metrics, "producer"), cfg.clientOpts)...)
+	}, slices.Concat(failoverOpts(), kpromOpts(cfg.metrics, "producer"), cfg.clientOpts, tlsOpts(cfg.dialTLS))...)
 }
 
 // NewProducer returns a producer for brokers with its own franz-go client,
