@@ -56,8 +56,16 @@ func (r *run) record(ev event) {
 	if !ev.back.IsZero() {
 		back = "back after " + ev.back.Sub(ev.at).Round(time.Millisecond).String()
 	}
+	// The progress when the fault began, not when it is recorded (after
+	// the recovery, often).
 	s := r.mon.last()
-	r.t.Logf("fault: %s at %s (%s); stored %d, published %d, committed %d of %d",
+	for _, x := range r.mon.all() {
+		if x.at.After(ev.at) {
+			break
+		}
+		s = x
+	}
+	r.t.Logf("fault: %s at %s (%s); at the fault: stored %d, published %d, committed %d of %d",
 		ev.what, ev.at.Format("15:04:05.000"), back, s.stored, s.published, s.committedTotal(), r.users)
 }
 
