@@ -58,8 +58,12 @@ func (r *run) record(ev event) {
 	}
 	// The progress when the fault began, not when it is recorded (after
 	// the recovery, often).
-	s := r.mon.last()
-	for _, x := range r.mon.all() {
+	all := r.mon.all()
+	var s sample
+	if len(all) > 0 {
+		s = all[0]
+	}
+	for _, x := range all {
 		if x.at.After(ev.at) {
 			break
 		}
