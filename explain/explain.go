@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -229,6 +230,9 @@ func (e *Explainer) User(ctx context.Context, id string) (*Report, error) {
 	return rep, nil
 }
 
+// undefinedTable is PostgreSQL's SQLSTATE for a missing table.
+const undefinedTable = "42P01"
+
 // runs fills the runs of the versions, in the order of their first
 // version, from the ledger when there is one.
 func (e *Explainer) runs(ctx context.Context, rep *Report) error {
@@ -247,7 +251,15 @@ func (e *Explainer) runs(ctx context.Context, rep *Report) error {
 	}
 	for i := range rep.Runs {
 		r, err := e.cfg.runs.Get(ctx, rep.Runs[i].ID)
+		var pg *pgconn.PgError
 		switch {
+		case errors.As(err, &pg) && pg.Code == undefinedTable:
+			// A deployment without a ledger (in this schema): the
+			// runs' ids are all there is.
+			for j := range rep.Runs {
+				rep.Runs[j].Note = "no run ledger in this schema"
+			}
+			return nil
 		case errors.Is(err, runledger.ErrNotFound):
 			rep.Runs[i].Note = "not in the run ledger (staged by a program that keeps none, or another ledger schema)"
 		case err != nil:
@@ -465,13 +477,13 @@ func verdict(rep *Report, latest outbox.Trace, staged bool) (Verdict, string) {
 	case c.Found && c.WriteTime > latest.Version.Version:
 		return Newer, fmt.Sprintf("the table's row was written at %s, after the latest version %d: by other means than the pipeline", micros(c.WriteTime), latest.Version.Version)
 	case latest.Deleted && c.Checked && !c.Found:
-		return Deleted, fmt.Sprintf("deleted: the deletion (version %d) was published and the table holds no row", latest.Version.Version)
+		return Deleted, fmt.Sprintf("the deletion (version %d) was published and the table holds no row", latest.Version.Version)
 	case !latest.Deleted && c.AtLatest:
-		return Stored, fmt.Sprintf("stored: the table's row was written at the latest version %d", latest.Version.Version)
+		return Stored, fmt.Sprintf("the table's row was written at the latest version %d", latest.Version.Version)
 	}
 	for _, l := range rep.DeadLetters.Letters {
 		if l.RowVersion == latest.Version.Version || l.RowVersion == 0 {
-			return DeadLettered, fmt.Sprintf("dead-lettered: %s (%s), letter %s", l.Reason, l.Error, l.Position)
+			return DeadLettered, fmt.Sprintf("the consumer sent the record to the dead-letter topic: %s (%s), letter %s", l.Reason, l.Error, l.Position)
 		}
 	}
 	s := fmt.Sprintf("version %d is published", latest.Version.Version)
