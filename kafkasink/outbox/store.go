@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -168,7 +169,10 @@ func (s *Store) DeletePublished(ctx context.Context, olderThan time.Duration) (i
 	// The rounds' records of where rows went in Kafka go after the same
 	// retention: an explanation then still has the version and that it
 	// was published (seq at or below the position), not its offset.
-	if _, err := s.pool.Exec(ctx, s.q.deleteRounds, olderThan.Microseconds()); err != nil {
+	// A schema not yet migrated to version 5 has no rounds to delete.
+	var pg *pgconn.PgError
+	if _, err := s.pool.Exec(ctx, s.q.deleteRounds, olderThan.Microseconds()); err != nil &&
+		!(errors.As(err, &pg) && pg.Code == codeUndefinedTable) {
 		return total, s.wrap("cleanup", err)
 	}
 	return total, nil
