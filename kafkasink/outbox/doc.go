@@ -104,7 +104,9 @@
 // [Store.Republish] stages a user's latest version again as a new version,
 // so that a repair wins over anything written to a store before.
 // [Store.Latest] and [Store.EachLatest] read latest versions, for a
-// reconciler.
+// reconciler; [Store.History] reads every version of one id with whether
+// and where (Kafka partition and offset) the relay published it, for
+// package explain.
 //
 // The relay publishes each version with its number in the row-version
 // header ([kafkasink.HeaderRowVersion], decimal microseconds), and a
