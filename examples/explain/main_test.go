@@ -77,7 +77,9 @@ func TestExplainCommand(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	t.Cleanup(func() { _, _ = kadm.NewClient(cl).DeleteTopics(context.Background(), name, kafkasink.DLQTopicFor(name)) })
+	t.Cleanup(func() {
+		_, _ = kadm.NewClient(cl).DeleteTopics(context.Background(), name, kafkasink.DLQTopicFor(name))
+	})
 
 	// Stage two users, relay them and store them, as the pipeline would.
 	rows := testrows.Rows(3)
