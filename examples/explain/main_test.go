@@ -71,7 +71,6 @@ func TestExplainCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Close()
 	for _, topic := range []string{name, kafkasink.DLQTopicFor(name)} {
 		if _, err := kafkasink.EnsureTopic(ctx, cl, kafkasink.TopicSpec{Name: topic, Partitions: 2, ReplicationFactor: 1}); err != nil {
 			t.Fatal(err)
@@ -79,6 +78,7 @@ func TestExplainCommand(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		_, _ = kadm.NewClient(cl).DeleteTopics(context.Background(), name, kafkasink.DLQTopicFor(name))
+		cl.Close()
 	})
 
 	// Stage two users, relay them and store them, as the pipeline would.
