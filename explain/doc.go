@@ -27,9 +27,9 @@
 //     which for a row the pipeline wrote is the version it wrote.
 //   - Dead letters ([WithDeadLetters]): the user's letters, with reason,
 //     error and position. Kafka has no index by key, so they are found by
-//     reading the newest letters of each partition of the dead-letter topic
-//     (a small topic), up to [WithDeadLetterScan]; the report says whether
-//     the scan read the whole topic.
+//     reading the newest letters of the dead-letter topic (a small topic),
+//     up to [WithDeadLetterScan]; the report says whether the scan read the
+//     whole topic.
 //
 // Report.Verdict says where the latest version stands: [NotStaged],
 // [Pending], [Published], [Stored], [Deleted], [DeadLettered] or [Newer].

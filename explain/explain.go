@@ -420,8 +420,8 @@ func (e *Explainer) cassandraHop(ctx context.Context, rep *Report, latest outbox
 	return nil
 }
 
-// deadLetterHop looks for the id's letters among the newest of each
-// partition of the dead-letter topic.
+// deadLetterHop looks for the id's letters among the newest of the
+// dead-letter topic.
 func (e *Explainer) deadLetterHop(ctx context.Context, rep *Report) error {
 	d := &rep.DeadLetters
 	d.Letters = []Letter{}

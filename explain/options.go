@@ -7,9 +7,9 @@ import (
 	"github.com/userstream/userstream/runledger"
 )
 
-// DefaultDeadLetterScan is the number of dead letters of each partition,
-// the newest, that [Explainer.User] reads looking for the user's, unless
-// [WithDeadLetterScan] says otherwise.
+// DefaultDeadLetterScan is the number of dead letters, the newest of the
+// dead-letter topic, among which [Explainer.User] looks for the user's,
+// unless [WithDeadLetterScan] says otherwise.
 const DefaultDeadLetterScan = 10_000
 
 // Opt is an option of [New]. Only this package makes options.
@@ -46,14 +46,15 @@ func WithRuns(l *runledger.Ledger) Opt { return optFunc(func(c *config) { c.runs
 // WithDeadLetters adds the dead-letter queue of the pipeline's topic,
 // overriding the default of none (the dead-letter hop is then not
 // checked). Kafka has no index by key, so the user's letters are found by
-// reading the newest [WithDeadLetterScan] letters of each partition of the
-// dead-letter topic ([dlq.Queue.Latest]) and keeping those keyed by the
+// reading the newest [WithDeadLetterScan] letters of the dead-letter topic
+// ([dlq.Queue.Latest]: at most that many of each partition, the newest of
+// them kept) and keeping those keyed by the
 // id: fine for a dead-letter topic, which is small; an older letter is
 // not found, and the report says the scan was partial.
 func WithDeadLetters(q *dlq.Queue) Opt { return optFunc(func(c *config) { c.letters = q }) }
 
-// WithDeadLetterScan sets how many of the newest dead letters of each
-// partition are read, overriding the default [DefaultDeadLetterScan].
+// WithDeadLetterScan sets among how many of the newest dead letters the
+// user's are looked for, overriding the default [DefaultDeadLetterScan].
 func WithDeadLetterScan(n int) Opt { return optFunc(func(c *config) { c.scan = n }) }
 
 // WithConsumerGroup names the consumer group that stores the topic's
