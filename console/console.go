@@ -7,12 +7,15 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/userstream/userstream/explain"
 	"github.com/userstream/userstream/kafkasink/dlq"
+	"github.com/userstream/userstream/kafkasink/outbox"
 	"github.com/userstream/userstream/runledger"
 )
 
@@ -34,6 +37,15 @@ type DeadLetters interface {
 	// newest first. The console calls it at most once per interval while
 	// the page is open, so an implementation may read the topic each time.
 	Latest(ctx context.Context, sel dlq.Selection, n int) ([]dlq.Letter, error)
+}
+
+// Explainer answers the page's search box: where one user is, hop by hop.
+// [*explain.Explainer] implements it.
+type Explainer interface {
+	// User returns the evidence of each hop for the user id. An id the
+	// pipeline never staged is a report, not an error; an id that is
+	// not a UUID is an error.
+	User(ctx context.Context, id string) (*explain.Report, error)
 }
 
 // Stage is a counter the console shows: a total, its rate and, for the
@@ -126,6 +138,7 @@ type config struct {
 	gatherer    prometheus.Gatherer
 	runs        Runs
 	deadLetters DeadLetters
+	explainer   Explainer
 	metrics     Metrics
 	interval    time.Duration
 	history     time.Duration
@@ -145,6 +158,13 @@ func WithRuns(r Runs) Opt { return opt(func(c *config) { c.runs = r }) }
 // WithDeadLetters sets the dead letters shown; without it the page has no
 // dead-letter section.
 func WithDeadLetters(d DeadLetters) Opt { return opt(func(c *config) { c.deadLetters = d }) }
+
+// WithExplainer adds a search box to the page: a user's id in, the
+// evidence of each hop out (served as explain.json?id=, one search at a
+// time, each bounded by 15 seconds); without it the page has no search
+// box. The report holds no payload, and its errors are clipped as the
+// dead letters' are.
+func WithExplainer(e Explainer) Opt { return opt(func(c *config) { c.explainer = e }) }
 
 // WithMetricNames sets the names of the metrics read, overriding the
 // default [DefaultMetrics], the names the SDK's packages register. Use it
@@ -186,6 +206,8 @@ type Console struct {
 	runs   cached[[]runView]
 	dlqMu  sync.Mutex // guards dlq, held while the dead letters are read
 	dlq    cached[[]deadLetterView]
+
+	explainMu sync.Mutex // one search at a time: each reads every server once
 }
 
 // cached is a source's last answer, read again once it is an interval old.
@@ -234,7 +256,8 @@ func (c *Console) Run(ctx context.Context) error {
 }
 
 // ServeHTTP serves the page at "/" (or "/index.html"), its script and
-// stylesheet, and status.json, the data the script polls. Mount it under
+// stylesheet, status.json, the data the script polls, and, with
+// [WithExplainer], explain.json?id=, the search box's answer. Mount it under
 // a prefix with [http.StripPrefix]: the page's links are relative.
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -253,6 +276,8 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.serveFile(w, r, "static/console.js", "text/javascript; charset=utf-8")
 	case "/console.css":
 		c.serveFile(w, r, "static/console.css", "text/css; charset=utf-8")
+	case "/explain.json":
+		c.serveExplain(w, r)
 	case "/status.json":
 		st := c.status(r.Context(), time.Now())
 		h.Set("Content-Type", "application/json")
@@ -274,4 +299,47 @@ func (c *Console) serveFile(w http.ResponseWriter, r *http.Request, name, ctype 
 	if r.Method == http.MethodGet {
 		_, _ = w.Write(b)
 	}
+}
+
+// explainTimeout bounds one search of the page's search box.
+const explainTimeout = 15 * time.Second
+
+// serveExplain answers explain.json?id=: the report as JSON, or
+// {"error": ...} with 400 for an id that is not a UUID, 502 when a server
+// could not be read, 404 without an Explainer.
+func (c *Console) serveExplain(w http.ResponseWriter, r *http.Request) {
+	if c.cfg.explainer == nil {
+		http.NotFound(w, r)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	id := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("id")))
+	fail := func(code int, msg string) {
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": clip(msg, maxErrorText)})
+	}
+	if len(id) != 36 {
+		fail(http.StatusBadRequest, "give a user id: a UUID such as 7a0eed16-9430-4d68-901f-c0d4c1c3bf00")
+		return
+	}
+	c.explainMu.Lock()
+	defer c.explainMu.Unlock()
+	ctx, cancel := context.WithTimeout(r.Context(), explainTimeout)
+	defer cancel()
+	rep, err := c.cfg.explainer.User(ctx, id)
+	var invalid *outbox.InvalidIDError
+	switch {
+	case errors.As(err, &invalid):
+		fail(http.StatusBadRequest, "not a user id (a UUID in lower case): "+id)
+		return
+	case err != nil:
+		fail(http.StatusBadGateway, err.Error())
+		return
+	}
+	for i := range rep.DeadLetters.Letters {
+		rep.DeadLetters.Letters[i].Error = clip(rep.DeadLetters.Letters[i].Error, maxErrorText)
+	}
+	_ = json.NewEncoder(w).Encode(rep)
 }

@@ -25,7 +25,11 @@
 //   - a chart of throughput and lag over the last minutes;
 //   - the latest dead letters ([DeadLetters], which [dlq.Queue]
 //     implements): reason, error, original topic, partition and offset,
-//     redrive count, and a redacted preview of the payload.
+//     redrive count, and a redacted preview of the payload;
+//   - with [WithExplainer], a search box: a user's id in, each hop's
+//     evidence out (package explain: runs, outbox versions and the relay
+//     position, the Kafka record at its recorded offset, the table's
+//     write time, dead letters), served as explain.json?id=.
 //
 // # Serving it beside /metrics
 //

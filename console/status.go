@@ -218,6 +218,7 @@ type status struct {
 	DeadLetters []deadLetterView `json:"dead_letters"`
 	DLQError    string           `json:"dead_letters_error,omitempty"`
 	HasDLQ      bool             `json:"has_dead_letters"`
+	HasExplain  bool             `json:"has_explain"`
 }
 
 type stageView struct {
@@ -308,7 +309,8 @@ func (c *Console) status(ctx context.Context, now time.Time) status {
 
 	m := c.cfg.metrics
 	st := status{Title: c.cfg.title, Time: now, IntervalMS: c.cfg.interval.Milliseconds(),
-		HasRuns: c.cfg.runs != nil, HasDLQ: c.cfg.deadLetters != nil}
+		HasRuns: c.cfg.runs != nil, HasDLQ: c.cfg.deadLetters != nil,
+		HasExplain: c.cfg.explainer != nil}
 	last := samples[len(samples)-1]
 	back := samples[max(0, len(samples)-1-rateSpan)]
 	for i, s := range m.Stages {

@@ -102,6 +102,70 @@
     });
   }
 
+  // The search box: explain.json?id= gives one user's evidence, hop by
+  // hop, shown as lines of text (as examples/explain prints them).
+  const us = (v) => (v ? new Date(Math.floor(v / 1000)).toISOString() : "–"); // microseconds, shown to the millisecond
+  function explainLines(r) {
+    const out = [r.verdict + ": " + r.summary, "user " + r.id, "runs:"];
+    if (r.runs.length === 0) out.push("  none");
+    for (const run of r.runs) {
+      let l = "  " + run.id + ": " + run.versions + " version(s)";
+      if (run.ledger) l += "; " + run.ledger.Kind + ", " + run.ledger.Status + ", started " + run.ledger.StartedAt;
+      if (run.note) l += "; " + run.note;
+      out.push(l);
+    }
+    const o = r.outbox;
+    out.push("outbox: schema " + o.schema + ", relay position " + o.position + ", topic " + (o.topic || "(none yet)"));
+    if (o.versions.length === 0) out.push("  no version: not staged here");
+    for (const v of o.versions) {
+      let state = v.published ? "published" : "pending";
+      if (v.published) state += v.record ? " at " + v.record.partition + "/" + v.record.offset + " " + v.record.published_at : " (place no longer recorded)";
+      out.push("  seq " + v.seq + " version " + v.version + (v.deleted ? " delete" : " upsert") + ", run " + v.run_id + ", staged " + v.staged_at + ": " + state);
+    }
+    const k = r.kafka;
+    if (k.found) {
+      let l = "kafka: " + k.topic + " partition " + k.partition + " offset " + k.offset + ", key matches, row-version " + k.row_version +
+        ", fetched-at " + (k.fetched_at || "–") + (k.tombstone ? ", tombstone" : "");
+      if (k.consumed !== undefined) l += ", consumed " + k.consumed;
+      out.push(l);
+      if (k.note) out.push("  " + k.note);
+    } else {
+      out.push("kafka: not found: " + k.note);
+    }
+    const c = r.cassandra;
+    if (!c.checked) out.push("cassandra: " + c.note);
+    else if (c.found) out.push("cassandra: " + c.table + " has the row, write time " + c.write_time + " (" + us(c.write_time) + "), at the latest version: " + c.at_latest);
+    else out.push("cassandra: " + c.table + " has no row");
+    const d = r.dead_letters;
+    if (!d.checked) out.push("dead letters: " + d.note);
+    else if (d.letters.length === 0) out.push("dead letters: none in " + d.topic + (d.note ? " (" + d.note + ")" : ""));
+    else {
+      out.push("dead letters in " + d.topic + ":");
+      for (const l of d.letters) {
+        out.push("  " + l.position.topic + "/" + l.position.partition + "/" + l.position.offset + " at " + l.time + ": " + l.reason + ": " + l.error +
+          " (from " + l.original.topic + "/" + l.original.partition + "/" + l.original.offset + ", row-version " + l.row_version + ")" + (l.redriven ? ", redriven" : ""));
+      }
+      if (d.note) out.push("  " + d.note);
+    }
+    return out.join("\n");
+  }
+  $("explain-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const id = $("explain-id").value.trim();
+    $("explain-error").textContent = "";
+    $("explain-out").textContent = "looking…";
+    try {
+      const r = await fetch("explain.json?id=" + encodeURIComponent(id), { cache: "no-store" });
+      const body = await r.json();
+      if (!r.ok) throw new Error(body.error || r.status + " " + r.statusText);
+      $("explain-out").textContent = explainLines(body);
+      $("explain-out").dataset.verdict = body.verdict;
+    } catch (e) {
+      $("explain-out").textContent = "";
+      $("explain-error").textContent = e.message;
+    }
+  });
+
   async function poll() {
     try {
       const r = await fetch("status.json", { cache: "no-store" });
@@ -115,6 +179,7 @@
       chart(st);
       runs(st);
       deadLetters(st);
+      $("explain-panel").hidden = !st.has_explain;
       $("last-success").textContent = st.last_success ? "last successful run " + new Date(st.last_success).toLocaleString() : "";
       $("updated").textContent = "updated " + time(st.time);
       $("updated").className = "muted";

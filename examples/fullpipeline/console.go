@@ -11,7 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/userstream/userstream/console"
+	"github.com/userstream/userstream/explain"
 	"github.com/userstream/userstream/kafkasink/dlq"
 	"github.com/userstream/userstream/runledger"
 )
@@ -59,7 +62,8 @@ func (p *pipeline) serveMetrics(ctx context.Context) error {
 // process's metrics, its run ledger and its dead-letter topic, and samples
 // its chart until the pipeline closes. The dead letters are read by
 // kafkasink/dlq, the package that lists and redrives them (examples/dlq):
-// the page shows what `dlq list` would.
+// the page shows what `dlq list` would. Its search box explains one user
+// (package explain).
 func (p *pipeline) serveConsole(ctx context.Context) (err error) {
 	if p.mux == nil {
 		return nil
@@ -67,7 +71,15 @@ func (p *pipeline) serveConsole(ctx context.Context) (err error) {
 	if p.queue, err = dlq.New(p.cfg.brokers, dlq.WithDLQTopic(p.cfg.dlqTopic), dlq.WithClientOpts(p.kafka.ClientOpts...)); err != nil {
 		return err
 	}
-	c, err := console.New(console.WithGatherer(p.reg), console.WithRuns(p.ledger), console.WithDeadLetters(p.queue), console.WithTitle("userstream fullpipeline"))
+	// The search box: one user's evidence, hop by hop (package explain,
+	// as examples/explain prints it).
+	ex, err := explain.New(p.outbox, p.store, append([]kgo.Opt{kgo.SeedBrokers(p.cfg.brokers...)}, p.kafka.ClientOpts...),
+		explain.WithRuns(p.ledger), explain.WithDeadLetters(p.queue), explain.WithConsumerGroup(p.cfg.group))
+	if err != nil {
+		return err
+	}
+	c, err := console.New(console.WithGatherer(p.reg), console.WithRuns(p.ledger), console.WithDeadLetters(p.queue),
+		console.WithExplainer(ex), console.WithTitle("userstream fullpipeline"))
 	if err != nil {
 		return err
 	}

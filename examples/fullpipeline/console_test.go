@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/scylladb/gocqlx/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -87,6 +88,29 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	if flowed.text("latency-recent-p50") == "–" || flowed.text("latency-all-p99") == "–" {
 		t.Errorf("no latency quantiles shown: %v", flowed.K)
+	}
+
+	// The search box: a user of the run, explained hop by hop, stored.
+	id := someStagedID(ctx, t, cfg)
+	if _, err := chromedp.Run(page.ctx, chromedp.SetValue("#explain-id", id)); err != nil {
+		t.Fatalf("search %s: %v", id, err)
+	}
+	if _, err := chromedp.Run(page.ctx, chromedp.Click("#explain-form button")); err != nil {
+		t.Fatalf("search %s: %v", id, err)
+	}
+	var explained searchBox
+	page.waitUntil("the search box's answer", func() bool {
+		var err error
+		if explained, err = chromedp.Run(page.ctx, chromedp.Evaluate[searchBox](`({Verdict: document.getElementById('explain-out').dataset.verdict || '',
+			Text: document.getElementById('explain-out').textContent, Error: document.getElementById('explain-error').textContent})`)); err != nil {
+			t.Fatalf("read the search box: %v", err)
+		}
+		return explained.Verdict != "" || explained.Error != ""
+	})
+	for _, want := range []string{"stored: ", "user " + id, "published at ", "kafka: " + cfg.topic + " partition ", "key matches", "consumed true", "cassandra: ", "at the latest version: true"} {
+		if !strings.Contains(explained.Text, want) {
+			t.Errorf("the search box's answer lacks %q: verdict %q, error %q:\n%s", want, explained.Verdict, explained.Error, explained.Text)
+		}
 	}
 
 	// Two poison records: text that is not JSON, and a row with a bad email.
@@ -367,6 +391,24 @@ func lastRunID(ctx context.Context, t *testing.T, cfg config) string {
 		t.Fatalf("ledger: %v, %d runs", err, len(runs))
 	}
 	return runs[0].RunID
+}
+
+// searchBox is what the page's search box shows.
+type searchBox struct{ Verdict, Text, Error string }
+
+// someStagedID returns the id of a user the outbox staged.
+func someStagedID(ctx context.Context, t *testing.T, cfg config) string {
+	t.Helper()
+	pool, err := pgxpool.New(ctx, cfg.postgresDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var id string
+	if err := pool.QueryRow(ctx, "SELECT id::text FROM "+pgx.Identifier{cfg.pgSchema, "outbox"}.Sanitize()+" ORDER BY seq LIMIT 1").Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
 
 func httpStatus(url string) int {

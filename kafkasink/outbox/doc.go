@@ -31,12 +31,18 @@
 //     row published. Rows at or below it are published, the rows after it
 //     pending ([Store.Counts], [Store.Pending]). It also holds topic, the
 //     Kafka topic the outbox is bound to (see Topic binding).
+//   - outbox_rounds: one row per relay round that published, with the
+//     seq, Kafka partition and offset of each row it published (three
+//     arrays, recorded in the statement that moves the position), so
+//     [Store.History] says where a version is in Kafka without reading
+//     the topic. Cleanup deletes rounds after the retention.
 //   - schema_version: the migrations applied. Running Migrate again, or
 //     from several processes at once, is safe; each version upgrades the
 //     previous one in place (version 2 a version 1 table, which marked
 //     each row published; version 3 adds the topic, unbound; version 4
 //     makes it versioned, giving existing rows versions in seq order from
-//     their earliest fetch time).
+//     their earliest fetch time; version 5 adds outbox_rounds, empty: rows
+//     published before it have no recorded place).
 //
 // Version 4 also adds the sequence outbox_version and the function
 // outbox_versions(n), which reserves n versions (see Versions).
@@ -98,7 +104,9 @@
 // [Store.Republish] stages a user's latest version again as a new version,
 // so that a repair wins over anything written to a store before.
 // [Store.Latest] and [Store.EachLatest] read latest versions, for a
-// reconciler.
+// reconciler; [Store.History] reads every version of one id with whether
+// and where (Kafka partition and offset) the relay published it, for
+// package explain.
 //
 // The relay publishes each version with its number in the row-version
 // header ([kafkasink.HeaderRowVersion], decimal microseconds), and a

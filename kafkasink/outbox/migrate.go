@@ -180,6 +180,31 @@ COMMENT ON COLUMN {outbox}.deleted IS 'The version is the user''s deletion: publ
 COMMENT ON COLUMN {outbox}.payload IS 'The row''s wire JSON (transform.Marshal): the Kafka record''s value, byte for byte; NULL for a deletion.';
 `,
 	},
+	{
+		description: "relay rounds: where each published row went in Kafka",
+		// To say where a row is in Kafka without scanning the topic
+		// (Store.History, package explain), each round that moves the
+		// position records, in the same statement, the seq, partition
+		// and offset of every row it published, as three arrays in one
+		// row per round: one INSERT per round rather than an UPDATE per
+		// row (the outbox stays append-only). The broker's offsets are
+		// exact, whatever the partitioner or the order of the batches.
+		// Cleanup deletes rounds after the relay's retention, as it does
+		// replaced versions.
+		sql: `
+CREATE TABLE {rounds} (
+	last_seq     bigint      PRIMARY KEY,
+	first_seq    bigint      NOT NULL,
+	topic        text        NOT NULL,
+	published_at timestamptz NOT NULL DEFAULT statement_timestamp(),
+	seqs         bigint[]    NOT NULL,
+	partitions   integer[]   NOT NULL,
+	offsets      bigint[]    NOT NULL,
+	CHECK (cardinality(seqs) = cardinality(partitions) AND cardinality(seqs) = cardinality(offsets))
+);
+COMMENT ON TABLE {rounds} IS 'One row per relay round that published: the Kafka partition and offset of each outbox row (seqs[i] went to partitions[i] at offsets[i]).';
+`,
+	},
 }
 
 // SchemaVersion is the schema version this package migrates to.

@@ -26,6 +26,8 @@ type queries struct {
 	versions, republish              string
 	latest, eachLatest, eachLatestAt string
 	lockPosition, read, advance      string
+	advanceRecorded, history         string
+	deleteRounds                     string
 	boundTopic                       string
 	deletePublished, counts, pending string
 	oldestPending                    string
@@ -57,7 +59,7 @@ SELECT count(*), count(*) FILTER (WHERE had) FROM c`
 // latestOf is an id's latest version (highest seq), joined laterally to u.
 const latestOf = `SELECT l.id::text, l.seq, l.version, l.deleted, l.payload::text, l.run_id, l.fetched_at`
 
-// qualify replaces {outbox}, {position}, {version}, {schema} and
+// qualify replaces {outbox}, {position}, {version}, {rounds}, {schema} and
 // {channel} in sql with quoted names. The schema name was validated,
 // and is quoted anyway.
 func qualify(schema, sql string) string {
@@ -65,6 +67,7 @@ func qualify(schema, sql string) string {
 		"{outbox}", pgx.Identifier{schema, "outbox"}.Sanitize(),
 		"{position}", pgx.Identifier{schema, "outbox_position"}.Sanitize(),
 		"{version}", pgx.Identifier{schema, "schema_version"}.Sanitize(),
+		"{rounds}", pgx.Identifier{schema, "outbox_rounds"}.Sanitize(),
 		"{schema}", pgx.Identifier{schema}.Sanitize(),
 		"{channel}", schema+"_outbox",
 	).Replace(sql)
@@ -121,6 +124,31 @@ LIMIT $2`),
 		// The first advance binds the outbox to the relay's topic; the
 		// claim checked that it is unbound or bound to that topic.
 		advance: q(`UPDATE {position} SET position = $1, topic = coalesce(topic, $2), updated_at = statement_timestamp()`),
+		// advance, and the round's record of where its rows went, in
+		// one statement (one round trip).
+		advanceRecorded: q(`WITH a AS (
+	UPDATE {position} SET position = $1, topic = coalesce(topic, $2), updated_at = statement_timestamp()
+)
+INSERT INTO {rounds} (last_seq, first_seq, topic, seqs, partitions, offsets)
+VALUES ($1, $3, $2, $4::bigint[], $5::integer[], $6::bigint[])`),
+		// Every version of an id in seq order, the position and bound
+		// topic, and where the version went in Kafka: the round whose
+		// seq range holds it (the primary key, one probe), and its
+		// place in the round's arrays.
+		history: q(`SELECT o.seq, o.version, o.deleted, o.payload::text, o.run_id, o.fetched_at,
+	p.position, p.topic, r.topic, r.published_at, r.partitions[r.i], r.offsets[r.i]
+FROM {outbox} o
+CROSS JOIN {position} p
+LEFT JOIN LATERAL (
+	SELECT rr.topic, rr.published_at, rr.partitions, rr.offsets, array_position(rr.seqs, o.seq) AS i
+	FROM {rounds} rr
+	WHERE rr.last_seq >= o.seq AND rr.first_seq <= o.seq
+	ORDER BY rr.last_seq LIMIT 1) r ON r.i IS NOT NULL
+WHERE o.id = $1
+ORDER BY o.seq`),
+		// Rounds recorded before the retention (the table is small: a
+		// row per round).
+		deleteRounds: q(`DELETE FROM {rounds} WHERE published_at < statement_timestamp() - $1::bigint * interval '1 microsecond'`),
 		// Published (at or below the position), staged before the
 		// retention, and replaced by a newer version of its id: an id's
 		// latest version is kept for good.

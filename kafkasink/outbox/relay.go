@@ -317,6 +317,12 @@ func (r *Relay) round(ctx context.Context) (roundResult, error) {
 		res.oldest = rows[res.published].FetchedAt
 	}
 	if res.published > 0 {
+		// The acknowledged rows' partitions and offsets go with the
+		// position, for Store.History; a report of another shape was
+		// counted as not acknowledged above, so published is 0 then.
+		if rec, isRec := c.(deliveryRecorder); isRec && len(dels) == len(rows) {
+			rec.recordDeliveries(dels)
+		}
 		cctx, cancel := r.endContext(ctx)
 		err := c.Commit(cctx, res.published)
 		cancel()

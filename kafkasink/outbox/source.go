@@ -132,7 +132,18 @@ type claim struct {
 	topic string // the relay's; bound (if unbound) by a Commit that advances
 	seqs  []int64
 	rows  []kafkasink.Encoded
+	dels  []kafkasink.Delivery // the broker's reports of rows, if the relay gave them
 }
+
+// deliveryRecorder is the optional capability of a [Claim] to record where
+// its rows went in Kafka when it commits: the Store's claim has it, and
+// [Relay] gives it the producer's reports (one per row, in row order)
+// before Commit.
+type deliveryRecorder interface {
+	recordDeliveries(dels []kafkasink.Delivery)
+}
+
+func (c *claim) recordDeliveries(dels []kafkasink.Delivery) { c.dels = dels }
 
 // lock locks the position row and returns the position, ErrStandby when
 // another relay holds the lock, or a *TopicMismatchError. NOWAIT: waiting
@@ -195,7 +206,9 @@ func (c *claim) Rows() []kafkasink.Encoded { return c.rows }
 
 // Commit moves the position to the n-th row's seq, binds an unbound outbox
 // to the claim's topic in the same statement (lock checked that it is
-// unbound or bound to that topic), and commits.
+// unbound or bound to that topic), records where the n rows went in Kafka
+// when the relay gave their deliveries (outbox_rounds, also in that
+// statement), and commits.
 func (c *claim) Commit(ctx context.Context, n int) error {
 	s := c.s
 	if n < 0 || n > len(c.rows) {
@@ -203,12 +216,34 @@ func (c *claim) Commit(ctx context.Context, n int) error {
 		return fmt.Errorf("outbox: commit %d rows of a claim of %d", n, len(c.rows))
 	}
 	if n > 0 {
-		if _, err := c.tx.Exec(ctx, s.q.advance, c.seqs[n-1], c.topic); err != nil {
+		var err error
+		if len(c.dels) >= n {
+			_, err = c.tx.Exec(ctx, s.q.advanceRecorded, c.seqs[n-1], c.topic, c.seqs[0], c.seqs[:n], partitionsOf(c.dels[:n]), offsetsOf(c.dels[:n]))
+		} else {
+			_, err = c.tx.Exec(ctx, s.q.advance, c.seqs[n-1], c.topic)
+		}
+		if err != nil {
 			c.Release(ctx)
 			return s.wrap("advance", err)
 		}
 	}
 	return s.wrap("commit", c.tx.Commit(ctx))
+}
+
+func partitionsOf(dels []kafkasink.Delivery) []int32 {
+	out := make([]int32, len(dels))
+	for i, d := range dels {
+		out[i] = d.Partition
+	}
+	return out
+}
+
+func offsetsOf(dels []kafkasink.Delivery) []int64 {
+	out := make([]int64, len(dels))
+	for i, d := range dels {
+		out[i] = d.Offset
+	}
+	return out
 }
 
 // Release rolls the transaction back, and so releases the position's lock.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -148,7 +149,9 @@ const deleteChunk = 10000
 // position) staged more than olderThan ago that a newer version of the same
 // user replaced, and returns how many it deleted. Pending versions are
 // never deleted, however old, nor is a user's latest version: it is what
-// Stage compares a new row with, and what [Store.Latest] reads. [Relay.Run] calls it every
+// Stage compares a new row with, and what [Store.Latest] reads. It also
+// deletes the relay rounds' records of where rows went in Kafka
+// ([Store.History]) made more than olderThan ago. [Relay.Run] calls it every
 // [WithCleanupInterval] with its [WithRetention]; call it yourself to clean
 // up without a running relay.
 func (s *Store) DeletePublished(ctx context.Context, olderThan time.Duration) (int64, error) {
@@ -160,7 +163,17 @@ func (s *Store) DeletePublished(ctx context.Context, olderThan time.Duration) (i
 		}
 		total += tag.RowsAffected()
 		if tag.RowsAffected() < deleteChunk {
-			return total, nil
+			break
 		}
 	}
+	// The rounds' records of where rows went in Kafka go after the same
+	// retention: an explanation then still has the version and that it
+	// was published (seq at or below the position), not its offset.
+	// A schema not yet migrated to version 5 has no rounds to delete.
+	var pg *pgconn.PgError
+	if _, err := s.pool.Exec(ctx, s.q.deleteRounds, olderThan.Microseconds()); err != nil &&
+		!(errors.As(err, &pg) && pg.Code == codeUndefinedTable) {
+		return total, s.wrap("cleanup", err)
+	}
+	return total, nil
 }
