@@ -83,13 +83,13 @@ func newFixture(t *testing.T) *fixture {
 	if err := runs.Migrate(testContext(t, time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	queue, err := dlq.New(p.brokers, dlq.WithDataTopic(p.topic))
+	queue, err := dlq.New(p.Brokers, dlq.WithDataTopic(p.Topic))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(queue.Close)
-	ex, err := explain.New(box, tbl.Store, []kgo.Opt{kgo.SeedBrokers(p.brokers...)},
-		explain.WithRuns(runs), explain.WithDeadLetters(queue), explain.WithConsumerGroup(p.group))
+	ex, err := explain.New(box, tbl.Store, []kgo.Opt{kgo.SeedBrokers(p.Brokers...)},
+		explain.WithRuns(runs), explain.WithDeadLetters(queue), explain.WithConsumerGroup(p.Group))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,12 +135,12 @@ func TestUser(t *testing.T) {
 		` (id, payload, run_id, fetched_at) VALUES ($1, '{"id": 1}', 'by-hand', now())`, poison); err != nil {
 		t.Fatal(err)
 	}
-	f.p.carry(t)
+	f.p.Carry(t)
 	pending := testrows.Row(200)
 	if _, err := f.box.Stage(ctx, "run-c", []transform.Row{pending}); err != nil {
 		t.Fatal(err)
 	}
-	truth := keyPlaces(t, f.p.brokers, f.p.topic)
+	truth := keyPlaces(t, f.p.Brokers, f.p.Topic)
 
 	t.Run("stored", func(t *testing.T) {
 		rep := f.explain(t, rows[0].ID)
@@ -163,7 +163,7 @@ func TestUser(t *testing.T) {
 			want = recs[1]
 		}
 		k := rep.Kafka
-		if !k.Checked || !k.Found || k.Partition != want.Partition || k.Offset != want.Offset || k.Topic != f.p.topic {
+		if !k.Checked || !k.Found || k.Partition != want.Partition || k.Offset != want.Offset || k.Topic != f.p.Topic {
 			t.Errorf("kafka %+v; the record is at %d/%d", k, want.Partition, want.Offset)
 		}
 		if k.RowVersion != latest.Version || rowVersion(want) != latest.Version || !k.FetchedAt.Equal(latest.StagedAt.Truncate(time.Microsecond)) {
@@ -203,7 +203,7 @@ func TestUser(t *testing.T) {
 			t.Fatalf("verdict %s: %s", rep.Verdict, rep.Summary)
 		}
 		ls := rep.DeadLetters.Letters
-		if len(ls) != 1 || ls[0].Reason == "" || ls[0].Original.Topic != f.p.topic ||
+		if len(ls) != 1 || ls[0].Reason == "" || ls[0].Original.Topic != f.p.Topic ||
 			ls[0].Original.Partition != rep.Kafka.Partition || ls[0].Original.Offset != rep.Kafka.Offset {
 			t.Fatalf("letters %+v; the record is at %d/%d", ls, rep.Kafka.Partition, rep.Kafka.Offset)
 		}
@@ -255,19 +255,19 @@ func TestUserGoneAndNewer(t *testing.T) {
 	if _, err := f.box.Stage(ctx, "run-a", rows); err != nil {
 		t.Fatal(err)
 	}
-	f.p.carry(t)
+	f.p.Carry(t)
 	rep := f.explain(t, rows[0].ID)
 	if rep.Verdict != explain.Stored {
 		t.Fatalf("verdict %s: %s", rep.Verdict, rep.Summary)
 	}
 	// Delete the records of the partition, as retention would.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(f.p.brokers...))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(f.p.Brokers...))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	deleteRecords(t, cl, f.p.topic, rep.Kafka.Partition, rep.Kafka.Offset+1)
-	f.tbl.exec(t, "UPDATE "+f.tbl.name+" SET email = 'hand@example.com' WHERE id = ?", rows[0].ID)
+	deleteRecords(t, cl, f.p.Topic, rep.Kafka.Partition, rep.Kafka.Offset+1)
+	f.tbl.Exec(t, "UPDATE "+f.tbl.Name+" SET email = 'hand@example.com' WHERE id = ?", rows[0].ID)
 
 	rep = f.explain(t, rows[0].ID)
 	if rep.Kafka.Found || !rep.Kafka.Checked || !strings.Contains(rep.Kafka.Note, "no longer in Kafka") {

@@ -52,7 +52,7 @@ func TestReconcile(t *testing.T) {
 	if _, err := src.StageDeletes(ctx, "run-b", []string{erased.ID}); err != nil {
 		t.Fatal(err)
 	}
-	p.carry(t)
+	p.Carry(t)
 
 	rep := check(t, rec, reconcile.Scope{})
 	if rep.Compared != users+1 || rep.Differences() != 0 {
@@ -63,14 +63,14 @@ func TestReconcile(t *testing.T) {
 	// the coordinator's clock, newer than every version).
 	want := map[string]reconcile.Kind{}
 	for _, r := range rows[:handDeletes] {
-		tbl.exec(t, "DELETE FROM "+tbl.name+" WHERE id = ?", r.ID)
+		tbl.Exec(t, "DELETE FROM "+tbl.Name+" WHERE id = ?", r.ID)
 		want[r.ID] = reconcile.Missing
 	}
 	for i, r := range rows[handDeletes : handDeletes+handUpdates] {
 		if i%2 == 0 { // one column
-			tbl.exec(t, "UPDATE "+tbl.name+" SET email = ? WHERE id = ?", "old."+r.Email, r.ID)
+			tbl.Exec(t, "UPDATE "+tbl.Name+" SET email = ? WHERE id = ?", "old."+r.Email, r.ID)
 		} else { // the whole row, with older values
-			tbl.exec(t, "INSERT INTO "+tbl.name+" (id, first_name, last_name, email) VALUES (?, ?, ?, ?)", r.ID, "Old", "Name", "old@example.com")
+			tbl.Exec(t, "INSERT INTO "+tbl.Name+" (id, first_name, last_name, email) VALUES (?, ?, ?, ?)", r.ID, "Old", "Name", "old@example.com")
 		}
 		want[r.ID] = reconcile.Stale
 	}
@@ -80,7 +80,7 @@ func TestReconcile(t *testing.T) {
 		t.Fatal(err)
 	}
 	want[stranger.ID] = reconcile.Unexpected
-	tbl.exec(t, "INSERT INTO "+tbl.name+" (id, first_name, last_name) VALUES (?, ?, ?)", erased.ID, "Back", "Again")
+	tbl.Exec(t, "INSERT INTO "+tbl.Name+" (id, first_name, last_name) VALUES (?, ?, ?)", erased.ID, "Back", "Again")
 	want[erased.ID] = reconcile.Unexpected
 
 	all := check(t, rec, reconcile.Scope{})
@@ -166,7 +166,7 @@ func TestReconcile(t *testing.T) {
 	if n != handDeletes+handUpdates+1 {
 		t.Errorf("Repair re-staged %d, want %d", n, handDeletes+handUpdates+1)
 	}
-	p.carry(t)
+	p.Carry(t)
 	after := check(t, rec, reconcile.Scope{})
 	if c := countsOf(after); c != (counts{Compared: users + 2, Unexpected: 1}) {
 		t.Fatalf("after the repair: %+v, want only the stranger", c)
@@ -182,7 +182,7 @@ func TestReconcile(t *testing.T) {
 	}
 	// The stranger is never repaired: nothing says what it should be.
 	// Deleted by hand, nothing differs.
-	tbl.exec(t, "DELETE FROM "+tbl.name+" WHERE id = ?", stranger.ID)
+	tbl.Exec(t, "DELETE FROM "+tbl.Name+" WHERE id = ?", stranger.ID)
 	if rep := check(t, rec, reconcile.Scope{}); rep.Differences() != 0 || rep.Compared != users+1 {
 		t.Fatalf("with the stranger gone: %+v, want %d compared and no difference", countsOf(rep), users+1)
 	}
